@@ -1,0 +1,1 @@
+"""One module per `evalkit` subcommand, each with `register(subparsers)`."""

@@ -1,0 +1,140 @@
+"""Typed records: what flows between stages and what the store keeps (see DESIGN.md, Records)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from evalkit.hashing import content_hash
+
+Role = Literal["system", "user", "assistant"]
+Message = dict[str, str]  # {"role": ..., "content": ...}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One item of a prompt set. `id` is the user's id within the set; `hash` identifies the content."""
+
+    id: str
+    messages: tuple[Message, ...]
+    reference: str | None = None
+    dataset: str | None = None
+
+    @property
+    def instruction(self) -> str:
+        """The last user turn: what AlpacaEval calls the instruction and what files are matched by."""
+        for message in reversed(self.messages):
+            if message["role"] == "user":
+                return message["content"]
+        return self.messages[-1]["content"]
+
+    @property
+    def hash(self) -> str:
+        return content_hash([dict(m) for m in self.messages])
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    name: str
+    prompts: tuple[Prompt, ...]
+    source: str
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash([[p.id, p.hash, p.reference] for p in self.prompts])
+
+
+@dataclass(frozen=True)
+class DecodingParams:
+    """Everything about sampling that changes an answer; it is part of every generation's cache key."""
+
+    temperature: float = 0.7
+    top_p: float = 0.9
+    repetition_penalty: float = 1.2
+    max_new_tokens: int = 2048
+    greedy: bool = False
+    seed: int = 0
+
+    @classmethod
+    def lima(cls, **overrides: Any) -> "DecodingParams":
+        return cls(**overrides)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def hash(self) -> str:
+        # Greedy decoding ignores the sampling knobs, so they must not split the cache.
+        data = self.as_dict()
+        if self.greedy:
+            data.update(temperature=0.0, top_p=1.0, seed=0)
+        return content_hash(data)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model under evaluation: a checkpoint directory, or outputs imported from a file."""
+
+    name: str
+    fingerprint: str
+    path: str | None = None
+    epoch: int | None = None
+    run: str | None = None  # the training output directory a checkpoint belongs to
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: Prompt
+    sample: int
+
+
+@dataclass
+class GenerationResult:
+    prompt_hash: str
+    sample: int
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    latency_s: float | None = None
+
+
+@dataclass
+class Judgment:
+    """One judge call (or one parsed verdict); `cache_key` covers everything that changes the answer."""
+
+    cache_key: str
+    judge_kind: str
+    judge_spec_hash: str
+    judge_model: str
+    prompt_hash: str
+    generation_a: int | None
+    generation_b: int | None
+    order: str | None  # "AB" (model output shown first) / "BA"; None for single-answer judges
+    sample: int
+    raw: str
+    verdict: str | None = None  # pairwise: "A" | "B" | "tie", from the shown order
+    score: float | None = None  # likert 1-6, alpaca_eval preference 1-2
+    valid: bool = True
+    attempts: int = 1
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HumanLabel:
+    annotator: str
+    item_id: int
+    label: str  # "A" | "B" | "tie", from the order the annotator saw
+
+
+@dataclass(frozen=True)
+class Decision:
+    run: str
+    chosen_model: str
+    epoch: int | None
+    policy: str
+    evidence: dict[str, Any]

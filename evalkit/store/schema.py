@@ -1,0 +1,150 @@
+"""Table definitions. Portable SQLAlchemy Core only: the same schema runs on SQLite and Postgres.
+
+Bump SCHEMA_VERSION whenever a table changes shape; `Store` refuses a database of another version
+instead of guessing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+HASH = String(64)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Prompts are content-addressed: the same messages in two sets are one row, so generations made for
+# one set are reused by another.
+prompts = Table(
+    "prompts",
+    metadata,
+    Column("hash", HASH, primary_key=True),
+    Column("messages", JSON, nullable=False),
+    Column("instruction", Text, nullable=False),
+)
+
+prompt_sets = Table(
+    "prompt_sets",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("content_hash", HASH, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("n_prompts", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+prompt_set_items = Table(
+    "prompt_set_items",
+    metadata,
+    Column("set_name", String(200), ForeignKey("prompt_sets.name", ondelete="CASCADE"), primary_key=True),
+    Column("item_id", String(200), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("prompt_hash", HASH, ForeignKey("prompts.hash"), nullable=False),
+    Column("reference", Text),
+    Column("dataset", String(200)),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(300), nullable=False),
+    Column("fingerprint", HASH, nullable=False, unique=True),
+    Column("path", Text),
+    Column("epoch", Integer),
+    Column("run", Text),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+generations = Table(
+    "generations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("prompt_hash", HASH, ForeignKey("prompts.hash"), nullable=False),
+    Column("sample", Integer, nullable=False),
+    Column("decoding_hash", HASH, nullable=False),
+    Column("decoding", JSON, nullable=False),
+    Column("backend", String(40), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("finish_reason", String(40)),
+    Column("latency_s", Float),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    UniqueConstraint("model_id", "prompt_hash", "decoding_hash", "sample", name="uq_generation"),
+)
+
+judgments = Table(
+    "judgments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cache_key", HASH, nullable=False, unique=True),
+    Column("judge_kind", String(40), nullable=False),
+    Column("judge_spec_hash", HASH, nullable=False),
+    Column("judge_model", String(300), nullable=False),
+    Column("prompt_hash", HASH, ForeignKey("prompts.hash"), nullable=False),
+    Column("generation_a", Integer, ForeignKey("generations.id")),
+    Column("generation_b", Integer, ForeignKey("generations.id")),
+    Column("order", String(2)),
+    Column("sample", Integer, nullable=False, default=0),
+    Column("raw", Text, nullable=False),
+    Column("verdict", String(8)),
+    Column("score", Float),
+    Column("valid", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("cost_usd", Float),
+    Column("latency_s", Float),
+    Column("extra", JSON),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+Index("ix_judgments_pair", judgments.c.generation_a, judgments.c.generation_b)
+
+human_labels = Table(
+    "human_labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("annotator", String(200), nullable=False),
+    Column("item_id", Integer, nullable=False),
+    Column("label", String(8), nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    UniqueConstraint("annotator", "item_id", name="uq_human_label"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run", Text, nullable=False),
+    Column("chosen_model_id", Integer, ForeignKey("models.id")),
+    Column("chosen_name", String(300), nullable=False),
+    Column("epoch", Integer),
+    Column("policy", String(100), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)

@@ -1,0 +1,237 @@
+"""Store: the one place that talks to the database. Each write is its own short transaction, so a
+killed process loses at most the batch it was writing, and re-runs skip what is already there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.sql import Select
+
+from evalkit.errors import EvalkitError
+from evalkit.records import DecodingParams, Decision, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
+from evalkit.store import schema as t
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password, safe for error messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the leaderboard read while a run writes; NORMAL sync is durable across process kills.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = create_engine(url, future=True)
+        except (ArgumentError, ImportError, ValueError) as exc:
+            raise EvalkitError(f"cannot open database {_redact(url)}: {exc.__class__.__name__}; check --db / EVALKIT_DB") from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            t.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise EvalkitError(f"cannot open database {_redact(url)}: {exc.orig}") from None
+        self._check_schema_version()
+
+    # ---- plumbing -------------------------------------------------------------------------------
+
+    def _check_schema_version(self) -> None:
+        with self.engine.begin() as conn:
+            row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
+            if row is None:
+                self._insert_ignore(conn, t.meta, [{"key": "schema_version", "value": str(t.SCHEMA_VERSION)}])
+            elif int(row[0]) != t.SCHEMA_VERSION:
+                raise EvalkitError(
+                    f"database {_redact(self.url)} has schema version {row[0]}, this evalkit needs "
+                    f"{t.SCHEMA_VERSION}; use a new --db"
+                )
+
+    def _insert_ignore(self, conn: Any, table: Any, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rows, skipping those that collide with a unique key (a re-run's finished work)."""
+        if not rows:
+            return 0
+        dialect = self.engine.dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            module = sqlite if dialect == "sqlite" else postgresql
+            result = conn.execute(module.insert(table).on_conflict_do_nothing(), list(rows))
+            return max(result.rowcount, 0)
+        inserted = 0
+        for row in rows:  # other databases: one savepoint per row
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(table), [row])
+                inserted += 1
+            except IntegrityError:
+                pass
+        return inserted
+
+    def frame(self, query: Select) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql(query, conn)
+
+    # ---- prompt sets ----------------------------------------------------------------------------
+
+    def save_prompt_set(self, prompt_set: PromptSet) -> None:
+        """Store the set; a set re-loaded with changed content replaces its items (old generations stay,
+        keyed by prompt content)."""
+        with self.engine.begin() as conn:
+            self._insert_ignore(
+                conn,
+                t.prompts,
+                [{"hash": p.hash, "messages": list(p.messages), "instruction": p.instruction} for p in prompt_set.prompts],
+            )
+            existing = conn.execute(
+                select(t.prompt_sets.c.content_hash).where(t.prompt_sets.c.name == prompt_set.name)
+            ).scalar()
+            if existing == prompt_set.content_hash:
+                return
+            if existing is not None:
+                conn.execute(t.prompt_set_items.delete().where(t.prompt_set_items.c.set_name == prompt_set.name))
+                conn.execute(t.prompt_sets.delete().where(t.prompt_sets.c.name == prompt_set.name))
+            conn.execute(
+                insert(t.prompt_sets),
+                [{"name": prompt_set.name, "content_hash": prompt_set.content_hash, "source": prompt_set.source,
+                  "n_prompts": len(prompt_set.prompts)}],
+            )
+            conn.execute(
+                insert(t.prompt_set_items),
+                [
+                    {"set_name": prompt_set.name, "item_id": p.id, "position": i, "prompt_hash": p.hash,
+                     "reference": p.reference, "dataset": p.dataset}
+                    for i, p in enumerate(prompt_set.prompts)
+                ],
+            )
+
+    def load_prompt_set(self, name: str) -> PromptSet:
+        query = (
+            select(t.prompt_set_items, t.prompts.c.messages, t.prompt_sets.c.source)
+            .join(t.prompts, t.prompts.c.hash == t.prompt_set_items.c.prompt_hash)
+            .join(t.prompt_sets, t.prompt_sets.c.name == t.prompt_set_items.c.set_name)
+            .where(t.prompt_set_items.c.set_name == name)
+            .order_by(t.prompt_set_items.c.position)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        if not rows:
+            raise EvalkitError(f"prompt set {name!r} is not in the store; load it with --prompts FILE first")
+        prompts = tuple(
+            Prompt(id=r["item_id"], messages=tuple(r["messages"]), reference=r["reference"], dataset=r["dataset"])
+            for r in rows
+        )
+        return PromptSet(name=name, prompts=prompts, source=rows[0]["source"])
+
+    # ---- models ---------------------------------------------------------------------------------
+
+    def register_model(self, info: ModelInfo) -> int:
+        """Insert the model or refresh its name/path/epoch; identity is the fingerprint."""
+        values = {"name": info.name, "path": info.path, "epoch": info.epoch, "run": info.run}
+        with self.engine.begin() as conn:
+            self._insert_ignore(conn, t.models, [{"fingerprint": info.fingerprint, **values}])
+            conn.execute(update(t.models).where(t.models.c.fingerprint == info.fingerprint).values(**values))
+            return int(conn.execute(select(t.models.c.id).where(t.models.c.fingerprint == info.fingerprint)).scalar_one())
+
+    def models(self) -> pd.DataFrame:
+        return self.frame(select(t.models).order_by(t.models.c.id))
+
+    def model_id(self, name: str) -> int:
+        """The newest model of that name (a name can be re-used by a retrained checkpoint)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(t.models.c.id).where(t.models.c.name == name).order_by(t.models.c.id.desc())
+            ).first()
+        if found is None:
+            raise EvalkitError(f"model {name!r} is not in the store; run `evalkit generate` for it first")
+        return int(found[0])
+
+    # ---- generations ----------------------------------------------------------------------------
+
+    def stored_generation_keys(self, model_id: int, decoding: DecodingParams) -> set[tuple[str, int]]:
+        query = select(t.generations.c.prompt_hash, t.generations.c.sample).where(
+            t.generations.c.model_id == model_id, t.generations.c.decoding_hash == decoding.hash
+        )
+        with self.engine.connect() as conn:
+            return {(row[0], int(row[1])) for row in conn.execute(query)}
+
+    def add_generations(
+        self, model_id: int, decoding: DecodingParams, backend: str, results: Iterable[GenerationResult]
+    ) -> int:
+        rows = [
+            {"model_id": model_id, "decoding_hash": decoding.hash, "decoding": decoding.as_dict(),
+             "backend": backend, **asdict(r)}
+            for r in results
+        ]
+        with self.engine.begin() as conn:
+            return self._insert_ignore(conn, t.generations, rows)
+
+    def generations(self, model_id: int | None = None, decoding_hash: str | None = None) -> pd.DataFrame:
+        """Generations joined with their prompt's instruction, one row per (model, prompt, sample)."""
+        query = select(
+            t.generations,
+            t.prompts.c.instruction,
+            t.models.c.name.label("model_name"),
+        ).join(t.prompts, t.prompts.c.hash == t.generations.c.prompt_hash).join(
+            t.models, t.models.c.id == t.generations.c.model_id
+        )
+        if model_id is not None:
+            query = query.where(t.generations.c.model_id == model_id)
+        if decoding_hash is not None:
+            query = query.where(t.generations.c.decoding_hash == decoding_hash)
+        return self.frame(query.order_by(t.generations.c.id))
+
+    # ---- judgments ------------------------------------------------------------------------------
+
+    def stored_judgment_keys(self, cache_keys: Iterable[str]) -> set[str]:
+        keys = list(cache_keys)
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+                chunk = keys[start : start + 500]
+                found.update(conn.execute(select(t.judgments.c.cache_key).where(t.judgments.c.cache_key.in_(chunk))).scalars())
+        return found
+
+    def add_judgments(self, items: Iterable[Judgment]) -> int:
+        rows = [asdict(judgment) for judgment in items]
+        with self.engine.begin() as conn:
+            return self._insert_ignore(conn, t.judgments, rows)
+
+    def judgments(self, judge_kind: str | None = None) -> pd.DataFrame:
+        query = select(t.judgments)
+        if judge_kind is not None:
+            query = query.where(t.judgments.c.judge_kind == judge_kind)
+        return self.frame(query.order_by(t.judgments.c.id))
+
+    # ---- decisions ------------------------------------------------------------------------------
+
+    def add_decision(self, decision: Decision, chosen_model_id: int | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(t.decisions),
+                [{"run": decision.run, "chosen_model_id": chosen_model_id, "chosen_name": decision.chosen_model,
+                  "epoch": decision.epoch, "policy": decision.policy, "evidence": decision.evidence}],
+            )
+
+    def decisions(self, run: str | None = None) -> pd.DataFrame:
+        query = select(t.decisions)
+        if run is not None:
+            query = query.where(t.decisions.c.run == run)
+        return self.frame(query.order_by(t.decisions.c.id))

@@ -1,0 +1,32 @@
+"""Shared fixtures: tiny models built on the fly (nothing is downloaded), temporary stores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised tiny Llama with a ChatML template and `<|im_end|>` as eos (read-only: copy to modify)."""
+    from evalkit.tinymodel import DEFAULT_CORPUS, build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", DEFAULT_CORPUS * 20)
+
+
+@pytest.fixture()
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'evalkit.db'}"
+
+
+@pytest.fixture()
+def store(db_url: str):
+    from evalkit.store import Store
+
+    return Store(db_url)
