@@ -16,6 +16,8 @@ from evalkit.errors import EvalkitError
 # Order is the order `evalkit --help` lists them in.
 COMMAND_MODULES: tuple[str, ...] = (
     "generate",
+    "leaderboard",
+    "annotate",
 )
 
 

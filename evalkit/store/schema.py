@@ -148,3 +148,33 @@ decisions = Table(
     Column("evidence", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
 )
+
+# Human annotation (LIMA Figure 11). A batch pairs two models on one prompt set; each item fixes which
+# answer is shown as "Answer A" (randomised once, so every annotator of the item sees the same order and
+# their labels are comparable). human_labels.item_id refers to annotation_items.id; labels use the shown
+# order ("A" / "B" / "tie"), like judgments.verdict.
+annotation_batches = Table(
+    "annotation_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("baseline_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("prompt_set", String(200), nullable=False),
+    Column("per_item", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+annotation_items = Table(
+    "annotation_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", Integer, ForeignKey("annotation_batches.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("prompt_hash", HASH, ForeignKey("prompts.hash"), nullable=False),
+    Column("generation_a", Integer, ForeignKey("generations.id"), nullable=False),
+    Column("generation_b", Integer, ForeignKey("generations.id"), nullable=False),
+    Column("order", String(2), nullable=False),  # "AB": the batch's model is Answer A; "BA" otherwise
+    UniqueConstraint("batch_id", "prompt_hash", name="uq_annotation_item"),
+)
+Index("ix_human_labels_item", human_labels.c.item_id)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.sql import Select
 
 from evalkit.errors import EvalkitError
+from evalkit.hashing import content_hash
 from evalkit.records import DecodingParams, Decision, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
 from evalkit.store import schema as t
 
@@ -36,6 +37,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+IMPORTED_DECODING: dict[str, Any] = {"imported": True}
+
+
+def decoding_identity(decoding: DecodingParams | None) -> tuple[str, dict[str, Any]]:
+    """(hash, stored dict) of a generation's decoding; imported outputs share one fixed identity."""
+    if decoding is None:
+        return content_hash(IMPORTED_DECODING), IMPORTED_DECODING
+    return decoding.hash, decoding.as_dict()
 
 
 class Store:
@@ -165,18 +176,20 @@ class Store:
 
     # ---- generations ----------------------------------------------------------------------------
 
-    def stored_generation_keys(self, model_id: int, decoding: DecodingParams) -> set[tuple[str, int]]:
+    def stored_generation_keys(self, model_id: int, decoding: DecodingParams | None) -> set[tuple[str, int]]:
         query = select(t.generations.c.prompt_hash, t.generations.c.sample).where(
-            t.generations.c.model_id == model_id, t.generations.c.decoding_hash == decoding.hash
+            t.generations.c.model_id == model_id, t.generations.c.decoding_hash == decoding_identity(decoding)[0]
         )
         with self.engine.connect() as conn:
             return {(row[0], int(row[1])) for row in conn.execute(query)}
 
     def add_generations(
-        self, model_id: int, decoding: DecodingParams, backend: str, results: Iterable[GenerationResult]
+        self, model_id: int, decoding: DecodingParams | None, backend: str, results: Iterable[GenerationResult]
     ) -> int:
+        """`decoding=None` marks outputs imported from a file, whose decoding is unknown."""
+        decoding_hash, decoding_dict = decoding_identity(decoding)
         rows = [
-            {"model_id": model_id, "decoding_hash": decoding.hash, "decoding": decoding.as_dict(),
+            {"model_id": model_id, "decoding_hash": decoding_hash, "decoding": decoding_dict,
              "backend": backend, **asdict(r)}
             for r in results
         ]

@@ -1,0 +1,90 @@
+"""`evalkit generate`: answers from one checkpoint, or every epoch-N/ of a training run, into the store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from evalkit.commands.common import add_db_flag, epoch_range
+
+
+def add_decoding_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("decoding (LIMA's defaults: temperature 0.7, top_p 0.9, repetition penalty 1.2)")
+    group.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
+    group.add_argument("--temperature", type=float, default=0.7)
+    group.add_argument("--top-p", type=float, default=0.9)
+    group.add_argument("--repetition-penalty", type=float, default=1.2)
+    group.add_argument("--max-new-tokens", type=int, default=2048)
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--n", type=int, default=1, help="samples per prompt")
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("backend")
+    group.add_argument("--backend", choices=("transformers", "openai", "vllm", "vllm-server"), default=None,
+                       help="default: transformers (env EVALKIT_BACKEND)")
+    group.add_argument("--batch-size", type=int, default=32, help="transformers backend: prompts per batch")
+    group.add_argument("--device", default=None, help="transformers backend: cpu, cuda, cuda:1 (default: cuda when available)")
+    group.add_argument("--base-url", default=None, help="openai backend: server URL (env OPENAI_BASE_URL)")
+    group.add_argument("--model-name", default=None, help="openai backend: the model name the server knows (default: the checkpoint path)")
+    group.add_argument("--concurrency", type=int, default=16, help="openai/vllm-server: requests in flight")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("generate", help="generate answers for a prompt set from checkpoints",
+                                   description="Generate answers for a prompt set; finished work in the store is skipped.")
+    parser.add_argument("--checkpoint", required=True, help="a model directory, or a training output with epoch-N/ dirs")
+    parser.add_argument("--prompts", default="dev", help="dev (built in), a JSON/JSONL file, or hf:NAME[:CONFIG[:SPLIT]]")
+    parser.add_argument("--epochs", type=epoch_range, default=None, help="with a training output: which epochs, e.g. 5-10")
+    parser.add_argument("--out", default=None, help="also write AlpacaEval model_outputs.json here")
+    add_db_flag(parser)
+    add_decoding_flags(parser)
+    add_backend_flags(parser)
+    parser.set_defaults(handler=run)
+
+
+def decoding_from_args(args: argparse.Namespace):
+    from evalkit.errors import EvalkitError
+    from evalkit.records import DecodingParams
+
+    if args.max_new_tokens < 1 or args.n < 1:
+        raise EvalkitError("--max-new-tokens and --n must be at least 1")
+    return DecodingParams(
+        temperature=args.temperature, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
+        max_new_tokens=args.max_new_tokens, greedy=args.greedy, seed=args.seed,
+    )
+
+
+def backend_options_from_args(args: argparse.Namespace):
+    from evalkit.generate.factory import BackendOptions
+    from evalkit.settings import resolve
+
+    return BackendOptions(
+        backend=str(resolve("backend", args.backend, "transformers")),
+        batch_size=args.batch_size,
+        device=args.device,
+        base_url=resolve("base_url", args.base_url, None, env=("OPENAI_BASE_URL",)),
+        model_name=args.model_name,
+        concurrency=args.concurrency,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalkit.data import load_prompt_set
+    from evalkit.generate.outputs import write_outputs_for
+    from evalkit.generate.plan import generate_checkpoints
+    from evalkit.settings import db_url
+    from evalkit.store import Store
+
+    decoding = decoding_from_args(args)
+    options = backend_options_from_args(args)
+    prompt_set = load_prompt_set(args.prompts)
+    store = Store(db_url(args.db))
+    summaries = generate_checkpoints(store, args.checkpoint, args.epochs, prompt_set, decoding, options, samples=args.n)
+    for summary in summaries:
+        print(f"{summary.model}: {summary.generated} generated, {summary.skipped} already stored, {summary.completion_tokens} tokens")
+    if args.out:
+        paths = write_outputs_for(store, summaries, prompt_set, Path(args.out))
+        for path in paths:
+            print(f"wrote {path}")
+    return 0

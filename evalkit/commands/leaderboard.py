@@ -1,0 +1,91 @@
+"""`evalkit leaderboard`: serve the Streamlit app over a results store.
+
+The app runs as a `streamlit run` child process (Streamlit owns its event loop and signal handling).
+The database URL reaches the child through the environment, never argv, so a Postgres password does
+not show up in `ps` or in logs. Loopback by default: the app has no authentication.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from evalkit.commands.common import add_db_flag
+from evalkit.errors import EvalkitError
+
+DEFAULT_PORT = 8501
+DEFAULT_HOST = "127.0.0.1"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "leaderboard",
+        help="browse results: leaderboard, checkpoints, compare, annotate, agreement (Streamlit)",
+        description="Serve the leaderboard web app on HOST:PORT until interrupted.",
+    )
+    add_db_flag(parser)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST,
+        help=f"address to bind (default {DEFAULT_HOST}; the app has no login, expose it deliberately)",
+    )
+    parser.set_defaults(handler=run_leaderboard)
+
+
+def app_path() -> Path:
+    import evalkit.leaderboard
+
+    return Path(evalkit.leaderboard.__file__).parent / "app.py"
+
+
+def streamlit_command(port: int, host: str) -> list[str]:
+    """The child's argv: headless, no usage statistics, no file watcher (an installed app does not change)."""
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app_path()),
+        "--server.port", str(port),
+        "--server.address", host,
+        "--server.headless", "true",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+        "--global.developmentMode", "false",
+    ]
+
+
+def _check_store(url: str) -> None:
+    """Fail here, in one line, rather than as a traceback in the browser."""
+    from sqlalchemy.engine import make_url
+
+    from evalkit.store import Store
+
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
+        if not Path(parsed.database).exists():
+            raise EvalkitError(f"no results store at {parsed.database}; pass --db or run `evalkit run` first")
+    Store(url).engine.dispose()
+
+
+def run_leaderboard(args: argparse.Namespace) -> int:
+    from evalkit.settings import db_url
+
+    if not 0 < args.port < 65536:
+        raise EvalkitError(f"--port must be between 1 and 65535, got {args.port}")
+    url = db_url(args.db)
+    _check_store(url)
+    env = {**os.environ, "EVALKIT_DB": url}
+    print(f"evalkit leaderboard: http://{args.host}:{args.port}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    child = subprocess.Popen(streamlit_command(args.port, args.host), env=env)
+    # A supervisor stopping us with SIGTERM must not leave the server running as an orphan.
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        return 0

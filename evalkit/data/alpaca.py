@@ -1,0 +1,78 @@
+"""AlpacaEval's `model_outputs.json`: read, write (atomically), and import into the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.hashing import content_hash
+from evalkit.records import GenerationResult, ModelInfo, Prompt, PromptSet
+from evalkit.data.loaders import read_json_rows
+
+
+def read_model_outputs(path: str | Path) -> list[dict[str, Any]]:
+    """Rows with at least `instruction` and `output` (strings); `generator` and `dataset` kept if present."""
+    rows = []
+    for row, where in read_json_rows(Path(path)):
+        if not isinstance(row, dict):
+            raise EvalkitError(f"{where}: expected a JSON object")
+        for key in ("instruction", "output"):
+            if not isinstance(row.get(key), str):
+                raise EvalkitError(f"{where}: missing field {key!r} (AlpacaEval model_outputs format)")
+        if not row["instruction"].strip():
+            raise EvalkitError(f"{where}: empty 'instruction'")
+        rows.append(row)
+    if not rows:
+        raise EvalkitError(f"{path}: no outputs")
+    return rows
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write to a temporary file in the same folder and rename: readers never see half a file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, ensure_ascii=False, indent=2)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_model_outputs(path: str | Path, rows: list[dict[str, Any]]) -> None:
+    write_json_atomic(path, rows)
+
+
+def import_model_outputs(store: Any, path: str | Path, generator: str | None = None) -> tuple[int, PromptSet]:
+    """Store a model_outputs.json as a model with its generations; return (model_id, its prompt set).
+
+    Prompts are keyed by instruction (AlpacaEval matches files that way), so the same instruction in
+    two files is the same prompt. The model's fingerprint covers its name and every output text, so
+    an edited file is a different model.
+    """
+    rows = read_model_outputs(path)
+    generators = {row.get("generator") for row in rows} - {None}
+    name = generator or (generators.pop() if len(generators) == 1 else Path(path).stem)
+    by_instruction: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        by_instruction.setdefault(row["instruction"], row)  # AlpacaEval keeps the first of duplicates
+    prompts = tuple(
+        Prompt(id=str(i), messages=({"role": "user", "content": instr},), dataset=row.get("dataset"))
+        for i, (instr, row) in enumerate(by_instruction.items())
+    )
+    prompt_set = PromptSet(f"outputs:{name}", prompts, source=str(Path(path).resolve()))
+    store.save_prompt_set(prompt_set)
+    fingerprint = content_hash(["imported", name, [row["output"] for row in by_instruction.values()]])
+    model_id = store.register_model(ModelInfo(name=name, fingerprint=fingerprint, path=str(Path(path).resolve())))
+    results = [
+        GenerationResult(prompt_hash=p.hash, sample=0, text=by_instruction[p.instruction]["output"])
+        for p in prompts
+    ]
+    store.add_generations(model_id, None, "import", results)
+    return model_id, prompt_set

@@ -1,0 +1,90 @@
+"""Load a prompt set from `dev` (built in), a JSON/JSONL file, or `hf:NAME[:CONFIG[:SPLIT]]`."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.records import Prompt, PromptSet
+from evalkit.data.rows import prompt_from_row
+
+BUILTIN_SETS = ("dev",)
+
+
+def read_json_rows(path: Path) -> list[tuple[Any, str]]:
+    """Rows of a JSON list or JSONL file, each with a location string for error messages."""
+    if not path.is_file():
+        raise EvalkitError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if path.suffix == ".json" or stripped.startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EvalkitError(f"{path}: bad JSON on line {exc.lineno}: {exc.msg}") from None
+        if not isinstance(data, list):
+            raise EvalkitError(f"{path}: expected a JSON list of objects")
+        return [(row, f"{path}: item {i + 1}") for i, row in enumerate(data)]
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((json.loads(line), f"{path}: line {lineno}"))
+        except json.JSONDecodeError as exc:
+            raise EvalkitError(f"{path}: bad JSON on line {lineno}: {exc.msg}") from None
+    return rows
+
+
+def prompts_from_rows(rows: list[tuple[Any, str]], source: str) -> tuple[Prompt, ...]:
+    if not rows:
+        raise EvalkitError(f"{source}: no prompts")
+    prompts: list[Prompt] = []
+    seen: dict[str, str] = {}
+    for index, (row, where) in enumerate(rows):
+        prompt = prompt_from_row(row, index, where)
+        if prompt.id in seen:
+            raise EvalkitError(f"{where}: duplicate id {prompt.id!r} (first at {seen[prompt.id]})")
+        seen[prompt.id] = where
+        prompts.append(prompt)
+    return tuple(prompts)
+
+
+def _builtin(name: str) -> PromptSet:
+    resource = resources.files("evalkit.prompts").joinpath("sets", f"{name}.jsonl")
+    with resources.as_file(resource) as path:
+        return PromptSet(name, prompts_from_rows(read_json_rows(Path(path)), name), source=f"builtin:{name}")
+
+
+def _huggingface(spec: str) -> PromptSet:
+    _, *parts = spec.split(":")
+    name, config, split = (parts + ["", "", ""])[:3]
+    if not name:
+        raise EvalkitError(f"{spec}: use hf:NAME[:CONFIG[:SPLIT]]")
+    try:
+        import datasets
+    except ImportError:
+        raise EvalkitError("hf: prompt sets need the `datasets` package: pip install datasets") from None
+    try:
+        data = datasets.load_dataset(name, config or None, split=split or "train")
+    except Exception as exc:  # datasets raises many types; offline and missing sets included
+        raise EvalkitError(
+            f"{spec}: cannot load the Hugging Face dataset ({exc.__class__.__name__}); it needs network access "
+            "or a local cache; offline, export it to JSONL and pass the file"
+        ) from None
+    rows = [(row, f"{spec}: row {i + 1}") for i, row in enumerate(data)]
+    return PromptSet(spec, prompts_from_rows(rows, spec), source=spec)
+
+
+def load_prompt_set(spec: str, name: str | None = None) -> PromptSet:
+    """`dev` -> built-in set; `hf:...` -> a hub dataset; anything else is a file path."""
+    if spec in BUILTIN_SETS:
+        return _builtin(spec)
+    if spec.startswith("hf:"):
+        return _huggingface(spec)
+    path = Path(spec)
+    prompt_set_name = name or path.stem
+    return PromptSet(prompt_set_name, prompts_from_rows(read_json_rows(path), str(path)), source=str(path.resolve()))

@@ -1,0 +1,49 @@
+"""Build the backend a user asked for; imports stay lazy so optional extras stay optional."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evalkit.errors import EvalkitError
+from evalkit.generate.base import Generator
+from evalkit.generate.checkpoint import Checkpoint
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    backend: str = "transformers"
+    batch_size: int = 32
+    device: str | None = None
+    base_url: str | None = None
+    model_name: str | None = None  # the name the server knows the model by
+    concurrency: int = 16
+    request_timeout_s: float = 600.0
+    vllm_args: tuple[str, ...] = field(default_factory=tuple)
+
+
+def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator:
+    if options.backend == "transformers":
+        from evalkit.generate.transformers_backend import TransformersGenerator
+
+        return TransformersGenerator(checkpoint.path, batch_size=options.batch_size, device=options.device)
+    if options.backend == "openai":
+        from evalkit.generate.openai_backend import OpenAIGenerator
+
+        if not options.base_url:
+            raise EvalkitError("--backend openai needs --base-url (or OPENAI_BASE_URL)")
+        return OpenAIGenerator(
+            options.base_url,
+            options.model_name or str(checkpoint.path),
+            concurrency=options.concurrency,
+            timeout_s=options.request_timeout_s,
+        )
+    if options.backend == "vllm":
+        from evalkit.generate.vllm_backend import VLLMGenerator
+
+        return VLLMGenerator(Path(checkpoint.path))
+    if options.backend == "vllm-server":
+        from evalkit.generate.vllm_backend import VLLMServerGenerator
+
+        return VLLMServerGenerator(Path(checkpoint.path), checkpoint.name, concurrency=options.concurrency, extra_args=options.vllm_args)
+    raise EvalkitError(f"unknown backend {options.backend!r}; choose transformers, openai, vllm or vllm-server")

@@ -1,0 +1,42 @@
+"""Generation over what a user names: a local checkpoint, a training run's epochs, or a served model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from evalkit.generate.checkpoint import Checkpoint, find_checkpoints
+from evalkit.generate.factory import BackendOptions, make_generator
+from evalkit.generate.runner import GenerateSummary, generate_for_checkpoint
+from evalkit.hashing import content_hash
+from evalkit.records import DecodingParams, ModelInfo, PromptSet
+from evalkit.store import Store
+
+
+def generate_checkpoints(
+    store: Store,
+    target: str,
+    epochs: list[int] | None,
+    prompt_set: PromptSet,
+    decoding: DecodingParams,
+    options: BackendOptions,
+    *,
+    samples: int = 1,
+    progress: bool = True,
+) -> list[GenerateSummary]:
+    if options.backend == "openai" and not Path(target).exists():
+        # A model that only exists behind the server: its identity is the server and the model name.
+        name = options.model_name or target
+        checkpoint = Checkpoint(path=Path(target), name=name)
+        model_id = store.register_model(ModelInfo(name=name, fingerprint=content_hash(["openai", options.base_url, name])))
+        options = BackendOptions(**{**options.__dict__, "model_name": name})
+        return [
+            generate_for_checkpoint(store, checkpoint, prompt_set, decoding, lambda: make_generator(checkpoint, options),
+                                    samples=samples, model_id=model_id, progress=progress)
+        ]
+    summaries = []
+    for checkpoint in find_checkpoints(target, epochs):
+        summaries.append(
+            generate_for_checkpoint(store, checkpoint, prompt_set, decoding, lambda c=checkpoint: make_generator(c, options),
+                                    samples=samples, progress=progress)
+        )
+    return summaries

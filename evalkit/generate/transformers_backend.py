@@ -1,0 +1,101 @@
+"""In-process generation with transformers: batched, length-sorted, left-padded.
+
+Sorting by prompt length keeps padding (wasted compute) small inside each batch; left padding keeps
+every prompt's last token adjacent to the first generated one, as decoder-only batching requires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.generate.chat import render, stop_token_ids
+from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
+
+
+def load_model(path: Path, device: str | None = None) -> tuple[Any, Any, str]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    except Exception as exc:  # transformers raises OSError/ValueError/RuntimeError/SafetensorError for bad dirs
+        first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
+        raise EvalkitError(f"checkpoint {path}: cannot load model or tokenizer: {first_line}") from None
+    model.eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        # Padding is masked out, so any id works; eos is the conventional choice when pad is absent.
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer, device
+
+
+class TransformersGenerator:
+    backend = "transformers"
+
+    def __init__(self, path: Path, batch_size: int = 32, device: str | None = None) -> None:
+        self.model, self.tokenizer, self.device = load_model(path, device)
+        self.batch_size = batch_size
+        self.stop_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
+
+    def _generate_kwargs(self, decoding: DecodingParams) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": decoding.max_new_tokens,
+            "repetition_penalty": decoding.repetition_penalty,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if decoding.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=decoding.temperature, top_p=decoding.top_p, top_k=None)
+        return kwargs
+
+    def generate(self, requests: Sequence[GenerationRequest], decoding: DecodingParams) -> Iterator[list[GenerationResult]]:
+        import torch
+
+        texts = [render(self.tokenizer, r.prompt.messages) for r in requests]
+        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        order = sorted(range(len(requests)), key=lambda i: lengths[i], reverse=True)
+        kwargs = self._generate_kwargs(decoding)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            torch.manual_seed(decoding.seed + start)
+            began = time.perf_counter()
+            with torch.inference_mode():
+                output = self.model.generate(**encoded, **kwargs)
+            elapsed = time.perf_counter() - began
+            new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
+            results = []
+            for row, index in zip(new_tokens, batch):
+                kept, finish = self._until_stop(row)
+                results.append(
+                    GenerationResult(
+                        prompt_hash=requests[index].prompt.hash,
+                        sample=requests[index].sample,
+                        text=self.tokenizer.decode(kept, skip_special_tokens=True).strip(),
+                        prompt_tokens=lengths[index],
+                        completion_tokens=len(kept) + (finish == "stop"),
+                        finish_reason=finish,
+                        latency_s=elapsed,
+                    )
+                )
+            yield results
+
+    def _until_stop(self, row: list[int]) -> tuple[list[int], str]:
+        for position, token in enumerate(row):
+            if token in self.stop_ids:
+                return row[:position], "stop"
+        return row, "length"
+
+    def close(self) -> None:
+        self.model = None

@@ -1,0 +1,21 @@
+"""Small helpers shared by tests (not fixtures)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def write_prompts(path: Path, count: int, words: int = 3) -> Path:
+    rows = [{"id": f"p{i}", "prompt": f"Question {i}: " + " ".join(["sea"] * (1 + (i * 7) % words))} for i in range(count)]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m evalkit ...` in a child process, as a user would."""
+    full_env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "evalkit", *args], capture_output=True, text=True, timeout=timeout, env=full_env)
