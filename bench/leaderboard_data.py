@@ -2,7 +2,8 @@
 
 `populate(store, runs=10, epochs=10, prompts=805)` writes `runs x epochs` checkpoints (run `run-R`,
 epochs 1..E) plus two baselines, one generation per model and prompt, and judgments by three judges:
-a pairwise judge (both orders against each baseline), a Likert judge and an AlpacaEval-style judge.
+a pairwise judge (both orders against each baseline), a Likert judge and an AlpacaEval-style judge
+(one order per prompt, score = 1 + P(model better)).
 Verdicts come from a hidden per-checkpoint quality (best around epoch 7), a little position bias and
 a length effect, so plots have shapes worth looking at. Every row goes through the Store's own
 methods, so what the app reads is exactly what a real run writes.
@@ -57,6 +58,7 @@ def _generations(store: Store, model_id: int, prompts: list[Prompt], rng: np.ran
 
 def _judgment(kind: str, judge: str, prompt_hash: str, a: int, b: int | None, order: str | None, raw: str,
               verdict: str | None = None, score: float | None = None, valid: bool = True, sample: int = 0) -> Judgment:
+    """A stored judge call: `a` is the evaluated model's generation, `b` the baseline's, `order` the shown one."""
     key = content_hash([kind, judge, prompt_hash, a, b, order, sample])
     return Judgment(key, kind, content_hash([kind, judge]), judge, prompt_hash, a, b, order, sample, raw, verdict, score,
                     valid, 1, 300, 40, 0.0004, 1.2)
@@ -65,20 +67,23 @@ def _judgment(kind: str, judge: str, prompt_hash: str, a: int, b: int | None, or
 def _pairwise(rng: np.random.Generator, q: float, model_gen: dict[str, int], base_gen: dict[str, int],
               prompts: list[Prompt]) -> list[Judgment]:
     out: list[Judgment] = []
+    n = len(prompts)
+    per_prompt = q + rng.normal(0, 1.2, n)  # how much better this answer really is
+    draw = rng.random(n)  # one draw for both orders: a flip happens only near the judge's threshold
+    tie_prompt = rng.random(n) < 0.12
     for order, model_shown_first in (("AB", True), ("BA", False)):
-        logit = q + (0.25 if model_shown_first else -0.25) + rng.normal(0, 1.2, len(prompts))
+        logit = per_prompt + (0.3 if model_shown_first else -0.3) + rng.normal(0, 0.4, n)  # position bias
         p_model = 1 / (1 + np.exp(-logit))
-        draw = rng.random(len(prompts))
-        tie = rng.random(len(prompts)) < 0.15
-        invalid = rng.random(len(prompts)) < 0.01
+        tie = tie_prompt ^ (rng.random(n) < 0.05)
+        invalid = rng.random(n) < 0.01
         for i, p in enumerate(prompts):
-            m, bl = model_gen[p.hash], base_gen[p.hash]
-            a, b = (m, bl) if model_shown_first else (bl, m)
             model_wins = draw[i] < p_model[i]
             verdict = "tie" if tie[i] else ("A" if model_wins == model_shown_first else "B")
-            raw = f"Answer {verdict} is more complete and accurate." if verdict != "tie" else "Neither is significantly better."
-            out.append(_judgment("pairwise", PAIRWISE_JUDGE, p.hash, a, b, order, "I cannot decide." if invalid[i] else raw,
-                                 None if invalid[i] else verdict, valid=not invalid[i]))
+            raw = (f"Answer {verdict} is more complete and accurate.\nAnswer {verdict} is significantly better."
+                   if verdict != "tie" else "Both are fine.\nNeither is significantly better.")
+            out.append(_judgment("pairwise", PAIRWISE_JUDGE, p.hash, model_gen[p.hash], base_gen[p.hash], order,
+                                 "I cannot decide." if invalid[i] else raw, None if invalid[i] else verdict,
+                                 valid=not invalid[i]))
     return out
 
 
@@ -118,9 +123,9 @@ def populate(store: Store, runs: int = 10, epochs: int = 10, prompts: int = 805,
         for i, p in enumerate(prompt_list):
             m = gens[name][p.hash]
             judgments.append(_judgment("likert", LIKERT_JUDGE, p.hash, m, None, None, f"Score: {int(scores[i])}", score=float(scores[i])))
-            judgments.append(_judgment("alpaca_eval", ALPACA_JUDGE, p.hash, gens[BASELINES[0]][p.hash], m, "BA",
-                                       "m" if alpaca[i] > 1.5 else "M", score=float(alpaca[i])))
-        store.add_judgments(judgments)
+            judgments.append(_judgment("alpaca_eval", ALPACA_JUDGE, p.hash, m, gens[BASELINES[0]][p.hash],
+                                       "AB" if i % 2 else "BA", "m" if alpaca[i] > 1.5 else "M", score=float(alpaca[i])))
+        store.add_judgments_with_uses(judgments, [(j.cache_key, j.generation_a, j.generation_b) for j in judgments])
 
     if with_decisions:
         for run in range(runs):
@@ -134,16 +139,45 @@ def populate(store: Store, runs: int = 10, epochs: int = 10, prompts: int = 805,
     return Populated("bench", checkpoints, list(BASELINES), gens)
 
 
+def simulate_annotators(store: Store, model: str, baseline: str, items: int, annotators: tuple[str, ...] = ("ann", "bob", "cat"),
+                        seed: int = 0) -> int:
+    """A batch of `items` prompts labelled by every annotator: each copies the stored pairwise judge's
+    combined verdict 75% of the time and otherwise picks at random, so agreement is high but not perfect."""
+    from evalkit.judges.results import pairwise_table
+    from evalkit.store import annotations
+
+    rng = np.random.default_rng(seed)
+    model_id, baseline_id = store.model_id(model), store.model_id(baseline)
+    batch, _ = annotations.create_batch(store, f"{model}-vs-{baseline}", model_id, baseline_id, "bench",
+                                        per_item=len(annotators), limit=items)
+    judged = pairwise_table(store)
+    judged = judged[(judged["model_id"] == model_id) & (judged["baseline_id"] == baseline_id)]
+    outcome = dict(zip(judged["prompt_hash"], judged["outcome"]))
+    shown = {("AB", "win"): "A", ("AB", "loss"): "B", ("BA", "win"): "B", ("BA", "loss"): "A"}
+    rows = store.frame(select(t.annotation_items.c.id, t.annotation_items.c.prompt_hash, t.annotation_items.c.order)
+                       .where(t.annotation_items.c.batch_id == batch))
+    for annotator in annotators:
+        for item in rows.itertuples():
+            label = shown.get((item.order, outcome.get(item.prompt_hash)), "tie")
+            if rng.random() > 0.75:
+                label = str(rng.choice(["A", "B", "tie"]))
+            annotations.add_label(store, annotator, int(item.id), label)
+    return batch
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", required=True)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--prompts", type=int, default=805)
+    parser.add_argument("--annotated", type=int, default=100, help="items in a 3-annotator batch (0: none)")
     args = parser.parse_args()
     start = time.perf_counter()
     store = Store(args.db)
-    populate(store, args.runs, args.epochs, args.prompts)
+    data = populate(store, args.runs, args.epochs, args.prompts)
+    if args.annotated:
+        simulate_annotators(store, data.checkpoints[min(6, len(data.checkpoints) - 1)], data.baselines[0], args.annotated)
     tables = {"models": t.models, "generations": t.generations, "judgments": t.judgments}
     with store.engine.connect() as conn:
         counts = {name: conn.execute(select(func.count()).select_from(table)).scalar_one() for name, table in tables.items()}

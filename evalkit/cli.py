@@ -16,8 +16,12 @@ from evalkit.errors import EvalkitError
 # Order is the order `evalkit --help` lists them in.
 COMMAND_MODULES: tuple[str, ...] = (
     "generate",
+    "judge",
     "leaderboard",
     "annotate",
+    "train",
+    "stats",
+    "agreement",
 )
 
 

@@ -1,0 +1,1 @@
+"""evalkit's tests; a package so that fixtures import as `tests.fixtures...`."""

@@ -109,7 +109,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, str]:
 
 def _read(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise EvalkitError(f"recipe file {path} not found")
         text, where = path.read_text(encoding="utf-8"), str(path)

@@ -60,6 +60,21 @@ class OpenAIGenerator:
         self.max_retries = max_retries
         # Only vLLM understands repetition_penalty; OpenAI rejects it and `transformers serve` answers 422.
         self.send_repetition_penalty = send_repetition_penalty
+        self._preflight()
+
+    def _preflight(self) -> None:
+        """Fail in seconds, not after every request's retries, when the server is down or the key is wrong."""
+        import openai
+
+        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, timeout=15.0, max_retries=1)
+        try:
+            client.models.list()
+        except openai.NotFoundError:
+            return  # some compatible servers have no /models; the first real request will tell
+        except openai.OpenAIError as exc:
+            raise EvalkitError(describe_api_error(exc, self.base_url)) from None
+        finally:
+            client.close()
 
     def effective(self, decoding: DecodingParams) -> DecodingParams:
         """The decoding actually applied, which is what gets stored and keyed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -23,11 +24,21 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ManagedServer:
     """Starts `command` (which must listen on `port`), waits until /v1/models answers, stops it on close."""
 
-    def __init__(self, command: Sequence[str], port: int, host: str = "127.0.0.1", startup_timeout_s: float = 600.0) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        port: int,
+        host: str = "127.0.0.1",
+        startup_timeout_s: float = 600.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.command = list(command)
         self.base_url = f"http://{host}:{port}/v1"
         self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(self.command, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            self.command, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=None if env is None else {**os.environ, **env},
+        )
         try:
             self._wait_ready(startup_timeout_s)
         except BaseException:

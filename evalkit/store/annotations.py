@@ -77,11 +77,9 @@ def create_batch(
         ).inserted_primary_key[0]
         rows = []
         for position, prompt_hash in enumerate(shared):
-            model_first = rng.random() < 0.5
-            first, second = (ours, theirs) if model_first else (theirs, ours)
             rows.append({"batch_id": batch_id, "position": position, "prompt_hash": prompt_hash,
-                         "generation_a": first[prompt_hash], "generation_b": second[prompt_hash],
-                         "order": "AB" if model_first else "BA"})
+                         "generation_a": ours[prompt_hash], "generation_b": theirs[prompt_hash],
+                         "order": "AB" if rng.random() < 0.5 else "BA"})
         conn.execute(insert(t.annotation_items), rows)
     return int(batch_id), len(rows)
 
@@ -143,19 +141,21 @@ def next_item(store: Store, batch: int, annotator: str) -> AnnotationItem | None
     """The first open item in batch order: everyone walks the same order, so items fill up to K labels
     (and become comparable) before new ones are started. None when nothing is left for this annotator."""
     open_items = _open_items(batch, annotator).order_by(t.annotation_items.c.position).limit(1).subquery()
-    i, p, ga, gb = t.annotation_items, t.prompts, t.generations.alias("ga"), t.generations.alias("gb")
+    i, p, ours, theirs = t.annotation_items, t.prompts, t.generations.alias("ours"), t.generations.alias("theirs")
     query = (
-        select(i.c.id, i.c.position, p.c.instruction, ga.c.text.label("answer_a"), gb.c.text.label("answer_b"))
+        select(i.c.id, i.c.position, i.c.order, p.c.instruction, ours.c.text.label("model_text"),
+               theirs.c.text.label("baseline_text"))
         .join(open_items, open_items.c.id == i.c.id)
         .join(p, p.c.hash == i.c.prompt_hash)
-        .join(ga, ga.c.id == i.c.generation_a)
-        .join(gb, gb.c.id == i.c.generation_b)
+        .join(ours, ours.c.id == i.c.generation_a)
+        .join(theirs, theirs.c.id == i.c.generation_b)
     )
     with store.engine.connect() as conn:
         row = conn.execute(query).mappings().first()
     if row is None:
         return None
-    return AnnotationItem(int(row["id"]), int(row["position"]), row["instruction"], row["answer_a"], row["answer_b"])
+    first, second = (row["model_text"], row["baseline_text"]) if row["order"] == "AB" else (row["baseline_text"], row["model_text"])
+    return AnnotationItem(int(row["id"]), int(row["position"]), row["instruction"], first, second)
 
 
 def add_label(store: Store, annotator: str, item_id: int, label: str) -> bool:
@@ -189,7 +189,8 @@ def progress(store: Store, batch: int, annotator: str) -> tuple[int, int]:
 
 
 def labels(store: Store, batch: int | None = None) -> pd.DataFrame:
-    """Every human label with its item: batch, prompt, generations as shown, order and the batch's models."""
+    """Every human label with its item: batch, prompt, the model's (a) and baseline's (b) generations, the
+    shown order and the batch's models."""
     h, i, b = t.human_labels, t.annotation_items, t.annotation_batches
     query = (
         select(h.c.id, h.c.annotator, h.c.item_id, h.c.label, h.c.created_at, i.c.batch_id, i.c.prompt_hash,

@@ -125,6 +125,19 @@ judgments = Table(
 )
 Index("ix_judgments_pair", judgments.c.generation_a, judgments.c.generation_b)
 
+# Which generation pairs each judgment answers for. A judgment's cache key covers the texts, not who
+# wrote them, so two models that gave the same answer share one judge call; each pairing still gets
+# its row here, and results read judgments through this table. use_key = hash(cache_key, a, b).
+judgment_uses = Table(
+    "judgment_uses",
+    metadata,
+    Column("use_key", HASH, primary_key=True),
+    Column("cache_key", HASH, ForeignKey("judgments.cache_key"), nullable=False),
+    Column("generation_a", Integer, ForeignKey("generations.id"), nullable=False),
+    Column("generation_b", Integer, ForeignKey("generations.id")),
+)
+Index("ix_judgment_uses_cache_key", judgment_uses.c.cache_key)
+
 human_labels = Table(
     "human_labels",
     metadata,
@@ -149,10 +162,11 @@ decisions = Table(
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
 )
 
-# Human annotation (LIMA Figure 11). A batch pairs two models on one prompt set; each item fixes which
-# answer is shown as "Answer A" (randomised once, so every annotator of the item sees the same order and
-# their labels are comparable). human_labels.item_id refers to annotation_items.id; labels use the shown
-# order ("A" / "B" / "tie"), like judgments.verdict.
+# Human annotation (LIMA Figure 11). A batch pairs a model with a baseline on one prompt set. Like judgments,
+# an item keeps the model's generation in generation_a and the baseline's in generation_b, and `order` says
+# which was shown as "Answer A" ("AB": the model's), drawn once per item so every annotator of the item sees
+# the same screen. human_labels.item_id refers to annotation_items.id; labels are in the shown order
+# ("A" / "B" / "tie"), like judgments.verdict, so judges.results.MODEL_VIEW reads both.
 annotation_batches = Table(
     "annotation_batches",
     metadata,
@@ -174,7 +188,7 @@ annotation_items = Table(
     Column("prompt_hash", HASH, ForeignKey("prompts.hash"), nullable=False),
     Column("generation_a", Integer, ForeignKey("generations.id"), nullable=False),
     Column("generation_b", Integer, ForeignKey("generations.id"), nullable=False),
-    Column("order", String(2), nullable=False),  # "AB": the batch's model is Answer A; "BA" otherwise
+    Column("order", String(2), nullable=False),  # "AB": the model's answer is shown as Answer A; "BA" otherwise
     UniqueConstraint("batch_id", "prompt_hash", name="uq_annotation_item"),
 )
 Index("ix_human_labels_item", human_labels.c.item_id)

@@ -227,6 +227,24 @@ class Store:
         with self.engine.begin() as conn:
             return self._insert_ignore(conn, t.judgments, rows)
 
+    def add_judgments_with_uses(self, items: Iterable[Judgment], uses: Iterable[tuple[str, int, int | None]]) -> int:
+        """Store judgments and the (cache_key, generation_a, generation_b) pairings they answer for, in
+        one transaction; already stored rows are skipped."""
+        with self.engine.begin() as conn:
+            added = self._insert_ignore(conn, t.judgments, [asdict(judgment) for judgment in items])
+            self._insert_use_rows(conn, uses)
+            return added
+
+    def add_judgment_uses(self, uses: Iterable[tuple[str, int, int | None]]) -> int:
+        """Record pairings answered by judgments already stored (cache hits)."""
+        with self.engine.begin() as conn:
+            return self._insert_use_rows(conn, uses)
+
+    def _insert_use_rows(self, conn: Any, uses: Iterable[tuple[str, int, int | None]]) -> int:
+        rows = [{"use_key": content_hash([key, a, b]), "cache_key": key, "generation_a": a, "generation_b": b}
+                for key, a, b in uses]
+        return self._insert_ignore(conn, t.judgment_uses, rows)
+
     def judgments(self, judge_kind: str | None = None) -> pd.DataFrame:
         query = select(t.judgments)
         if judge_kind is not None:

@@ -1,0 +1,109 @@
+"""The edges of `evalkit stats` / `evalkit agreement`: reading users' files and the store's judge
+tables, and printing results. The statistics themselves live in evalkit.stats and never do I/O."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import EvalkitError
+
+
+def read_records(path: str, what: str) -> list[dict[str, Any]]:
+    """Rows of a JSON list or a JSONL file; one clear error naming the file otherwise."""
+    file = Path(path)
+    if not file.is_file():
+        raise EvalkitError(f"{what} file {path} not found")
+    text = file.read_text(encoding="utf-8")
+    try:
+        if text.lstrip().startswith("["):
+            rows = json.loads(text)
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise EvalkitError(f"{what} file {path} is not valid JSON/JSONL ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise EvalkitError(f"{what} file {path} must hold a list of JSON objects")
+    return rows
+
+
+def read_annotations(path: str) -> pd.DataFrame:
+    """An AlpacaEval annotations.json (each row needs `preference`)."""
+    rows = read_records(path, "annotations")
+    if not rows:
+        raise EvalkitError(f"annotations file {path} is empty")
+    missing = [i for i, row in enumerate(rows) if "preference" not in row]
+    if missing:
+        raise EvalkitError(f"annotations file {path}: row {missing[0]} has no 'preference' (AlpacaEval format needed)")
+    return pd.DataFrame(rows)
+
+
+def read_labels(path: str) -> pd.DataFrame:
+    """Rater labels: rows {"item", "rater", "label": "A" | "B" | "tie"}."""
+    rows = read_records(path, "labels")
+    for number, row in enumerate(rows, start=1):
+        missing = {"item", "rater", "label"} - set(row)
+        if missing:
+            raise EvalkitError(f"labels file {path}, row {number}: missing {', '.join(sorted(missing))}")
+        if row["label"] not in ("A", "B", "tie"):
+            raise EvalkitError(f"labels file {path}, row {number}: label must be A, B or tie, got {row['label']!r}")
+        if isinstance(row["item"], (dict, list)):
+            raise EvalkitError(f"labels file {path}, row {number}: item must be a string or a number")
+    frame = pd.DataFrame(rows, columns=["item", "rater", "label"])
+    frame["rater"] = frame["rater"].astype(str)
+    return frame
+
+
+def jsonable(value: Any) -> Any:
+    """numpy / pandas scalars to plain JSON; NaN and missing become null (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(row) for row in value.to_dict(orient="records")]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(jsonable(value), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def print_frame(title: str, frame: pd.DataFrame, columns: list[str] | None = None) -> None:
+    print(f"== {title}")
+    if frame.empty:
+        print("(nothing)")
+        return
+    shown = frame[[c for c in columns if c in frame.columns]] if columns else frame
+    print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+def store_tables(db: str | None) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+    """(store, pairwise rows, Likert rows) of the store's judgments; pairwise and alpaca_eval rows
+    go together since both carry AlpacaEval preferences."""
+    from evalkit.judges import results
+    from evalkit.settings import db_url
+    from evalkit.store import Store
+
+    store = Store(db_url(db))
+    frames = [frame for frame in (results.pairwise_table(store), results.alpaca_table(store)) if not frame.empty]
+    pairwise = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return store, pairwise, results.likert_table(store)
+
+
+def stats_error(exc: ValueError) -> EvalkitError:
+    """A statistics function refusing its input, as the CLI's one-line error."""
+    return EvalkitError(str(exc))

@@ -1,0 +1,131 @@
+"""`evalkit judge`: LIMA pairwise, Likert, AlpacaEval or reference-overlap judgments, over files or the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from evalkit.commands.common import add_db_flag, add_json_flag
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "judge", help="judge answers: pairwise vs a baseline, Likert grades, AlpacaEval win rate",
+        description="Judge a model's answers. Judgments are cached in the store: a finished job re-run makes no "
+                    "requests, an interrupted one resumes. Pairs are matched by instruction.")
+    source = parser.add_argument_group("what to judge")
+    source.add_argument("--outputs", help="AlpacaEval model_outputs.json of the model to judge")
+    source.add_argument("--model", help="instead of --outputs: a model in the store, by name")
+    source.add_argument("--baseline", help="AlpacaEval model_outputs.json to compare against")
+    source.add_argument("--baseline-model", help="instead of --baseline: a model in the store, by name")
+    source.add_argument("--prompts", help="only these prompts (dev, a file); the reference judge reads their reference answers")
+    source.add_argument("--sample", type=int, default=0, help="which generation sample of each prompt to judge (default 0)")
+    judge = parser.add_argument_group("judge")
+    judge.add_argument("--judge", default=None, help="pairwise | likert | alpaca_eval | reference | SPEC.yaml "
+                       "(default: pairwise when a judge endpoint is configured, else reference)")
+    judge.add_argument("--judge-model", default=None, help="model name at the endpoint (env EVALKIT_JUDGE_MODEL; default gpt-4o, "
+                       "alpaca_eval: its config's gpt-4-1106-preview)")
+    judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible endpoint (env OPENAI_BASE_URL; default OpenAI); "
+                       "the key comes from OPENAI_API_KEY")
+    judge.add_argument("--samples", type=int, default=1, help="single-answer judges: grades per answer (LIMA: 5)")
+    judge.add_argument("--temperature", type=float, default=None, help="judge temperature (default 0; 0.7 with --samples > 1)")
+    judge.add_argument("--max-tokens", type=int, default=None, help="reply length limit (default 512; likert 1024)")
+    calls = parser.add_argument_group("calls")
+    calls.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
+    calls.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    calls.add_argument("--http-retries", type=int, default=5, help="client retries on 429/5xx/timeouts, honouring Retry-After")
+    calls.add_argument("--max-retries", type=int, default=2, help="re-asks of an unreadable reply before it counts invalid")
+    calls.add_argument("--max-cost", type=float, default=None, help="USD: stop before this invocation would spend more")
+    calls.add_argument("--prices", default=None, help="YAML/JSON price table, USD per 1M tokens (env EVALKIT_PRICES)")
+    calls.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="progress bar on stderr (default: when stderr is a terminal)")
+    add_db_flag(parser)
+    add_json_flag(parser)
+    parser.set_defaults(handler=run)
+
+
+def _model_and_scope(store: Any, path: str | None, name: str | None, what: str) -> tuple[int | None, set[str] | None]:
+    """(model id, prompt hashes it covers or None for all) from a file or a stored name."""
+    from evalkit.data.alpaca import import_model_outputs
+    from evalkit.errors import EvalkitError
+
+    if path and name:
+        raise EvalkitError(f"give the {what} as a file or by name, not both")
+    if path:
+        model_id, prompt_set = import_model_outputs(store, path)
+        return model_id, {p.hash for p in prompt_set.prompts}
+    if name:
+        return store.model_id(name), None
+    return None, None
+
+
+def _intersect(*scopes: set[str] | None) -> set[str] | None:
+    known = [scope for scope in scopes if scope is not None]
+    if not known:
+        return None
+    return set.intersection(*known)
+
+
+def _report(summary: dict[str, Any], as_json: bool) -> int:
+    from evalkit.errors import EvalkitError
+    from evalkit.judges.summary import format_table, json_safe
+
+    if summary["errors"] and not summary["stored"] and not summary["cached"]:
+        raise EvalkitError(f"every judge request failed ({summary['errors']}); first: {summary['first_error']}")
+    print(json.dumps(json_safe(summary)) if as_json else format_table(summary))
+    if summary["budget_stopped"]:
+        print(f"evalkit: stopped before exceeding --max-cost (${summary['cost_usd']:.4f} spent); finished work is stored, "
+              "re-run with a higher budget to continue", file=sys.stderr)
+    if summary["errors"]:
+        print(f"evalkit: {summary['errors']} requests failed after retries (first: {summary['first_error']}); "
+              "they were not stored, re-run to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalkit.errors import EvalkitError
+    from evalkit.judges.registry import default_judge_name, make_judge
+    from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
+    from evalkit.settings import db_url, resolve
+    from evalkit.store import Store
+
+    if args.concurrency < 1 or args.max_retries < 0 or args.http_retries < 0 or args.timeout <= 0:
+        raise EvalkitError("--concurrency must be >= 1, --max-retries/--http-retries >= 0 and --timeout > 0")
+    name = args.judge or default_judge_name()
+    temperature = args.temperature if args.temperature is not None else (0.7 if args.samples > 1 else None)
+    judge = make_judge(name, judge_model=args.judge_model, temperature=temperature, max_tokens=args.max_tokens)
+    store = Store(db_url(args.db))
+    model_id, model_scope = _model_and_scope(store, args.outputs, args.model, "model")
+    if model_id is None:
+        raise EvalkitError("say what to judge: --outputs model_outputs.json, or --model NAME for a model in the store")
+    baseline_id, baseline_scope = _model_and_scope(store, args.baseline, args.baseline_model, "baseline")
+    prompt_scope = None
+    if args.prompts:
+        from evalkit.data import load_prompt_set
+
+        prompt_set = load_prompt_set(args.prompts)
+        store.save_prompt_set(prompt_set)
+        prompt_scope = {p.hash for p in prompt_set.prompts}
+    scope = _intersect(model_scope, baseline_scope, prompt_scope)
+    if scope is not None and not scope:
+        raise EvalkitError("no instruction is in all of the given files / prompt set; nothing to judge")
+    progress = args.progress if args.progress is not None else sys.stderr.isatty()
+    prices = None
+    prices_path = resolve("prices", args.prices, None)
+    if prices_path:
+        from evalkit.judges.pricing import load_price_table
+
+        prices = load_price_table(prices_path)
+    options = RunOptions(base_url=args.judge_base_url, concurrency=args.concurrency, timeout_s=args.timeout,
+                         http_retries=args.http_retries, max_retries=args.max_retries, max_cost=args.max_cost,
+                         prices=prices, progress=progress)
+    if baseline_id is not None:
+        summary = judge_pairs(store, judge, model_id, baseline_id, sample=args.sample, prompt_hashes=scope, options=options)
+    elif judge.mode == "pairwise" and name != "reference":
+        raise EvalkitError(f"the {judge.kind} judge compares two answers: add --baseline FILE or --baseline-model NAME")
+    else:
+        summary = judge_single(store, judge, model_id, samples=args.samples, sample=args.sample, prompt_hashes=scope, options=options)
+    return _report(summary, args.json)

@@ -1,0 +1,135 @@
+"""Is checkpoint A better than checkpoint B on the same prompts? Paired tests only: both were asked
+the same questions, so per-prompt differences cancel prompt difficulty out.
+
+- paired bootstrap of the difference in means (win rate: preferences on [0, 1]; or Likert scores);
+- sign test (binomial, ties excluded) via scipy.stats.binomtest;
+- Wilcoxon signed-rank via scipy.stats.wilcoxon (zero differences dropped, its default).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TypedDict
+
+import numpy as np
+
+from evalkit.stats.bootstrap import (
+    DEFAULT_LEVEL,
+    DEFAULT_RESAMPLES,
+    cluster_codes,
+    percentile_interval,
+    ratio_of_sums,
+    resampled_sums,
+)
+
+
+class PairedDifference(TypedDict):
+    n: int
+    mean_a: float
+    mean_b: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+
+class SignTest(TypedDict):
+    n_a_better: int
+    n_b_better: int
+    n_equal: int
+    p_value: float
+
+
+class Wilcoxon(TypedDict):
+    n: int
+    statistic: float
+    p_value: float
+
+
+def _as_columns(values: np.ndarray | Sequence[float]) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    return array[:, None] if array.ndim == 1 else array
+
+
+def paired_bootstrap_difference(
+    a: np.ndarray | Sequence[float],
+    b: np.ndarray | Sequence[float],
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+    clusters: Sequence[object] | np.ndarray | None = None,
+) -> PairedDifference | list[PairedDifference]:
+    """Bootstrap interval of mean(a) - mean(b) over rows where both are valid (not NaN).
+
+    `a` and `b` are aligned per prompt: shape (n,) for one comparison, or (n, k) for k comparisons that
+    share the resamples. `p_value` is the two-sided bootstrap p-value, twice the smaller share of
+    resampled differences on either side of 0 (capped at 1)."""
+    left, right = _as_columns(a), _as_columns(b)
+    if left.shape != right.shape:
+        raise ValueError(f"paired samples must have the same shape, got {left.shape} and {right.shape}")
+    both = ~np.isnan(left) & ~np.isnan(right)
+    diff = np.where(both, left - right, 0.0)
+    weight = both.astype(np.float64)
+    if clusters is not None:
+        codes = cluster_codes(clusters)
+        n_clusters = int(codes.max()) + 1
+        collapse = np.zeros((n_clusters, left.shape[0]))
+        collapse[codes, np.arange(left.shape[0])] = 1.0
+        diff, weight = collapse @ diff, collapse @ weight
+    k = left.shape[1]
+    results: list[PairedDifference] = []
+    if left.shape[0] == 0:
+        empty: PairedDifference = {"n": 0, "mean_a": math.nan, "mean_b": math.nan, "difference": math.nan,
+                                   "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan}
+        return empty if np.ndim(a) == 1 else [dict(empty) for _ in range(k)]  # type: ignore[misc]
+    sums = resampled_sums(np.hstack([diff, weight]), n_resamples, seed)
+    resampled = ratio_of_sums(sums[:, :k], sums[:, k:])
+    low, high = percentile_interval(resampled, level)
+    for column in range(k):
+        mask = both[:, column]
+        n = int(np.count_nonzero(mask))
+        draws = resampled[:, column]
+        draws = draws[~np.isnan(draws)]
+        if n == 0 or draws.size == 0:
+            p_value = math.nan
+        else:
+            p_value = min(1.0, 2.0 * min(np.mean(draws <= 0), np.mean(draws >= 0)))
+        results.append({
+            "n": n,
+            "mean_a": float(left[mask, column].mean()) if n else math.nan,
+            "mean_b": float(right[mask, column].mean()) if n else math.nan,
+            "difference": float((left[mask, column] - right[mask, column]).mean()) if n else math.nan,
+            "ci_low": float(low[column]), "ci_high": float(high[column]), "p_value": float(p_value),
+        })
+    return results[0] if np.ndim(a) == 1 else results
+
+
+def sign_test(a: np.ndarray | Sequence[float], b: np.ndarray | Sequence[float]) -> SignTest:
+    """Two-sided binomial sign test of P(a > b) = 1/2 over pairs that differ (ties excluded).
+
+    With no differing pair there is no evidence either way: p = 1."""
+    from scipy.stats import binomtest
+
+    left, right = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    both = ~np.isnan(left) & ~np.isnan(right)
+    diff = left[both] - right[both]
+    n_a, n_b = int(np.count_nonzero(diff > 0)), int(np.count_nonzero(diff < 0))
+    p_value = float(binomtest(n_a, n_a + n_b, 0.5).pvalue) if n_a + n_b else 1.0
+    return {"n_a_better": n_a, "n_b_better": n_b, "n_equal": int(diff.size - n_a - n_b), "p_value": p_value}
+
+
+def wilcoxon_signed_rank(a: np.ndarray | Sequence[float], b: np.ndarray | Sequence[float]) -> Wilcoxon:
+    """scipy's Wilcoxon signed-rank test on paired scores (e.g. Likert), pairs with a NaN dropped.
+
+    `n` counts the non-zero differences the test uses; with none, p = 1 and the statistic is NaN."""
+    from scipy.stats import wilcoxon
+
+    left, right = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    both = ~np.isnan(left) & ~np.isnan(right)
+    diff = left[both] - right[both]
+    nonzero = int(np.count_nonzero(diff))
+    if nonzero == 0:
+        return {"n": 0, "statistic": math.nan, "p_value": 1.0}
+    result = wilcoxon(left[both], right[both])
+    return {"n": nonzero, "statistic": float(result.statistic), "p_value": float(result.pvalue)}

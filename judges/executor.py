@@ -1,0 +1,192 @@
+"""Send a job's uncached items to an LLM judge: bounded concurrency, re-asks of unreadable replies,
+budget stop, and storage of each answer as soon as it arrives.
+
+A single writer thread commits whatever answers are waiting as one transaction (group commit), so
+answers reach the store within milliseconds — a SIGKILL loses at most what was in flight — without
+a transaction per answer slowing a fast judge down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.judges.base import LLMJudge, Reply, Verdict
+from evalkit.judges.calls import ChatCaller, TransportError
+from evalkit.judges.pairing import Item
+from evalkit.judges.pricing import Budget, PriceTable
+from evalkit.records import Judgment
+
+
+@dataclass
+class Counters:
+    requests: int = 0
+    stored: int = 0
+    invalid: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    budget_stopped: bool = False
+
+
+def judgment_for(item: Item, judge_model: str, spec_hash: str, verdict: Verdict, replies: Sequence[Reply],
+                 cost: float | None) -> Judgment:
+    """The stored row: the last reply's text, tokens and latency summed over re-asks."""
+    last = replies[-1] if replies else Reply(text="")
+    extra: dict[str, Any] = dict(verdict.extra)
+    if len(replies) > 1:
+        extra["earlier_raws"] = [reply.text for reply in replies[:-1]]
+    if last.top_logprobs:
+        extra["top_logprobs"] = [list(pair) for pair in last.top_logprobs]
+
+    def total(name: str) -> int | None:
+        values = [getattr(r, name) for r in replies if getattr(r, name) is not None]
+        return sum(values) if values else None
+
+    latencies = [r.latency_s for r in replies if r.latency_s is not None]
+    return Judgment(
+        cache_key=item.cache_key, judge_kind=item.judge_kind, judge_spec_hash=spec_hash, judge_model=judge_model,
+        prompt_hash=item.prompt_hash, generation_a=item.generation_a, generation_b=item.generation_b, order=item.order,
+        sample=item.sample, raw=last.text, verdict=verdict.verdict, score=verdict.score, valid=verdict.valid,
+        attempts=max(1, len(replies)), prompt_tokens=total("prompt_tokens"), completion_tokens=total("completion_tokens"),
+        cost_usd=cost, latency_s=sum(latencies) if latencies else None, extra=extra,
+    )
+
+
+class StoreWriter:
+    """One thread owns the database writes; callers hand it (judgment, use) pairs without blocking."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.pending: queue.Queue = queue.Queue()
+        self.error: BaseException | None = None
+        self.written = 0
+        self.thread = threading.Thread(target=self._loop, name="judgment-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, judgment: Judgment, use: tuple[str, int, int | None]) -> None:
+        self.pending.put((judgment, use))
+
+    def _loop(self) -> None:
+        finished = False
+        while not finished:
+            batch = [self.pending.get()]
+            while True:
+                try:
+                    batch.append(self.pending.get_nowait())
+                except queue.Empty:
+                    break
+            finished = any(entry is None for entry in batch)
+            rows = [entry for entry in batch if entry is not None]
+            if rows and self.error is None:
+                try:
+                    self.store.add_judgments_with_uses([j for j, _ in rows], [u for _, u in rows])
+                    self.written += len(rows)
+                except BaseException as exc:  # re-raised by close(); the rest of the job stops
+                    self.error = exc
+
+    def close(self) -> None:
+        self.pending.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+class Progress:
+    """A tqdm bar on stderr: judgments done, requests/s, tokens and cost so far."""
+
+    def __init__(self, total: int, enabled: bool, label: str) -> None:
+        from tqdm import tqdm
+
+        self.began = time.perf_counter()
+        self.bar = tqdm(total=total, desc=label, unit="item", file=sys.stderr, disable=not enabled, dynamic_ncols=True)
+
+    def update(self, counters: Counters) -> None:
+        elapsed = max(time.perf_counter() - self.began, 1e-9)
+        self.bar.set_postfix_str(
+            f"{counters.requests / elapsed:.1f} req/s, {counters.prompt_tokens + counters.completion_tokens} tok, "
+            f"${counters.cost_usd:.4f}", refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+async def _ask(item: Item, judge: LLMJudge, caller: ChatCaller, budget: Budget, prices: PriceTable,
+               max_retries: int, counters: Counters) -> tuple[Verdict, list[Reply], float | None] | None:
+    """Ask (and re-ask while unreadable); None when the budget or a transport error stops the item."""
+    messages = judge.messages(item.texts, item.order)
+    prompt_bytes = sum(len(m["content"].encode("utf-8")) for m in messages)
+    options = judge.request_options()
+    replies: list[Reply] = []
+    costs: list[float | None] = []
+    verdict: Verdict | None = None
+    while verdict is None or (not verdict.valid and len(replies) <= max_retries):
+        estimate = budget.estimate(messages, judge.max_tokens)
+        if not budget.try_reserve(estimate):
+            counters.budget_stopped = True
+            return None
+        counters.requests += 1
+        try:
+            reply = await caller.complete(messages, options)
+        except TransportError as exc:
+            budget.settle(estimate, None)
+            counters.errors.append(str(exc))
+            return None
+        except BaseException:
+            budget.settle(estimate, None)
+            raise
+        cost = prices.cost(judge.judge_model, reply.prompt_tokens, reply.completion_tokens)
+        budget.settle(estimate, cost, prompt_bytes, reply.prompt_tokens)
+        counters.prompt_tokens += reply.prompt_tokens or 0
+        counters.completion_tokens += reply.completion_tokens or 0
+        counters.cost_usd += cost or 0.0
+        replies.append(reply)
+        costs.append(cost)
+        verdict = judge.parse(reply, item.order)
+    known = [c for c in costs if c is not None]
+    return verdict, replies, (sum(known) if known else None)
+
+
+async def execute(store: Any, judge: LLMJudge, items: Sequence[Item], caller: ChatCaller, *, concurrency: int,
+                  max_retries: int, budget: Budget, prices: PriceTable, progress: bool) -> Counters:
+    counters = Counters()
+    writer = StoreWriter(store)
+    bar = Progress(len(items), progress, judge.kind)
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    fatal: list[BaseException] = []
+
+    async def one(item: Item) -> None:
+        async with semaphore:
+            if fatal or counters.budget_stopped or writer.error is not None:
+                return
+            try:
+                outcome = await _ask(item, judge, caller, budget, prices, max_retries, counters)
+            except EvalkitError as exc:
+                fatal.append(exc)
+                return
+            if outcome is None:
+                return
+            verdict, replies, cost = outcome
+            counters.invalid += 0 if verdict.valid else 1
+            writer.put(judgment_for(item, judge.judge_model, judge.spec_hash, verdict, replies, cost), item.use)
+            bar.update(counters)
+
+    try:
+        await asyncio.gather(*(one(item) for item in items))
+    finally:
+        bar.close()
+        await caller.close()
+        writer.close()
+        counters.stored = writer.written
+    if fatal:
+        raise fatal[0]
+    return counters

@@ -1,0 +1,65 @@
+"""LIMA's 6-point helpfulness rubric (Figure 12): reasoning first, then the choice on its own line,
+then the choice repeated. LIMA grades each answer several times and reports the mean with a 95% CI
+(`--samples K`; see `summary.likert_summary`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict
+from evalkit.judges.templates import Template, builtin_template
+
+SCALE = (1, 2, 3, 4, 5, 6)
+PARSE_RULE = "lima-likert-v1: last non-empty line is one digit 1-6; a different digit on the line before is invalid"
+
+_CHOICE_LINE = re.compile(r"^[\s*`\"'#>\-]*(?:choice\s*:?\s*)?([1-6])[\s*`\"'.]*$", re.IGNORECASE)
+
+
+def _choice(line: str) -> int | None:
+    match = _CHOICE_LINE.match(line)
+    return int(match.group(1)) if match else None
+
+
+def parse_likert_reply(text: str) -> int | None:
+    """The chosen score from the last lines, or None.
+
+    The rubric asks for the choice on its own line and then repeated, so the last line must be a lone
+    digit; when the line before it is also a lone digit the two must agree (a disagreement means the
+    reply is not following the rubric, and guessing would bias the mean).
+    """
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = _choice(lines[-1])
+    if last is None:
+        return None
+    if len(lines) >= 2:
+        previous = _choice(lines[-2])
+        if previous is not None and previous != last:
+            return None
+    return last
+
+
+class LikertJudge(LLMJudge):
+    kind = "likert"
+    mode = "single"
+    label = "likert (LIMA 6-point helpfulness)"
+
+    def __init__(self, judge_model: str, *, template: Template | None = None, max_tokens: int = 1024,
+                 temperature: float = 0.0) -> None:
+        self.judge_model = judge_model
+        self.template = (template or builtin_template("likert_lima.txt")).require(["instruction", "output"])
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+
+    def spec(self) -> dict[str, Any]:
+        return {"template": self.template.hash, "parse": PARSE_RULE, "max_tokens": self.max_tokens,
+                "temperature": self.temperature}
+
+    def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
+        return [{"role": "user", "content": self.template.render({"instruction": texts.instruction, "output": texts.output})}]
+
+    def parse(self, reply: Reply, order: str | None) -> Verdict:
+        score = parse_likert_reply(reply.text)
+        return INVALID if score is None else Verdict(valid=True, score=float(score))

@@ -1,0 +1,100 @@
+"""What to judge: a model's stored generations, alone or paired with a baseline's on the same prompt,
+as work items with their cache keys.
+
+A cache key covers everything that changes a verdict — the judge's spec hash (template hash, parse
+rule, sampling), the judge model, the prompt, the exact texts shown, the order and the judge sample —
+and nothing that does not (who generated the texts, concurrency, timeouts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import select
+
+from evalkit.hashing import content_hash
+from evalkit.judges.base import Judge, LLMJudge, SlotTexts
+from evalkit.store import schema as t
+
+
+@dataclass(frozen=True)
+class Item:
+    cache_key: str
+    judge_kind: str
+    prompt_hash: str
+    generation_a: int  # the evaluated model's generation
+    generation_b: int | None  # the baseline's (pairwise)
+    order: str | None
+    sample: int
+    texts: SlotTexts
+
+    @property
+    def use(self) -> tuple[str, int, int | None]:
+        return (self.cache_key, self.generation_a, self.generation_b)
+
+
+def cache_key(judge: Judge, judge_kind: str, prompt_hash: str, texts: SlotTexts, order: str | None, sample: int) -> str:
+    reference = None if isinstance(judge, LLMJudge) else texts.reference  # only the offline judge reads it
+    return content_hash(["judgment-v1", judge_kind, judge.spec_hash, judge.judge_model, prompt_hash,
+                         texts.output, texts.baseline, reference, order, sample])
+
+
+def latest_generations(store: object, model_id: int, sample: int, prompt_hashes: Collection[str] | None) -> pd.DataFrame:
+    """One generation per prompt (the newest of that sample index), with its instruction and text."""
+    frame = store.generations(model_id=model_id)  # type: ignore[attr-defined]
+    frame = frame[frame["sample"] == sample]
+    if prompt_hashes is not None:
+        frame = frame[frame["prompt_hash"].isin(set(prompt_hashes))]
+    return frame.sort_values("id").drop_duplicates("prompt_hash", keep="last")[["id", "prompt_hash", "instruction", "text"]]
+
+
+def references(store: object, prompt_hashes: Collection[str]) -> dict[str, str]:
+    """Reference answers by prompt hash, from any stored prompt set that has one (first set by name)."""
+    items = t.prompt_set_items
+    query = (select(items.c.prompt_hash, items.c.reference).where(items.c.reference.is_not(None))
+             .order_by(items.c.set_name.desc()))
+    frame = store.frame(query)  # type: ignore[attr-defined]
+    wanted = set(prompt_hashes)
+    return {row.prompt_hash: row.reference for row in frame.itertuples() if row.prompt_hash in wanted}
+
+
+def pair_items(store: object, judge: Judge, model_id: int, baseline_id: int, *, sample: int = 0,
+               prompt_hashes: Collection[str] | None = None, with_reference: bool = False) -> tuple[list[Item], int]:
+    """Items for every prompt both models answered, one per shown order the judge uses; and how many
+    pairs were left out for lack of a reference answer (only when `with_reference`)."""
+    model = latest_generations(store, model_id, sample, prompt_hashes)
+    baseline = latest_generations(store, baseline_id, sample, prompt_hashes)
+    pairs = model.merge(baseline, on="prompt_hash", suffixes=("_model", "_baseline"))
+    refs = references(store, pairs["prompt_hash"]) if with_reference else {}
+    items: list[Item] = []
+    missing = 0
+    for row in pairs.itertuples():
+        texts = SlotTexts(row.instruction_model, row.text_model, row.text_baseline, refs.get(row.prompt_hash))
+        if with_reference and texts.reference is None:
+            missing += 1
+            continue
+        orders = judge.orders(texts.instruction) if isinstance(judge, LLMJudge) else ("AB", "BA")
+        for order in orders:
+            key = cache_key(judge, judge.kind, row.prompt_hash, texts, order, 0)
+            items.append(Item(key, judge.kind, row.prompt_hash, int(row.id_model), int(row.id_baseline), order, 0, texts))
+    return items, missing
+
+
+def single_items(store: object, judge: Judge, model_id: int, *, judge_kind: str, samples: int = 1, sample: int = 0,
+                 prompt_hashes: Collection[str] | None = None, with_reference: bool = False) -> tuple[list[Item], int]:
+    """Items grading each of a model's answers `samples` times; and how many answers lacked a reference."""
+    model = latest_generations(store, model_id, sample, prompt_hashes)
+    refs = references(store, model["prompt_hash"]) if with_reference else {}
+    items: list[Item] = []
+    missing = 0
+    for row in model.itertuples():
+        texts = SlotTexts(row.instruction, row.text, None, refs.get(row.prompt_hash))
+        if with_reference and texts.reference is None:
+            missing += 1
+            continue
+        for judge_sample in range(samples):
+            key = cache_key(judge, judge_kind, row.prompt_hash, texts, None, judge_sample)
+            items.append(Item(key, judge_kind, row.prompt_hash, int(row.id), None, None, judge_sample, texts))
+    return items, missing

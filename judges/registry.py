@@ -1,0 +1,56 @@
+"""Judges by name: the four built-ins, or a YAML spec file for a custom one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.judges.base import Judge
+from evalkit.settings import resolve
+
+BUILTIN_JUDGES: tuple[str, ...] = ("pairwise", "likert", "alpaca_eval", "reference")
+DEFAULT_JUDGE_MODEL = "gpt-4o"
+
+
+def default_judge_name() -> str:
+    """pairwise when a judge endpoint is configured; the offline reference judge only when none is."""
+    from evalkit.judges.calls import endpoint_configured
+
+    return "pairwise" if endpoint_configured() else "reference"
+
+
+def _judge_model(given: str | None, fallback: str | None = DEFAULT_JUDGE_MODEL) -> str:
+    return str(resolve("judge_model", given, fallback))
+
+
+def make_judge(name_or_spec_path: str, *, judge_model: str | None = None, temperature: float | None = None,
+               max_tokens: int | None = None, **options: Any) -> Judge:
+    """Build a judge. `judge_model` falls back to EVALKIT_JUDGE_MODEL / config / the judge's default
+    (gpt-4o; alpaca_eval: the model its alpaca-eval config names). `options` go to the judge's
+    constructor (e.g. `tie_margin` for the reference judge)."""
+    sampling: dict[str, Any] = {k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
+    name = name_or_spec_path
+    if name == "pairwise":
+        from evalkit.judges.pairwise import PairwiseJudge
+
+        return PairwiseJudge(_judge_model(judge_model), **sampling, **options)
+    if name == "likert":
+        from evalkit.judges.likert import LikertJudge
+
+        return LikertJudge(_judge_model(judge_model), **sampling, **options)
+    if name == "alpaca_eval":
+        from evalkit.judges.alpaca import AlpacaEvalJudge
+
+        if "max_tokens" in sampling:
+            raise EvalkitError("the alpaca_eval judge reads one token (max_tokens=1 from its alpaca-eval config); drop --max-tokens")
+        return AlpacaEvalJudge(resolve("judge_model", judge_model, None), **sampling, **options)
+    if name == "reference":
+        from evalkit.judges.reference import ReferenceJudge
+
+        return ReferenceJudge(**options)
+    if name.endswith((".yaml", ".yml")) or Path(name).is_file():
+        from evalkit.judges.custom import CustomJudge
+
+        return CustomJudge(name, _judge_model(judge_model), **sampling, **options)
+    raise EvalkitError(f"unknown judge {name!r}; use one of {', '.join(BUILTIN_JUDGES)} or a spec .yaml file")

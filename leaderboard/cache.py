@@ -1,0 +1,130 @@
+"""Stale-while-revalidate for snapshots: a page always gets the newest snapshot already built, and a
+changed store is re-read by one background thread. So a running judge job, which changes the store
+every few seconds, never makes a page wait for a 15 s reload; the page says it shows older data.
+
+Only the very first view of a store with no saved snapshot waits for the build.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalkit.errors import EvalkitError
+from evalkit.hashing import sha256_text
+from evalkit.leaderboard import snapshot as snap
+from evalkit.leaderboard.store_access import results_token
+from evalkit.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def default_directory(url: str) -> Path | None:
+    """Where snapshots of this store are kept: $EVALKIT_CACHE_DIR or ~/.cache/evalkit, one folder per URL
+    (hashed, so a password in the URL never becomes a file name). EVALKIT_CACHE_DIR=off disables it."""
+    root = os.environ.get("EVALKIT_CACHE_DIR") or str(Path.home() / ".cache" / "evalkit")
+    if root.lower() in ("off", "none", "0"):
+        return None
+    return Path(root) / "leaderboard" / sha256_text(url)[:16]
+
+
+@dataclass(frozen=True)
+class Served:
+    snapshot: snap.Snapshot
+    stale: bool  # the store has changed since; a rebuild is under way
+    lc_pending: bool  # length-controlled win rates are still being computed
+    error: str | None  # the last rebuild failed (the snapshot shown is older)
+
+
+class SnapshotCache:
+    def __init__(self, store: Store, directory: Path | None) -> None:
+        self.store = store
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._snapshot: snap.Snapshot | None = None
+        self._loaded_from_disk = False
+        self._build: Future[None] | None = None
+        self._lc: Future[None] | None = None
+        self._error: str | None = None
+        self._lc_tried: str | None = None  # token whose LC was attempted: a failure is not retried per rerun
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalkit-snapshot")
+
+    def serve(self, token: str) -> Served:
+        """The snapshot to show for a store whose results token is `token`."""
+        with self._lock:
+            if not self._loaded_from_disk:
+                self._loaded_from_disk = True
+                self._snapshot = snap.load(self.directory) if self.directory else None
+            current = self._snapshot
+            fresh = current is not None and current.token == token
+            if not self._busy() and not fresh:
+                self._build = self._executor.submit(self._rebuild)
+            elif not self._busy() and self._lc_missing(current) and self._lc_tried != token:
+                self._lc = self._executor.submit(self._add_lc)
+            build, busy = self._build, self._busy()
+        if current is None:
+            assert build is not None
+            self._wait_first(build)
+            return self.serve(token)
+        return Served(current, not fresh, busy and self._lc_missing(current), self._error)
+
+    def _busy(self) -> bool:
+        return any(job is not None and not job.done() for job in (self._build, self._lc))
+
+    @staticmethod
+    def _lc_missing(current: snap.Snapshot | None) -> bool:
+        return current is not None and not current.has_lc and not current.alpaca.empty
+
+    def _wait_first(self, build: Future[None]) -> None:
+        build.result()
+        with self._lock:
+            if self._snapshot is None:
+                raise EvalkitError(f"could not read the results store: {self._error}")
+
+    def wait_idle(self, timeout: float | None = None) -> None:
+        """Block until no build or LC job is running (tests and the speed benchmark use it)."""
+        while self._busy():
+            for job in (self._build, self._lc):
+                if job is not None:
+                    job.result(timeout=timeout)
+
+    def _rebuild(self) -> None:
+        try:
+            built = snap.build_snapshot(self.store, results_token(self.store))
+        except Exception as exc:  # a broken store must not kill the server thread; the page shows it
+            log.exception("leaderboard snapshot failed")
+            with self._lock:
+                self._error = f"{exc.__class__.__name__}: {exc}"
+            return
+        self._publish(built)
+        with self._lock:  # queued behind this job: pages get the snapshot now, LC a few seconds later
+            self._lc = self._executor.submit(self._add_lc)
+
+    def _add_lc(self) -> None:
+        current = self._snapshot
+        if not self._lc_missing(current):
+            return
+        assert current is not None
+        self._lc_tried = current.token
+        try:
+            self._publish(snap.with_length_control(current), only_if_token=current.token)
+        except Exception as exc:
+            log.exception("length-controlled win rates failed")
+            with self._lock:
+                self._error = f"length-controlled win rate: {exc.__class__.__name__}: {exc}"
+
+    def _publish(self, built: snap.Snapshot, only_if_token: str | None = None) -> None:
+        with self._lock:
+            if only_if_token is not None and (self._snapshot is None or self._snapshot.token != only_if_token):
+                return
+            self._snapshot = built
+            self._error = None
+        if self.directory is not None:
+            try:
+                snap.save(built, self.directory)
+            except Exception as exc:  # only a cache: serving goes on without it
+                log.warning("could not save the leaderboard snapshot to %s: %s", self.directory, exc)

@@ -1,0 +1,110 @@
+"""What pages read. Results come from the snapshot cache (cache.py); small, often-changing data (human
+labels, batches, decisions) and per-prompt texts come from short cached queries keyed by their own
+change token. Every function returns frames the caller must treat as read-only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import select
+
+from evalkit.judges.results import MODEL_VIEW
+from evalkit.leaderboard.cache import Served, SnapshotCache, default_directory
+from evalkit.leaderboard.store_access import current_url, labels_token, results_token, store_for
+from evalkit.store import annotations
+from evalkit.store import schema as t
+
+
+@st.cache_resource(show_spinner=False)
+def snapshot_cache(url: str) -> SnapshotCache:
+    return SnapshotCache(store_for(url), default_directory(url))
+
+
+def results() -> Served:
+    """The current snapshot; the first view of a store waits for it, later views never do."""
+    url = current_url()
+    with st.spinner("Reading the results store (first view of this store; later views are instant)…"):
+        return snapshot_cache(url).serve(results_token(store_for(url)))
+
+
+def freshness_note(served: Served) -> None:
+    """Tell the user when numbers lag the store, so a stale number is never mistaken for a final one."""
+    built = dt.datetime.fromtimestamp(served.snapshot.built_at).strftime("%H:%M:%S")
+    if served.error:
+        st.error(f"Reading the store failed ({served.error}); showing results as of {built}.")
+    elif served.stale:
+        st.info(f"New results are being read in the background; showing results as of {built}. Rerun to update.",
+                icon=":material/sync:")
+    if served.lc_pending:
+        st.caption("Length-controlled win rates are being computed in the background; rerun in a few seconds.")
+
+
+def _labels_token() -> str:
+    return labels_token(store_for(current_url()))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _labels(url: str, token: str) -> pd.DataFrame:
+    """Human labels with the model's view of each: "win"/"tie"/"loss" for the batch's model."""
+    frame = annotations.labels(store_for(url))
+    frame["outcome"] = [MODEL_VIEW.get((order, label)) for order, label in zip(frame["order"], frame["label"])]
+    return frame
+
+
+def labels() -> pd.DataFrame:
+    return _labels(current_url(), _labels_token())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _batches(url: str, token: str) -> pd.DataFrame:
+    return annotations.batches(store_for(url))
+
+
+def batches() -> pd.DataFrame:
+    return _batches(current_url(), _labels_token())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _decisions(url: str, token: str) -> pd.DataFrame:
+    return store_for(url).decisions()
+
+
+def decisions() -> pd.DataFrame:
+    return _decisions(current_url(), _labels_token())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _generation_texts(url: str, model_ids: tuple[int, ...], prompt_hash: str) -> pd.DataFrame:
+    g = t.generations
+    query = (select(g.c.id, g.c.model_id, g.c.sample, g.c.text, g.c.completion_tokens)
+             .where(g.c.prompt_hash == prompt_hash, g.c.model_id.in_(model_ids)).order_by(g.c.id))
+    return store_for(url).frame(query)
+
+
+def generation_texts(model_ids: tuple[int, ...], prompt_hash: str) -> pd.DataFrame:
+    """The models' answers to one prompt (newest last), for the Compare page's detail view."""
+    return _generation_texts(current_url(), model_ids, prompt_hash)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _judgments_for(url: str, token: str, model_ids: tuple[int, int], prompt_hash: str) -> pd.DataFrame:
+    j, u, ga, gb = t.judgments, t.judgment_uses, t.generations.alias("ga"), t.generations.alias("gb")
+    query = (
+        select(j.c.id, j.c.judge_kind, j.c.judge_model, j.c.order, j.c.sample, j.c.verdict, j.c.score, j.c.valid,
+               j.c.raw, ga.c.model_id.label("model_id"), gb.c.model_id.label("baseline_id"))
+        .select_from(u)
+        .join(j, j.c.cache_key == u.c.cache_key)
+        .join(ga, ga.c.id == u.c.generation_a)
+        .outerjoin(gb, gb.c.id == u.c.generation_b)
+        .where(j.c.prompt_hash == prompt_hash, ga.c.model_id.in_(model_ids))
+        .order_by(j.c.id)
+    )
+    return store_for(url).frame(query)
+
+
+def judgments_for(model_ids: tuple[int, int], prompt_hash: str) -> pd.DataFrame:
+    """Every stored judgment of either model on one prompt, with its raw completion (the rationale)."""
+    url = current_url()
+    return _judgments_for(url, results_token(store_for(url)), model_ids, prompt_hash)

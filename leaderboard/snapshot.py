@@ -1,0 +1,172 @@
+"""A snapshot: every judge table of the store plus the summaries the pages show, built in one go.
+
+Reading a large store is the slow part of the app (100 checkpoints x 805 prompts x 3 judges is
+~480k judgments, ~15 s through `judges.results`), and summaries with bootstrap intervals cost
+seconds more. So both are computed once per store state, off the page's thread (see cache.py), and
+written to a Parquet directory so a restarted server starts from the last snapshot instead of from
+the raw judgments. Pages only slice and format what is here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from evalkit.judges.results import (
+    ALPACA_COLUMNS,
+    LIKERT_COLUMNS,
+    PAIRWISE_COLUMNS,
+    alpaca_table,
+    likert_table,
+    pairwise_table,
+)
+from evalkit.stats.summary import summarize_likert, summarize_pairwise
+from evalkit.store import Store
+from evalkit.store import schema as t
+
+ALL_PROMPTS = "All prompts"
+ALPACA_KIND = "alpaca_eval"
+TABLES = ("models", "prompts", "prompt_sets", "pairwise", "alpaca", "likert", "pairwise_summary", "likert_summary", "lc")
+LC_KEYS = ["scope", "judge_kind", "judge_model", "judge_spec_hash", "model_id", "baseline_id"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    token: str
+    built_at: float
+    build_seconds: float
+    models: pd.DataFrame  # id, name, run, epoch, path
+    prompts: pd.DataFrame  # hash, instruction
+    prompt_sets: pd.DataFrame  # set_name, prompt_hash
+    pairwise: pd.DataFrame  # judges.results.pairwise_table without `instruction`
+    alpaca: pd.DataFrame  # judges.results.alpaca_table without `instruction`
+    likert: pd.DataFrame  # judges.results.likert_table without `instruction`
+    pairwise_summary: pd.DataFrame  # stats.summary.summarize_pairwise of pairwise + alpaca, with `scope`
+    likert_summary: pd.DataFrame  # stats.summary.summarize_likert, with `scope`
+    lc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[*LC_KEYS, "length_controlled_winrate", "lc_variant"]))
+
+    @property
+    def has_lc(self) -> bool:
+        return not self.lc.empty
+
+    def scopes(self) -> list[str]:
+        return list(dict.fromkeys(self.pairwise_summary.get("scope", pd.Series(dtype=object)).tolist()
+                                  + self.likert_summary.get("scope", pd.Series(dtype=object)).tolist())) or [ALL_PROMPTS]
+
+
+def _scopes(prompt_sets: pd.DataFrame, judged: set[str]) -> dict[str, frozenset[str]]:
+    """"All prompts" plus each stored set that shares prompts with the judgments; a set equal to "all"
+    (the common case: one set) is not summarised twice."""
+    scopes: dict[str, frozenset[str]] = {ALL_PROMPTS: frozenset(judged)}
+    seen = {frozenset(judged)}
+    for name, members in prompt_sets.groupby("set_name")["prompt_hash"]:
+        hashes = frozenset(members) & frozenset(judged)
+        if hashes and hashes not in seen:
+            scopes[str(name)] = hashes
+            seen.add(hashes)
+    return scopes
+
+
+def _summaries(pairwise: pd.DataFrame, alpaca: pd.DataFrame, likert: pd.DataFrame,
+               scopes: dict[str, frozenset[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    pair_parts, likert_parts = [], []
+    for scope, hashes in scopes.items():
+        for table in (pairwise, alpaca):
+            part = table[table["prompt_hash"].isin(hashes)]
+            if not part.empty:
+                pair_parts.append(summarize_pairwise(part, length_controlled=False).assign(scope=scope))
+        part = likert[likert["prompt_hash"].isin(hashes)]
+        if not part.empty:
+            likert_parts.append(summarize_likert(part).assign(scope=scope))
+    return (pd.concat(pair_parts, ignore_index=True) if pair_parts else pd.DataFrame(columns=["scope"]),
+            pd.concat(likert_parts, ignore_index=True) if likert_parts else pd.DataFrame(columns=["scope"]))
+
+
+def judge_kinds(store: Store) -> dict[str, list[str]]:
+    """Judge kinds in the store by how their rows are read: AlpacaEval's (one order, weighted
+    preference), other pairwise ones (LIMA's, the offline reference judge, custom pairwise specs: both
+    orders) and single-answer ones (Likert-style scores)."""
+    j = t.judgments
+    query = select(j.c.judge_kind, func.max(j.c.generation_b)).group_by(j.c.judge_kind).order_by(j.c.judge_kind)
+    with store.engine.connect() as conn:
+        rows = [(str(kind), paired is not None) for kind, paired in conn.execute(query)]
+    return {"alpaca": [k for k, _ in rows if k == ALPACA_KIND],
+            "pairwise": [k for k, paired in rows if paired and k != ALPACA_KIND],
+            "single": [k for k, paired in rows if not paired]}
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def build_snapshot(store: Store, token: str) -> Snapshot:
+    """Read every judge table and summarise it per scope (all prompts, each prompt set)."""
+    started = time.perf_counter()
+    models = store.frame(select(t.models.c.id, t.models.c.name, t.models.c.run, t.models.c.epoch, t.models.c.path)
+                         .order_by(t.models.c.id))
+    prompt_sets = store.frame(select(t.prompt_set_items.c.set_name, t.prompt_set_items.c.prompt_hash))
+    kinds = judge_kinds(store)
+    pairwise = _concat([pairwise_table(store, kind) for kind in kinds["pairwise"]], PAIRWISE_COLUMNS)
+    alpaca = _concat([alpaca_table(store, kind) for kind in kinds["alpaca"]], ALPACA_COLUMNS)
+    likert = _concat([likert_table(store, kind) for kind in kinds["single"]], LIKERT_COLUMNS)
+    instructions = pd.concat([frame[["prompt_hash", "instruction"]] for frame in (pairwise, alpaca, likert)])
+    prompts = instructions.drop_duplicates("prompt_hash").rename(columns={"prompt_hash": "hash"}).reset_index(drop=True)
+    pairwise, alpaca, likert = (frame.drop(columns=["instruction"]) for frame in (pairwise, alpaca, likert))
+    judged = set(prompts["hash"])
+    pair_summary, likert_summary = _summaries(pairwise, alpaca, likert, _scopes(prompt_sets, judged))
+    return Snapshot(token, time.time(), time.perf_counter() - started, models, prompts, prompt_sets, pairwise, alpaca,
+                    likert, pair_summary, likert_summary)
+
+
+def with_length_control(snapshot: Snapshot) -> Snapshot:
+    """The snapshot plus AlpacaEval length-controlled win rates (one GLM fit per model and baseline,
+    ~0.2 s each: the slowest statistic, so it is added after the snapshot is already being served)."""
+    if snapshot.alpaca.empty:
+        return snapshot
+    scopes = _scopes(snapshot.prompt_sets, set(snapshot.prompts["hash"]))
+    parts = []
+    for scope, hashes in scopes.items():
+        part = snapshot.alpaca[snapshot.alpaca["prompt_hash"].isin(hashes)]
+        if not part.empty:
+            summary = summarize_pairwise(part, n_resamples=1, length_controlled=True)  # only its LC columns are kept
+            parts.append(summary.assign(scope=scope)[[*LC_KEYS, "length_controlled_winrate", "lc_variant"]])
+    return replace(snapshot, lc=pd.concat(parts, ignore_index=True)) if parts else snapshot
+
+
+# ---- persistence ---------------------------------------------------------------------------------
+
+def save(snapshot: Snapshot, directory: Path) -> None:
+    """Write atomically: a crash mid-write leaves the previous snapshot in place."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".snapshot-", dir=directory.parent))
+    try:
+        for name in TABLES:
+            getattr(snapshot, name).to_parquet(staging / f"{name}.parquet", index=False)
+        meta = {"token": snapshot.token, "built_at": snapshot.built_at, "build_seconds": snapshot.build_seconds}
+        (staging / "meta.json").write_text(json.dumps(meta))
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def load(directory: Path) -> Snapshot | None:
+    """The saved snapshot, or None when there is none or it cannot be read (it is only a cache)."""
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+        frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES}
+    except (OSError, ValueError, KeyError):
+        return None
+    return Snapshot(meta["token"], meta["built_at"], meta["build_seconds"], **frames)

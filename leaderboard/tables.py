@@ -1,0 +1,168 @@
+"""Display tables: slices of a snapshot's summaries, joined per model. Pure pandas (no Streamlit), so
+they are tested directly; no statistic is computed here, only selected, joined and renamed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.leaderboard.snapshot import Snapshot
+
+JudgeKey = tuple[str, str, str]  # (judge_kind, judge_model, judge_spec_hash)
+JUDGE_COLUMNS = ["judge_kind", "judge_model", "judge_spec_hash"]
+
+
+def judge_keys(summary: pd.DataFrame, kind: str | None = None) -> list[JudgeKey]:
+    if summary.empty:
+        return []
+    frame = summary if kind is None else summary[summary["judge_kind"] == kind]
+    return sorted({(str(k), str(m), str(s)) for k, m, s in frame[JUDGE_COLUMNS].itertuples(index=False)})
+
+
+def judge_label(key: JudgeKey, others: list[JudgeKey]) -> str:
+    """"pairwise · gpt-4o"; the spec hash is added only when one judge model ran with several specs."""
+    kind, model, spec = key
+    label = f"{kind} · {model}"
+    clash = sum(1 for other in others if other[:2] == key[:2]) > 1
+    return f"{label} · {spec[:8]}" if clash else label
+
+
+def _one_judge(summary: pd.DataFrame, scope: str, judge: JudgeKey | None) -> pd.DataFrame:
+    if judge is None or summary.empty:
+        return summary.iloc[0:0]
+    mask = (summary["scope"] == scope) & (summary["judge_kind"] == judge[0]) & (summary["judge_model"] == judge[1])
+    return summary[mask & (summary["judge_spec_hash"] == judge[2])]
+
+
+def baselines(snapshot: Snapshot) -> pd.DataFrame:
+    """Every model something was compared against, most-used first (the default filter)."""
+    summary = snapshot.pairwise_summary
+    if summary.empty:
+        return pd.DataFrame(columns=["baseline_id", "baseline", "n"])
+    counts = summary.groupby(["baseline_id", "baseline"]).size().rename("n").reset_index()
+    return counts.sort_values(["n", "baseline"], ascending=[False, True]).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Selection:
+    scope: str
+    baseline_id: int | None
+    pairwise_judge: JudgeKey | None
+    alpaca_judge: JudgeKey | None
+    likert_judge: JudgeKey | None
+
+
+def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
+    """One row per model in the store (every model, judged or not), with the selected judges' numbers
+    against the selected baseline. Columns keep their units: win rates and shares in percent."""
+    rows = snapshot.models.rename(columns={"id": "model_id", "name": "model"})[["model_id", "model", "run", "epoch"]]
+    pair = snapshot.pairwise_summary
+    if selection.baseline_id is not None and not pair.empty:
+        pair = pair[pair["baseline_id"] == selection.baseline_id]
+    alpaca = _one_judge(pair, selection.scope, selection.alpaca_judge)
+    if not alpaca.empty:
+        alpaca = alpaca[["model_id", "win_rate", "standard_error", "n", "n_invalid"]].rename(columns={
+            "win_rate": "ae_win_rate", "standard_error": "ae_se", "n": "ae_n", "n_invalid": "ae_invalid"})
+        lc = snapshot.lc
+        if not lc.empty:
+            lc = lc[(lc["scope"] == selection.scope) & (lc["judge_model"] == selection.alpaca_judge[1])  # type: ignore[index]
+                    & (lc["judge_spec_hash"] == selection.alpaca_judge[2]) & (lc["baseline_id"] == selection.baseline_id)]  # type: ignore[index]
+            alpaca = alpaca.merge(lc[["model_id", "length_controlled_winrate", "lc_variant"]].rename(
+                columns={"length_controlled_winrate": "ae_lc"}), on="model_id", how="left")
+        rows = rows.merge(alpaca, on="model_id", how="left")
+    pairwise = _one_judge(pair, selection.scope, selection.pairwise_judge)
+    if not pairwise.empty:
+        pairwise = pairwise[["model_id", "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "n",
+                             "n_invalid"]].rename(columns={"win_rate": "pw_win_rate", "standard_error": "pw_se",
+                                                           "n": "pw_n", "n_invalid": "pw_invalid"})
+        rows = rows.merge(pairwise, on="model_id", how="left")
+    likert = _one_judge(snapshot.likert_summary, selection.scope, selection.likert_judge)
+    if not likert.empty:
+        likert = likert[["model_id", "mean", "ci_low", "ci_high", "n", "n_invalid"]].rename(columns={
+            "mean": "likert_mean", "ci_low": "likert_low", "ci_high": "likert_high", "n": "likert_n",
+            "n_invalid": "likert_invalid"})
+        rows = rows.merge(likert, on="model_id", how="left")
+    sort_by = next((c for c in ("ae_win_rate", "pw_win_rate", "likert_mean") if c in rows.columns), "model")
+    return rows.sort_values(sort_by, ascending=sort_by == "model", na_position="last").reset_index(drop=True)
+
+
+def preference_shares(snapshot: Snapshot, scope: str, judge: JudgeKey, model_ids: list[int],
+                      baseline_ids: list[int]) -> pd.DataFrame:
+    """Rows for the LIMA bar chart: `row` = "model vs baseline", win/tie/loss as fractions of valid
+    verdicts, in the order the models were given."""
+    summary = _one_judge(snapshot.pairwise_summary, scope, judge)
+    summary = summary[summary["model_id"].isin(model_ids) & summary["baseline_id"].isin(baseline_ids)]
+    if summary.empty:
+        return pd.DataFrame(columns=["row", "win", "tie", "loss", "n"])
+    rank = {model_id: i for i, model_id in enumerate(model_ids)}
+    summary = summary.assign(_rank=summary["model_id"].map(rank)).sort_values(["_rank", "baseline"])
+    return pd.DataFrame({
+        "row": summary["model"].astype(str) + " vs " + summary["baseline"].astype(str),
+        "win": summary["win_pct"].to_numpy() / 100, "tie": summary["tie_pct"].to_numpy() / 100,
+        "loss": summary["loss_pct"].to_numpy() / 100, "n": summary["n"].to_numpy(),
+    }).dropna(subset=["win"]).reset_index(drop=True)
+
+
+def epoch_metrics(snapshot: Snapshot, selection: Selection, run: str, labels: dict[JudgeKey, str]) -> pd.DataFrame:
+    """Long rows (metric, epoch, value, lo, hi) for one training run's checkpoints: each selected
+    judge's win rate with its bootstrap interval, AlpacaEval's LC win rate, and the Likert mean."""
+    board = leaderboard_rows(snapshot, selection)
+    board = board[(board["run"] == run) & board["epoch"].notna()]
+    pair = snapshot.pairwise_summary
+    parts = []
+    for judge in (selection.alpaca_judge, selection.pairwise_judge):
+        summary = _one_judge(pair, selection.scope, judge)
+        if selection.baseline_id is not None and not summary.empty:
+            summary = summary[summary["baseline_id"] == selection.baseline_id]
+        if summary.empty:
+            continue
+        merged = board[["model_id", "epoch"]].merge(summary, on="model_id")
+        parts.append(pd.DataFrame({"metric": f"{labels[judge]}: win rate (%)", "epoch": merged["epoch"],  # type: ignore[index]
+                                   "value": merged["win_rate"], "lo": merged["ci_low"], "hi": merged["ci_high"]}))
+    if "ae_lc" in board.columns and board["ae_lc"].notna().any():
+        parts.append(pd.DataFrame({"metric": f"{labels[selection.alpaca_judge]}: length-controlled win rate (%)",  # type: ignore[index]
+                                   "epoch": board["epoch"], "value": board["ae_lc"], "lo": np.nan, "hi": np.nan}))
+    if "likert_mean" in board.columns:
+        parts.append(pd.DataFrame({"metric": f"{labels[selection.likert_judge]}: Likert mean (1-6)",  # type: ignore[index]
+                                   "epoch": board["epoch"], "value": board["likert_mean"], "lo": board["likert_low"],
+                                   "hi": board["likert_high"]}))
+    if not parts:
+        return pd.DataFrame(columns=["metric", "epoch", "value", "lo", "hi"])
+    frame = pd.concat(parts, ignore_index=True).dropna(subset=["value"])
+    frame["epoch"] = frame["epoch"].astype(int)
+    return frame.sort_values(["metric", "epoch"]).reset_index(drop=True)
+
+
+def length_bins(judged: pd.DataFrame, names: dict[JudgeKey, str], bins: int = 10) -> pd.DataFrame:
+    """Mean preference per decile of the length difference (model minus baseline), per judge: the
+    data behind the length-bias plot (invalid verdicts left out)."""
+    frame = judged.dropna(subset=["preference", "model_len", "baseline_len"])
+    if frame.empty:
+        return pd.DataFrame(columns=["judge", "length_difference", "preference", "n"])
+    frame = frame.assign(difference=frame["model_len"].astype(float) - frame["baseline_len"].astype(float))
+    parts = []
+    for key, rows in frame.groupby(JUDGE_COLUMNS, sort=True):
+        deciles = pd.qcut(rows["difference"], q=min(bins, rows["difference"].nunique()), duplicates="drop")
+        grouped = rows.groupby(deciles, observed=True).agg(length_difference=("difference", "median"),
+                                                           preference=("preference", "mean"), n=("preference", "size"))
+        parts.append(grouped.reset_index(drop=True).assign(judge=names.get(tuple(map(str, key)), str(key))))  # type: ignore[arg-type]
+    return pd.concat(parts, ignore_index=True)
+
+
+def rater_pair_kinds(pairs: pd.DataFrame, humans: set[str]) -> pd.DataFrame:
+    """LIMA's table (section 4.1): rater pairs grouped as annotator-annotator, annotator-judge and
+    judge-judge. Agreement is pooled over every item the pairs share (each pair weighted by its
+    items, i.e. the mean over all compared label pairs); kappa, not poolable, is the mean over pairs."""
+    if pairs.empty:
+        return pd.DataFrame(columns=["raters", "pairs", "items", "tie_discounted", "agreement", "mean_cohen_kappa"])
+    is_human = pairs["rater_a"].isin(humans).astype(int) + pairs["rater_b"].isin(humans).astype(int)
+    frame = pairs.assign(raters=is_human.map({2: "annotator – annotator", 1: "annotator – judge", 0: "judge – judge"}))
+    frame = frame.assign(td_items=frame["tie_discounted"] * frame["n"], agree_items=frame["agreement"] * frame["n"])
+    grouped = frame.groupby("raters", sort=False).agg(pairs=("n", "size"), items=("n", "sum"), td_items=("td_items", "sum"),
+                                                      agree_items=("agree_items", "sum"),
+                                                      mean_cohen_kappa=("cohen_kappa", "mean"))
+    grouped["tie_discounted"] = grouped["td_items"] / grouped["items"]
+    grouped["agreement"] = grouped["agree_items"] / grouped["items"]
+    return grouped.reset_index()[["raters", "pairs", "items", "tie_discounted", "agreement", "mean_cohen_kappa"]]

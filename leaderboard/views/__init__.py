@@ -1,0 +1,1 @@
+"""The app's pages. Each module is a Streamlit page script run by `st.navigation` (see app.py)."""

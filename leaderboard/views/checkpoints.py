@@ -1,0 +1,78 @@
+"""Checkpoints: one training run's metrics by epoch with their intervals, the selection window shaded,
+and the picked checkpoint with the decision record that explains the pick."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from evalkit.leaderboard import charts, data, filters, tables
+from evalkit.leaderboard.store_access import PageTimer
+
+timer = PageTimer()
+DEFAULT_WINDOW = (5, 10)  # LIMA picks between epochs 5 and 10
+
+st.title("Checkpoints")
+served = data.results()
+data.freshness_note(served)
+snapshot = served.snapshot
+selection = filters.results_selection(snapshot)
+labels = filters.judge_labels(snapshot)
+
+runs = sorted(snapshot.models["run"].dropna().astype(str).unique())
+if not runs:
+    st.info("No checkpoints with a training run in the store yet: `evalkit run --checkpoint ckpt/` records each "
+            "epoch's checkpoint with its run.")
+    timer.footer()
+    st.stop()
+
+decisions = data.decisions()
+latest_decided = decisions["run"].iloc[-1] if not decisions.empty else None
+run = filters.remembered_select("Training run", runs, "run", container=st, default=latest_decided)
+decision = decisions[decisions["run"] == run].tail(1)
+record = decision.iloc[0] if not decision.empty else None
+evidence = record["evidence"] if record is not None else {}
+if isinstance(evidence, str):
+    evidence = json.loads(evidence)
+window = tuple(evidence.get("window", DEFAULT_WINDOW)) if isinstance(evidence, dict) else DEFAULT_WINDOW
+picked_epoch = int(record["epoch"]) if record is not None and pd.notna(record["epoch"]) else None
+
+series = tables.epoch_metrics(snapshot, selection, run, labels)
+if series.empty:
+    st.info(f"No judged checkpoints in run {run!r} for the selected judges and baseline.")
+else:
+    metrics = list(dict.fromkeys(series["metric"]))
+    columns = st.columns(2)
+    for index, metric in enumerate(metrics):
+        points = series[series["metric"] == metric]
+        chart = charts.epoch_curve(points, metric, window=(int(window[0]), int(window[1])), picked_epoch=picked_epoch)
+        columns[index % 2].altair_chart(chart, width="stretch")
+    st.caption(f"Shaded: the selection window, epochs {window[0]}–{window[1]}. Bands: 95% bootstrap intervals over "
+               "prompts. Dashed line: the picked checkpoint.")
+
+st.subheader("Decision")
+if record is None:
+    st.write(f"No checkpoint has been picked for run {run!r} yet (`evalkit pick`).")
+else:
+    when = pd.to_datetime(record["created_at"]).strftime("%Y-%m-%d %H:%M") if pd.notna(record["created_at"]) else "?"
+    left, middle, right = st.columns(3)
+    left.metric("Picked checkpoint", str(record["chosen_name"]))
+    middle.metric("Epoch", "—" if picked_epoch is None else picked_epoch)
+    right.metric("Policy", str(record["policy"]))
+    st.caption(f"Decided {when}")
+    if isinstance(evidence, dict):
+        runner_up = evidence.get("runner_up")
+        significance = {k: v for k, v in evidence.items() if any(w in k for w in ("p_value", "signif", "ci", "diff"))}
+        if runner_up is not None:
+            st.markdown(f"**Runner-up:** {runner_up}" + "".join(f" · **{k}**: {v}" for k, v in significance.items()))
+    with st.expander("Evidence (as recorded)", expanded=True):
+        st.json(evidence)
+
+board = tables.leaderboard_rows(snapshot, selection)
+run_rows = board[board["run"] == run].sort_values("epoch")
+keep = [c for c in ("model", "epoch", "ae_win_rate", "ae_se", "ae_lc", "pw_win_rate", "pw_se", "win_pct", "tie_pct",
+                    "loss_pct", "likert_mean", "likert_low", "likert_high") if c in run_rows.columns]
+st.dataframe(run_rows[keep], hide_index=True, width="stretch")
+timer.footer()

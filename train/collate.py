@@ -1,0 +1,77 @@
+"""Batch assembly: padding-free packing of a micro-batch, or classic right padding.
+
+Packing concatenates the micro-batch's dialogs into rows of at most `row_tokens` tokens with position ids
+restarting at 0 for each dialog and no attention mask; transformers then builds a block-diagonal causal
+mask from the position ids, so no dialog attends to another and the loss is identical to padding, while
+no compute is spent on pad tokens. The first label of every dialog is masked so a dialog never learns to
+predict its neighbour's first token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from evalkit.train.render import IGNORE_INDEX
+
+
+@dataclass
+class PackingCollator:
+    """Pack dialogs into as few rows as first-fit allows; rows are right-padded to the longest row."""
+
+    pad_token_id: int
+    row_tokens: int
+
+    def __call__(self, examples: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        rows: list[list[dict[str, list[int]]]] = []
+        room: list[int] = []
+        for example in sorted(examples, key=lambda item: -len(item["input_ids"])):
+            size = len(example["input_ids"])
+            slot = next((index for index, free in enumerate(room) if free >= size), None)
+            if slot is None:
+                rows.append([example])
+                room.append(self.row_tokens - size)
+            else:
+                rows[slot].append(example)
+                room[slot] -= size
+        width = max(self.row_tokens - free for free in room)
+        input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        position_ids = torch.zeros((len(rows), width), dtype=torch.long)
+        for row_index, row in enumerate(rows):
+            offset = 0
+            for example in row:
+                size = len(example["input_ids"])
+                input_ids[row_index, offset : offset + size] = torch.tensor(example["input_ids"])
+                labels[row_index, offset : offset + size] = torch.tensor(example["labels"])
+                labels[row_index, offset] = IGNORE_INDEX
+                position_ids[row_index, offset : offset + size] = torch.arange(size)
+                offset += size
+            # The padded tail gets its own position run, so it forms a separate (ignored) sequence.
+            position_ids[row_index, offset:] = torch.arange(width - offset)
+        return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}
+
+
+@dataclass
+class PaddingCollator:
+    """Right-pad to the longest dialog of the micro-batch, with an attention mask."""
+
+    pad_token_id: int
+
+    def __call__(self, examples: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        width = max(len(example["input_ids"]) for example in examples)
+        input_ids = torch.full((len(examples), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
+        attention_mask = torch.zeros((len(examples), width), dtype=torch.long)
+        for index, example in enumerate(examples):
+            size = len(example["input_ids"])
+            input_ids[index, :size] = torch.tensor(example["input_ids"])
+            labels[index, :size] = torch.tensor(example["labels"])
+            attention_mask[index, :size] = 1
+        return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+
+
+def make_collator(packing: bool, pad_token_id: int, row_tokens: int) -> Any:
+    return PackingCollator(pad_token_id, row_tokens) if packing else PaddingCollator(pad_token_id)
