@@ -22,6 +22,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/generate.py
+	$(PY) bench/judge.py
+	$(PY) bench/stats.py
+	$(PY) bench/train.py
 
 clean:
 	rm -rf $(VENV) demo_out evalkit.db*

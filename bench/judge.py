@@ -119,6 +119,8 @@ def main() -> None:
             os.environ.setdefault("OPENAI_API_KEY", "bench")
 
             judge = make_judge("pairwise", judge_model="bench-judge")
+            warm = [[{"role": "user", "content": "warm-up"}]] * args.concurrency  # server threads, client imports
+            asyncio.run(bare_openai_loop(base_url, warm, args.concurrency))
             before = server_requests(base_url)
             summary = judge_pairs(store, judge, model_id, baseline_id, options=options)
             ours = summary["wall_s"]

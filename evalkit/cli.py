@@ -15,13 +15,16 @@ from evalkit.errors import EvalkitError
 
 # Order is the order `evalkit --help` lists them in.
 COMMAND_MODULES: tuple[str, ...] = (
+    "run",
     "generate",
     "judge",
-    "leaderboard",
-    "annotate",
-    "train",
     "stats",
     "agreement",
+    "pick",
+    "train",
+    "leaderboard",
+    "annotate",
+    "demo",
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from evalkit.hashing import content_hash
@@ -68,8 +69,9 @@ class Judge(ABC):
     def spec(self) -> dict[str, Any]:
         """Everything that changes the answer (template hash, parse rule, sampling), for the spec hash."""
 
-    @property
+    @cached_property
     def spec_hash(self) -> str:
+        """Computed once: a judge's configuration does not change after it is built."""
         return content_hash({"kind": self.kind, "mode": self.mode, **self.spec()})
 
 

@@ -28,43 +28,45 @@ MODEL_VIEW = {("AB", "A"): "win", ("AB", "B"): "loss", ("BA", "A"): "loss", ("BA
 
 
 def _judged(store: object, judge_kind: str) -> pd.DataFrame:
-    """Every use of a judgment of this kind, with model names, instruction and answer lengths."""
-    uses, judgments, prompts = t.judgment_uses, t.judgments, t.prompts
-    gen_a, gen_b = t.generations.alias("gen_a"), t.generations.alias("gen_b")
-    model_a, model_b = t.models.alias("model_a"), t.models.alias("model_b")
-    query = (
-        select(
-            judgments.c.id, judgments.c.judge_kind, judgments.c.judge_model, judgments.c.judge_spec_hash,
-            judgments.c.prompt_hash, prompts.c.instruction, judgments.c.order, judgments.c.sample, judgments.c.verdict,
-            judgments.c.score, judgments.c.valid,
-            model_a.c.name.label("model"), gen_a.c.model_id.label("model_id"), func.length(gen_a.c.text).label("model_len"),
-            model_b.c.name.label("baseline"), gen_b.c.model_id.label("baseline_id"), func.length(gen_b.c.text).label("baseline_len"),
-        )
-        .select_from(uses)
-        .join(judgments, judgments.c.cache_key == uses.c.cache_key)
-        .join(prompts, prompts.c.hash == judgments.c.prompt_hash)
-        .join(gen_a, gen_a.c.id == uses.c.generation_a)
-        .join(model_a, model_a.c.id == gen_a.c.model_id)
-        .outerjoin(gen_b, gen_b.c.id == uses.c.generation_b)
-        .outerjoin(model_b, model_b.c.id == gen_b.c.model_id)
-        .where(judgments.c.judge_kind == judge_kind)
-        .order_by(judgments.c.id)
-    )
-    frame = store.frame(query)  # type: ignore[attr-defined]
+    """Every use of a judgment of this kind, with model names, instruction and answer lengths.
+
+    Three narrow queries merged here, rather than one wide join: generations and instructions are
+    shared by many judgments, so their texts are read once instead of once per judgment.
+    """
+    uses, judgments, gens, models, prompts = t.judgment_uses, t.judgments, t.generations, t.models, t.prompts
+    of_kind = judgments.c.judge_kind == judge_kind
+    judged = store.frame(  # type: ignore[attr-defined]
+        select(judgments.c.id, judgments.c.judge_kind, judgments.c.judge_model, judgments.c.judge_spec_hash,
+               judgments.c.prompt_hash, judgments.c.order, judgments.c.sample, judgments.c.verdict, judgments.c.score,
+               judgments.c.valid, uses.c.generation_a, uses.c.generation_b)
+        .select_from(uses).join(judgments, judgments.c.cache_key == uses.c.cache_key).where(of_kind).order_by(judgments.c.id))
+    if judged.empty:
+        return judged
+    # all generations and prompts: a plain scan is faster than filtering them by the judgments (measured)
+    answers = store.frame(  # type: ignore[attr-defined]
+        select(gens.c.id, gens.c.model_id, models.c.name, func.length(gens.c.text).label("length"))
+        .join(models, models.c.id == gens.c.model_id))
+    instructions = store.frame(select(prompts.c.hash.label("prompt_hash"), prompts.c.instruction))  # type: ignore[attr-defined]
+    side_a = answers.rename(columns={"id": "generation_a", "model_id": "model_id", "name": "model", "length": "model_len"})
+    side_b = answers.rename(columns={"id": "generation_b", "model_id": "baseline_id", "name": "baseline", "length": "baseline_len"})
+    judged["generation_b"] = judged["generation_b"].astype("Int64")  # all NULL for single-answer judges
+    side_b["generation_b"] = side_b["generation_b"].astype("Int64")
+    frame = judged.merge(side_a, on="generation_a", how="inner").merge(side_b, on="generation_b", how="left")
+    frame = frame.merge(instructions, on="prompt_hash", how="left").sort_values("id", kind="stable")
     frame["valid"] = frame["valid"].astype(bool)
-    return frame
+    return frame.reset_index(drop=True)
 
 
 def _model_view(frame: pd.DataFrame) -> pd.Series:
-    pairs = zip(frame["order"], frame["verdict"], frame["valid"])
-    return pd.Series([MODEL_VIEW.get((o, v)) if ok else None for o, v, ok in pairs], index=frame.index, dtype=object)
+    keys = frame["order"].astype(str) + ":" + frame["verdict"].astype(str)
+    view = keys.map({f"{order}:{verdict}": result for (order, verdict), result in MODEL_VIEW.items()})
+    return view.where(frame["valid"] & view.notna(), None).astype(object)
 
 
-def _combine(ab: object, ba: object) -> str:
+def _combine(ab: pd.Series, ba: pd.Series) -> np.ndarray:
     """Both orders agree: that result; they disagree (or one says Neither): tie; either invalid: invalid."""
-    if ab is None or ba is None or pd.isna(ab) or pd.isna(ba):
-        return "invalid"
-    return str(ab) if ab == ba else "tie"
+    invalid = ab.isna().to_numpy() | ba.isna().to_numpy()
+    return np.where(invalid, "invalid", np.where(ab.to_numpy() == ba.to_numpy(), ab.to_numpy(), "tie"))
 
 
 def pairwise_table(store: object, judge_kind: str = "pairwise") -> pd.DataFrame:
@@ -80,7 +82,7 @@ def pairwise_table(store: object, judge_kind: str = "pairwise") -> pd.DataFrame:
     both = both.rename(columns={"model_verdict": "verdict_ab"}).reset_index()
     both["verdict_ab"] = both["verdict_ab"].astype(object).where(both["verdict_ab"].notna(), None)
     both["verdict_ba"] = both["verdict_ba"].astype(object).where(both["verdict_ba"].notna(), None)
-    both["outcome"] = [_combine(a, b) for a, b in zip(both["verdict_ab"], both["verdict_ba"])]
+    both["outcome"] = _combine(both["verdict_ab"], both["verdict_ba"])
     both["preference"] = both["outcome"].map(PREFERENCE).astype(float)
     both["model_id"] = both["model_id"].astype(int)
     both["baseline_id"] = both["baseline_id"].astype(int)

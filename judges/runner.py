@@ -81,9 +81,15 @@ async def _ask_judge(store: Any, judge: LLMJudge, items: Sequence[Item], options
 
 def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptions) -> tuple[Counters, int]:
     """Judge the items not yet stored; return (this run's counters, number served from the cache)."""
-    keys = list(dict.fromkeys(item.cache_key for item in items))
-    cached = store.stored_judgment_keys(keys)
-    todo = list({item.cache_key: item for item in reversed(items) if item.cache_key not in cached}.values())[::-1]
+    cached = store.stored_judgment_keys(dict.fromkeys(item.cache_key for item in items))
+    store.add_judgment_uses([item.use for item in items if item.cache_key in cached])
+    todo: list[Item] = []
+    repeats: list[Item] = []  # same judgment asked for another pairing in this job: recorded once it exists
+    asked: set[str] = set()
+    for item in items:
+        if item.cache_key not in cached:
+            (repeats if item.cache_key in asked else todo).append(item)
+            asked.add(item.cache_key)
     counters = Counters()
     if isinstance(judge, OfflineJudge):
         rows = _offline_judgments(judge, todo)
@@ -101,8 +107,9 @@ def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptio
         if todo:
             counters = _run_coroutine(_ask_judge(store, judge, todo, options))
         counters.stored += len(direct)
-    stored_now = store.stored_judgment_keys(keys)
-    store.add_judgment_uses([item.use for item in items if item.cache_key in stored_now])
+    if repeats:
+        stored_now = store.stored_judgment_keys({item.cache_key for item in repeats})
+        store.add_judgment_uses([item.use for item in repeats if item.cache_key in stored_now])
     return counters, len(cached)
 
 

@@ -40,17 +40,20 @@ def preference_bars(shares: pd.DataFrame, title: str = "", row_title: str = "") 
     text = base.transform_filter("datum.share >= 0.06").mark_text(fontSize=11, color="black").encode(
         x="mid:Q", y=y, text="label:N"
     )
-    return (bars + text).properties(title=title, width=560, height=max(60, 30 * len(rows))).configure_axis(
+    return (bars + text).properties(title=title, width=560, height=alt.Step(34)).configure_axis(
         labelFont=FONT, titleFont=FONT
     ).configure_legend(labelFont=FONT).configure_title(font=FONT, anchor="start")
 
 
 def epoch_curve(points: pd.DataFrame, metric: str, window: tuple[int, int] | None = (5, 10),
-                picked_epoch: int | None = None, percent: bool = True) -> alt.LayerChart:
+                picked_epoch: int | None = None, value_format: str = ".0f") -> alt.LayerChart:
     """A metric by epoch with its confidence band, the selection window shaded and the pick marked.
 
-    `points` has columns `epoch`, `value`, `lo`, `hi` (lo/hi may be NaN when no interval exists)."""
-    fmt = "%" if percent else ".2f"
+    `points` has columns `epoch`, `value`, `lo`, `hi` (lo/hi may be NaN when no interval exists).
+    `metric` reads "judge: quantity"; the quantity titles the chart and its axis, the judge is the
+    subtitle (a long vertical axis title would overflow the chart's height)."""
+    fmt = value_format
+    judge, _, quantity = metric.rpartition(": ")
     x = alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d"))
     layers: list[alt.Chart] = []
     if window is not None:
@@ -59,7 +62,7 @@ def epoch_curve(points: pd.DataFrame, metric: str, window: tuple[int, int] | Non
     base = alt.Chart(points)
     layers.append(base.mark_area(opacity=0.25, color="#4c78a8").encode(x=x, y=alt.Y("lo:Q"), y2="hi:Q"))
     layers.append(base.mark_line(point=True, color="#4c78a8").encode(
-        x=x, y=alt.Y("value:Q", title=metric, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+        x=x, y=alt.Y("value:Q", title=quantity, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
         tooltip=[alt.Tooltip("epoch:Q"), alt.Tooltip("value:Q", format=".3f"), alt.Tooltip("lo:Q", format=".3f"),
                  alt.Tooltip("hi:Q", format=".3f")],
     ))
@@ -68,7 +71,8 @@ def epoch_curve(points: pd.DataFrame, metric: str, window: tuple[int, int] | Non
         layers.append(alt.Chart(pick).mark_rule(color="#e45756", strokeDash=[4, 3], strokeWidth=2).encode(x="epoch:Q"))
         layers.append(alt.Chart(pick).mark_text(align="left", dx=4, dy=-6, color="#e45756").encode(
             x="epoch:Q", y=alt.value(8), text="label:N"))
-    return alt.layer(*layers).properties(title=metric, width="container", height=220)
+    title = alt.TitleParams(text=quantity, subtitle=judge or None, anchor="start")
+    return alt.layer(*layers).properties(title=title, width=420, height=220)
 
 
 def agreement_heatmap(pairs: pd.DataFrame, value: str = "agreement", title: str = "") -> alt.LayerChart:
@@ -81,15 +85,14 @@ def agreement_heatmap(pairs: pd.DataFrame, value: str = "agreement", title: str 
         y=alt.Y("rater_1:N", sort=raters, title=None, axis=alt.Axis(labelLimit=200)),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title=value),
+        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="blues", domain=[0, 1]), title="agreement"),
         tooltip=["rater_1:N", "rater_2:N", alt.Tooltip(f"{value}:Q", format=".2f"), "n:Q"],
     )
     labels = base.mark_text(fontSize=12).encode(
         text=alt.Text(f"{value}:Q", format=".2f"),
         color=alt.condition(f"datum['{value}'] > 0.6", alt.value("white"), alt.value("black")),
     )
-    size = max(160, 60 * len(raters))
-    return (cells + labels).properties(title=title, width=size, height=size)
+    return (cells + labels).properties(title=title, width=alt.Step(64), height=alt.Step(40))
 
 
 def length_bias_curve(binned: pd.DataFrame) -> alt.Chart:
@@ -102,4 +105,4 @@ def length_bias_curve(binned: pd.DataFrame) -> alt.Chart:
         color=alt.Color("judge:N", title=None, legend=alt.Legend(orient="top")),
         tooltip=["judge:N", alt.Tooltip("length_difference:Q", format=".0f"), alt.Tooltip("preference:Q", format=".2f"),
                  "n:Q"],
-    ).properties(width="container", height=260)
+    ).properties(width=640, height=260)

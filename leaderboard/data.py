@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from evalkit.judges.results import MODEL_VIEW
 from evalkit.leaderboard.cache import Served, SnapshotCache, default_directory
-from evalkit.leaderboard.store_access import current_url, labels_token, results_token, store_for
+from evalkit.leaderboard.store_access import current_url, results_token, store_for
+from evalkit.leaderboard.store_access import labels_token as _labels_token
 from evalkit.store import annotations
 from evalkit.store import schema as t
 
@@ -41,8 +42,9 @@ def freshness_note(served: Served) -> None:
         st.caption("Length-controlled win rates are being computed in the background; rerun in a few seconds.")
 
 
-def _labels_token() -> str:
-    return labels_token(store_for(current_url()))
+def labels_token() -> str:
+    """The current labels token (human labels, batches, decisions), to key caches on."""
+    return _labels_token(store_for(current_url()))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -54,7 +56,7 @@ def _labels(url: str, token: str) -> pd.DataFrame:
 
 
 def labels() -> pd.DataFrame:
-    return _labels(current_url(), _labels_token())
+    return _labels(current_url(), labels_token())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -63,7 +65,7 @@ def _batches(url: str, token: str) -> pd.DataFrame:
 
 
 def batches() -> pd.DataFrame:
-    return _batches(current_url(), _labels_token())
+    return _batches(current_url(), labels_token())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -72,7 +74,7 @@ def _decisions(url: str, token: str) -> pd.DataFrame:
 
 
 def decisions() -> pd.DataFrame:
-    return _decisions(current_url(), _labels_token())
+    return _decisions(current_url(), labels_token())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -7,14 +7,17 @@ from functools import partial
 
 import altair as alt
 import streamlit as st
-import vl_convert
 
 
 def spec_png(spec: str, scale: float = 2.0) -> bytes:
+    import vl_convert  # imported on the click, not with every page
+
     return vl_convert.vegalite_to_png(spec, scale=scale)
 
 
 def spec_svg(spec: str) -> str:
+    import vl_convert
+
     return vl_convert.vegalite_to_svg(spec)
 
 

@@ -124,5 +124,6 @@ def screenshot(driver, path: Path) -> Path:  # type: ignore[no-untyped-def]
     )
     width = driver.get_window_size()["width"]
     driver.set_window_size(width, min(max(int(height) + 120, 800), 6000))
+    time.sleep(0.8)  # let canvas-drawn elements (data grids, charts) redraw at the new size
     driver.save_screenshot(str(path))
     return path

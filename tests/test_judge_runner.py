@@ -18,7 +18,8 @@ from evalkit.hashing import content_hash
 from evalkit.judges.pricing import load_price_table
 from evalkit.judges.registry import make_judge
 from evalkit.judges.results import alpaca_table, likert_table, pairwise_table
-from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
+from evalkit.judges.pairing import pair_items
+from evalkit.judges.runner import RunOptions, judge_pairs, judge_single, run_items
 from evalkit.records import DecodingParams, GenerationResult, ModelInfo, Prompt, PromptSet
 from tests.fixtures.fake_openai_server import Completion, FakeOpenAIServer, Garbage, Hang, HTTPError, last_user_message
 
@@ -113,6 +114,13 @@ def test_identical_answers_share_a_judgment_but_count_for_each_model(store: Any,
     assert summary["requests"] == 4 and summary["cached"] == 8 and summary["n"] == 6
     table = pairwise_table(store)
     assert table.groupby("model").size().to_dict() == {"epoch-10": 6, "epoch-9": 6}
+
+    # one job over several models (as `evalkit run` may do): a shared judgment is asked once, used by both
+    later = [add_model(store, f"epoch-{e}", {q: f"late answer {i}" for i, q in enumerate(qs)}) for e in (11, 12)]
+    items = [item for model in later for item in pair_items(store, judge, model, base)[0]]
+    counters, cached = run_items(store, judge, items, options(server))
+    assert counters.requests == 12 and cached == 0 and server.count == 16 + 12
+    assert pairwise_table(store).groupby("model").size().to_dict() == {f"epoch-{e}": 6 for e in (9, 10, 11, 12)}
 
 
 def test_transport_failures_retry_and_are_never_stored(store: Any, server: FakeOpenAIServer) -> None:

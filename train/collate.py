@@ -1,10 +1,13 @@
 """Batch assembly: padding-free packing of a micro-batch, or classic right padding.
 
-Packing concatenates the micro-batch's dialogs into rows of at most `row_tokens` tokens with position ids
+Packing concatenates the micro-batch's dialogs into rows of about `row_tokens` tokens with position ids
 restarting at 0 for each dialog and no attention mask; transformers then builds a block-diagonal causal
 mask from the position ids, so no dialog attends to another and the loss is identical to padding, while
 no compute is spent on pad tokens. The first label of every dialog is masked so a dialog never learns to
 predict its neighbour's first token.
+
+Rows are kept short rather than filled to max_length: without a variable-length attention kernel (CPU,
+plain SDPA) attention over a row costs its length squared, so a few medium rows beat one long one.
 """
 
 from __future__ import annotations
@@ -25,18 +28,20 @@ class PackingCollator:
     row_tokens: int
 
     def __call__(self, examples: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        ordered = sorted(examples, key=lambda item: -len(item["input_ids"]))
+        capacity = max(self.row_tokens, len(ordered[0]["input_ids"]))  # a long dialog widens every row
         rows: list[list[dict[str, list[int]]]] = []
         room: list[int] = []
-        for example in sorted(examples, key=lambda item: -len(item["input_ids"])):
+        for example in ordered:
             size = len(example["input_ids"])
             slot = next((index for index, free in enumerate(room) if free >= size), None)
             if slot is None:
                 rows.append([example])
-                room.append(self.row_tokens - size)
+                room.append(capacity - size)
             else:
                 rows[slot].append(example)
                 room[slot] -= size
-        width = max(self.row_tokens - free for free in room)
+        width = max(capacity - free for free in room)
         input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
         labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
         position_ids = torch.zeros((len(rows), width), dtype=torch.long)
@@ -75,3 +80,8 @@ class PaddingCollator:
 
 def make_collator(packing: bool, pad_token_id: int, row_tokens: int) -> Any:
     return PackingCollator(pad_token_id, row_tokens) if packing else PaddingCollator(pad_token_id)
+
+
+def default_row_tokens(max_length: int, hidden_size: int) -> int:
+    """Row budget where attention (row length x hidden) stays small next to the MLPs (hidden squared)."""
+    return min(max_length, max(512, 8 * hidden_size))

@@ -19,7 +19,7 @@ from transformers import TrainerCallback
 from evalkit.errors import EvalkitError
 from evalkit.train import checkpoints
 from evalkit.train.dialogs import data_hash, load_dialogs
-from evalkit.train.recipes import Recipe, load_recipe_spec, resolve
+from evalkit.train.recipes import LOAD_DTYPES, load_recipe_spec, resolve
 from evalkit.train.render import Skipped, encode_dialogs
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,18 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def load_base(model_dir: Path) -> tuple[Any, Any]:
-    """Tokenizer and model of a Hugging Face directory, in fp32 (mixed precision is the Trainer's job)."""
+def load_base(model_dir: Path, dtype: str = "float32") -> tuple[Any, Any]:
+    """Tokenizer and model of a Hugging Face directory; fp32 by default (mixed precision is the Trainer's job)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if dtype not in LOAD_DTYPES:
+        raise EvalkitError(f"load_dtype {dtype!r} is not supported; use one of {', '.join(LOAD_DTYPES)}")
     if not (model_dir / "config.json").is_file():
         raise EvalkitError(f"{model_dir}: not a Hugging Face model directory (no config.json); pass --model BASE_DIR")
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype))
     except (OSError, ValueError) as exc:
         raise EvalkitError(f"{model_dir}: cannot load the base model ({exc.__class__.__name__}: {exc})") from None
     return tokenizer, model
@@ -77,13 +79,13 @@ def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trai
     import time
 
     from evalkit.train.arguments import training_arguments, world_size
-    from evalkit.train.collate import make_collator
+    from evalkit.train.collate import default_row_tokens, make_collator
     from evalkit.train.dropout import attach_residual_dropout
     from evalkit.train.eot import align_model, prepare_tokenizer
 
     spec = load_recipe_spec(request.recipe, request.overrides)
     dialogs = load_dialogs(request.data)
-    tokenizer, model = load_base(request.model)
+    tokenizer, model = load_base(request.model, str(spec.get("load_dtype", "float32")))
     recipe = resolve(spec, sum(p.numel() for p in model.parameters()))
     setup = prepare_tokenizer(tokenizer, recipe.chat_format, recipe.eot_token)
     align_model(model, tokenizer, setup)
@@ -112,8 +114,9 @@ def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trai
     model.config.use_cache = False
     args = training_arguments(recipe, checkpoints.resume_dir(out), world_size())
     exporter = EpochExporter(out, request.save_epochs, run)
-    trainer = _build_trainer(model, tokenizer, args, encoded, make_collator(recipe.packing, setup.pad_id, recipe.max_length),
-                             [exporter, *(callbacks or [])], request.progress)
+    row_tokens = recipe.pack_tokens or default_row_tokens(recipe.max_length, getattr(model.config, "hidden_size", 4096))
+    collator = make_collator(recipe.packing, setup.pad_id, row_tokens)
+    trainer = _build_trainer(model, tokenizer, args, encoded, collator, [exporter, *(callbacks or [])], request.progress)
     exporter.trainer = trainer
     if trainer_hook is not None:
         trainer_hook(trainer)

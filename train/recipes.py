@@ -23,6 +23,7 @@ LR_SCHEDULES = ("linear", "constant", "cosine")
 DROPOUT_SCHEDULES = ("linear", "constant")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 PARALLELISMS = ("auto", "ddp", "fsdp2", "zero3")
+LOAD_DTYPES = ("float32", "bfloat16", "float16")
 SIZE_KEYS = frozenset({"small", "large"})
 
 
@@ -52,8 +53,10 @@ class Recipe:
     neftune_alpha: float | None = None
     large_model_params: float = 3.0e10
     packing: bool = True
+    pack_tokens: int | None = None  # row budget when packing; None = from the model's width (collate.py)
     seed: int = 42
     precision: str = "auto"
+    load_dtype: str = "float32"  # weights as loaded (master copy); bfloat16 halves memory for very large models
     parallelism: str = "auto"
     activation_checkpointing: bool = False
     dataloader_workers: int = 0
@@ -171,6 +174,7 @@ def _validate(recipe: Recipe) -> None:
         (recipe.residual_dropout_schedule in DROPOUT_SCHEDULES, f"residual_dropout_schedule must be one of {', '.join(DROPOUT_SCHEDULES)}"),
         (recipe.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
         (recipe.parallelism in PARALLELISMS, f"parallelism must be one of {', '.join(PARALLELISMS)}"),
+        (recipe.load_dtype in LOAD_DTYPES, f"load_dtype must be one of {', '.join(LOAD_DTYPES)}"),
         (0.0 <= recipe.residual_dropout < 1.0, "residual_dropout must be in [0, 1)"),
         (recipe.learning_rate > 0, "learning_rate must be positive"),
         (recipe.lr_schedule != "linear" or recipe.min_learning_rate < recipe.learning_rate, "min_learning_rate must be below learning_rate"),

@@ -4,9 +4,12 @@ store (human labels of annotation batches plus the judges' verdicts on the same 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.commands.common import add_db_flag, add_json_flag
+
+if TYPE_CHECKING:  # pandas is imported inside the functions so that `evalkit --help` stays fast
+    import pandas as pd
 
 # A judge's outcome (the model's view) as the label of an item shown in `order` ("AB": model is A).
 _SHOWN_LABEL = {("AB", "win"): "A", ("AB", "loss"): "B", ("BA", "win"): "B", ("BA", "loss"): "A",
@@ -29,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def judge_rater_names(pairwise: Any) -> dict[tuple[str, str, str], str]:
+def judge_rater_names(pairwise: pd.DataFrame) -> dict[tuple[str, str, str], str]:
     """A readable rater name per judge; the spec hash is added only where one judge model has several."""
     judges = pairwise[["judge_kind", "judge_model", "judge_spec_hash"]].drop_duplicates()
     counts = judges.groupby(["judge_kind", "judge_model"]).size()
@@ -40,7 +43,7 @@ def judge_rater_names(pairwise: Any) -> dict[tuple[str, str, str], str]:
     return names
 
 
-def store_labels(humans: Any, pairwise: Any) -> tuple[Any, list[str]]:
+def store_labels(humans: pd.DataFrame, pairwise: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Long rows (item, rater, label) from the humans' labels and the judges' verdicts on the same
     (prompt, model, baseline), put in each item's shown order; and the human raters' names."""
     import pandas as pd
@@ -62,14 +65,14 @@ def store_labels(humans: Any, pairwise: Any) -> tuple[Any, list[str]]:
     return labels, sorted(humans["annotator"].unique())
 
 
-def _shown(part: Any, column: str, order: str) -> list[str | None]:
+def _shown(part: pd.DataFrame, column: str, order: str) -> list[str | None]:
     """The store's per-order verdicts are in the model's view (win/tie/loss); back to the shown position."""
     if column not in part.columns:
         return [None] * len(part)
     return [_SHOWN_LABEL.get((order, verdict)) for verdict in part[column]]
 
 
-def judge_biases(pairwise: Any) -> list[dict[str, Any]]:
+def judge_biases(pairwise: pd.DataFrame) -> list[dict[str, Any]]:
     """Per judge, over all its pairwise rows: position consistency and length bias."""
     from evalkit.stats.agreement import length_bias, position_consistency
     from evalkit.stats.summary import preference_column

@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.concurrency < 1 or args.max_retries < 0 or args.http_retries < 0 or args.timeout <= 0:
         raise EvalkitError("--concurrency must be >= 1, --max-retries/--http-retries >= 0 and --timeout > 0")
+    if args.samples > 1 and (args.baseline or args.baseline_model):
+        raise EvalkitError("--samples is for single-answer judges (likert); pairwise judges see each pair in both orders once")
     name = args.judge or default_judge_name()
     temperature = args.temperature if args.temperature is not None else (0.7 if args.samples > 1 else None)
     judge = make_judge(name, judge_model=args.judge_model, temperature=temperature, max_tokens=args.max_tokens)

@@ -59,11 +59,15 @@ def streamlit_command(port: int, host: str) -> list[str]:
 def _check_store(url: str) -> None:
     """Fail here, in one line, rather than as a traceback in the browser."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
     from evalkit.store import Store
 
-    parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None  # Store() below names the problem
+    if parsed is not None and parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
         if not Path(parsed.database).exists():
             raise EvalkitError(f"no results store at {parsed.database}; pass --db or run `evalkit run` first")
     Store(url).engine.dispose()
@@ -80,9 +84,16 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     print(f"evalkit leaderboard: http://{args.host}:{args.port}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
     child = subprocess.Popen(streamlit_command(args.port, args.host), env=env)
     # A supervisor stopping us with SIGTERM must not leave the server running as an orphan.
-    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    stopped: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        child.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return child.wait()
+        code = child.wait()
+        return 0 if stopped else code
     except KeyboardInterrupt:
         child.terminate()
         try:
@@ -90,3 +101,5 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             child.kill()
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -200,7 +200,8 @@ def run_ranking(args: argparse.Namespace) -> int:
             missing = {"generator_1", "generator_2", "instruction"} - set(frame.columns)
             if missing:
                 raise EvalkitError(f"annotations file {path} lacks {', '.join(sorted(missing))} needed for a ranking")
-            frames.append(pd.DataFrame({"model": frame["generator_2"], "baseline": frame["generator_1"],
+            frames.append(pd.DataFrame({"judge_model": frame.get("annotator", pd.Series("annotations", index=frame.index)),
+                                        "model": frame["generator_2"], "baseline": frame["generator_1"],
                                         "prompt_hash": frame["instruction"], "preference": frame["preference"]}))
         table = pd.concat(frames, ignore_index=True)
     else:

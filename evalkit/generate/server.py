@@ -22,7 +22,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ManagedServer:
-    """Starts `command` (which must listen on `port`), waits until /v1/models answers, stops it on close."""
+    """Starts `command` (which must listen on `port`), waits until /health answers 200, stops it on close.
+
+    /health, not /v1/models: `vllm serve` and `transformers serve` both have it, and offline
+    `transformers serve` answers /v1/models with 500 when no hub cache directory exists."""
 
     def __init__(
         self,
@@ -33,7 +36,8 @@ class ManagedServer:
         env: dict[str, str] | None = None,
     ) -> None:
         self.command = list(command)
-        self.base_url = f"http://{host}:{port}/v1"
+        self.root_url = f"http://{host}:{port}"
+        self.base_url = f"{self.root_url}/v1"
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             self.command, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -56,7 +60,7 @@ class ManagedServer:
             if self.process.poll() is not None:
                 raise EvalkitError(f"{self.command[0]} exited with code {self.process.returncode} before serving: {self._tail()}")
             try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as response:
+                with urllib.request.urlopen(f"{self.root_url}/health", timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):

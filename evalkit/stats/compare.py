@@ -68,41 +68,33 @@ def paired_bootstrap_difference(
     left, right = _as_columns(a), _as_columns(b)
     if left.shape != right.shape:
         raise ValueError(f"paired samples must have the same shape, got {left.shape} and {right.shape}")
-    both = ~np.isnan(left) & ~np.isnan(right)
-    diff = np.where(both, left - right, 0.0)
-    weight = both.astype(np.float64)
-    if clusters is not None:
-        codes = cluster_codes(clusters)
-        n_clusters = int(codes.max()) + 1
-        collapse = np.zeros((n_clusters, left.shape[0]))
-        collapse[codes, np.arange(left.shape[0])] = 1.0
-        diff, weight = collapse @ diff, collapse @ weight
-    k = left.shape[1]
-    results: list[PairedDifference] = []
-    if left.shape[0] == 0:
-        empty: PairedDifference = {"n": 0, "mean_a": math.nan, "mean_b": math.nan, "difference": math.nan,
-                                   "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan}
-        return empty if np.ndim(a) == 1 else [dict(empty) for _ in range(k)]  # type: ignore[misc]
-    sums = resampled_sums(np.hstack([diff, weight]), n_resamples, seed)
-    resampled = ratio_of_sums(sums[:, :k], sums[:, k:])
-    low, high = percentile_interval(resampled, level)
-    for column in range(k):
-        mask = both[:, column]
-        n = int(np.count_nonzero(mask))
-        draws = resampled[:, column]
-        draws = draws[~np.isnan(draws)]
-        if n == 0 or draws.size == 0:
-            p_value = math.nan
-        else:
-            p_value = min(1.0, 2.0 * min(np.mean(draws <= 0), np.mean(draws >= 0)))
-        results.append({
-            "n": n,
-            "mean_a": float(left[mask, column].mean()) if n else math.nan,
-            "mean_b": float(right[mask, column].mean()) if n else math.nan,
-            "difference": float((left[mask, column] - right[mask, column]).mean()) if n else math.nan,
-            "ci_low": float(low[column]), "ci_high": float(high[column]), "p_value": float(p_value),
-        })
+    n_rows, k = left.shape
+    results = [_paired_result(left[:, j], right[:, j]) for j in range(k)]
+    if n_rows and any(result["n"] for result in results):
+        both = ~np.isnan(left) & ~np.isnan(right)
+        diff, weight = np.where(both, left - right, 0.0), both.astype(np.float64)
+        if clusters is not None:  # a prompt's rows move together: sum them into one cluster row
+            codes = cluster_codes(clusters)
+            diff = np.stack([np.bincount(codes, weights=diff[:, j]) for j in range(k)], axis=1)
+            weight = np.stack([np.bincount(codes, weights=weight[:, j]) for j in range(k)], axis=1)
+        sums = resampled_sums(np.hstack([diff, weight]), n_resamples, seed)
+        resampled = ratio_of_sums(sums[:, :k], sums[:, k:])
+        low, high = percentile_interval(resampled, level)
+        for j, result in enumerate(results):
+            draws = resampled[:, j][~np.isnan(resampled[:, j])]
+            if result["n"] and draws.size:
+                result["ci_low"], result["ci_high"] = float(low[j]), float(high[j])
+                result["p_value"] = float(min(1.0, 2.0 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
     return results[0] if np.ndim(a) == 1 else results
+
+
+def _paired_result(a: np.ndarray, b: np.ndarray) -> PairedDifference:
+    """Point estimates over the pairs where both sides are valid; interval fields start as NaN."""
+    both = ~np.isnan(a) & ~np.isnan(b)
+    n = int(np.count_nonzero(both))
+    return {"n": n, "mean_a": float(a[both].mean()) if n else math.nan, "mean_b": float(b[both].mean()) if n else math.nan,
+            "difference": float((a[both] - b[both]).mean()) if n else math.nan,
+            "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan}
 
 
 def sign_test(a: np.ndarray | Sequence[float], b: np.ndarray | Sequence[float]) -> SignTest:

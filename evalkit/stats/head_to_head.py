@@ -32,7 +32,7 @@ def rank_models(
     known = _model_names(table)
     names = dict(zip(known["id"], known["name"]))
     frames = []
-    for key_values, rows_index in (group_rows(table, keys)[1] if keys else [({}, np.arange(len(table)))]):
+    for key_values, rows_index in group_rows(table, keys)[1]:
         part = table.iloc[rows_index]
         ranking = bradley_terry(
             part[id_a].to_numpy(dtype=object), part[id_b].to_numpy(dtype=object), preference_unit(preference_column(part)),
@@ -87,9 +87,8 @@ def _compare_many(table: pd.DataFrame, pairs: Sequence[tuple[Hashable, Hashable]
     id_column = "model_id" if "model_id" in table else "model"
     known = _model_names(table)
     resolved = [(resolve_model(table, a, known), resolve_model(table, b, known)) for a, b in pairs]
-    members = group_rows(table, keys)[1] if keys else [({}, np.arange(len(table)))]
     rows: list[dict[str, object]] = []
-    for key_values, rows_index in members:
+    for key_values, rows_index in group_rows(table, keys)[1]:
         matrix = _prompt_matrix(table.iloc[rows_index], values[rows_index], id_column)
         present = [(a, b) for a, b in resolved if a in matrix.columns and b in matrix.columns]
         if not present:

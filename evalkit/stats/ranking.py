@@ -117,10 +117,17 @@ def fit_strengths(wins: np.ndarray, games: np.ndarray, incidence: np.ndarray, ri
 
 
 def _ranks(theta: np.ndarray, component: np.ndarray) -> np.ndarray:
-    """1 + number of players in the same connected group that are strictly stronger (ties share a rank)."""
+    """1 + number of players in the same connected group that are strictly stronger (ties share a
+    rank); rows of a 2-D batch are processed in blocks so many players do not exhaust memory."""
     same = component[:, None] == component[None, :]
-    stronger = theta[..., None, :] > theta[..., :, None]  # [..., i, j]: j stronger than i
-    return 1 + (stronger & same).sum(axis=-1)
+    batch = np.atleast_2d(theta)
+    ranks = np.empty(batch.shape, dtype=np.int64)
+    step = max(1, 20_000_000 // max(batch.shape[1] ** 2, 1))
+    for start in range(0, batch.shape[0], step):
+        block = batch[start : start + step]
+        stronger = block[:, None, :] > block[:, :, None]  # [b, i, j]: j stronger than i
+        ranks[start : start + step] = 1 + (stronger & same).sum(axis=-1)
+    return ranks.reshape(theta.shape)
 
 
 def bradley_terry(

@@ -69,11 +69,10 @@ def group_rows(table: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, li
     if not keys or table.empty:
         groups = np.zeros(len(table), dtype=np.int64)
         return groups, ([({}, np.arange(len(table)))] if len(table) else [])
-    combined = np.zeros(len(table), dtype=np.int64)
-    for key in keys:  # mixed-radix code of the key tuple: sorting it sorts by the keys in order
+    groups = np.zeros(len(table), dtype=np.int64)
+    for key in keys:  # code of the key tuple so far, refined key by key; its order is the keys' sort order
         codes, uniques = pd.factorize(table[key], sort=True, use_na_sentinel=False)
-        combined = combined * (len(uniques) + 1) + codes
-    groups = pd.factorize(combined, sort=True)[0].astype(np.int64)
+        groups = pd.factorize(groups * (len(uniques) + 1) + codes, sort=True)[0].astype(np.int64)
     order = np.argsort(groups, kind="stable")
     bounds = np.searchsorted(groups[order], np.arange(int(groups.max()) + 2))
     out = []

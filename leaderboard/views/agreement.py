@@ -23,6 +23,18 @@ def _judge_biases(token: str, _snapshot: Snapshot) -> pd.DataFrame:
     return pd.DataFrame(judge_biases(judged))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _rater_labels(token: str, labels_token: str, batch: int, _snapshot: Snapshot,
+                  _humans: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Long (item, rater, label) rows of the humans and of every judge on the same items. Only the judge
+    rows of the labelled prompts and model pairs are passed on: the rest could never match an item."""
+    judged = pd.concat([_snapshot.pairwise, _snapshot.alpaca], ignore_index=True)
+    ids = set(_humans["model_id"]) | set(_humans["baseline_id"])
+    judged = judged[judged["prompt_hash"].isin(set(_humans["prompt_hash"])) & judged["model_id"].isin(ids)
+                    & judged["baseline_id"].isin(ids)]
+    return store_labels(_humans, judged)
+
+
 @st.cache_data(show_spinner=False, max_entries=4)
 def _length_bins(token: str, _snapshot: Snapshot, _names: dict) -> pd.DataFrame:  # type: ignore[type-arg]
     return tables.length_bins(pd.concat([_snapshot.pairwise, _snapshot.alpaca], ignore_index=True), _names)
@@ -46,7 +58,7 @@ else:
                                       lambda b: "All batches" if b == 0 else batch_names[b], container=st)
     if batch:
         humans = humans[humans["batch_id"] == batch]
-    long, human_names = store_labels(humans, pd.concat([snapshot.pairwise, snapshot.alpaca], ignore_index=True))
+    long, human_names = _rater_labels(snapshot.token, data.labels_token(), int(batch or 0), snapshot, humans)
     pairs = pd.DataFrame(agreement_pairs(long))
 
     st.subheader("Agreement between raters")
@@ -57,13 +69,12 @@ else:
         "agreement": st.column_config.NumberColumn("exact agreement", format="%.3f"),
         "mean_cohen_kappa": st.column_config.NumberColumn("Cohen's κ (mean over pairs)", format="%.3f")})
     if not pairs.empty:
-        left, right = st.columns([3, 2])
-        with left:
-            st.dataframe(pairs, hide_index=True, width="stretch", column_config={
-                c: st.column_config.NumberColumn(format="%.3f")
-                for c in ("tie_discounted", "agreement", "agreement_without_ties", "cohen_kappa")})
+        st.dataframe(pairs, hide_index=True, width="stretch", column_config={
+            c: st.column_config.NumberColumn(format="%.3f")
+            for c in ("tie_discounted", "agreement", "agreement_without_ties", "cohen_kappa")})
         heat = pairs.rename(columns={"rater_a": "rater_1", "rater_b": "rater_2", "tie_discounted": "agreement_td"})
-        right.altair_chart(charts.agreement_heatmap(heat, value="agreement_td", title="Tie-discounted accuracy"))
+        st.altair_chart(charts.agreement_heatmap(heat, value="agreement_td", title="Tie-discounted accuracy"),
+                        width="content", theme=None)
     mode = vs_mode(long, pool=human_names)
     st.markdown("**Each rater against the mode of the annotators** (AlpacaEval's protocol; annotators leave "
                 "themselves out)")

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from evalkit.leaderboard import charts, data, filters, tables
+from evalkit.leaderboard import charts, columns, data, filters, tables
 from evalkit.leaderboard.store_access import PageTimer
 
 timer = PageTimer()
@@ -44,11 +44,12 @@ if series.empty:
     st.info(f"No judged checkpoints in run {run!r} for the selected judges and baseline.")
 else:
     metrics = list(dict.fromkeys(series["metric"]))
-    columns = st.columns(2)
+    grid = st.columns(2)
     for index, metric in enumerate(metrics):
         points = series[series["metric"] == metric]
-        chart = charts.epoch_curve(points, metric, window=(int(window[0]), int(window[1])), picked_epoch=picked_epoch)
-        columns[index % 2].altair_chart(chart, width="stretch")
+        chart = charts.epoch_curve(points, metric, window=(int(window[0]), int(window[1])), picked_epoch=picked_epoch,
+                                   value_format=".1f" if "Likert" in metric else ".0f")
+        grid[index % 2].altair_chart(chart, width="stretch", height=280)
     st.caption(f"Shaded: the selection window, epochs {window[0]}–{window[1]}. Bands: 95% bootstrap intervals over "
                "prompts. Dashed line: the picked checkpoint.")
 
@@ -72,7 +73,7 @@ else:
 
 board = tables.leaderboard_rows(snapshot, selection)
 run_rows = board[board["run"] == run].sort_values("epoch")
-keep = [c for c in ("model", "epoch", "ae_win_rate", "ae_se", "ae_lc", "pw_win_rate", "pw_se", "win_pct", "tie_pct",
-                    "loss_pct", "likert_mean", "likert_low", "likert_high") if c in run_rows.columns]
-st.dataframe(run_rows[keep], hide_index=True, width="stretch")
+keep = columns.shown_columns(run_rows, ("model", "epoch", "ae_win_rate", "ae_se", "ae_lc", "pw_win_rate", "pw_se",
+                                         "win_pct", "tie_pct", "loss_pct", "likert_mean", "likert_low", "likert_high"))
+st.dataframe(run_rows[keep], hide_index=True, width="stretch", column_config=columns.column_config(keep))
 timer.footer()

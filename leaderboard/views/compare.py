@@ -74,12 +74,16 @@ st.subheader("Judgments")
 judged = data.judgments_for((left, right), str(item["prompt_hash"]))
 paired = judged[judged["baseline_id"].isin([left, right])]
 for row in paired.itertuples():
-    first = names[row.model_id] if row.order == "AB" else names[int(row.baseline_id)]
-    view = MODEL_VIEW.get((row.order, row.verdict)) if row.valid else "invalid"
-    view = view if row.model_id == left else FLIP.get(view, view)
-    score = f", score {row.score:.2f}" if pd.notna(row.score) else ""
-    with st.expander(f"{row.judge_kind} · {row.judge_model} — {first} shown first: "
-                     f"{row.verdict if row.valid else 'invalid'} (L {view}{score})"):
+    model, baseline = names[row.model_id], names[int(row.baseline_id)]
+    first = model if row.order == "AB" else baseline
+    if not row.valid:
+        verdict = "invalid"
+    elif isinstance(row.verdict, str):  # a choice in the shown order
+        view = MODEL_VIEW.get((row.order, row.verdict))
+        verdict = f"{row.verdict} (L {view if row.model_id == left else FLIP.get(view, view)})"
+    else:  # a weighted preference (AlpacaEval): 1 + P(the evaluated model's answer is better)
+        verdict = f"preference {row.score:.2f} (2 = {model} better)"
+    with st.expander(f"{row.judge_kind} · {row.judge_model} — {first} shown first: {verdict}"):
         st.text(row.raw)
 for row in judged[judged["baseline_id"].isna()].itertuples():
     with st.expander(f"{row.judge_kind} · {row.judge_model} — {names[row.model_id]}: "

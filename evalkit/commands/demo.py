@@ -1,0 +1,40 @@
+"""`evalkit demo`: the whole flow, small, offline, on a CPU (README's first command)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from evalkit.commands.common import add_json_flag
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="offline demo: build, train, evaluate and pick on a tiny model",
+                                   description="Builds a tiny model, trains it 10 epochs with the LIMA recipe, evaluates "
+                                               "epochs 5-10 on the dev set, picks the best, leaves a store for the leaderboard.")
+    parser.add_argument("--out", default="demo_out", help="working directory (default demo_out/)")
+    parser.add_argument("--db", default=None, help="store URL (default: sqlite in --out)")
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    add_json_flag(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from evalkit.demo import DemoSettings, run_demo
+
+    settings = DemoSettings(out=Path(args.out), max_new_tokens=args.max_new_tokens)
+    decision = run_demo(settings, db_url=args.db, log=(lambda *_: None) if args.json else print)
+    if args.json:
+        print(json.dumps(decision))
+        return 0
+    print(f"\npicked {decision['chosen']} (epoch {decision['epoch']}) by {decision['policy']}: {decision['reason']}")
+    print(f"judge: {decision['judge']}, baseline: {decision['baseline']}, prompts: {decision['prompt_set']}")
+    for row in decision["evidence"]:
+        likert = "-" if row["likert_mean"] is None else f"{row['likert_mean']:.2f}"
+        win = "-" if row["win_rate"] is None else f"{row['win_rate']:5.1f}%"
+        print(f"  {row['name']:>9}: win rate vs base {win}  reference-overlap grade {likert}"
+              f"{'  *' if row['name'] == decision['chosen'] else ''}")
+    print(f"\ndone in {decision['seconds']:.0f} s; browse the results: evalkit leaderboard --db {decision['db_url']}")
+    return 0

@@ -1,0 +1,41 @@
+"""`evalkit pick`: choose the best checkpoint of a training run (epochs 5-10 by default)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from evalkit.commands.common import add_json_flag, epoch_range
+from evalkit.commands.run import add_run_flags
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("pick", help="pick the best checkpoint of a training run",
+                                   description="Evaluate what is missing, then pick by policy winrate-likert-earliest; "
+                                               "writes PATH/picked.json, a PATH/best link and a decision record.")
+    parser.add_argument("path", help="training output directory with epoch-N/ checkpoints")
+    parser.add_argument("--window", type=epoch_range, default=None, help="epochs to choose from (default 5-10)")
+    parser.add_argument("--policy", choices=("winrate-likert-earliest",), default="winrate-likert-earliest")
+    add_run_flags(parser)
+    add_json_flag(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalkit.commands.run import config_from_args
+    from evalkit.pick import pick_checkpoint
+    from evalkit.run import DEFAULT_WINDOW
+
+    window = tuple(args.window) if args.window else DEFAULT_WINDOW
+    decision = pick_checkpoint(args.path, db_url=args.db, config=config_from_args(args), window=window)
+    if args.json:
+        print(json.dumps(decision))
+        return 0
+    print(f"picked {decision['chosen']} (epoch {decision['epoch']}): {decision['reason']}")
+    for row in decision["evidence"]:
+        likert = "-" if row["likert_mean"] is None else f"{row['likert_mean']:.2f}"
+        win = "-" if row["win_rate"] is None else f"{row['win_rate']:.1f}"
+        print(f"  {row['name']:>10}  win rate {win:>5}  likert {likert:>5}  valid {row['n_valid']:>4}"
+              f"{'  (tied with best)' if row['tied_with_best'] else ''}")
+    print(f"wrote {args.path}/picked.json and {args.path}/best")
+    return 0

@@ -1,0 +1,73 @@
+"""`evalkit run`: the whole evaluation of a checkpoint or a training run, then a summary table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from evalkit.commands.common import add_db_flag, add_json_flag, epoch_range
+from evalkit.commands.generate import add_backend_flags, add_decoding_flags
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """What `run`, `pick` and `demo` share: prompts, baseline, judges, generation and judge calls."""
+    parser.add_argument("--prompts", default="dev", help="dev (built in), a JSON/JSONL file, or hf:NAME")
+    parser.add_argument("--baseline", default=None, help="model_outputs.json or a model name in the store (default: the prompt set's reference answers)")
+    parser.add_argument("--judges", default=None, help="comma-separated: pairwise,likert,alpaca_eval,reference,SPEC.yaml "
+                        "(default: pairwise,likert with a judge endpoint, else reference)")
+    judge = parser.add_argument_group("judge calls")
+    judge.add_argument("--judge-model", default=None, help="judge model name (env EVALKIT_JUDGE_MODEL)")
+    judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible judge endpoint (env OPENAI_BASE_URL)")
+    judge.add_argument("--judge-concurrency", type=int, default=16)
+    judge.add_argument("--likert-samples", type=int, default=1, help="grades per answer (LIMA: 5)")
+    judge.add_argument("--max-cost", type=float, default=None, help="USD budget for judge calls in this invocation")
+    add_db_flag(parser)
+    add_decoding_flags(parser)
+    add_backend_flags(parser)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="generate, judge and score checkpoints end to end",
+                                   description="Generate -> judge -> statistics -> store. A training output defaults to epochs 5-10.")
+    parser.add_argument("--checkpoint", required=True, help="a model directory or a training output with epoch-N/ dirs")
+    parser.add_argument("--epochs", type=epoch_range, default=None, help="which epochs of a training output (default 5-10)")
+    add_run_flags(parser)
+    add_json_flag(parser)
+    parser.set_defaults(handler=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    import os
+
+    from evalkit.commands.generate import backend_options_from_args, decoding_from_args
+    from evalkit.run import RunConfig
+
+    if args.judge_base_url:
+        # The judges read their endpoint from the environment chain; the flag wins over it.
+        os.environ["EVALKIT_JUDGE_BASE_URL"] = args.judge_base_url
+    judges = tuple(j.strip() for j in args.judges.split(",") if j.strip()) if args.judges else None
+    return RunConfig(
+        prompts=args.prompts, baseline=args.baseline, judges=judges, epochs=getattr(args, "epochs", None),
+        decoding=decoding_from_args(args), backend=backend_options_from_args(args), judge_model=args.judge_model,
+        judge_options={"concurrency": args.judge_concurrency, "max_cost": args.max_cost}, likert_samples=args.likert_samples,
+        progress=not getattr(args, "json", False),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from evalkit.run import run_evaluation, summary_table
+    from evalkit.settings import db_url
+    from evalkit.store import Store
+
+    url = db_url(args.db)
+    store = Store(url)
+    report = run_evaluation(store, args.checkpoint, config_from_args(args))
+    table = summary_table(store, report)
+    if args.json:
+        print(table.to_json(orient="records"))
+    else:
+        print(f"\nprompt set {report.prompt_set.name} ({len(report.prompt_set.prompts)} prompts), baseline {report.baseline_name}, "
+              f"judges {', '.join(report.judges)}")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print(f"\nbrowse: evalkit leaderboard --db {url}")
+    return 0 if all(o.error is None for o in report.outcomes) else 1

@@ -1,0 +1,100 @@
+"""The default checkpoint-picking policy, as a pure function of per-prompt results.
+
+Policy `winrate-likert-earliest`:
+1. Every checkpoint in the window gets its pairwise win rate against the baseline (ties count half,
+   invalid judgments are left out), from per-prompt outcomes.
+2. The best is the highest win rate. Every other checkpoint is compared with it on the prompts both
+   have, by a paired bootstrap interval of the difference (evalkit.stats.compare). Those whose
+   interval contains 0 are statistically tied with the best.
+3. Among the tied ones (the best included) the highest Likert mean wins; checkpoints without Likert
+   scores rank below those with them; what is still tied goes to the earlier epoch (less training is
+   the smaller change, and LIMA saw later epochs overfit).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import EvalkitError
+from evalkit.stats.compare import paired_bootstrap_difference
+
+POLICY = "winrate-likert-earliest"
+POLICIES = (POLICY,)
+UNIT = {"win": 1.0, "tie": 0.5, "loss": 0.0}
+
+
+def _per_prompt(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """prompt x checkpoint matrix of per-prompt means (NaN where missing or invalid)."""
+    if frame.empty:
+        return pd.DataFrame()
+    return frame.pivot_table(index="prompt_hash", columns="model_id", values=column, aggfunc="mean")
+
+
+def choose(
+    pairwise: pd.DataFrame,
+    likert: pd.DataFrame,
+    checkpoints: pd.DataFrame,
+    *,
+    n_resamples: int = 10_000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """`pairwise`: model_id, prompt_hash, outcome (win/tie/loss/invalid); `likert`: model_id,
+    prompt_hash, score (NaN = invalid); `checkpoints`: model_id, name, epoch — the window's checkpoints.
+
+    Returns chosen name/epoch/model_id, the reason, an evidence row per checkpoint and the best-vs-
+    runner-up significance. Raises EvalkitError when no checkpoint has a single valid judgment."""
+    ids = [int(i) for i in checkpoints["model_id"]]
+    pairwise = pairwise[pairwise["model_id"].isin(ids)].assign(unit=lambda f: f["outcome"].map(UNIT).astype(float))
+    wins = _per_prompt(pairwise, "unit").reindex(columns=ids)
+    likert = likert[likert["model_id"].isin(ids)] if not likert.empty else likert
+    scores = _per_prompt(likert, "score").reindex(columns=ids)
+    valid_counts = wins.notna().sum() if not wins.empty else pd.Series(0, index=ids)
+    candidates = [i for i in ids if valid_counts.get(i, 0) > 0]
+    if not candidates:
+        raise EvalkitError("no valid pairwise judgment for any checkpoint in the window; cannot pick (check the judge's invalid counts)")
+
+    win_rate = {i: float(wins[i].mean()) * 100 for i in candidates}
+    likert_mean = {i: float(scores[i].mean()) if scores[i].notna().any() else math.nan for i in ids}
+    epoch_of = dict(zip(checkpoints["model_id"].astype(int), checkpoints["epoch"]))
+    name_of = dict(zip(checkpoints["model_id"].astype(int), checkpoints["name"]))
+    best = max(candidates, key=lambda i: (win_rate[i], -epoch_of[i]))
+    others = [i for i in candidates if i != best]
+    comparisons: dict[int, dict[str, float]] = {}
+    if others:
+        matrix_best = np.repeat(wins[best].to_numpy()[:, None], len(others), axis=1) * 100
+        matrix_others = wins[others].to_numpy() * 100
+        results = paired_bootstrap_difference(matrix_best, matrix_others, n_resamples=n_resamples, level=level, seed=seed)
+        comparisons = {other: dict(result) for other, result in zip(others, results)}
+    tied = [best] + [i for i, c in comparisons.items() if not (c["ci_low"] > 0)]
+    chosen = min(tied, key=lambda i: (math.isnan(likert_mean[i]), -(likert_mean[i] if not math.isnan(likert_mean[i]) else 0), epoch_of[i]))
+    runner_up = max(others, key=lambda i: (win_rate[i], -epoch_of[i])) if others else None
+
+    if runner_up is None:
+        reason = "only one checkpoint in the window has valid judgments"
+    elif len(tied) == 1:
+        reason = f"highest win rate, significantly above every other checkpoint ({level:.0%} paired bootstrap)"
+    else:
+        reason = (f"{len(tied)} checkpoints statistically tied on win rate with the best; "
+                  f"{'highest Likert mean' if not math.isnan(likert_mean[chosen]) else 'no Likert scores'}, then earliest epoch")
+
+    evidence = []
+    for i in ids:
+        row: dict[str, Any] = {"model_id": i, "name": name_of[i], "epoch": int(epoch_of[i]),
+                               "n_valid": int(valid_counts.get(i, 0)),
+                               "n_invalid": int((pairwise["model_id"] == i).sum() - valid_counts.get(i, 0)),
+                               "win_rate": win_rate.get(i, math.nan), "likert_mean": likert_mean[i],
+                               "tied_with_best": i in tied}
+        if i in comparisons:
+            row.update({f"vs_best_{k}": v for k, v in comparisons[i].items() if k in ("difference", "ci_low", "ci_high", "p_value")})
+        evidence.append(row)
+    significance = None
+    if runner_up is not None:
+        significance = {"best": name_of[best], "runner_up": name_of[runner_up], **{k: comparisons[runner_up][k] for k in ("difference", "ci_low", "ci_high", "p_value", "n")},
+                        "level": level, "n_resamples": n_resamples}
+    return {"chosen": name_of[chosen], "epoch": int(epoch_of[chosen]), "model_id": chosen, "policy": POLICY,
+            "reason": reason, "best_by_win_rate": name_of[best], "evidence": evidence, "significance": significance}

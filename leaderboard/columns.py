@@ -1,0 +1,53 @@
+"""Titles, number formats and help texts of the leaderboard's metric columns, shared by the pages that
+show them (and the CSV export, which uses the same titles)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import streamlit as st
+
+METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number format, help)
+    "model": ("Model", None, "Name in the store"),
+    "run": ("Run", None, "Training run of a checkpoint"),
+    "epoch": ("Epoch", "%d", "Checkpoint epoch"),
+    "ae_win_rate": ("AlpacaEval WR", "%.1f", "AlpacaEval win rate, % (tie = half a win)"),
+    "ae_se": ("AE ± SE", "%.1f", "Standard error of the AlpacaEval win rate"),
+    "ae_lc": ("LC WR", "%.1f", "Length-controlled AlpacaEval win rate, % (variant in the last column)"),
+    "ae_n": ("AE n", "%d", "Prompts with a valid AlpacaEval verdict"),
+    "ae_invalid": ("AE invalid", "%d", "AlpacaEval verdicts that could not be parsed"),
+    "win_pct": ("Win %", "%.1f", "Pairwise judge: both orders say the model is better"),
+    "tie_pct": ("Tie %", "%.1f", "Pairwise judge: a tie, or the two orders disagree"),
+    "loss_pct": ("Loss %", "%.1f", "Pairwise judge: the baseline is better"),
+    "pw_win_rate": ("Pairwise WR", "%.1f", "Pairwise win rate, % (tie = half a win)"),
+    "pw_se": ("Pairwise ± SE", "%.1f", "Standard error of the pairwise win rate"),
+    "pw_n": ("Pairwise n", "%d", "Prompts with valid verdicts in both orders"),
+    "pw_invalid": ("Pairwise invalid", "%d", "Prompts with an unparseable verdict in either order"),
+    "likert_mean": ("Likert", "%.2f", "Mean 1-6 helpfulness"),
+    "likert_low": ("Likert 95% low", "%.2f", "Bootstrap interval over prompts"),
+    "likert_high": ("Likert 95% high", "%.2f", "Bootstrap interval over prompts"),
+    "likert_n": ("Likert n", "%d", "Valid Likert grades"),
+    "likert_invalid": ("Likert invalid", "%d", "Likert replies that could not be parsed"),
+    "lc_variant": ("LC variant", None, "How the LC win rate was fit (alpaca-eval GLM variant)"),
+}
+ALWAYS = ("model", "run", "epoch")
+
+
+def shown_columns(frame: Any, wanted: Iterable[str] = METRICS) -> list[str]:
+    """The wanted metric columns the frame has, dropping those with no value at all."""
+    return [c for c in wanted if c in frame.columns and (c in ALWAYS or frame[c].notna().any())]
+
+
+def column_config(columns: Iterable[str]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for column in columns:
+        title, number_format, help_text = METRICS[column]
+        config[column] = (st.column_config.NumberColumn(title, format=number_format, help=help_text) if number_format
+                          else st.column_config.TextColumn(title, help=help_text))
+    return config
+
+
+def titled(frame: Any, columns: list[str]) -> Any:
+    """The columns renamed to their titles (for CSV downloads)."""
+    return frame[columns].rename(columns={c: METRICS[c][0] for c in columns})

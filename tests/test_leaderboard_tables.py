@@ -1,0 +1,160 @@
+"""The leaderboard's data layer: every number shown is checked against an independent computation
+from the raw judgments, the snapshot cache serves stale-while-revalidate and survives restarts, and
+the exported figures are real PNG/SVG files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from bench.leaderboard_data import populate, simulate_annotators
+from evalkit.judges.results import MODEL_VIEW
+from evalkit.leaderboard import charts, tables
+from evalkit.leaderboard import snapshot as snap
+from evalkit.leaderboard.cache import SnapshotCache
+from evalkit.leaderboard.compare_rows import compare_rows
+from evalkit.leaderboard.export import spec_png, spec_svg
+from evalkit.leaderboard.store_access import results_token
+from evalkit.records import Judgment
+from evalkit.store import Store
+from evalkit.store import annotations
+from evalkit.store import schema as t
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory):
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('tables') / 'store.db'}")
+    data = populate(store, runs=1, epochs=6, prompts=15, with_decisions=False)
+    simulate_annotators(store, data.checkpoints[2], data.baselines[0], items=5)
+    return store, data, snap.build_snapshot(store, results_token(store))
+
+
+def _selection(snapshot: snap.Snapshot, baseline_id: int) -> tables.Selection:
+    pair = tables.judge_keys(snapshot.pairwise_summary)
+    return tables.Selection(snap.ALL_PROMPTS, baseline_id, next(k for k in pair if k[0] == "pairwise"),
+                            next(k for k in pair if k[0] == "alpaca_eval"), tables.judge_keys(snapshot.likert_summary)[0])
+
+
+def _raw(store: Store, kind: str) -> pd.DataFrame:
+    """Judgments of one kind with the model of generation_a / generation_b, straight from SQL."""
+    j, ga, gb = t.judgments, t.generations.alias("ga"), t.generations.alias("gb")
+    query = (select(j.c.prompt_hash, j.c.order, j.c.verdict, j.c.score, j.c.valid, ga.c.model_id, gb.c.model_id.label("baseline_id"))
+             .join(ga, ga.c.id == j.c.generation_a).outerjoin(gb, gb.c.id == j.c.generation_b).where(j.c.judge_kind == kind))
+    return store.frame(query)
+
+
+def test_leaderboard_numbers_match_the_raw_judgments(built) -> None:
+    store, data, snapshot = built
+    baseline_id = store.model_id(data.baselines[0])
+    rows = tables.leaderboard_rows(snapshot, _selection(snapshot, baseline_id)).set_index("model")
+    assert set(rows.index) == {*data.checkpoints, *data.baselines}  # every model, judged or not
+    assert rows.loc[data.baselines[0], ["ae_win_rate", "win_pct", "likert_mean"]].isna().all()
+    for name in data.checkpoints:
+        model_id = store.model_id(name)
+        # LIMA pairwise: a prompt is a win when both orders pick the model, a loss when both pick the baseline
+        pair = _raw(store, "pairwise")
+        pair = pair[(pair["model_id"] == model_id) & (pair["baseline_id"] == baseline_id)]
+        shown_model = {("AB", "A"), ("BA", "B")}
+        per_order = {(r.prompt_hash, r.order): ("model" if (r.order, r.verdict) in shown_model else
+                                                 "tie" if r.verdict == "tie" else "baseline") if r.valid else None
+                     for r in pair.itertuples()}
+        outcomes = []
+        for prompt in pair["prompt_hash"].unique():
+            ab, ba = per_order.get((prompt, "AB")), per_order.get((prompt, "BA"))
+            outcomes.append(None if ab is None or ba is None else ab if ab == ba else "tie")
+        valid = [o for o in outcomes if o is not None]
+        assert rows.loc[name, "win_pct"] == pytest.approx(100 * valid.count("model") / len(valid))
+        assert rows.loc[name, "loss_pct"] == pytest.approx(100 * valid.count("baseline") / len(valid))
+        assert rows.loc[name, "pw_invalid"] == len(outcomes) - len(valid)
+        # AlpacaEval: mean of (preference - 1), percent
+        alpaca = _raw(store, "alpaca_eval")
+        alpaca = alpaca[(alpaca["model_id"] == model_id) & (alpaca["baseline_id"] == baseline_id)]
+        assert rows.loc[name, "ae_win_rate"] == pytest.approx(100 * (alpaca["score"].mean() - 1))
+        likert = _raw(store, "likert")
+        assert rows.loc[name, "likert_mean"] == pytest.approx(likert[likert["model_id"] == model_id]["score"].mean())
+
+
+def test_preference_shares_are_the_summary_fractions(built) -> None:
+    store, data, snapshot = built
+    judge = _selection(snapshot, 0).pairwise_judge
+    ids = [store.model_id(n) for n in data.checkpoints[:3]]
+    base_ids = [store.model_id(n) for n in data.baselines]
+    shares = tables.preference_shares(snapshot, snap.ALL_PROMPTS, judge, ids, base_ids)
+    assert len(shares) == 6 and shares["row"].iloc[0].startswith(data.checkpoints[0] + " vs ")
+    assert np.allclose(shares[["win", "tie", "loss"]].sum(axis=1), 1.0)
+    rows = tables.leaderboard_rows(snapshot, _selection(snapshot, base_ids[0])).set_index("model")
+    first = shares[shares["row"] == f"{data.checkpoints[0]} vs {data.baselines[0]}"].iloc[0]
+    assert first["win"] == pytest.approx(rows.loc[data.checkpoints[0], "win_pct"] / 100)
+
+
+def test_compare_rows_flip_with_the_point_of_view(built) -> None:
+    store, data, snapshot = built
+    model, baseline = store.model_id(data.checkpoints[2]), store.model_id(data.baselines[0])
+    humans = annotations.labels(store)
+    humans["outcome"] = [MODEL_VIEW.get((o, lab)) for o, lab in zip(humans["order"], humans["label"])]
+    forward, judges = compare_rows(snapshot, model, baseline, humans, {})
+    backward, _ = compare_rows(snapshot, baseline, model, humans, {})
+    assert len(forward) == 15 and judges
+    merged = forward.merge(backward, on="prompt_hash", suffixes=("", "_back"))
+    flip = {"win": "loss", "loss": "win", "tie": "tie", "invalid": "invalid"}
+    for judge in judges:
+        assert (merged[judge].map(flip) == merged[f"{judge}_back"]).all()
+    pairwise = snapshot.pairwise[(snapshot.pairwise["model_id"] == model) & (snapshot.pairwise["baseline_id"] == baseline)]
+    decided = pairwise["verdict_ab"].notna() & pairwise["verdict_ba"].notna()
+    assert forward["order_flip"].sum() == int((decided & (pairwise["verdict_ab"] != pairwise["verdict_ba"])).sum())
+    labelled = forward.dropna(subset=["humans"])
+    assert len(labelled) == 5 and labelled["humans"].str.count(",").eq(2).all()  # three annotators each
+
+
+def test_rater_groups_pool_over_items() -> None:
+    pairs = pd.DataFrame({"rater_a": ["ann", "ann", "bob"], "rater_b": ["bob", "gpt", "gpt"], "n": [10, 30, 10],
+                          "tie_discounted": [0.8, 0.6, 1.0], "agreement": [0.7, 0.5, 1.0], "cohen_kappa": [0.5, 0.2, 1.0]})
+    grouped = tables.rater_pair_kinds(pairs, {"ann", "bob"}).set_index("raters")
+    assert grouped.loc["annotator – judge", "tie_discounted"] == pytest.approx((0.6 * 30 + 1.0 * 10) / 40)
+    assert grouped.loc["annotator – judge", "mean_cohen_kappa"] == pytest.approx(0.6)
+    assert grouped.loc["annotator – annotator", "items"] == 10
+
+
+def test_snapshot_roundtrips_through_parquet(built, tmp_path) -> None:
+    _, _, snapshot = built
+    snap.save(snapshot, tmp_path / "snap")
+    loaded = snap.load(tmp_path / "snap")
+    assert loaded is not None and loaded.token == snapshot.token
+    pd.testing.assert_frame_equal(loaded.pairwise_summary, snapshot.pairwise_summary, check_dtype=False)
+    assert len(loaded.pairwise) == len(snapshot.pairwise)
+    assert snap.load(tmp_path / "missing") is None
+
+
+def test_cache_serves_stale_then_fresh_and_restarts_from_disk(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    data = populate(store, runs=1, epochs=2, prompts=6, with_decisions=False)
+    cache = SnapshotCache(store, tmp_path / "cache")
+    first = cache.serve(results_token(store))
+    assert not first.stale and first.snapshot.token == results_token(store)
+    cache.wait_idle(timeout=120)
+    assert cache.serve(results_token(store)).snapshot.has_lc  # length control arrives in the background
+    model = data.generation_ids[data.checkpoints[0]]
+    prompt = next(iter(model))
+    store.add_judgments_with_uses(
+        [Judgment("k" * 64, "likert", "s" * 64, "late-judge", prompt, model[prompt], None, None, 0, "6", score=6.0)],
+        [("k" * 64, model[prompt], None)])
+    new_token = results_token(store)
+    served = cache.serve(new_token)
+    assert served.stale and served.snapshot.token == first.snapshot.token  # the old numbers, at once
+    cache.wait_idle(timeout=120)
+    assert cache.serve(new_token).snapshot.token == new_token
+    monkeypatch.setattr(snap, "build_snapshot", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    restarted = SnapshotCache(store, tmp_path / "cache").serve(new_token)  # a new server process
+    assert restarted.snapshot.token == new_token and not restarted.stale
+    assert "late-judge" in set(restarted.snapshot.likert["judge_model"])
+
+
+def test_exports_are_real_png_and_svg() -> None:
+    shares = pd.DataFrame({"row": ["m vs b", "n vs b"], "win": [0.5, 0.2], "tie": [0.1, 0.3], "loss": [0.4, 0.5]})
+    chart = charts.preference_bars(shares, title="Preference")
+    png = spec_png(chart.to_json())
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    svg = spec_svg(chart.to_json())
+    assert svg.lstrip().startswith("<svg") and "Model wins" in svg and "50%" in svg and "Baseline wins" in svg
