@@ -128,15 +128,38 @@ def populate(store: Store, runs: int = 10, epochs: int = 10, prompts: int = 805,
         store.add_judgments_with_uses(judgments, [(j.cache_key, j.generation_a, j.generation_b) for j in judgments])
 
     if with_decisions:
-        for run in range(runs):
-            best = max(range(5, min(epochs, 10) + 1), key=lambda e: _quality(e, run), default=epochs)
-            store.add_decision(
-                Decision(f"run-{run}", f"run-{run}/epoch-{best}", best, "max-winrate",
-                         {"window": [5, 10], "runner_up": f"run-{run}/epoch-{best - 1}", "p_value": 0.21,
-                          "metric": "pairwise win rate vs gpt-3.5-turbo"}),
-                names[f"run-{run}/epoch-{best}"],
-            )
+        _decide(store, runs, epochs, names)
     return Populated("bench", checkpoints, list(BASELINES), gens)
+
+
+def _decide(store: Store, runs: int, epochs: int, names: dict[str, int]) -> None:
+    """Each run's pick by the real policy (evalkit.pick_policy) over epochs 5-10, stored the way
+    `evalkit pick` stores it."""
+    import pandas as pd
+
+    from evalkit.judges.results import likert_table, pairwise_table
+    from evalkit.pick_policy import POLICY, choose
+
+    pairwise = pairwise_table(store)
+    pairwise = pairwise[pairwise["baseline"] == BASELINES[0]]
+    likert = likert_table(store)
+    for run in range(runs):
+        window = [e for e in range(5, 11) if e <= epochs]
+        if not window:
+            continue
+        checkpoints = pd.DataFrame({"model_id": [names[f"run-{run}/epoch-{e}"] for e in window],
+                                    "name": [f"epoch-{e}" for e in window], "epoch": window})
+        decision = choose(pairwise, likert, checkpoints, n_resamples=2000)
+        evidence = {k: v for k, v in decision.items() if k not in ("chosen", "epoch", "policy")}
+        evidence.update(judge="pairwise", baseline=BASELINES[0], prompt_set="bench", window=[5, 10])
+        store.add_decision(Decision(f"run-{run}", decision["chosen"], decision["epoch"], POLICY, _json_safe(evidence)),
+                           decision["model_id"])
+
+
+def _json_safe(value: object) -> object:
+    from evalkit.jsonio import json_safe
+
+    return json_safe(value)
 
 
 def simulate_annotators(store: Store, model: str, baseline: str, items: int, annotators: tuple[str, ...] = ("ann", "bob", "cat"),

@@ -7,7 +7,8 @@ Measures, with `evalkit leaderboard` serving the store on a loopback port:
   without the snapshot cache), in this process;
 - cold: the first page view of a fresh server with no saved snapshot (it waits for the build);
 - warm: every page opened from scratch (new page load, as a user following a link), median of 3;
-- restart: the first view after restarting the server with the saved snapshot on disk.
+- restart: the first view after restarting the server with the saved snapshot on disk, in a new
+  browser (so it includes chromium loading the app's JavaScript), then each other page once.
 Ratios are against the baseline. Needs Debian's chromium + chromedriver and selenium.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -78,6 +80,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=805)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    # Stopped by a supervisor: unwind, so the server and the browser this run started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     missing = browser_missing_reason()
     if missing:
         sys.exit(f"leaderboard_speed: {missing}")
@@ -119,9 +123,11 @@ def main() -> None:
             driver = chrome()
             try:
                 restart = open_page(driver, f"{base}/", timeout=600)
+                after = {page or "leaderboard": open_page(driver, f"{base}/{page}", timeout=600) for page in PAGES[1:]}
             finally:
                 driver.quit()
-        print(f"restart, snapshot on disk: {restart:.2f} s  ratio {restart / baseline:.3f}", flush=True)
+        print(f"restart, snapshot on disk, new browser: first view {restart:.2f} s  ratio {restart / baseline:.3f}; then "
+              + ", ".join(f"{page} {seconds:.2f} s" for page, seconds in after.items()), flush=True)
 
 
 if __name__ == "__main__":

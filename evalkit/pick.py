@@ -5,7 +5,6 @@ Writes the decision to the store, to RUN/picked.json and as a RUN/best link to t
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.data.alpaca import write_json_atomic
+from evalkit.jsonio import json_safe, write_json_atomic
 from evalkit.errors import EvalkitError
 from evalkit.generate.checkpoint import find_checkpoints
 from evalkit.pick_policy import POLICY, choose
@@ -23,19 +22,6 @@ from evalkit.settings import db_url as resolve_db_url
 from evalkit.store import Store
 
 PAIRWISE_PREFERENCE = ("pairwise", "alpaca_eval", "reference")
-
-
-def json_safe(value: Any) -> Any:
-    """NaN is not JSON: missing numbers become null; numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _link_best(run_dir: Path, chosen: str) -> None:

@@ -163,7 +163,7 @@ def judge_pairs(store: Any, judge: Judge, model_id: int, baseline_id: int, *, sa
 def judge_single(store: Any, judge: Judge, model_id: int, *, samples: int = 1, sample: int = 0,
                  prompt_hashes: Collection[str] | None = None, options: RunOptions | None = None) -> dict[str, Any]:
     """Grade each of `model_id`'s answers `samples` times (likert, custom single judges, or the
-    reference judge's chrF band). Returns the job's counters and mean / ci_low / ci_high / invalid."""
+    reference judge's overlap band). Returns the job's counters and mean / ci_low / ci_high / invalid."""
     offline = isinstance(judge, OfflineJudge)
     if judge.mode != "single" and not offline:
         raise EvalkitError(f"the {judge.kind} judge compares two answers; give it a baseline")

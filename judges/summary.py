@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from evalkit.jsonio import json_safe  # noqa: F401  (re-exported for the CLI)
+from evalkit.stats.lima import likert_summary as lima_likert_summary
 
 
 def pairwise_summary(table: pd.DataFrame) -> dict[str, Any]:
@@ -23,27 +25,15 @@ def pairwise_summary(table: pd.DataFrame) -> dict[str, Any]:
             "win_rate": 100.0 * (wins + ties / 2) / valid if valid else math.nan, "orders_agree": agree}
 
 
-def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval (NaN bounds with fewer than two values)."""
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(np.mean(values))
-    if n < 2:
-        return mean, math.nan, math.nan
-    sem = float(stats.sem(values))
-    if sem == 0.0:
-        return mean, mean, mean
-    low, high = stats.t.interval(confidence, df=n - 1, loc=mean, scale=sem)
-    return mean, float(low), float(high)
-
-
 def likert_summary(table: pd.DataFrame) -> dict[str, Any]:
-    """Each answer's grade is the mean of its valid samples; the CI is over answers (LIMA's unit)."""
+    """Each answer's grade is the mean of its valid samples; the CI is a bootstrap over prompts."""
     valid_mask = table["valid"].astype(bool)
     valid = table.loc[valid_mask]
-    per_answer = valid.groupby(["prompt_hash", "model_id"])["score"].mean().to_numpy(dtype=float)
-    mean, low, high = mean_ci(per_answer)
+    per_answer = valid.groupby(["prompt_hash", "model_id"])["score"].mean()
+    # The same bootstrap over prompts as `evalkit stats` and the leaderboard, so one set of scores
+    # never shows two different intervals.
+    interval = lima_likert_summary(per_answer.to_numpy(dtype=float), clusters=per_answer.index.get_level_values(0).to_numpy())
+    mean, low, high = interval["mean"], interval["ci_low"], interval["ci_high"]
     distribution = valid["score"].round().astype(int).value_counts().sort_index()
     return {"n_answers": int(len(per_answer)), "n_samples": int(len(table)), "mean": mean, "ci_low": low, "ci_high": high,
             "invalid": int((~valid_mask).sum()), "distribution": {str(k): int(v) for k, v in distribution.items()}}
@@ -62,17 +52,6 @@ def alpaca_summary(table: pd.DataFrame) -> dict[str, Any]:
     return {"n": int(len(table)), "win_rate": float(metrics["win_rate"]), "standard_error": float(metrics["standard_error"]),
             "n_wins": int(metrics["n_wins"]), "n_wins_base": int(metrics["n_wins_base"]), "n_draws": int(metrics["n_draws"]),
             "invalid": invalid}
-
-
-def json_safe(value: Any) -> Any:
-    """NaN is not JSON: it becomes null."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def format_table(summary: dict[str, Any]) -> str:

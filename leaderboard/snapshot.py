@@ -27,13 +27,18 @@ from evalkit.judges.results import (
     likert_table,
     pairwise_table,
 )
+from evalkit.commands.agreement import judge_biases
+from evalkit.leaderboard.tables import length_bins
 from evalkit.stats.summary import summarize_likert, summarize_pairwise
 from evalkit.store import Store
 from evalkit.store import schema as t
 
+SNAPSHOT_VERSION = 1  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
 ALL_PROMPTS = "All prompts"
 ALPACA_KIND = "alpaca_eval"
-TABLES = ("models", "prompts", "prompt_sets", "pairwise", "alpaca", "likert", "pairwise_summary", "likert_summary", "lc")
+TABLES = ("models", "prompts", "prompt_sets", "pairwise", "alpaca", "likert", "pairwise_summary", "likert_summary",
+          "judge_bias", "length_bins", "lc")
+BIAS_COLUMNS = ["rater", "n_both_orders", "position_consistency", "first_position_rate", "n_length_differs", "prefer_longer"]
 LC_KEYS = ["scope", "judge_kind", "judge_model", "judge_spec_hash", "model_id", "baseline_id"]
 
 
@@ -50,6 +55,8 @@ class Snapshot:
     likert: pd.DataFrame  # judges.results.likert_table without `instruction`
     pairwise_summary: pd.DataFrame  # stats.summary.summarize_pairwise of pairwise + alpaca, with `scope`
     likert_summary: pd.DataFrame  # stats.summary.summarize_likert, with `scope`
+    judge_bias: pd.DataFrame  # `evalkit agreement`'s per-judge position consistency and length bias
+    length_bins: pd.DataFrame  # tables.length_bins: the length-bias plot's points
     lc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[*LC_KEYS, "length_controlled_winrate", "lc_variant"]))
 
     @property
@@ -122,8 +129,10 @@ def build_snapshot(store: Store, token: str) -> Snapshot:
     pairwise, alpaca, likert = (frame.drop(columns=["instruction"]) for frame in (pairwise, alpaca, likert))
     judged = set(prompts["hash"])
     pair_summary, likert_summary = _summaries(pairwise, alpaca, likert, _scopes(prompt_sets, judged))
+    both = _concat([pairwise, alpaca], PAIRWISE_COLUMNS)
+    bias = pd.DataFrame(judge_biases(both), columns=BIAS_COLUMNS)
     return Snapshot(token, time.time(), time.perf_counter() - started, models, prompts, prompt_sets, pairwise, alpaca,
-                    likert, pair_summary, likert_summary)
+                    likert, pair_summary, likert_summary, bias, length_bins(both))
 
 
 def with_length_control(snapshot: Snapshot) -> Snapshot:
@@ -150,7 +159,8 @@ def save(snapshot: Snapshot, directory: Path) -> None:
     try:
         for name in TABLES:
             getattr(snapshot, name).to_parquet(staging / f"{name}.parquet", index=False)
-        meta = {"token": snapshot.token, "built_at": snapshot.built_at, "build_seconds": snapshot.build_seconds}
+        meta = {"version": SNAPSHOT_VERSION, "token": snapshot.token, "built_at": snapshot.built_at,
+                "build_seconds": snapshot.build_seconds}
         (staging / "meta.json").write_text(json.dumps(meta))
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -166,6 +176,8 @@ def load(directory: Path) -> Snapshot | None:
     """The saved snapshot, or None when there is none or it cannot be read (it is only a cache)."""
     try:
         meta = json.loads((directory / "meta.json").read_text())
+        if meta.get("version") != SNAPSHOT_VERSION:
+            return None
         frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES}
     except (OSError, ValueError, KeyError):
         return None

@@ -4,11 +4,13 @@ they are tested directly; no statistic is computed here, only selected, joined a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from evalkit.leaderboard.snapshot import Snapshot
+if TYPE_CHECKING:  # snapshot.py uses length_bins below to build snapshots
+    from evalkit.leaderboard.snapshot import Snapshot
 
 JudgeKey = tuple[str, str, str]  # (judge_kind, judge_model, judge_spec_hash)
 JUDGE_COLUMNS = ["judge_kind", "judge_model", "judge_spec_hash"]
@@ -135,19 +137,19 @@ def epoch_metrics(snapshot: Snapshot, selection: Selection, run: str, labels: di
     return frame.sort_values(["metric", "epoch"]).reset_index(drop=True)
 
 
-def length_bins(judged: pd.DataFrame, names: dict[JudgeKey, str], bins: int = 10) -> pd.DataFrame:
+def length_bins(judged: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     """Mean preference per decile of the length difference (model minus baseline), per judge: the
     data behind the length-bias plot (invalid verdicts left out)."""
     frame = judged.dropna(subset=["preference", "model_len", "baseline_len"])
     if frame.empty:
-        return pd.DataFrame(columns=["judge", "length_difference", "preference", "n"])
+        return pd.DataFrame(columns=[*JUDGE_COLUMNS, "length_difference", "preference", "n"])
     frame = frame.assign(difference=frame["model_len"].astype(float) - frame["baseline_len"].astype(float))
     parts = []
     for key, rows in frame.groupby(JUDGE_COLUMNS, sort=True):
         deciles = pd.qcut(rows["difference"], q=min(bins, rows["difference"].nunique()), duplicates="drop")
         grouped = rows.groupby(deciles, observed=True).agg(length_difference=("difference", "median"),
                                                            preference=("preference", "mean"), n=("preference", "size"))
-        parts.append(grouped.reset_index(drop=True).assign(judge=names.get(tuple(map(str, key)), str(key))))  # type: ignore[arg-type]
+        parts.append(grouped.reset_index(drop=True).assign(**dict(zip(JUDGE_COLUMNS, map(str, key)))))
     return pd.concat(parts, ignore_index=True)
 
 

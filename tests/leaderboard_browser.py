@@ -6,6 +6,7 @@ exactly the way the test checks the pages.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -24,9 +25,7 @@ DRIVER_CANDIDATES = ("chromedriver",)
 
 def browser_missing_reason() -> str | None:
     """Why the browser test cannot run here, or None when it can."""
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         return "selenium is not installed (pip install -e '.[dev]')"
     if not any(shutil.which(name) for name in CHROMIUM_CANDIDATES):
         return "chromium is not installed (apt-get install chromium chromium-driver)"

@@ -92,17 +92,20 @@ def test_custom_spec_judges(tmp_path: Path) -> None:
         make_judge("nonsense")
 
 
-def test_reference_judge_is_chrf_with_bands() -> None:
-    from sacrebleu.metrics import CHRF
-
+def test_reference_judge_is_rouge1_with_bands() -> None:
     judge = make_judge("reference")
     texts = SlotTexts("Capital of France?", "Paris is the capital of France.", "I do not know.", "The capital of France is Paris.")
     rows = judge.judge_pair(texts)
-    expected = CHRF().sentence_score(texts.output, [texts.reference]).score - CHRF().sentence_score(texts.baseline, [texts.reference]).score
+    # Hand-worked ROUGE-1 F1 (lowercased word unigrams): the output shares all 6 words of the 6-word
+    # reference -> 100; the baseline shares none of its 4 words -> 0.
     assert [(r.order, r.verdict) for r in rows] == [("AB", "A"), ("BA", "B")]
-    assert rows[0].score == pytest.approx(expected) and "reference-overlap" in judge.label
+    assert rows[0].score == pytest.approx(100.0) and "reference-overlap" in judge.label
     band = judge.judge_one(texts)[0]
-    assert band.judge_kind == "reference_likert" and band.score == 1 + sum(band.extra["chrf"] >= t for t in (10, 20, 30, 45, 60))
+    assert band.judge_kind == "reference_likert" and band.score == 6 and band.extra["overlap"] == pytest.approx(100.0)
+    partial = SlotTexts("q", "the capital is Lyon", None, "The capital of France is Paris.")
+    # 3 shared words (the, capital, is): precision 3/4, recall 3/6 -> F1 = 0.6
+    assert judge.overlap(partial.output, partial.reference) == pytest.approx(60.0)
+    assert judge.judge_one(partial)[0].score == 1 + sum(60.0 >= t for t in (5, 10, 20, 30, 45))
 
 
 def test_price_table_and_budget(tmp_path: Path) -> None:

@@ -158,3 +158,14 @@ def test_exports_are_real_png_and_svg() -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     svg = spec_svg(chart.to_json())
     assert svg.lstrip().startswith("<svg") and "Model wins" in svg and "50%" in svg and "Baseline wins" in svg
+
+
+def test_length_bins_cover_every_valid_verdict(built) -> None:
+    _, _, snapshot = built
+    both = pd.concat([snapshot.pairwise, snapshot.alpaca], ignore_index=True)
+    valid = both.dropna(subset=["preference"]).groupby("judge_kind").size()
+    binned = snapshot.length_bins.groupby("judge_kind")["n"].sum()
+    assert binned.to_dict() == valid.to_dict()
+    for kind, rows in snapshot.length_bins.groupby("judge_kind"):
+        assert rows["length_difference"].is_monotonic_increasing and rows["preference"].between(1, 2).all()
+    assert set(snapshot.judge_bias["rater"]) == {"pairwise:gpt-4o-2024-08-06", "alpaca_eval:weighted_alpaca_eval_gpt4_turbo"}

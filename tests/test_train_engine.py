@@ -123,10 +123,11 @@ def test_cli_adds_eot_keeps_the_window_reports_skips_and_picks(tmp_path: Path, c
     monkeypatch.setitem(sys.modules, "evalkit.pick", types.SimpleNamespace(
         pick_checkpoint=lambda out_dir, db_url: picked.append((Path(out_dir), db_url)) or "epoch-3"))
     argv = ["train", "--data", str(data), "--model", str(base), "--out", str(tmp_path / "ckpt"), "--epochs", "3",
-            "--save-epochs", "2-3", "--set", "batch_size=4", "--set", "max_length=128", "--no-progress",
+            "--save-epochs", "2-3", "--set", "batch_size=4", "--set", "max_length=128",
             "--pick", "--db", "sqlite:///x.db"]
     assert main(argv) == 0
     captured = capsys.readouterr()
+    assert "loss=" in captured.err and "tok_s=" in captured.err and "9/9" in captured.err  # progress: loss, tokens/s, steps
     assert f"skipping 1 dialog(s) with no trainable token within max_length 128: {data}:13" in captured.err
     assert sorted(p.name for p in (tmp_path / "ckpt").glob("epoch-*")) == ["epoch-2", "epoch-3"]
     assert picked == [((tmp_path / "ckpt").resolve(), "sqlite:///x.db")] and "picked: epoch-3" in captured.out

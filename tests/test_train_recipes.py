@@ -47,6 +47,8 @@ def test_qwen_warms_up_to_2e6_then_holds_and_yi_is_constant(tiny_model_dir: Path
     yi = resolve(load_recipe_spec("yi"), SMALL)
     optimizer, lrs = _optimizer_and_lrs(yi, tiny_model_dir, tmp_path / "y", 5)
     assert set(lrs) == {1e-5} and optimizer.defaults["betas"] == (0.9, 0.999) and optimizer.defaults["eps"] == 1e-8
+    args = training_arguments(yi, tmp_path / "r", processes=1)
+    assert (args.neftune_noise_alpha, args.max_steps, args.max_grad_norm, args.weight_decay) == (5.0, 300, 1.0, 0.1)
 
 
 def test_paper_numbers_and_size_dependent_fields() -> None:
@@ -69,6 +71,7 @@ def test_overrides_are_typed_and_change_the_config_hash() -> None:
     assert changed.hash() != base.hash()
     windowed = resolve(load_recipe_spec("lima", {"save_epochs": "5-10"}), SMALL)
     assert windowed.hash() == base.hash()  # where checkpoints are kept does not change what is trained
+    assert windowed.save_window() == [5, 6, 7, 8, 9, 10] and base.save_window() is None
 
 
 @pytest.mark.parametrize(

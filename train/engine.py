@@ -113,7 +113,7 @@ def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trai
     # never needs one. The exporter switches it back on for the saved config.
     model.config.use_cache = False
     args = training_arguments(recipe, checkpoints.resume_dir(out), world_size())
-    exporter = EpochExporter(out, request.save_epochs, run)
+    exporter = EpochExporter(out, request.save_epochs or recipe.save_window(), run)
     row_tokens = recipe.pack_tokens or default_row_tokens(recipe.max_length, getattr(model.config, "hidden_size", 4096))
     collator = make_collator(recipe.packing, setup.pad_id, row_tokens)
     trainer = _build_trainer(model, tokenizer, args, encoded, collator, [exporter, *(callbacks or [])], request.progress)

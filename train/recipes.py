@@ -70,6 +70,17 @@ class Recipe:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def save_window(self) -> list[int] | None:
+        """Epochs to write checkpoints for (`save_epochs: 5-10`), or None for every epoch."""
+        if not self.save_epochs:
+            return None
+        from evalkit.commands.common import parse_range
+
+        try:
+            return parse_range(self.save_epochs)
+        except ValueError:
+            raise EvalkitError(f"save_epochs {self.save_epochs!r} is not an epoch range; use e.g. 5-10") from None
+
 
 FIELDS = {f.name: f for f in dataclasses.fields(Recipe)}
 

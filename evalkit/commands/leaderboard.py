@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def app_path() -> Path:
     import evalkit.leaderboard
 
-    return Path(evalkit.leaderboard.__file__).parent / "app.py"
+    return Path(evalkit.leaderboard.__file__).parent / "entry" / "app.py"
 
 
 def streamlit_command(port: int, host: str) -> list[str]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import write_json_atomic
 from evalkit.hashing import content_hash
 from evalkit.records import GenerationResult, ModelInfo, Prompt, PromptSet
 from evalkit.data.loaders import read_json_rows
@@ -29,20 +27,6 @@ def read_model_outputs(path: str | Path) -> list[dict[str, Any]]:
     if not rows:
         raise EvalkitError(f"{path}: no outputs")
     return rows
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write to a temporary file in the same folder and rename: readers never see half a file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, indent=2)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_model_outputs(path: str | Path, rows: list[dict[str, Any]]) -> None:

@@ -8,19 +8,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from evalkit.commands.agreement import judge_biases, store_labels
+from evalkit.commands.agreement import store_labels
 from evalkit.leaderboard import charts, data, filters, tables
 from evalkit.leaderboard.snapshot import Snapshot
 from evalkit.leaderboard.store_access import PageTimer
 from evalkit.stats.agreement import agreement_pairs, vs_mode
 
 timer = PageTimer()
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _judge_biases(token: str, _snapshot: Snapshot) -> pd.DataFrame:
-    judged = pd.concat([_snapshot.pairwise, _snapshot.alpaca], ignore_index=True)
-    return pd.DataFrame(judge_biases(judged))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -33,11 +27,6 @@ def _rater_labels(token: str, labels_token: str, batch: int, _snapshot: Snapshot
     judged = judged[judged["prompt_hash"].isin(set(_humans["prompt_hash"])) & judged["model_id"].isin(ids)
                     & judged["baseline_id"].isin(ids)]
     return store_labels(_humans, judged)
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _length_bins(token: str, _snapshot: Snapshot, _names: dict) -> pd.DataFrame:  # type: ignore[type-arg]
-    return tables.length_bins(pd.concat([_snapshot.pairwise, _snapshot.alpaca], ignore_index=True), _names)
 
 
 st.title("Agreement")
@@ -90,7 +79,7 @@ else:
                  column_config={f"% {label}": st.column_config.NumberColumn(format="%.0f") for label in ("A", "B", "tie")})
 
 st.subheader("Judges: position consistency and length bias")
-biases = _judge_biases(snapshot.token, snapshot)
+biases = snapshot.judge_bias
 if biases.empty:
     st.caption("No pairwise judgments yet.")
 else:
@@ -100,5 +89,7 @@ else:
                                                              help="Share of decisive verdicts for the first shown answer; 0.5 = no position bias"),
         "prefer_longer": st.column_config.NumberColumn("prefers the longer answer", format="%.3f",
                                                        help="Among pairs whose lengths differ by more than 30 characters")})
-    st.altair_chart(charts.length_bias_curve(_length_bins(snapshot.token, snapshot, names)), width="stretch")
+    bins = snapshot.length_bins
+    judges = [names.get((k, m, h), f"{k} · {m}") for k, m, h in zip(bins["judge_kind"], bins["judge_model"], bins["judge_spec_hash"])]
+    st.altair_chart(charts.length_bias_curve(bins.assign(judge=judges)), width="stretch")
 timer.footer()

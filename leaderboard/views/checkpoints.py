@@ -12,6 +12,13 @@ from evalkit.leaderboard import charts, columns, data, filters, tables
 from evalkit.leaderboard.store_access import PageTimer
 
 timer = PageTimer()
+
+
+def _number(value: object, spec: str) -> str:
+    """A recorded number, formatted; the picker stores a missing one as null."""
+    return format(value, spec) if isinstance(value, (int, float)) else "—"
+
+
 DEFAULT_WINDOW = (5, 10)  # LIMA picks between epochs 5 and 10
 
 st.title("Checkpoints")
@@ -62,13 +69,20 @@ else:
     left.metric("Picked checkpoint", str(record["chosen_name"]))
     middle.metric("Epoch", "—" if picked_epoch is None else picked_epoch)
     right.metric("Policy", str(record["policy"]))
-    st.caption(f"Decided {when}")
-    if isinstance(evidence, dict):
-        runner_up = evidence.get("runner_up")
-        significance = {k: v for k, v in evidence.items() if any(w in k for w in ("p_value", "signif", "ci", "diff"))}
-        if runner_up is not None:
-            st.markdown(f"**Runner-up:** {runner_up}" + "".join(f" · **{k}**: {v}" for k, v in significance.items()))
-    with st.expander("Evidence (as recorded)", expanded=True):
+    st.caption(f"Decided {when}" + (f" · {evidence['reason']}" if isinstance(evidence, dict) and evidence.get("reason") else ""))
+    significance = evidence.get("significance") if isinstance(evidence, dict) else None
+    if isinstance(significance, dict) and significance.get("runner_up") is not None:
+        level = significance.get("level", 0.95)
+        st.markdown(
+            f"**Best vs runner-up:** {significance.get('best')} − {significance.get('runner_up')} = "
+            f"{_number(significance.get('difference'), '+.1f')} win-rate points, {_number(level, '.0%')} interval "
+            f"[{_number(significance.get('ci_low'), '+.1f')}, {_number(significance.get('ci_high'), '+.1f')}], "
+            f"p = {_number(significance.get('p_value'), '.3f')} over {significance.get('n', '?')} prompts"
+        )
+    rows = evidence.get("evidence") if isinstance(evidence, dict) else None
+    if isinstance(rows, list) and rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    with st.expander("Decision record (as stored)"):
         st.json(evidence)
 
 board = tables.leaderboard_rows(snapshot, selection)

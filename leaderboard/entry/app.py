@@ -1,7 +1,8 @@
 """Entry script of the leaderboard app (`evalkit leaderboard` runs `streamlit run` on this file).
 
 Pages are registered with st.navigation so their order and titles are ours rather than file names',
-and so AppTest can switch between them by path.
+and so AppTest can switch between them by path. This file sits alone in entry/ because Streamlit puts
+the entry script's folder first on sys.path.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-VIEWS = Path(__file__).parent / "views"
+VIEWS = Path(__file__).resolve().parents[1] / "views"
 
 st.set_page_config(page_title="evalkit leaderboard", page_icon=":material/leaderboard:", layout="wide")
 
