@@ -60,6 +60,8 @@ def pick_checkpoint(run_dir: str | Path, *, db_url: str | None = None, config: R
     evaluated = [o for o in report.outcomes if o.error is None and o.model_id is not None]
     checkpoints = pd.DataFrame({"model_id": [o.model_id for o in evaluated], "name": [o.checkpoint.path.name for o in evaluated],
                                 "epoch": [o.checkpoint.epoch for o in evaluated]})
+    # Epochs with identical weights are one model in the store; the earliest stands for them.
+    checkpoints = checkpoints.sort_values("epoch").drop_duplicates("model_id", keep="first")
     pairwise, likert, kind = _results(store, report)
     decision = json_safe(choose(pairwise, likert, checkpoints, n_resamples=n_resamples))
     decision.update({

@@ -62,10 +62,11 @@ class RunReport:
         return [o.model_id for o in self.outcomes if o.model_id is not None and o.error is None]
 
 
-def default_judges() -> tuple[str, ...]:
-    from evalkit.judges.registry import default_judge_name
+def default_judges(judge_base_url: str | None = None) -> tuple[str, ...]:
+    """LLM judges whenever a judge endpoint is configured; the offline reference judge only when none is."""
+    from evalkit.judges.calls import endpoint_configured
 
-    return ("pairwise", "likert") if default_judge_name() == "pairwise" else ("reference",)
+    return ("pairwise", "likert") if judge_base_url or endpoint_configured() else ("reference",)
 
 
 def resolve_baseline(store: Store, spec: str | None, prompt_set: PromptSet) -> int:
@@ -107,7 +108,10 @@ def run_evaluation(store: Store, target: str, config: RunConfig) -> RunReport:
     store.save_prompt_set(prompt_set)
     baseline_id = resolve_baseline(store, config.baseline, prompt_set)
     baseline_name = str(store.models().set_index("id").loc[baseline_id, "name"])
-    judges = config.judges or default_judges()
+    judges = config.judges or default_judges(config.judge_options.get("base_url"))
+    if config.baseline is None and "reference" in judges:
+        raise EvalkitError("the reference-overlap judge scores answers by their overlap with the reference answers, so those "
+                           "cannot also be its baseline; pass --baseline FILE or MODEL (e.g. the base model's outputs)")
     prompt_hashes = {p.hash for p in prompt_set.prompts}
     outcomes = []
     for checkpoint in select_checkpoints(target, config.epochs):
@@ -134,23 +138,27 @@ def summary_table(store: Store, report: RunReport) -> pd.DataFrame:
     from evalkit.stats.summary import summarize_likert, summarize_pairwise
 
     hashes = {p.hash for p in report.prompt_set.prompts}
-    rows: dict[int, dict[str, Any]] = {}
-    for outcome in report.outcomes:
-        key = outcome.model_id if outcome.model_id is not None else -len(rows) - 1
-        rows[key] = {"checkpoint": outcome.checkpoint.name, "status": "ok" if outcome.error is None else "skipped: " + outcome.error}
+    by_model: dict[int, dict[str, Any]] = {}  # two checkpoints with identical weights are one model
     pairwise_kind = next((k for k in ("pairwise", "alpaca_eval", "reference") if k in report.judges), None)
     likert_kind = "likert" if "likert" in report.judges else ("reference_likert" if "reference" in report.judges else None)
     if pairwise_kind:
         table = scope_rows(pairwise_table(store, pairwise_kind), report, hashes, baseline=True, kind=pairwise_kind)
         for row in summarize_pairwise(table, length_controlled=False).itertuples():
-            rows[int(row.model_id)].update({"judge": pairwise_kind, "n": row.n, "win_rate": row.win_rate, "se": row.standard_error,
-                                            "win%": row.win_pct, "tie%": row.tie_pct, "loss%": row.loss_pct, "invalid": row.n_invalid})
+            by_model.setdefault(int(row.model_id), {}).update(
+                {"judge": pairwise_kind, "n": row.n, "win_rate": row.win_rate, "se": row.standard_error,
+                 "win%": row.win_pct, "tie%": row.tie_pct, "loss%": row.loss_pct, "invalid": row.n_invalid})
     if likert_kind:
         table = scope_rows(likert_table(store, likert_kind), report, hashes, baseline=False, kind=likert_kind)
         for row in summarize_likert(table).itertuples():
-            rows[int(row.model_id)].update({"likert": row.mean, "likert_ci": f"[{row.ci_low:.2f}, {row.ci_high:.2f}]",
-                                            "likert_invalid": row.n_invalid})
-    return pd.DataFrame(list(rows.values()))
+            by_model.setdefault(int(row.model_id), {}).update(
+                {"likert": row.mean, "likert_ci": f"[{row.ci_low:.2f}, {row.ci_high:.2f}]", "likert_invalid": row.n_invalid})
+    rows = []
+    for outcome in report.outcomes:
+        row = {"checkpoint": outcome.checkpoint.name, "status": "ok" if outcome.error is None else "skipped: " + outcome.error}
+        if outcome.error is None and outcome.model_id is not None:
+            row.update(by_model.get(outcome.model_id, {}))
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def scope_rows(table: pd.DataFrame, report: RunReport, hashes: set[str], baseline: bool, kind: str) -> pd.DataFrame:

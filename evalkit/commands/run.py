@@ -37,19 +37,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    import os
-
     from evalkit.commands.generate import backend_options_from_args, decoding_from_args
     from evalkit.run import RunConfig
 
-    if args.judge_base_url:
-        # The judges read their endpoint from the environment chain; the flag wins over it.
-        os.environ["EVALKIT_JUDGE_BASE_URL"] = args.judge_base_url
     judges = tuple(j.strip() for j in args.judges.split(",") if j.strip()) if args.judges else None
     return RunConfig(
         prompts=args.prompts, baseline=args.baseline, judges=judges, epochs=getattr(args, "epochs", None),
         decoding=decoding_from_args(args), backend=backend_options_from_args(args), judge_model=args.judge_model,
-        judge_options={"concurrency": args.judge_concurrency, "max_cost": args.max_cost}, likert_samples=args.likert_samples,
+        judge_options={"concurrency": args.judge_concurrency, "max_cost": args.max_cost, "base_url": args.judge_base_url}, likert_samples=args.likert_samples,
         progress=not getattr(args, "json", False),
     )
 
