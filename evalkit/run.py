@@ -104,17 +104,19 @@ def _judge_checkpoint(store: Store, model_id: int, baseline_id: int, judges: tup
 
 
 def run_evaluation(store: Store, target: str, config: RunConfig) -> RunReport:
+    # Everything a user can get wrong is checked before the first write to the store.
+    checkpoints = select_checkpoints(target, config.epochs)
     prompt_set = load_prompt_set(config.prompts)
-    store.save_prompt_set(prompt_set)
-    baseline_id = resolve_baseline(store, config.baseline, prompt_set)
-    baseline_name = str(store.models().set_index("id").loc[baseline_id, "name"])
     judges = config.judges or default_judges(config.judge_options.get("base_url"))
     if config.baseline is None and "reference" in judges:
         raise EvalkitError("the reference-overlap judge scores answers by their overlap with the reference answers, so those "
                            "cannot also be its baseline; pass --baseline FILE or MODEL (e.g. the base model's outputs)")
+    store.save_prompt_set(prompt_set)
+    baseline_id = resolve_baseline(store, config.baseline, prompt_set)
+    baseline_name = str(store.models().set_index("id").loc[baseline_id, "name"])
     prompt_hashes = {p.hash for p in prompt_set.prompts}
     outcomes = []
-    for checkpoint in select_checkpoints(target, config.epochs):
+    for checkpoint in checkpoints:
         outcome = CheckpointOutcome(checkpoint)
         outcomes.append(outcome)
         try:

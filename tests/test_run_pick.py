@@ -77,3 +77,10 @@ def test_run_and_pick_refuse_directories_without_checkpoints(tmp_path: Path, lay
         result = run_cli(*command, "--db", f"sqlite:///{tmp_path / 'x.db'}")
         assert result.returncode == 2
         assert result.stderr.strip().splitlines()[-1].startswith("evalkit: error:") and "epoch-N" in result.stderr
+
+
+def test_reference_judge_refuses_the_references_as_its_own_baseline(tiny_model_dir: Path, tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    result = run_cli("run", "--checkpoint", str(tiny_model_dir), "--judges", "reference", "--db", f"sqlite:///{db}")
+    assert result.returncode == 2 and "cannot also be its baseline" in result.stderr
+    assert Store(f"sqlite:///{db}").models().empty  # nothing half-written
