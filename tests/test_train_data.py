@@ -144,5 +144,18 @@ def test_packing_gives_the_same_loss_as_padding(tiny_model_dir: Path, chatml) ->
         loss_padded = model(**padded, use_cache=False).loss
     assert torch.allclose(loss_packed, loss_padded, atol=1e-5), (loss_packed, loss_padded)
     # Rows split when a row is full, and the pad tail never carries a label.
-    split = PackingCollator(setup.pad_id, row_tokens=len(encoded[0].input_ids))(examples)
-    assert split["input_ids"].shape[0] == 2 and (split["labels"][split["input_ids"] == setup.pad_id] == IGNORE_INDEX).all()
+    split = PackingCollator(setup.pad_id)(examples)  # default: rows as wide as the longest dialog
+    assert split["input_ids"].shape == (2, len(encoded[0].input_ids)) and (split["labels"][split["input_ids"] == setup.pad_id] == IGNORE_INDEX).all()
+
+
+def test_demo_dialog_set_is_valid_varied_and_fully_trainable(chatml) -> None:
+    from evalkit.train import demo_dialogs_path
+
+    tokenizer, setup = chatml
+    dialogs = load_dialogs(demo_dialogs_path())
+    assert 150 <= len(dialogs) <= 300
+    assert sum(sum(m["role"] == "assistant" for m in d.messages) > 1 for d in dialogs) >= 20  # multi-turn
+    assert sum(d.messages[0]["role"] == "system" for d in dialogs) >= 10
+    assert len({d.messages[-2]["content"] for d in dialogs}) == len(dialogs)  # no repeated prompt
+    encoded, skipped = encode_dialogs(tokenizer, dialogs, setup.eot_token, 2048)
+    assert skipped == [] and all(item.trainable_tokens > 0 for item in encoded)

@@ -62,6 +62,8 @@ def parallel_settings(recipe: Recipe, processes: int) -> dict[str, Any]:
     mode = recipe.parallelism
     if mode == "auto":
         mode = "fsdp2" if processes > 1 and torch.cuda.is_available() else "ddp"
+    if mode in ("fsdp2", "zero3") and not torch.cuda.is_available():
+        raise EvalkitError(f"parallelism {mode} needs GPUs (accelerate shards only CUDA models); on CPU use parallelism=ddp")
     if mode == "fsdp2":
         return {"fsdp": "full_shard auto_wrap", "fsdp_config": launch_config("fsdp2.json")}
     if mode == "zero3":

@@ -6,8 +6,9 @@ mask from the position ids, so no dialog attends to another and the loss is iden
 no compute is spent on pad tokens. The first label of every dialog is masked so a dialog never learns to
 predict its neighbour's first token.
 
-Rows are kept short rather than filled to max_length: without a variable-length attention kernel (CPU,
-plain SDPA) attention over a row costs its length squared, so a few medium rows beat one long one.
+Rows are as wide as the micro-batch's longest dialog (or `row_tokens` if larger), not max_length:
+without a variable-length attention kernel (CPU, plain SDPA) attention over a row costs its length
+squared, and measured on CPU, rows of the longest dialog's width beat both padding and longer rows.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from evalkit.train.render import IGNORE_INDEX
 
 @dataclass
 class PackingCollator:
-    """Pack dialogs into as few rows as first-fit allows; rows are right-padded to the longest row."""
+    """Pack dialogs into as few rows as first-fit decreasing allows; rows are right-padded to the longest row."""
 
     pad_token_id: int
-    row_tokens: int
+    row_tokens: int = 0
 
     def __call__(self, examples: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         ordered = sorted(examples, key=lambda item: -len(item["input_ids"]))
@@ -78,10 +79,5 @@ class PaddingCollator:
         return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
 
 
-def make_collator(packing: bool, pad_token_id: int, row_tokens: int) -> Any:
-    return PackingCollator(pad_token_id, row_tokens) if packing else PaddingCollator(pad_token_id)
-
-
-def default_row_tokens(max_length: int, hidden_size: int) -> int:
-    """Row budget where attention (row length x hidden) stays small next to the MLPs (hidden squared)."""
-    return min(max_length, max(512, 8 * hidden_size))
+def make_collator(packing: bool, pad_token_id: int, row_tokens: int | None = None) -> Any:
+    return PackingCollator(pad_token_id, row_tokens or 0) if packing else PaddingCollator(pad_token_id)

@@ -7,9 +7,10 @@ dropout, and `OUT/epoch-N/` directories that other tools can load without knowin
 
 from __future__ import annotations
 
-import logging
 import os
+import shutil
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,8 @@ from transformers import TrainerCallback
 from evalkit.errors import EvalkitError
 from evalkit.train import checkpoints
 from evalkit.train.dialogs import data_hash, load_dialogs
-from evalkit.train.recipes import LOAD_DTYPES, load_recipe_spec, resolve
+from evalkit.train.recipes import LOAD_DTYPES, Recipe, load_recipe_spec, resolve
 from evalkit.train.render import Skipped, encode_dialogs
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,16 +70,21 @@ def load_base(model_dir: Path, dtype: str = "float32") -> tuple[Any, Any]:
     return tokenizer, model
 
 
-def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trainer_hook: Any = None) -> TrainResult:
-    """Train, writing OUT/epoch-N/ after each epoch; resume from OUT/.resume when a run was interrupted.
+@dataclass
+class Prepared:
+    """Everything decided before training: model and tokenizer set up, data encoded, the run record."""
 
-    `callbacks` are extra TrainerCallbacks; `trainer_hook(trainer)` runs before training (tests use both).
-    """
-    import time
+    model: Any
+    tokenizer: Any
+    recipe: Recipe
+    pad_id: int
+    encoded: list[Any]
+    skipped: list[Skipped]
+    run: dict[str, Any]
 
-    from evalkit.train.arguments import training_arguments, world_size
-    from evalkit.train.collate import default_row_tokens, make_collator
-    from evalkit.train.dropout import attach_residual_dropout
+
+def prepare(request: TrainRequest) -> Prepared:
+    """Load and check everything a user can get wrong, before OUT is touched."""
     from evalkit.train.eot import align_model, prepare_tokenizer
 
     spec = load_recipe_spec(request.recipe, request.overrides)
@@ -96,27 +100,40 @@ def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trai
               f"{recipe.max_length}: {shown}", file=sys.stderr)
     if not encoded:
         raise EvalkitError(f"{request.data}: no dialog has a trainable assistant token within max_length {recipe.max_length}")
-
-    out = request.out.resolve()
     run = {
         "recipe": recipe.name, "config": recipe.as_dict(), "config_hash": recipe.hash(), "data_hash": data_hash(dialogs),
         "data": str(request.data), "base_model": str(request.model.resolve()), "eot_token": setup.eot_token,
         "dialogs": len(encoded), "skipped": [vars(item) for item in skipped], "status": "running",
     }
+    return Prepared(model, tokenizer, recipe, setup.pad_id, encoded, skipped, run)
+
+
+def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trainer_hook: Any = None) -> TrainResult:
+    """Train, writing OUT/epoch-N/ after each epoch; resume from OUT/.resume when a run was interrupted.
+
+    `callbacks` are extra TrainerCallbacks; `trainer_hook(trainer)` runs before training (tests use both).
+    """
+    from evalkit.train.arguments import training_arguments, world_size
+    from evalkit.train.collate import make_collator
+    from evalkit.train.dropout import attach_residual_dropout
+
+    prepared = prepare(request)
+    recipe, run, out = prepared.recipe, prepared.run, request.out.resolve()
+    args = training_arguments(recipe, checkpoints.resume_dir(out), world_size())
     previous = _prepare_out_dir(out, run)
     if previous is not None and previous.get("status") == "finished":
         return TrainResult(out, checkpoints.complete_epochs(out), run["config_hash"], run["data_hash"],
-                           previous.get("train_loss"), 0.0, 0.0, skipped, None, already_done=True)
+                           previous.get("train_loss"), 0.0, 0.0, prepared.skipped, None, already_done=True)
 
+    model = prepared.model
     attach_residual_dropout(model, recipe.residual_dropout, recipe.residual_dropout_schedule)
     # A KV cache disables transformers' detection of packed sequences (their block-diagonal mask); training
     # never needs one. The exporter switches it back on for the saved config.
     model.config.use_cache = False
-    args = training_arguments(recipe, checkpoints.resume_dir(out), world_size())
     exporter = EpochExporter(out, request.save_epochs or recipe.save_window(), run)
-    row_tokens = recipe.pack_tokens or default_row_tokens(recipe.max_length, getattr(model.config, "hidden_size", 4096))
-    collator = make_collator(recipe.packing, setup.pad_id, row_tokens)
-    trainer = _build_trainer(model, tokenizer, args, encoded, collator, [exporter, *(callbacks or [])], request.progress)
+    collator = make_collator(recipe.packing, prepared.pad_id, recipe.pack_tokens)
+    trainer = _build_trainer(model, prepared.tokenizer, args, prepared.encoded, collator,
+                             [exporter, *(callbacks or [])], request.progress)
     exporter.trainer = trainer
     if trainer_hook is not None:
         trainer_hook(trainer)
@@ -128,11 +145,9 @@ def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trai
     if is_main_process():
         run.update(status="finished", train_loss=exporter.last_loss, steps=trainer.state.global_step)
         checkpoints.write_run(out, run)
-        import shutil
-
-        shutil.rmtree(checkpoints.resume_dir(out), ignore_errors=True)
+        shutil.rmtree(checkpoints.resume_dir(out), ignore_errors=True)  # optimizer state is no longer needed
     return TrainResult(out, checkpoints.complete_epochs(out), run["config_hash"], run["data_hash"], exporter.last_loss,
-                       tokens / seconds if seconds else 0.0, seconds, skipped,
+                       tokens / seconds if seconds else 0.0, seconds, prepared.skipped,
                        int(resume_from.name.split("-")[-1]) if resume_from else None)
 
 

@@ -53,7 +53,7 @@ class Recipe:
     neftune_alpha: float | None = None
     large_model_params: float = 3.0e10
     packing: bool = True
-    pack_tokens: int | None = None  # row budget when packing; None = from the model's width (collate.py)
+    pack_tokens: int | None = None  # width of packed rows; None = the micro-batch's longest dialog (fastest on CPU)
     seed: int = 42
     precision: str = "auto"
     load_dtype: str = "float32"  # weights as loaded (master copy); bfloat16 halves memory for very large models

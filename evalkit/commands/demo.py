@@ -31,10 +31,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"\npicked {decision['chosen']} (epoch {decision['epoch']}) by {decision['policy']}: {decision['reason']}")
     print(f"judge: {decision['judge']}, baseline: {decision['baseline']}, prompts: {decision['prompt_set']}")
-    for row in decision["evidence"]:
-        likert = "-" if row["likert_mean"] is None else f"{row['likert_mean']:.2f}"
-        win = "-" if row["win_rate"] is None else f"{row['win_rate']:5.1f}%"
-        print(f"  {row['name']:>9}: win rate vs base {win}  reference-overlap grade {likert}"
-              f"{'  *' if row['name'] == decision['chosen'] else ''}")
+    likert_of = {row["name"]: row["likert_mean"] for row in decision["evidence"]}
+    print("  epoch  win rate vs base  reference-overlap grade")
+    for row in decision["trend"]:
+        name = row["checkpoint"].rsplit("/", 1)[-1]
+        epoch = int(name.split("-")[1])
+        grade = likert_of.get(name, row.get("likert"))
+        mark = "  <- picked" if name == decision["chosen"] else ("  (window)" if epoch in settings.window else "")
+        print(f"  {epoch:>5}  {row.get('win_rate', float('nan')):>15.1f}%  {grade:>23.2f}{mark}")
     print(f"\ndone in {decision['seconds']:.0f} s; browse the results: evalkit leaderboard --db {decision['db_url']}")
     return 0
