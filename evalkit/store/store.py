@@ -84,8 +84,9 @@ class Store:
         dialect = self.engine.dialect.name
         if dialect in ("sqlite", "postgresql"):
             module = sqlite if dialect == "sqlite" else postgresql
-            result = conn.execute(module.insert(table).on_conflict_do_nothing(), list(rows))
-            return max(result.rowcount, 0)
+            # RETURNING counts what was inserted: executemany's rowcount is not reported by psycopg.
+            statement = module.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+            return len(conn.execute(statement, list(rows)).all())
         inserted = 0
         for row in rows:  # other databases: one savepoint per row
             try:

@@ -1,0 +1,64 @@
+"""The store on PostgreSQL: the same schema and queries as on SQLite (no SQLite-only SQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evalkit.data.alpaca import import_model_outputs
+from evalkit.data.references import import_references
+from evalkit.records import Decision, DecodingParams, GenerationResult, ModelInfo, Prompt, PromptSet
+from evalkit.store import Store
+from tests.fixtures import postgres
+
+pytestmark = pytest.mark.skipif(postgres.available() is not None, reason=str(postgres.available()))
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> str:
+    with postgres.postgres_server() as url:
+        yield url
+
+
+def test_store_round_trips_and_skips_finished_work_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    store = Store(pg_url)
+    prompts = tuple(Prompt(str(i), ({"role": "user", "content": f"q{i}"},), reference=f"r{i}") for i in range(3))
+    prompt_set = PromptSet("pg", prompts, "test")
+    store.save_prompt_set(prompt_set)
+    store.save_prompt_set(prompt_set)  # same content: a no-op
+    assert [p.reference for p in Store(pg_url).load_prompt_set("pg").prompts] == ["r0", "r1", "r2"]
+    model_id = store.register_model(ModelInfo(name="m", fingerprint="a" * 64, epoch=5, run="/runs/x"))
+    results = [GenerationResult(p.hash, 0, f"answer {p.id}", 3, 4, "stop", 0.1) for p in prompts]
+    assert store.add_generations(model_id, DecodingParams(greedy=True), "test", results) == 3
+    assert store.add_generations(model_id, DecodingParams(greedy=True), "test", results) == 0
+    assert len(store.stored_generation_keys(model_id, DecodingParams(greedy=True))) == 3
+    baseline_id = import_references(store, prompt_set)
+    assert len(store.generations(baseline_id)) == 3
+    store.add_decision(Decision("/runs/x", "epoch-5", 5, "winrate-likert-earliest", {"why": [1, None]}), model_id)
+    assert store.decisions("/runs/x").iloc[0]["evidence"] == {"why": [1, None]}
+
+
+def test_reference_judge_and_tables_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    import json
+
+    from evalkit.judges.registry import make_judge
+    from evalkit.judges.results import likert_table, pairwise_table
+    from evalkit.judges.runner import judge_pairs, judge_single
+    from evalkit.data import load_prompt_set
+
+    rows = [{"instruction": f"Name a colour, number {i}.", "output": "Blue is a colour." if i % 2 else "No idea."} for i in range(4)]
+    (tmp_path / "m.json").write_text(json.dumps([{**r, "generator": "model"} for r in rows]))
+    (tmp_path / "b.json").write_text(json.dumps([{**r, "output": "Hmm.", "generator": "base"} for r in rows]))
+    (tmp_path / "set.jsonl").write_text("\n".join(json.dumps({"instruction": r["instruction"], "reference": "Blue is a colour."}) for r in rows))
+    store = Store(pg_url)
+    store.save_prompt_set(load_prompt_set(str(tmp_path / "set.jsonl")))
+    model_id, _ = import_model_outputs(store, tmp_path / "m.json")
+    baseline_id, _ = import_model_outputs(store, tmp_path / "b.json")
+    judge = make_judge("reference")
+    summary = judge_pairs(store, judge, model_id, baseline_id)
+    assert (summary["wins"], summary["ties"], summary["losses"]) == (2, 2, 0)
+    assert judge_pairs(store, judge, model_id, baseline_id)["stored"] == 0  # cached
+    judge_single(store, judge, model_id)
+    assert set(pairwise_table(store, "reference")["outcome"]) == {"win", "tie"}
+    assert len(likert_table(store, "reference_likert")) == 4
