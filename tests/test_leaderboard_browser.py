@@ -28,7 +28,9 @@ def _body(driver) -> str:  # type: ignore[no-untyped-def]
 def _click_button(driver, label: str) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
-    driver.find_element(By.XPATH, f"//button[contains(normalize-space(.), {label!r})]").click()
+    xpath = f"//button[contains(normalize-space(.), {label!r})]"
+    _wait_for(lambda: driver.find_elements(By.XPATH, xpath), what=f"the {label!r} button")
+    driver.find_element(By.XPATH, xpath).click()
 
 
 def _wait_for(condition, timeout: float = 30, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +87,9 @@ def test_every_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
             driver.set_window_size(1500, 1100)
             timings["annotate"] = open_page(driver, f"{base}/annotate", timeout=60)
-            driver.find_element(By.CSS_SELECTOR, "input[aria-label='Annotator name']").send_keys("eve")
+            name_box = "input[aria-label='Annotator name']"
+            _wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, name_box), what="the annotator name box")
+            driver.find_element(By.CSS_SELECTOR, name_box).send_keys("eve")
             _click_button(driver, "Start annotating")
             _wait_for(lambda: "Answer B is significantly better." in _body(driver), what="the annotation screen")
             wait_rendered(driver)
