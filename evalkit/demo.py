@@ -15,14 +15,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from evalkit.data import load_prompt_set
-from evalkit.generate.checkpoint import Checkpoint
-from evalkit.generate.factory import BackendOptions, make_generator
-from evalkit.generate.runner import generate_for_checkpoint
 from evalkit.records import DecodingParams
 from evalkit.jsonio import json_safe
 from evalkit.run import RunConfig, run_evaluation, summary_table
@@ -44,10 +39,6 @@ class DemoSettings:
     recipe: str = "demo"
 
 
-def demo_dialogs_path() -> Path:
-    return Path(str(resources.files("evalkit.train").joinpath("data", "demo_dialogs.jsonl")))
-
-
 def _tokenizer_corpus(dialogs: Path) -> list[str]:
     texts = []
     for line in dialogs.read_text().splitlines():
@@ -57,6 +48,8 @@ def _tokenizer_corpus(dialogs: Path) -> list[str]:
 
 
 def _limited_dialogs(settings: DemoSettings) -> Path:
+    from evalkit.train import demo_dialogs_path
+
     source = demo_dialogs_path()
     if settings.dialogs_limit is None:
         return source
@@ -85,15 +78,11 @@ def run_demo(settings: DemoSettings, db_url: str | None = None, log: Any = print
                                        overrides={"epochs": str(settings.epochs)}))
     log(f"      train loss {result.train_loss}, {result.tokens_per_second:,.0f} tokens/s")
 
-    log("[3/5] generating the base model's answers (the pairwise baseline)")
     decoding = DecodingParams(max_new_tokens=settings.max_new_tokens)
-    prompt_set = load_prompt_set(settings.prompts)
-    base_checkpoint = Checkpoint(path=base, name="base-model")
-    generate_for_checkpoint(store, base_checkpoint, prompt_set, decoding, lambda: make_generator(base_checkpoint, BackendOptions()))
-
-    log(f"[4/5] evaluating every epoch (the trend) and [5/5] picking from epochs {min(settings.window)}-{max(settings.window)}")
-    config = RunConfig(prompts=settings.prompts, baseline="base-model", decoding=decoding, epochs=list(range(1, settings.epochs + 1)))
+    log("[3/5] generating answers from the base model (the pairwise baseline) and every epoch, [4/5] judging them")
+    config = RunConfig(prompts=settings.prompts, decoding=decoding, epochs=list(range(1, settings.epochs + 1)))
     trend = summary_table(store, run_evaluation(store, str(ckpt), config))
+    log(f"[5/5] picking from epochs {min(settings.window)}-{max(settings.window)}")
     decision = pick_checkpoint(ckpt, db_url=url, config=config, window=settings.window)
     decision["trend"] = json_safe(trend.to_dict(orient="records"))
     decision["db_url"] = url

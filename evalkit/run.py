@@ -6,6 +6,7 @@ no judge request. A broken checkpoint is reported and skipped; the others comple
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from evalkit.store import Store
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW = tuple(range(5, 11))
+REFERENCE_AS_BASELINE = ("the reference-overlap judge scores answers by their overlap with the reference answers, so those "
+                         "cannot also be its baseline; pass --baseline FILE or MODEL (e.g. the base model's outputs)")
 
 
 @dataclass
@@ -69,12 +72,32 @@ def default_judges(judge_base_url: str | None = None) -> tuple[str, ...]:
     return ("pairwise", "likert") if judge_base_url or endpoint_configured() else ("reference",)
 
 
-def resolve_baseline(store: Store, spec: str | None, prompt_set: PromptSet) -> int:
-    if spec is None:
+def base_model_of(target: str) -> Path | None:
+    """The base model a training run started from (`train_run.json`), when it is still there."""
+    record = Path(target) / "train_run.json"
+    if not record.is_file():
+        return None
+    try:
+        base = json.loads(record.read_text()).get("base_model")
+    except json.JSONDecodeError:
+        return None
+    return Path(base) if base and (Path(base) / "config.json").is_file() else None
+
+
+def resolve_baseline(store: Store, spec: str | None, prompt_set: PromptSet, judges: tuple[str, ...], target: str,
+                     config: "RunConfig") -> int:
+    """--baseline FILE or MODEL; else the set's reference answers — except for the reference-overlap
+    judge, which scores against those references: it compares with the run's untrained base model."""
+    if spec is not None:
+        return import_model_outputs(store, spec)[0] if Path(spec).is_file() else store.model_id(spec)
+    if "reference" not in judges:
         return import_references(store, prompt_set)
-    if Path(spec).is_file():
-        return import_model_outputs(store, spec)[0]
-    return store.model_id(spec)
+    base = base_model_of(target)
+    checkpoint = Checkpoint(path=base, name=f"{Path(target).resolve().name}/base") if base else None
+    if checkpoint is None:
+        raise EvalkitError(REFERENCE_AS_BASELINE)
+    return generate_for_checkpoint(store, checkpoint, prompt_set, config.decoding, lambda: make_generator(checkpoint, config.backend),
+                                   progress=config.progress).model_id
 
 
 def select_checkpoints(target: str, epochs: list[int] | None) -> list[Checkpoint]:
@@ -108,11 +131,10 @@ def run_evaluation(store: Store, target: str, config: RunConfig) -> RunReport:
     checkpoints = select_checkpoints(target, config.epochs)
     prompt_set = load_prompt_set(config.prompts)
     judges = config.judges or default_judges(config.judge_options.get("base_url"))
-    if config.baseline is None and "reference" in judges:
-        raise EvalkitError("the reference-overlap judge scores answers by their overlap with the reference answers, so those "
-                           "cannot also be its baseline; pass --baseline FILE or MODEL (e.g. the base model's outputs)")
+    if config.baseline is None and "reference" in judges and base_model_of(target) is None:
+        raise EvalkitError(REFERENCE_AS_BASELINE)
     store.save_prompt_set(prompt_set)
-    baseline_id = resolve_baseline(store, config.baseline, prompt_set)
+    baseline_id = resolve_baseline(store, config.baseline, prompt_set, judges, target, config)
     baseline_name = str(store.models().set_index("id").loc[baseline_id, "name"])
     prompt_hashes = {p.hash for p in prompt_set.prompts}
     outcomes = []

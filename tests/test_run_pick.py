@@ -29,11 +29,11 @@ def test_small_demo_trains_evaluates_and_picks(small_demo: tuple[DemoSettings, d
     assert json.loads((run_dir / "picked.json").read_text())["chosen"] == decision["chosen"]
     assert (run_dir / "best").resolve() == (run_dir / decision["chosen"]).resolve()
     assert {row["epoch"] for row in decision["evidence"]} == {2, 3}
-    assert decision["judge"] == "reference" and decision["baseline"] == "base-model"
+    assert decision["judge"] == "reference" and decision["baseline"] == "ckpt/base"
     store = Store(decision["db_url"])
     stored = store.decisions()
     assert stored.iloc[-1]["chosen_name"] == decision["chosen"] and stored.iloc[-1]["policy"] == "winrate-likert-earliest"
-    assert {"base-model", "ckpt/epoch-2", "ckpt/epoch-3"} <= set(store.models()["name"])
+    assert {"ckpt/base", "ckpt/epoch-2", "ckpt/epoch-3"} <= set(store.models()["name"])
 
 
 @pytest.mark.slow
@@ -41,7 +41,7 @@ def test_pick_cli_contract_and_rerun_does_no_new_work(small_demo: tuple[DemoSett
     settings, decision = small_demo
     store = Store(decision["db_url"])
     before = (len(store.generations()), len(store.judgments()))
-    result = run_cli("pick", str(settings.out / "ckpt"), "--window", "2-3", "--baseline", "base-model", "--max-new-tokens", "12",
+    result = run_cli("pick", str(settings.out / "ckpt"), "--window", "2-3", "--max-new-tokens", "12",
                      "--db", decision["db_url"], "--json")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
@@ -59,7 +59,7 @@ def test_run_skips_a_corrupt_checkpoint_and_completes_the_others(small_demo: tup
         shutil.copytree(settings.out / "ckpt" / f"epoch-{epoch}", run_dir / f"epoch-{epoch}")
     weights = run_dir / "epoch-2" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
-    result = run_cli("run", "--checkpoint", str(run_dir), "--epochs", "2-3", "--baseline", "base-model", "--max-new-tokens", "12",
+    result = run_cli("run", "--checkpoint", str(run_dir), "--epochs", "2-3", "--baseline", "ckpt/base", "--max-new-tokens", "12",
                      "--db", decision["db_url"])
     assert result.returncode == 1, result.stderr
     assert "skipped: checkpoint" in result.stdout and "corrupt weights" in result.stdout

@@ -23,7 +23,9 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backend")
     group.add_argument("--backend", choices=("transformers", "openai", "vllm", "vllm-server"), default=None,
                        help="default: transformers (env EVALKIT_BACKEND)")
-    group.add_argument("--batch-size", type=int, default=32, help="transformers backend: prompts per batch")
+    group.add_argument("--batch-size", type=int, default=64, help="transformers backend: most prompts per batch")
+    group.add_argument("--max-batch-tokens", type=int, default=None,
+                       help="transformers backend: most rows x (longest prompt + new tokens) per batch (16384 on CPU, 131072 on CUDA)")
     group.add_argument("--device", default=None, help="transformers backend: cpu, cuda, cuda:1 (default: cuda when available)")
     group.add_argument("--base-url", default=None, help="openai backend: server URL (env OPENAI_BASE_URL)")
     group.add_argument("--model-name", default=None, help="openai backend: the model name the server knows (default: the checkpoint path)")
@@ -62,6 +64,7 @@ def backend_options_from_args(args: argparse.Namespace):
     return BackendOptions(
         backend=str(resolve("backend", args.backend, "transformers")),
         batch_size=args.batch_size,
+        max_batch_tokens=args.max_batch_tokens,
         device=args.device,
         base_url=resolve("base_url", args.base_url, None, env=("OPENAI_BASE_URL",)),
         model_name=args.model_name,

@@ -13,7 +13,8 @@ from evalkit.generate.checkpoint import Checkpoint
 @dataclass(frozen=True)
 class BackendOptions:
     backend: str = "transformers"
-    batch_size: int = 32
+    batch_size: int = 64
+    max_batch_tokens: int | None = None  # transformers backend: 16k tokens on CPU, 128k on CUDA
     device: str | None = None
     base_url: str | None = None
     model_name: str | None = None  # the name the server knows the model by
@@ -26,7 +27,8 @@ def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator
     if options.backend == "transformers":
         from evalkit.generate.transformers_backend import TransformersGenerator
 
-        return TransformersGenerator(checkpoint.path, batch_size=options.batch_size, device=options.device)
+        return TransformersGenerator(checkpoint.path, batch_size=options.batch_size, device=options.device,
+                                     max_batch_tokens=options.max_batch_tokens)
     if options.backend == "openai":
         from evalkit.generate.openai_backend import OpenAIGenerator
 

@@ -1,7 +1,9 @@
 """In-process generation with transformers: batched, length-sorted, left-padded.
 
-Sorting by prompt length keeps padding (wasted compute) small inside each batch; left padding keeps
-every prompt's last token adjacent to the first generated one, as decoder-only batching requires.
+Sorting by prompt length keeps padding (wasted compute) small inside each batch, and a token budget
+(rows x (longest prompt + new tokens)) closes a batch early when its prompts are long, so one long
+prompt does not pad dozens of short ones; left padding keeps every prompt's last token adjacent to the
+first generated one, as decoder-only batching requires.
 """
 
 from __future__ import annotations
@@ -41,9 +43,11 @@ def load_model(path: Path, device: str | None = None) -> tuple[Any, Any, str]:
 class TransformersGenerator:
     backend = "transformers"
 
-    def __init__(self, path: Path, batch_size: int = 32, device: str | None = None) -> None:
+    def __init__(self, path: Path, batch_size: int = 64, device: str | None = None, max_batch_tokens: int | None = None) -> None:
         self.model, self.tokenizer, self.device = load_model(path, device)
         self.batch_size = batch_size
+        # CPU: padding costs compute, keep batches narrow; GPU: room for wide batches of long answers.
+        self.max_batch_tokens = max_batch_tokens or (131_072 if self.device.startswith("cuda") else 16_384)
         self.stop_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
 
     def _generate_kwargs(self, decoding: DecodingParams) -> dict[str, Any]:
@@ -66,8 +70,7 @@ class TransformersGenerator:
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
         order = sorted(range(len(requests)), key=lambda i: lengths[i], reverse=True)
         kwargs = self._generate_kwargs(decoding)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+        for start, batch in self._batches(order, lengths, decoding.max_new_tokens):
             encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
             torch.manual_seed(decoding.seed + start)
             began = time.perf_counter()
@@ -90,6 +93,15 @@ class TransformersGenerator:
                     )
                 )
             yield results
+
+    def _batches(self, order: list[int], lengths: list[int], max_new_tokens: int) -> Iterator[tuple[int, list[int]]]:
+        """Consecutive runs of the length-sorted (longest first) order, each within the row and token limits."""
+        start = 0
+        while start < len(order):
+            padded = lengths[order[start]] + max_new_tokens  # the longest prompt of the batch sets its width
+            rows = max(1, min(self.batch_size, self.max_batch_tokens // padded))
+            yield start, order[start : start + rows]
+            start += rows
 
     def _until_stop(self, row: list[int]) -> tuple[list[int], str]:
         for position, token in enumerate(row):
