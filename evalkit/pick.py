@@ -33,12 +33,13 @@ def _link_best(run_dir: Path, chosen: str) -> None:
 
 
 def _results(store: Store, report: RunReport) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    from evalkit.judges.results import likert_table, pairwise_table
+    from evalkit.judges.results import likert_table
+    from evalkit.run import comparison_table
 
     hashes = {p.hash for p in report.prompt_set.prompts}
     for kind in PAIRWISE_PREFERENCE:
         if kind in report.judges:
-            pairwise = scope_rows(pairwise_table(store, kind), report, hashes, baseline=True, kind=kind)
+            pairwise = scope_rows(comparison_table(store, kind), report, hashes, baseline=True, kind=kind)
             break
     else:
         raise EvalkitError("picking needs a pairwise judge (pairwise, alpaca_eval or reference) in --judges")

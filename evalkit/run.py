@@ -156,9 +156,17 @@ def run_evaluation(store: Store, target: str, config: RunConfig) -> RunReport:
     return RunReport(prompt_set, baseline_id, baseline_name, judges, outcomes)
 
 
+def comparison_table(store: Store, kind: str) -> pd.DataFrame:
+    """Per-prompt results of a judge that compares with the baseline: AlpacaEval's weighted preference,
+    or a both-orders pairwise verdict (LIMA's judge, the reference judge, custom pairwise specs)."""
+    from evalkit.judges.results import alpaca_table, pairwise_table
+
+    return alpaca_table(store, kind) if kind == "alpaca_eval" else pairwise_table(store, kind)
+
+
 def summary_table(store: Store, report: RunReport) -> pd.DataFrame:
     """One row per checkpoint: win rate vs the baseline with its SE and W/T/L, Likert mean with CI."""
-    from evalkit.judges.results import likert_table, pairwise_table
+    from evalkit.judges.results import likert_table
     from evalkit.stats.summary import summarize_likert, summarize_pairwise
 
     hashes = {p.hash for p in report.prompt_set.prompts}
@@ -166,7 +174,7 @@ def summary_table(store: Store, report: RunReport) -> pd.DataFrame:
     pairwise_kind = next((k for k in ("pairwise", "alpaca_eval", "reference") if k in report.judges), None)
     likert_kind = "likert" if "likert" in report.judges else ("reference_likert" if "reference" in report.judges else None)
     if pairwise_kind:
-        table = scope_rows(pairwise_table(store, pairwise_kind), report, hashes, baseline=True, kind=pairwise_kind)
+        table = scope_rows(comparison_table(store, pairwise_kind), report, hashes, baseline=True, kind=pairwise_kind)
         for row in summarize_pairwise(table, length_controlled=False).itertuples():
             by_model.setdefault(int(row.model_id), {}).update(
                 {"judge": pairwise_kind, "n": row.n, "win_rate": row.win_rate, "se": row.standard_error,

@@ -55,3 +55,29 @@ def test_run_with_pairwise_and_likert_judges_then_rerun_makes_no_request(tiny_mo
         assert json.loads(second.stdout) == json.loads(first.stdout)
     assert b"sk-secret-for-test" not in (tmp_path / "x.db").read_bytes()
     assert not re.search("sk-secret", first.stderr + second.stderr)
+
+
+@pytest.mark.slow
+def test_run_and_pick_with_the_alpaca_eval_judge(tiny_model_dir: Path, tmp_path: Path) -> None:
+    run_dir = tmp_path / "ckpt"
+    for epoch in parse_range("5-6"):
+        shutil.copytree(tiny_model_dir, run_dir / f"epoch-{epoch}")
+    (run_dir / "epoch-6" / "config.json").write_text((run_dir / "epoch-6" / "config.json").read_text().replace("{", '{"note": 6, ', 1))
+    prompts = write_prompts(tmp_path / "p.jsonl", 4)
+    rows = [json.loads(line) for line in prompts.read_text().splitlines()]
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps([{"instruction": r["prompt"], "output": "Baseline.", "generator": "base"} for r in rows]))
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    # Default responder: the token "m" with top-5 logprobs, as AlpacaEval's weighted judge reads them.
+    with FakeOpenAIServer() as server:
+        common = ["--prompts", str(prompts), "--baseline", str(baseline), "--judges", "alpaca_eval", "--judge-base-url", server.base_url,
+                  "--judge-model", "fake-judge", "--greedy", "--max-new-tokens", "6", "--db", db, "--json"]
+        result = run_cli("run", "--checkpoint", str(run_dir), *common)
+        assert result.returncode == 0, result.stderr
+        table = json.loads(result.stdout)
+        assert [row["judge"] for row in table] == ["alpaca_eval", "alpaca_eval"]
+        assert all(0.0 <= row["win_rate"] <= 100.0 and row["invalid"] == 0 and row["n"] == 4 for row in table)
+        picked = run_cli("pick", str(run_dir), "--window", "5-6", *common)
+        assert picked.returncode == 0, picked.stderr
+        decision = json.loads(picked.stdout)
+        assert decision["judge"] == "alpaca_eval" and decision["chosen"] in ("epoch-5", "epoch-6")
