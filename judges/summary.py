@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.jsonio import json_safe  # noqa: F401  (re-exported for the CLI)
 from evalkit.stats.lima import likert_summary as lima_likert_summary
 
 

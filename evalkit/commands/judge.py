@@ -70,7 +70,8 @@ def _intersect(*scopes: set[str] | None) -> set[str] | None:
 
 def _report(summary: dict[str, Any], as_json: bool) -> int:
     from evalkit.errors import EvalkitError
-    from evalkit.judges.summary import format_table, json_safe
+    from evalkit.jsonio import json_safe
+    from evalkit.judges.summary import format_table
 
     if summary["errors"] and not summary["stored"] and not summary["cached"]:
         raise EvalkitError(f"every judge request failed ({summary['errors']}); first: {summary['first_error']}")
