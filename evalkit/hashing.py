@@ -20,6 +20,3 @@ def content_hash(value: Any) -> str:
     """sha256 of the canonical JSON of `value` (strings are hashed as JSON strings too)."""
     return sha256_text(canonical_json(value))
 
-
-def short(hash_hex: str, n: int = 12) -> str:
-    return hash_hex[:n]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from evalkit.hashing import content_hash
 
-Role = Literal["system", "user", "assistant"]
 Message = dict[str, str]  # {"role": ..., "content": ...}
 
 
@@ -54,10 +53,6 @@ class DecodingParams:
     max_new_tokens: int = 2048
     greedy: bool = False
     seed: int = 0
-
-    @classmethod
-    def lima(cls, **overrides: Any) -> "DecodingParams":
-        return cls(**overrides)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,13 +117,6 @@ class Judgment:
     cost_usd: float | None = None
     latency_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class HumanLabel:
-    annotator: str
-    item_id: int
-    label: str  # "A" | "B" | "tie", from the order the annotator saw
 
 
 @dataclass(frozen=True)

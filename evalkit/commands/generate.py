@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from evalkit.commands.common import add_db_flag, epoch_range
+from evalkit.generate import BACKENDS
 
 
 def add_decoding_flags(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +22,7 @@ def add_decoding_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backend")
-    group.add_argument("--backend", choices=("transformers", "openai", "vllm", "vllm-server"), default=None,
+    group.add_argument("--backend", choices=BACKENDS, default=None,
                        help="default: transformers (env EVALKIT_BACKEND)")
     group.add_argument("--batch-size", type=int, default=64, help="transformers backend: most prompts per batch")
     group.add_argument("--max-batch-tokens", type=int, default=None,

@@ -23,8 +23,8 @@ from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
 _DONE = object()
 
 
-def describe_api_error(exc: Exception, base_url: str) -> str:
-    """One line for a failed call; the API key never appears in it (the client does not echo it)."""
+def describe_api_error(exc: Exception, base_url: str, api_key: str) -> str:
+    """One line for a failed call; the API key never appears in it, even if a server echoes it."""
     import openai
 
     if isinstance(exc, openai.AuthenticationError):
@@ -34,7 +34,8 @@ def describe_api_error(exc: Exception, base_url: str) -> str:
     if isinstance(exc, openai.NotFoundError):
         return f"server {base_url} does not serve that model (404); check --model-name"
     if isinstance(exc, openai.APIStatusError):
-        return f"server {base_url} answered {exc.status_code}: {str(exc.message)[:200]}"
+        message = str(exc.message).replace(api_key, "***") if api_key != "EMPTY" else str(exc.message)
+        return f"server {base_url} answered {exc.status_code}: {message[:200]}"
     return f"request to {base_url} failed: {exc.__class__.__name__}"
 
 
@@ -72,7 +73,7 @@ class OpenAIGenerator:
         except openai.NotFoundError:
             return  # some compatible servers have no /models; the first real request will tell
         except openai.OpenAIError as exc:
-            raise EvalkitError(describe_api_error(exc, self.base_url)) from None
+            raise EvalkitError(describe_api_error(exc, self.base_url, self.api_key)) from None
         finally:
             client.close()
 
@@ -153,7 +154,7 @@ class OpenAIGenerator:
                         finished = True
                         break
                     if isinstance(item, Exception):
-                        raise EvalkitError(describe_api_error(item, self.base_url)) from None
+                        raise EvalkitError(describe_api_error(item, self.base_url, self.api_key)) from None
                     batch.append(item)
                     if len(batch) >= batch_size:
                         break
