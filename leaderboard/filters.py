@@ -9,8 +9,9 @@ from typing import TypeVar
 
 import streamlit as st
 
+from evalkit.judges.results import ALPACA_KIND
 from evalkit.leaderboard import tables
-from evalkit.leaderboard.snapshot import ALPACA_KIND, Snapshot
+from evalkit.leaderboard.snapshot import Snapshot
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """A snapshot: every judge table of the store plus the summaries the pages show, built in one go.
 
 Reading a large store is the slow part of the app (100 checkpoints x 805 prompts x 3 judges is
-~480k judgments, ~15 s through `judges.results`), and summaries with bootstrap intervals cost
+~480k judgments, ~2 s through `judges.reading`), and summaries with bootstrap intervals cost
 seconds more. So both are computed once per store state, off the page's thread (see cache.py), and
 written to a Parquet directory so a restarted server starts from the last snapshot instead of from
 the raw judgments. Pages only slice and format what is here.
@@ -17,16 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from evalkit.judges.results import (
-    ALPACA_COLUMNS,
-    LIKERT_COLUMNS,
-    PAIRWISE_COLUMNS,
-    alpaca_table,
-    likert_table,
-    pairwise_table,
-)
+from evalkit.judges.reading import read_judged
+from evalkit.judges.results import PAIRWISE_COLUMNS, tables_of
 from evalkit.commands.agreement import judge_biases
 from evalkit.leaderboard.tables import length_bins
 from evalkit.stats.summary import summarize_likert, summarize_pairwise
@@ -35,7 +29,6 @@ from evalkit.store import schema as t
 
 SNAPSHOT_VERSION = 1  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
 ALL_PROMPTS = "All prompts"
-ALPACA_KIND = "alpaca_eval"
 TABLES = ("models", "prompts", "prompt_sets", "pairwise", "alpaca", "likert", "pairwise_summary", "likert_summary",
           "judge_bias", "length_bins", "lc")
 BIAS_COLUMNS = ["rater", "n_both_orders", "position_consistency", "first_position_rate", "n_length_differs", "prefer_longer"]
@@ -96,19 +89,6 @@ def _summaries(pairwise: pd.DataFrame, alpaca: pd.DataFrame, likert: pd.DataFram
             pd.concat(likert_parts, ignore_index=True) if likert_parts else pd.DataFrame(columns=["scope"]))
 
 
-def judge_kinds(store: Store) -> dict[str, list[str]]:
-    """Judge kinds in the store by how their rows are read: AlpacaEval's (one order, weighted
-    preference), other pairwise ones (LIMA's, the offline reference judge, custom pairwise specs: both
-    orders) and single-answer ones (Likert-style scores)."""
-    j = t.judgments
-    query = select(j.c.judge_kind, func.max(j.c.generation_b)).group_by(j.c.judge_kind).order_by(j.c.judge_kind)
-    with store.engine.connect() as conn:
-        rows = [(str(kind), paired is not None) for kind, paired in conn.execute(query)]
-    return {"alpaca": [k for k, _ in rows if k == ALPACA_KIND],
-            "pairwise": [k for k, paired in rows if paired and k != ALPACA_KIND],
-            "single": [k for k, paired in rows if not paired]}
-
-
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     frames = [frame for frame in frames if not frame.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
@@ -120,14 +100,11 @@ def build_snapshot(store: Store, token: str) -> Snapshot:
     models = store.frame(select(t.models.c.id, t.models.c.name, t.models.c.run, t.models.c.epoch, t.models.c.path)
                          .order_by(t.models.c.id))
     prompt_sets = store.frame(select(t.prompt_set_items.c.set_name, t.prompt_set_items.c.prompt_hash))
-    kinds = judge_kinds(store)
-    pairwise = _concat([pairwise_table(store, kind) for kind in kinds["pairwise"]], PAIRWISE_COLUMNS)
-    alpaca = _concat([alpaca_table(store, kind) for kind in kinds["alpaca"]], ALPACA_COLUMNS)
-    likert = _concat([likert_table(store, kind) for kind in kinds["single"]], LIKERT_COLUMNS)
-    instructions = pd.concat([frame[["prompt_hash", "instruction"]] for frame in (pairwise, alpaca, likert)])
-    prompts = instructions.drop_duplicates("prompt_hash").rename(columns={"prompt_hash": "hash"}).reset_index(drop=True)
-    pairwise, alpaca, likert = (frame.drop(columns=["instruction"]) for frame in (pairwise, alpaca, likert))
-    judged = set(prompts["hash"])
+    read = read_judged(store)
+    pairwise, alpaca, likert = tables_of(read, instructions=False)
+    judged = set().union(*(frame["prompt_hash"] for frame in (pairwise, alpaca, likert)))
+    hashes = [h for h in read.instructions.index if h in judged]
+    prompts = pd.DataFrame({"hash": pd.Series(hashes, dtype=object), "instruction": read.instructions.reindex(hashes).to_numpy()})
     pair_summary, likert_summary = _summaries(pairwise, alpaca, likert, _scopes(prompt_sets, judged))
     both = _concat([pairwise, alpaca], PAIRWISE_COLUMNS)
     bias = pd.DataFrame(judge_biases(both), columns=BIAS_COLUMNS)
@@ -135,19 +112,34 @@ def build_snapshot(store: Store, token: str) -> Snapshot:
                     likert, pair_summary, likert_summary, bias, length_bins(both))
 
 
-def with_length_control(snapshot: Snapshot) -> Snapshot:
-    """The snapshot plus AlpacaEval length-controlled win rates (one GLM fit per model and baseline,
-    ~0.2 s each: the slowest statistic, so it is added after the snapshot is already being served)."""
-    if snapshot.alpaca.empty:
-        return snapshot
-    scopes = _scopes(snapshot.prompt_sets, set(snapshot.prompts["hash"]))
+def build_snapshot_at(url: str, token: str) -> Snapshot:
+    """build_snapshot for a store given by URL (what the worker process receives: a Store holds an engine)."""
+    store = Store(url)
+    try:
+        return build_snapshot(store, token)
+    finally:
+        store.engine.dispose()
+
+
+def length_control_table(alpaca: pd.DataFrame, prompt_sets: pd.DataFrame, judged: set[str]) -> pd.DataFrame:
+    """AlpacaEval length-controlled win rates per scope (one GLM fit per model and baseline, ~0.2 s
+    each: the slowest statistic, so it is added after the snapshot is already being served)."""
     parts = []
-    for scope, hashes in scopes.items():
-        part = snapshot.alpaca[snapshot.alpaca["prompt_hash"].isin(hashes)]
+    for scope, hashes in _scopes(prompt_sets, judged).items():
+        part = alpaca[alpaca["prompt_hash"].isin(hashes)]
         if not part.empty:
             summary = summarize_pairwise(part, n_resamples=1, length_controlled=True)  # only its LC columns are kept
             parts.append(summary.assign(scope=scope)[[*LC_KEYS, "length_controlled_winrate", "lc_variant"]])
-    return replace(snapshot, lc=pd.concat(parts, ignore_index=True)) if parts else snapshot
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*LC_KEYS, "length_controlled_winrate", "lc_variant"])
+
+
+def with_length_control(snapshot: Snapshot, lc: pd.DataFrame | None = None) -> Snapshot:
+    """The snapshot plus its length-controlled win rates (computed here unless given)."""
+    if snapshot.alpaca.empty:
+        return snapshot
+    if lc is None:
+        lc = length_control_table(snapshot.alpaca, snapshot.prompt_sets, set(snapshot.prompts["hash"]))
+    return replace(snapshot, lc=lc) if not lc.empty else snapshot
 
 
 # ---- persistence ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from evalkit.hashing import content_hash
 from evalkit.settings import db_url
 from evalkit.store import Store
 from evalkit.store import schema as t
-from evalkit.store.store import _redact
+from evalkit.store.store import redact_url
 
 RESULT_TABLES: tuple[Table, ...] = (t.generations, t.judgments)
 LABEL_TABLES: tuple[Table, ...] = (t.human_labels, t.annotation_items, t.annotation_batches, t.decisions)
@@ -64,7 +64,7 @@ def labels_token(store: Store) -> str:
 
 
 def redacted_url() -> str:
-    return _redact(current_url())
+    return redact_url(current_url())
 
 
 class PageTimer:

@@ -108,9 +108,8 @@ def stubbed_store(monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
 
     from tests.test_stats_summary import likert_table, pairwise_table
 
-    monkeypatch.setattr(results, "pairwise_table", lambda store, judge_kind="pairwise": pairwise_table(40))
-    monkeypatch.setattr(results, "alpaca_table", lambda store, judge_kind="alpaca_eval": pd.DataFrame())
-    monkeypatch.setattr(results, "likert_table", lambda store, judge_kind="likert": likert_table())
+    monkeypatch.setattr(results, "tables", lambda store, instructions=True, kinds=None: (pairwise_table(40), pd.DataFrame(),
+                                                                                        likert_table()))
     return db_url
 
 

@@ -91,6 +91,9 @@ def print_frame(title: str, frame: pd.DataFrame, columns: list[str] | None = Non
     print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
+STORE_KINDS = ("pairwise", "alpaca_eval", "likert")  # the judges `evalkit stats` reads from a store
+
+
 def store_tables(db: str | None) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
     """(store, pairwise rows, Likert rows) of the store's judgments; pairwise and alpaca_eval rows
     go together since both carry AlpacaEval preferences."""
@@ -99,9 +102,9 @@ def store_tables(db: str | None) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
     from evalkit.store import Store
 
     store = Store(db_url(db))
-    frames = [frame for frame in (results.pairwise_table(store), results.alpaca_table(store)) if not frame.empty]
-    pairwise = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return store, pairwise, results.likert_table(store)
+    pairwise, alpaca, likert = results.tables(store, kinds=STORE_KINDS)
+    frames = [frame for frame in (pairwise, alpaca) if not frame.empty]
+    return store, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), likert
 
 
 def stats_error(exc: ValueError) -> EvalkitError:

@@ -1,6 +1,7 @@
 """`evalkit leaderboard`: serve the Streamlit app over a results store.
 
-The app runs as a `streamlit run` child process (Streamlit owns its event loop and signal handling).
+The app runs in a child process (Streamlit owns its event loop and signal handling) that reads the
+store before it serves (evalkit.leaderboard.server), so no page view waits for that read.
 The database URL reaches the child through the environment, never argv, so a Postgres password does
 not show up in `ps` or in logs. Loopback by default: the app has no authentication.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from evalkit.commands.common import add_db_flag
 from evalkit.errors import EvalkitError
+from evalkit.store.store import redact_url
 
 DEFAULT_PORT = 8501
 DEFAULT_HOST = "127.0.0.1"
@@ -43,9 +45,10 @@ def app_path() -> Path:
 
 
 def streamlit_command(port: int, host: str) -> list[str]:
-    """The child's argv: headless, no usage statistics, no file watcher (an installed app does not change)."""
+    """The child's argv: `streamlit run` options after the app; headless, no usage statistics, no file
+    watcher (an installed app does not change)."""
     return [
-        sys.executable, "-m", "streamlit", "run", str(app_path()),
+        sys.executable, "-m", "evalkit.leaderboard.server", str(app_path()),
         "--server.port", str(port),
         "--server.address", host,
         "--server.headless", "true",
@@ -81,7 +84,8 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     url = db_url(args.db)
     _check_store(url)
     env = {**os.environ, "EVALKIT_DB": url}
-    print(f"evalkit leaderboard: http://{args.host}:{args.port}  (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    print(f"evalkit leaderboard: reading {redact_url(url)}, then serving http://{args.host}:{args.port}  (Ctrl-C to stop)",
+          file=sys.stderr, flush=True)
     child = subprocess.Popen(streamlit_command(args.port, args.host), env=env)
     # A supervisor stopping us with SIGTERM must not leave the server running as an orphan.
     stopped: list[int] = []

