@@ -3,13 +3,15 @@
     python bench/leaderboard_speed.py --db sqlite:///bench.db     # builds 100 checkpoints x 805 prompts if empty
 
 Measures, with `evalkit leaderboard` serving the store on a loopback port:
-- baseline: reading and summarising the judge tables directly (what every page view would cost
-  without the snapshot cache), in this process;
-- cold: the first page view of a fresh server with no saved snapshot (it waits for the build);
-- warm: every page opened from scratch (new page load, as a user following a link), median of 3;
-- restart: the first view after restarting the server with the saved snapshot on disk, in a new
-  browser (so it includes chromium loading the app's JavaScript), then each other page once.
-Ratios are against the baseline. Needs Debian's chromium + chromedriver and selenium.
+- read: the three judge tables read the plain way (one pandas join per judge kind, the obvious
+  implementation; tests/test_results_reading.py checks both give the same rows) vs evalkit's reader
+  (judges/reading.py), in this process; then the whole snapshot (read + every summary);
+- start: `evalkit leaderboard` from launch until it answers, on a store it has never seen (it reads
+  the store before serving) and again with the snapshot it saved;
+- first views: each page in a new browser (no cached JavaScript), right after the first start,
+  while length-controlled win rates are still computed in the background;
+- warm: each page in a new browser, and in one browser (a user following links), median of 3.
+Ratios are against the plain read. Needs Debian's chromium + chromedriver and selenium.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,27 +36,56 @@ from tests.leaderboard_browser import browser_missing_reason, chrome, open_page,
 PAGES = ("", "checkpoints", "compare", "annotate", "agreement")
 
 
-def _baseline_seconds(url: str) -> float:
+def _read_seconds(url: str) -> tuple[float, float, float]:
+    """(plain read, evalkit read, whole snapshot) in seconds."""
+    from evalkit.judges.results import tables
     from evalkit.leaderboard.snapshot import build_snapshot
     from evalkit.leaderboard.store_access import results_token
     from evalkit.store import Store
+    from tests.test_results_reading import plain_alpaca, plain_likert, plain_pairwise
 
     store = Store(url)
     start = time.perf_counter()
+    plain_pairwise(store, "pairwise"), plain_alpaca(store, "alpaca_eval"), plain_likert(store, "likert")
+    plain = time.perf_counter() - start
+    start = time.perf_counter()
+    tables(store)
+    fast = time.perf_counter() - start
+    start = time.perf_counter()
     build_snapshot(store, results_token(store))
-    return time.perf_counter() - start
+    return plain, fast, time.perf_counter() - start
 
 
-def _pages(base: str, repeats: int) -> dict[str, float]:
-    driver = chrome()
+def _page_times(base: str, fresh_browser: bool, repeats: int = 1) -> dict[str, float]:
+    """Median seconds per page: each load in a new browser, or all in one browser."""
+    seconds: dict[str, list[float]] = {page or "leaderboard": [] for page in PAGES}
+    shared = None if fresh_browser else chrome()
     try:
-        seconds: dict[str, list[float]] = {page or "leaderboard": [] for page in PAGES}
         for _ in range(repeats):
             for page in PAGES:
-                seconds[page or "leaderboard"].append(open_page(driver, f"{base}/{page}", timeout=300))
-        return {page: statistics.median(values) for page, values in seconds.items()}
+                driver = chrome() if fresh_browser else shared
+                try:
+                    seconds[page or "leaderboard"].append(open_page(driver, f"{base}/{page}", timeout=300))
+                finally:
+                    if fresh_browser:
+                        driver.quit()
     finally:
-        driver.quit()
+        if shared is not None:
+            shared.quit()
+    return {page: statistics.median(values) for page, values in seconds.items()}
+
+
+@contextmanager
+def _timed_serve(url: str) -> Iterator[tuple[str, float]]:
+    start = time.perf_counter()
+    with serve(url, startup_timeout=600) as base:
+        yield base, time.perf_counter() - start
+
+
+def _line(label: str, pages: dict[str, float]) -> str:
+    worst = max(pages.values())
+    return (f"{label:34s} " + "  ".join(f"{page} {seconds:.2f}" for page, seconds in pages.items())
+            + f"  | worst {worst:.2f} s {'OK' if worst < 3 else 'SLOW'} (< 3 s)")
 
 
 def _wait_for_lc(base: str, timeout: float = 900) -> float:
@@ -103,31 +136,21 @@ def main() -> None:
                   for name, table in (("models", t.models), ("generations", t.generations), ("judgments", t.judgments))}
     print(f"store: {counts}", flush=True)
 
-    baseline = _baseline_seconds(args.db)
-    print(f"baseline (read + summarise the judge tables, no cache): {baseline:.2f} s", flush=True)
+    plain, fast, built = _read_seconds(args.db)
+    print(f"read the judge tables: plain pandas joins {plain:.2f} s, evalkit {fast:.2f} s  ({plain / fast:.1f}x faster); "
+          f"whole snapshot (read + summaries) {built:.2f} s", flush=True)
     with tempfile.TemporaryDirectory() as cache:
         os.environ["EVALKIT_CACHE_DIR"] = cache
-        with serve(args.db, startup_timeout=120) as base:
-            driver = chrome()
-            try:
-                cold = open_page(driver, f"{base}/", timeout=600)
-            finally:
-                driver.quit()
-            print(f"cold first view (server start, no snapshot): {cold:.2f} s  ratio {cold / baseline:.2f}", flush=True)
+        with _timed_serve(args.db) as (base, started):
+            print(f"server start, store never seen (reads it before serving): {started:.2f} s", flush=True)
+            print(_line("first views (new browser each)", _page_times(base, fresh_browser=True)), flush=True)
             lc = _wait_for_lc(base)
-            print(f"length-controlled win rates in after a further {lc:.1f} s (background)", flush=True)
-            warm = _pages(base, args.repeats)
-        for page, seconds in warm.items():
-            print(f"warm {page:12s} {seconds:6.2f} s  ratio {seconds / baseline:.3f}  {'OK' if seconds < 3 else 'SLOW'} (< 3 s)")
-        with serve(args.db, startup_timeout=120) as base:
-            driver = chrome()
-            try:
-                restart = open_page(driver, f"{base}/", timeout=600)
-                after = {page or "leaderboard": open_page(driver, f"{base}/{page}", timeout=600) for page in PAGES[1:]}
-            finally:
-                driver.quit()
-        print(f"restart, snapshot on disk, new browser: first view {restart:.2f} s  ratio {restart / baseline:.3f}; then "
-              + ", ".join(f"{page} {seconds:.2f} s" for page, seconds in after.items()), flush=True)
+            print(f"length-controlled win rates in after a further {lc:.1f} s (background process)", flush=True)
+            print(_line("warm, new browser each (median)", _page_times(base, True, args.repeats)), flush=True)
+            print(_line("warm, one browser (median)", _page_times(base, False, args.repeats)), flush=True)
+        with _timed_serve(args.db) as (base, started):
+            print(f"server restart, snapshot saved: {started:.2f} s", flush=True)
+            print(_line("first views after restart", _page_times(base, fresh_browser=True)), flush=True)
 
 
 if __name__ == "__main__":

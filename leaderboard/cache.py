@@ -1,8 +1,10 @@
 """Stale-while-revalidate for snapshots: a page always gets the newest snapshot already built, and a
-changed store is re-read by one background thread. So a running judge job, which changes the store
+changed store is re-read in the background. So a running judge job, which changes the store
 every few seconds, never makes a page wait for a 15 s reload; the page says it shows older data.
 
-Only the very first view of a store with no saved snapshot waits for the build.
+`evalkit leaderboard` prepares the snapshot before its server accepts connections (server.py), so no
+page view waits for a build; only pages run without that server (tests, `streamlit run` by hand)
+build on their first view.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from evalkit.errors import EvalkitError
 from evalkit.hashing import sha256_text
 from evalkit.leaderboard import snapshot as snap
 from evalkit.leaderboard.store_access import results_token
+from evalkit.leaderboard.worker import Worker
 from evalkit.store import Store
 
 log = logging.getLogger(__name__)
@@ -41,9 +44,13 @@ class Served:
 
 
 class SnapshotCache:
-    def __init__(self, store: Store, directory: Path | None) -> None:
+    """The snapshot of one store. Rebuilds and length-controlled win rates run on one background
+    thread; with a `worker`, that thread hands the work to a separate process (worker.py)."""
+
+    def __init__(self, store: Store, directory: Path | None, worker: Worker | None = None) -> None:
         self.store = store
         self.directory = directory
+        self.worker = worker
         self._lock = threading.Lock()
         self._snapshot: snap.Snapshot | None = None
         self._loaded_from_disk = False
@@ -56,10 +63,7 @@ class SnapshotCache:
     def serve(self, token: str) -> Served:
         """The snapshot to show for a store whose results token is `token`."""
         with self._lock:
-            if not self._loaded_from_disk:
-                self._loaded_from_disk = True
-                self._snapshot = snap.load(self.directory) if self.directory else None
-            current = self._snapshot
+            current = self._current()
             fresh = current is not None and current.token == token
             if not self._busy() and not fresh:
                 self._build = self._executor.submit(self._rebuild)
@@ -71,6 +75,31 @@ class SnapshotCache:
             self._wait_first(build)
             return self.serve(token)
         return Served(current, not fresh, busy and self._lc_missing(current), self._error)
+
+    def prepare(self) -> Served:
+        """The current snapshot, loaded from disk or built now in this thread, before anything is
+        served (server.py): nothing competes with the build, so it runs here rather than in the worker.
+        Length-controlled win rates follow in the background."""
+        token = results_token(self.store)
+        with self._lock:
+            current = self._current()
+        if current is None or current.token != token:
+            try:
+                built = snap.build_snapshot(self.store, token)
+            except Exception as exc:
+                log.exception("leaderboard snapshot failed")
+                with self._lock:
+                    self._error = f"{exc.__class__.__name__}: {exc}"
+                raise
+            self._publish(built)
+        return self.serve(token)
+
+    def _current(self) -> snap.Snapshot | None:
+        """The snapshot in memory, or the saved one on the first call (caller holds the lock)."""
+        if not self._loaded_from_disk:
+            self._loaded_from_disk = True
+            self._snapshot = snap.load(self.directory) if self.directory else None
+        return self._snapshot
 
     def _busy(self) -> bool:
         return any(job is not None and not job.done() for job in (self._build, self._lc))
@@ -94,7 +123,11 @@ class SnapshotCache:
 
     def _rebuild(self) -> None:
         try:
-            built = snap.build_snapshot(self.store, results_token(self.store))
+            token = results_token(self.store)
+            if self.worker is not None:
+                built = self.worker.run(snap.build_snapshot_at, self.store.url, token)
+            else:
+                built = snap.build_snapshot(self.store, token)
         except Exception as exc:  # a broken store must not kill the server thread; the page shows it
             log.exception("leaderboard snapshot failed")
             with self._lock:
@@ -111,7 +144,9 @@ class SnapshotCache:
         assert current is not None
         self._lc_tried = current.token
         try:
-            self._publish(snap.with_length_control(current), only_if_token=current.token)
+            lc = (self.worker.run(snap.length_control_table, current.alpaca, current.prompt_sets, set(current.prompts["hash"]))
+                  if self.worker is not None else None)
+            self._publish(snap.with_length_control(current, lc), only_if_token=current.token)
         except Exception as exc:
             log.exception("length-controlled win rates failed")
             with self._lock:
@@ -128,3 +163,16 @@ class SnapshotCache:
                 snap.save(built, self.directory)
             except Exception as exc:  # only a cache: serving goes on without it
                 log.warning("could not save the leaderboard snapshot to %s: %s", self.directory, exc)
+
+
+_shared: dict[str, SnapshotCache] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_cache(url: str) -> SnapshotCache:
+    """The one SnapshotCache of a store in this process: the server prepares it, pages read it.
+    Its background work runs in a worker process, off the pages' GIL."""
+    with _shared_lock:
+        if url not in _shared:
+            _shared[url] = SnapshotCache(Store(url), default_directory(url), Worker())
+        return _shared[url]

@@ -11,23 +11,19 @@ import streamlit as st
 from sqlalchemy import select
 
 from evalkit.judges.results import MODEL_VIEW
-from evalkit.leaderboard.cache import Served, SnapshotCache, default_directory
+from evalkit.leaderboard.cache import Served, shared_cache
 from evalkit.leaderboard.store_access import current_url, results_token, store_for
 from evalkit.leaderboard.store_access import labels_token as _labels_token
 from evalkit.store import annotations
 from evalkit.store import schema as t
 
 
-@st.cache_resource(show_spinner=False)
-def snapshot_cache(url: str) -> SnapshotCache:
-    return SnapshotCache(store_for(url), default_directory(url))
-
-
 def results() -> Served:
-    """The current snapshot; the first view of a store waits for it, later views never do."""
+    """The current snapshot. `evalkit leaderboard` has it ready before the first view; an app started
+    some other way reads the store on its first view."""
     url = current_url()
     with st.spinner("Reading the results store (first view of this store; later views are instant)…"):
-        return snapshot_cache(url).serve(results_token(store_for(url)))
+        return shared_cache(url).serve(results_token(store_for(url)))
 
 
 def freshness_note(served: Served) -> None:

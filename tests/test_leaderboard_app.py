@@ -29,9 +29,9 @@ def app_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
     saved = {k: os.environ.get(k) for k in ("EVALKIT_DB", "EVALKIT_CACHE_DIR")}
     os.environ.update(EVALKIT_DB=url, EVALKIT_CACHE_DIR=str(folder / "cache"))
     yield url, data
-    from evalkit.leaderboard.data import snapshot_cache
+    from evalkit.leaderboard.cache import shared_cache
 
-    snapshot_cache(url).wait_idle(timeout=60)  # no background job may outlive the test session
+    shared_cache(url).wait_idle(timeout=60)  # no background job may outlive the test session
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)

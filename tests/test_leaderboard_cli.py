@@ -32,8 +32,8 @@ def test_serves_streamlit_on_loopback_with_the_url_in_the_environment(tmp_path: 
     monkeypatch.setattr(subprocess, "Popen", fake_popen)
     assert cli_main(["leaderboard", "--db", url, "--port", "8765"]) == 0
     argv = launched["argv"]
-    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("app.py") and Path(argv[4]).is_file()
-    options = dict(zip(argv[5::2], argv[6::2]))
+    assert argv[1:3] == ["-m", "evalkit.leaderboard.server"] and argv[3].endswith("app.py") and Path(argv[3]).is_file()
+    options = dict(zip(argv[4::2], argv[5::2]))
     assert options["--server.address"] == "127.0.0.1" and options["--server.port"] == "8765"
     assert options["--server.headless"] == "true" and options["--browser.gatherUsageStats"] == "false"
     assert launched["env"]["EVALKIT_DB"] == url and not any(url in part for part in argv)

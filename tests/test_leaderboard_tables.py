@@ -17,7 +17,8 @@ from evalkit.leaderboard.cache import SnapshotCache
 from evalkit.leaderboard.compare_rows import compare_rows
 from evalkit.leaderboard.export import spec_png, spec_svg
 from evalkit.leaderboard.store_access import results_token
-from evalkit.records import Judgment
+from evalkit.leaderboard.worker import Worker
+from evalkit.records import Judgment, Prompt, PromptSet
 from evalkit.store import Store
 from evalkit.store import annotations
 from evalkit.store import schema as t
@@ -149,6 +150,45 @@ def test_cache_serves_stale_then_fresh_and_restarts_from_disk(tmp_path, monkeypa
     restarted = SnapshotCache(store, tmp_path / "cache").serve(new_token)  # a new server process
     assert restarted.snapshot.token == new_token and not restarted.stale
     assert "late-judge" in set(restarted.snapshot.likert["judge_model"])
+
+
+def test_prepare_builds_before_serving_and_the_worker_process_rebuilds(tmp_path) -> None:
+    """What `evalkit leaderboard` does: prepare() builds in the calling thread (nothing is served yet);
+    later rebuilds and length control run in the worker process and give the same numbers."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    data = populate(store, runs=1, epochs=2, prompts=6, with_decisions=False)
+    worker = Worker()
+    try:
+        cache = SnapshotCache(store, tmp_path / "cache", worker)
+        prepared = cache.prepare()
+        assert not prepared.stale and prepared.snapshot.token == results_token(store)
+        cache.wait_idle(timeout=180)
+        served = cache.serve(results_token(store)).snapshot
+        in_process = snap.with_length_control(snap.build_snapshot(store, served.token))
+        pd.testing.assert_frame_equal(served.lc, in_process.lc)  # computed by the worker
+        model = data.generation_ids[data.checkpoints[0]]
+        prompt = next(iter(model))
+        store.add_judgments_with_uses(
+            [Judgment("w" * 64, "likert", "s" * 64, "late-judge", prompt, model[prompt], None, None, 0, "6", score=6.0)],
+            [("w" * 64, model[prompt], None)])
+        assert cache.serve(results_token(store)).stale
+        cache.wait_idle(timeout=180)
+        rebuilt = cache.serve(results_token(store)).snapshot
+        assert not cache.serve(results_token(store)).stale and "late-judge" in set(rebuilt.likert["judge_model"])
+        expected = snap.build_snapshot(store, rebuilt.token)
+        pd.testing.assert_frame_equal(rebuilt.likert_summary, expected.likert_summary)
+        pd.testing.assert_frame_equal(rebuilt.pairwise_summary, expected.pairwise_summary)
+    finally:
+        worker.close()
+
+
+def test_unjudged_prompt_sets_are_not_scopes(tmp_path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    populate(store, runs=1, epochs=2, prompts=6, with_decisions=False)
+    store.save_prompt_set(PromptSet("never-judged", (Prompt("x", ({"role": "user", "content": "unjudged?"},)),), "test"))
+    snapshot = snap.build_snapshot(store, results_token(store))
+    assert snapshot.scopes() == [snap.ALL_PROMPTS] and len(snapshot.prompts) == 6
+    assert set(snapshot.prompts["hash"]) == set(snapshot.pairwise["prompt_hash"])
 
 
 def test_exports_are_real_png_and_svg() -> None:
