@@ -16,7 +16,6 @@ import pandas as pd
 
 from evalkit.judges.reading import ORDERS, VERDICTS, Judged, read_judged
 
-PAIR_KEYS = ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "model_id", "baseline_id"]
 PAIRWISE_COLUMNS = ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "instruction", "model", "model_id",
                     "baseline", "baseline_id", "verdict_ab", "verdict_ba", "outcome", "preference", "model_len", "baseline_len"]
 LIKERT_COLUMNS = ["judge_model", "judge_spec_hash", "judge_kind", "prompt_hash", "instruction", "model", "model_id",
@@ -61,6 +60,10 @@ def _of_kinds(judged: Judged, kinds: list[str]) -> pd.DataFrame:
     return judged.rows[judged.rows["judge"].isin(judged.judge_codes(kinds))]
 
 
+def _shown(columns: list[str], instructions: bool) -> list[str]:
+    return [c for c in columns if instructions or c != "instruction"]
+
+
 def _named(judged: Judged, frame: pd.DataFrame, columns: list[str], instructions: bool) -> pd.DataFrame:
     """Attach judge, prompt and model names to coded rows and keep `columns` (minus `instruction` if not wanted)."""
     codes = frame["judge"].to_numpy()
@@ -72,14 +75,14 @@ def _named(judged: Judged, frame: pd.DataFrame, columns: list[str], instructions
         frame["baseline"] = judged.model_names.reindex(frame["baseline_id"].to_numpy()).to_numpy(dtype=object)
     if instructions:
         frame["instruction"] = judged.instructions.reindex(frame["prompt_hash"].to_numpy()).to_numpy(dtype=object)
-    return frame[[c for c in columns if instructions or c != "instruction"]].reset_index(drop=True)
+    return frame[_shown(columns, instructions)].reset_index(drop=True)
 
 
 def _pairwise(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFrame:
     rows = _of_kinds(judged, kinds)
     rows = rows[rows["order"] >= 0]
     if rows.empty:
-        return pd.DataFrame(columns=[c for c in PAIRWISE_COLUMNS if instructions or c != "instruction"])
+        return pd.DataFrame(columns=_shown(PAIRWISE_COLUMNS, instructions))
     view = np.where(rows["valid"].to_numpy() & (rows["verdict"].to_numpy() >= 0),
                     _VIEW_CODES[rows["order"].to_numpy(), np.maximum(rows["verdict"].to_numpy(), 0)], -1)
     keys = ["judge", "prompt", "model_id", "baseline_id"]
@@ -100,7 +103,7 @@ def _pairwise(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFr
 def _likert(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFrame:
     rows = _of_kinds(judged, kinds)
     if rows.empty:
-        return pd.DataFrame(columns=[c for c in LIKERT_COLUMNS if instructions or c != "instruction"])
+        return pd.DataFrame(columns=_shown(LIKERT_COLUMNS, instructions))
     rows = rows.drop_duplicates(["judge", "prompt", "model_id", "sample"], keep="last").copy()
     rows["score"] = rows["score"].where(rows["valid"], np.nan)
     return _named(judged, rows, LIKERT_COLUMNS, instructions)
@@ -109,7 +112,7 @@ def _likert(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFram
 def _alpaca(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFrame:
     rows = _of_kinds(judged, kinds)
     if rows.empty:
-        return pd.DataFrame(columns=[c for c in ALPACA_COLUMNS if instructions or c != "instruction"])
+        return pd.DataFrame(columns=_shown(ALPACA_COLUMNS, instructions))
     rows = rows.drop_duplicates(["judge", "prompt", "model_id", "baseline_id"], keep="last").copy()
     valid = rows["valid"].to_numpy()
     rows["preference"] = rows["score"].where(rows["valid"], np.nan)

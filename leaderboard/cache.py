@@ -1,6 +1,7 @@
 """Stale-while-revalidate for snapshots: a page always gets the newest snapshot already built, and a
 changed store is re-read in the background. So a running judge job, which changes the store
-every few seconds, never makes a page wait for a 15 s reload; the page says it shows older data.
+every few seconds, never makes a page wait for a reload (seconds on a large store); the page says
+it shows older data.
 
 `evalkit leaderboard` prepares the snapshot before its server accepts connections (server.py), so no
 page view waits for a build; only pages run without that server (tests, `streamlit run` by hand)

@@ -141,3 +141,12 @@ def test_empty_and_single_kind_stores(tmp_path) -> None:
     pairwise, alpaca, likert = tables(store)
     assert pairwise.empty and alpaca.empty and likert.empty
     assert list(pairwise_table(store).columns)[:3] == ["judge_kind", "judge_model", "judge_spec_hash"]
+
+
+def test_an_older_store_gets_the_judge_index_on_open(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/old.db"
+    with Store(url).engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_judgments_judge")  # as a store written before the index existed
+    with Store(url).engine.connect() as conn:
+        names = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "ix_judgments_judge" in names

@@ -73,11 +73,15 @@ class Store:
 
     def _create_missing_indexes(self) -> None:
         """create_all builds indexes only with new tables; an index a later evalkit added (to speed a
-        read) is built here on first open of an older store, once."""
-        with self.engine.begin() as conn:
-            for table in t.metadata.sorted_tables:
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
+        read) is built here on first open of an older store, once. A store we may not write to is
+        read without it (only slower)."""
+        for table in t.metadata.sorted_tables:
+            for index in table.indexes:
+                try:
+                    with self.engine.begin() as conn:
+                        index.create(conn, checkfirst=True)
+                except OperationalError:
+                    pass
 
     def _check_schema_version(self) -> None:
         with self.engine.begin() as conn:
