@@ -29,6 +29,9 @@ def redact_url(url: str) -> str:
         return "<unparseable URL>"
 
 
+MMAP_BYTES = 1 << 30  # address space only: pages are the OS cache's
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the leaderboard read while a run writes; NORMAL sync is durable across process kills.
@@ -42,7 +45,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-MMAP_BYTES = 1 << 30
 IMPORTED_DECODING: dict[str, Any] = {"imported": True}
 
 
