@@ -101,7 +101,7 @@ def main() -> None:
     from evalkit.judges.alpaca import AlpacaEvalJudge
     from evalkit.judges.pairing import pair_items
     from evalkit.judges.registry import make_judge
-    from evalkit.judges.results import alpaca_table
+    from evalkit.results.tables import alpaca_table
     from evalkit.judges.runner import RunOptions, judge_pairs
     from evalkit.store import Store
 

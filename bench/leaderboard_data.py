@@ -137,7 +137,7 @@ def _decide(store: Store, runs: int, epochs: int, names: dict[str, int]) -> None
     `evalkit pick` stores it."""
     import pandas as pd
 
-    from evalkit.judges.results import likert_table, pairwise_table
+    from evalkit.results.tables import likert_table, pairwise_table
     from evalkit.pick_policy import POLICY, choose
 
     pairwise = pairwise_table(store)
@@ -166,7 +166,7 @@ def simulate_annotators(store: Store, model: str, baseline: str, items: int, ann
                         seed: int = 0) -> int:
     """A batch of `items` prompts labelled by every annotator: each copies the stored pairwise judge's
     combined verdict 75% of the time and otherwise picks at random, so agreement is high but not perfect."""
-    from evalkit.judges.results import pairwise_table
+    from evalkit.results.tables import pairwise_table
     from evalkit.store import annotations
 
     rng = np.random.default_rng(seed)

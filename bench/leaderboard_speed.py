@@ -38,7 +38,7 @@ PAGES = ("", "checkpoints", "compare", "annotate", "agreement")
 
 def _read_seconds(url: str) -> tuple[float, float, float]:
     """(plain read, evalkit read, whole snapshot) in seconds."""
-    from evalkit.judges.results import tables
+    from evalkit.results.tables import tables
     from evalkit.leaderboard.snapshot import build_snapshot
     from evalkit.leaderboard.store_access import results_token
     from evalkit.store import Store

@@ -1,6 +1,9 @@
 """`evalkit pick`: choose a training run's checkpoint from stored results, evaluating what is missing.
 
-Writes the decision to the store, to RUN/picked.json and as a RUN/best link to the chosen epoch.
+The figures it ranks by are the results layer's summary of the run (the numbers `evalkit run`
+prints for the same checkpoints, judges and decoding); the per-prompt results only feed the paired
+bootstrap. Writes the decision to the store, to RUN/picked.json and as a RUN/best link to the chosen
+epoch.
 """
 
 from __future__ import annotations
@@ -12,16 +15,20 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.jsonio import json_safe, write_json_atomic
+from evalkit import __version__
 from evalkit.errors import EvalkitError
 from evalkit.generate.checkpoint import find_checkpoints
-from evalkit.pick_policy import POLICY, choose
+from evalkit.jsonio import json_safe, write_json_atomic
+from evalkit.pick_evidence import EvidenceRow, JudgeRef, PickEvidence, Provenance, Significance
+from evalkit.pick_policy import choose
+from evalkit.policies import POLICIES, POLICY
 from evalkit.records import Decision
-from evalkit.run import DEFAULT_WINDOW, RunConfig, RunReport, run_evaluation, scope_rows
+from evalkit.results.summary import JudgeKey, Summary, select, summarize
+from evalkit.results.tables import Tables, read_tables
+from evalkit.run import DEFAULT_WINDOW, RunConfig, RunReport, run_evaluation
 from evalkit.settings import db_url as resolve_db_url
 from evalkit.store import Store
-
-PAIRWISE_PREFERENCE = ("pairwise", "alpaca_eval", "reference")
+from evalkit.store.provenance import git_revision
 
 
 def _link_best(run_dir: Path, chosen: str) -> None:
@@ -32,49 +39,78 @@ def _link_best(run_dir: Path, chosen: str) -> None:
     os.replace(temporary, link)
 
 
-def _results(store: Store, report: RunReport) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    from evalkit.judges.results import likert_table
-    from evalkit.run import comparison_table
+def _judge_rows(frame: pd.DataFrame, judge: JudgeKey | None) -> pd.DataFrame:
+    if judge is None or frame.empty:
+        return frame.iloc[0:0]
+    return frame[(frame["judge_kind"] == judge[0]) & (frame["judge_model"] == judge[1]) & (frame["judge_spec_hash"] == judge[2])]
 
-    hashes = {p.hash for p in report.prompt_set.prompts}
-    for kind in PAIRWISE_PREFERENCE:
-        if kind in report.judges:
-            pairwise = scope_rows(comparison_table(store, kind), report, hashes, baseline=True, kind=kind)
-            break
-    else:
-        raise EvalkitError("picking needs a pairwise judge (pairwise, alpaca_eval or reference) in --judges")
-    likert_kind = "likert" if "likert" in report.judges else "reference_likert"
-    likert = scope_rows(likert_table(store, likert_kind), report, hashes, baseline=False, kind=likert_kind)
-    return pairwise, likert, kind
+
+def _figures(summary: Summary, win_judge: JudgeKey, grade_judge: JudgeKey | None) -> pd.DataFrame:
+    """Per model_id: the summary's win rate, valid and invalid counts, and grade mean."""
+    wins = _judge_rows(summary.pairwise, win_judge)[["model_id", "win_rate", "n", "n_invalid"]].rename(columns={"n": "n_valid"})
+    grades = _judge_rows(summary.single, grade_judge)
+    if grades.empty:
+        return wins.assign(likert_mean=float("nan"))
+    return wins.merge(grades[["model_id", "mean"]].rename(columns={"mean": "likert_mean"}), on="model_id", how="outer")
+
+
+def _ref(judge: JudgeKey | None) -> JudgeRef | None:
+    return JudgeRef(*judge) if judge else None
+
+
+def _evidence(decision: dict[str, Any], report: RunReport, checkpoints: pd.DataFrame, window: tuple[int, ...],
+              win_judge: JudgeKey, grade_judge: JudgeKey | None) -> PickEvidence:
+    decodings = dict(report.generation_sets)
+    rows = [EvidenceRow(decoding=decodings[int(row["model_id"])], **row) for row in decision["evidence"]]
+    significance = Significance(**decision["significance"]) if decision["significance"] else None
+    return PickEvidence(
+        policy=decision["policy"], reason=decision["reason"], best_by_win_rate=decision["best_by_win_rate"],
+        judge=JudgeRef(*win_judge), likert_judge=_ref(grade_judge), baseline=report.baseline_name,
+        baseline_decoding=report.baseline[1], decoding=decodings[int(decision["model_id"])], prompt_set=report.prompt_set.name,
+        window=(min(window), max(window)),
+        missing_epochs=sorted(set(window) - {int(e) for e in checkpoints["epoch"]}),
+        skipped={o.checkpoint.path.name: o.error for o in report.outcomes if o.error},
+        rows=rows, significance=significance,
+        provenance=Provenance(evalkit_version=__version__, git_revision=git_revision(), run_id=report.run_id))
 
 
 def pick_checkpoint(run_dir: str | Path, *, db_url: str | None = None, config: RunConfig | None = None,
-                    window: tuple[int, ...] = DEFAULT_WINDOW, n_resamples: int = 10_000) -> dict[str, Any]:
-    """Evaluate the window's checkpoints (finished work is skipped) and apply the default policy."""
+                    window: tuple[int, ...] = DEFAULT_WINDOW, policy: str = POLICY, n_resamples: int = 10_000) -> dict[str, Any]:
+    """Evaluate the window's checkpoints (finished work is skipped) and apply the policy."""
+    if policy not in POLICIES:
+        raise EvalkitError(f"unknown picking policy {policy!r}; use one of {', '.join(POLICIES)}")
     root = Path(run_dir)
     if (root / "config.json").is_file():
         raise EvalkitError(f"{root} is one model, not a training output with epoch-N/ checkpoints; nothing to pick from")
     present = find_checkpoints(root, list(window))
     store = Store(resolve_db_url(db_url))
     config = replace(config or RunConfig(), epochs=[c.epoch for c in present if c.epoch is not None])
-    report = run_evaluation(store, str(root), config)
-    evaluated = [o for o in report.outcomes if o.error is None and o.model_id is not None]
+    report = run_evaluation(store, str(root), config, command="pick")
+    win_judge, grade_judge = report.headline(True), report.headline(False)
+    if win_judge is None:
+        raise EvalkitError("picking needs a judge that compares with the baseline (pairwise, alpaca_eval, reference or a "
+                           "pairwise spec) in --judges")
+    evaluated = [o for o in report.outcomes if o.generation_set is not None]
     checkpoints = pd.DataFrame({"model_id": [o.model_id for o in evaluated], "name": [o.checkpoint.path.name for o in evaluated],
                                 "epoch": [o.checkpoint.epoch for o in evaluated]})
     # Epochs with identical weights are one model in the store; the earliest stands for them.
     checkpoints = checkpoints.sort_values("epoch").drop_duplicates("model_id", keep="first")
-    pairwise, likert, kind = _results(store, report)
-    decision = json_safe(choose(pairwise, likert, checkpoints, n_resamples=n_resamples))
+    tables: Tables = select(read_tables(store, instructions=False), report.scope())
+    summary = summarize(tables)
+    comparisons = _judge_rows(tables.comparisons, win_judge)
+    grades = _judge_rows(tables.single, grade_judge)
+    decision = json_safe(choose(comparisons, grades, checkpoints, figures=_figures(summary, win_judge, grade_judge),
+                                n_resamples=n_resamples))
+    evidence = _evidence(decision, report, checkpoints, window, win_judge, grade_judge)
     decision.update({
-        "run": str(root.resolve()), "judge": kind, "baseline": report.baseline_name, "prompt_set": report.prompt_set.name,
-        "window": [min(window), max(window)], "missing_epochs": sorted(set(window) - {int(e) for e in checkpoints["epoch"]}),
-        "skipped": {o.checkpoint.path.name: o.error for o in report.outcomes if o.error},
+        "run": str(root.resolve()), "judge": win_judge[0], "baseline": report.baseline_name, "prompt_set": report.prompt_set.name,
+        "decoding": evidence.decoding, "window": list(evidence.window), "missing_epochs": evidence.missing_epochs,
+        "skipped": evidence.skipped, "evidence": json_safe([row.__dict__ for row in evidence.rows]),
+        "provenance": json_safe(evidence.provenance.__dict__),
     })
     write_json_atomic(root / "picked.json", decision)
     _link_best(root, decision["chosen"])
-    store.add_decision(
-        Decision(run=decision["run"], chosen_model=decision["chosen"], epoch=decision["epoch"], policy=POLICY,
-                 evidence={k: v for k, v in decision.items() if k not in ("chosen", "epoch", "policy", "run")}),
-        chosen_model_id=decision["model_id"],
-    )
+    store.add_decision(Decision(run=decision["run"], chosen_model=decision["chosen"], epoch=decision["epoch"], policy=policy,
+                                evidence=json_safe(evidence.as_dict())),
+                       chosen_model_id=decision["model_id"])
     return decision

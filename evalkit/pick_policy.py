@@ -1,8 +1,9 @@
 """The default checkpoint-picking policy, as a pure function of per-prompt results.
 
 Policy `winrate-likert-earliest`:
-1. Every checkpoint in the window gets its pairwise win rate against the baseline (ties count half,
-   invalid judgments are left out), from per-prompt outcomes.
+1. Every checkpoint in the window gets its win rate against the baseline: the results layer's one
+   definition (AlpacaEval's, 100 * mean(preference - 1) over valid judgments: ties count half for
+   verdict judges, AlpacaEval's weighted preference for its judge), invalid judgments left out.
 2. The best is the highest win rate. Every other checkpoint is compared with it on the prompts both
    have, by a paired bootstrap interval of the difference (evalkit.stats.compare). Those whose
    interval contains 0 are statistically tied with the best.
@@ -21,10 +22,10 @@ import pandas as pd
 
 from evalkit.errors import EvalkitError
 from evalkit.stats.compare import paired_bootstrap_difference
+from evalkit.stats.summary import preference_column, summarize_likert, summarize_pairwise
+from evalkit.stats.winrate import preference_unit
 
-POLICY = "winrate-likert-earliest"
-POLICIES = (POLICY,)
-UNIT = {"win": 1.0, "tie": 0.5, "loss": 0.0}
+from evalkit.policies import POLICIES, POLICY  # noqa: F401  (re-exported: the policy's name lives with its code)
 
 
 def _per_prompt(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -34,32 +35,52 @@ def _per_prompt(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame.pivot_table(index="prompt_hash", columns="model_id", values=column, aggfunc="mean")
 
 
+def figures_of(pairwise: pd.DataFrame, likert: pd.DataFrame) -> pd.DataFrame:
+    """Per model_id: win_rate, n_valid, n_invalid and likert_mean, by the summary's own definitions
+    (evalkit.stats.summary). `pick` passes the results layer's summary of the same rows instead."""
+    keys = ["model_id"]
+    wins = summarize_pairwise(pairwise[[c for c in pairwise.columns if c in (*keys, "prompt_hash", "preference", "outcome")]],
+                              n_resamples=1, length_controlled=False) if not pairwise.empty else pd.DataFrame()
+    grades = summarize_likert(likert[[c for c in likert.columns if c in (*keys, "prompt_hash", "score", "valid")]],
+                              n_resamples=1) if not likert.empty else pd.DataFrame()
+    frame = pd.DataFrame({"model_id": pd.Series(dtype=np.int64)})
+    if not wins.empty:
+        frame = frame.merge(wins[["model_id", "win_rate", "n", "n_invalid"]].rename(columns={"n": "n_valid"}), on="model_id", how="outer")
+    if not grades.empty:
+        frame = frame.merge(grades[["model_id", "mean"]].rename(columns={"mean": "likert_mean"}), on="model_id", how="outer")
+    return frame
+
+
 def choose(
     pairwise: pd.DataFrame,
     likert: pd.DataFrame,
     checkpoints: pd.DataFrame,
     *,
+    figures: pd.DataFrame | None = None,
     n_resamples: int = 10_000,
     level: float = 0.95,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """`pairwise`: model_id, prompt_hash, outcome (win/tie/loss/invalid); `likert`: model_id,
-    prompt_hash, score (NaN = invalid); `checkpoints`: model_id, name, epoch — the window's checkpoints.
+    """`pairwise`: model_id, prompt_hash, and preference (AlpacaEval scale, NaN = invalid) or outcome
+    (win/tie/loss/invalid); `likert`: model_id, prompt_hash, score (NaN = invalid); `checkpoints`:
+    model_id, name, epoch — the window's checkpoints; `figures`: per model_id win_rate, n_valid,
+    n_invalid, likert_mean (default: `figures_of` the two tables).
 
     Returns chosen name/epoch/model_id, the reason, an evidence row per checkpoint and the best-vs-
     runner-up significance. Raises EvalkitError when no checkpoint has a single valid judgment."""
     ids = [int(i) for i in checkpoints["model_id"]]
-    pairwise = pairwise[pairwise["model_id"].isin(ids)].assign(unit=lambda f: f["outcome"].map(UNIT).astype(float))
-    wins = _per_prompt(pairwise, "unit").reindex(columns=ids)
+    pairwise = pairwise[pairwise["model_id"].isin(ids)]
     likert = likert[likert["model_id"].isin(ids)] if not likert.empty else likert
-    scores = _per_prompt(likert, "score").reindex(columns=ids)
-    valid_counts = wins.notna().sum() if not wins.empty else pd.Series(0, index=ids)
+    figures = (figures_of(pairwise, likert) if figures is None else figures).set_index("model_id").reindex(ids)
+    wins = _per_prompt(pairwise.assign(unit=preference_unit(preference_column(pairwise))), "unit").reindex(columns=ids)
+    valid_counts = figures["n_valid"].fillna(0).astype(int) if "n_valid" in figures else pd.Series(0, index=ids)
     candidates = [i for i in ids if valid_counts.get(i, 0) > 0]
     if not candidates:
         raise EvalkitError("no valid pairwise judgment for any checkpoint in the window; cannot pick (check the judge's invalid counts)")
 
-    win_rate = {i: float(wins[i].mean()) * 100 for i in candidates}
-    likert_mean = {i: float(scores[i].mean()) if scores[i].notna().any() else math.nan for i in ids}
+    win_rate = {i: float(figures.at[i, "win_rate"]) for i in candidates}
+    likert_mean = {i: float(figures.at[i, "likert_mean"]) if "likert_mean" in figures and pd.notna(figures.at[i, "likert_mean"])
+                   else math.nan for i in ids}
     epoch_of = dict(zip(checkpoints["model_id"].astype(int), checkpoints["epoch"]))
     name_of = dict(zip(checkpoints["model_id"].astype(int), checkpoints["name"]))
     best = max(candidates, key=lambda i: (win_rate[i], -epoch_of[i]))
@@ -86,7 +107,7 @@ def choose(
     for i in ids:
         row: dict[str, Any] = {"model_id": i, "name": name_of[i], "epoch": int(epoch_of[i]),
                                "n_valid": int(valid_counts.get(i, 0)),
-                               "n_invalid": int((pairwise["model_id"] == i).sum() - valid_counts.get(i, 0)),
+                               "n_invalid": int(figures.at[i, "n_invalid"]) if "n_invalid" in figures and pd.notna(figures.at[i, "n_invalid"]) else 0,
                                "win_rate": win_rate.get(i, math.nan), "likert_mean": likert_mean[i],
                                "tied_with_best": i in tied}
         if i in comparisons:

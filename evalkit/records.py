@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from evalkit.hashing import content_hash
+from evalkit.vocabulary import Output
 
 Message = dict[str, str]  # {"role": ..., "content": ...}
 
@@ -28,8 +29,22 @@ class Prompt:
         return self.messages[-1]["content"]
 
     @property
+    def context(self) -> tuple[Message, ...]:
+        """Everything before the final user turn (system message, earlier turns): what a judge and an
+        annotator must see to understand a multi-turn question. Empty for a single-turn prompt."""
+        return context_of(self.messages)
+
+    @property
     def hash(self) -> str:
         return content_hash([dict(m) for m in self.messages])
+
+
+def context_of(messages: tuple[Message, ...] | list[Message]) -> tuple[Message, ...]:
+    """The messages before the last user turn."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index]["role"] == "user":
+            return tuple(dict(m) for m in messages[:index])
+    return ()
 
 
 @dataclass(frozen=True)
@@ -120,9 +135,19 @@ class Judgment:
 
 
 @dataclass(frozen=True)
+class ScorerSpec:
+    """What one judge writes to the store: its judgments' `judge_kind` and how they are read and
+    aggregated (evalkit.vocabulary's outputs). A judge may write several (the reference judge: a
+    pairwise verdict and a single-answer grade)."""
+
+    kind: str
+    output: Output
+
+
+@dataclass(frozen=True)
 class Decision:
     run: str
     chosen_model: str
     epoch: int | None
     policy: str
-    evidence: dict[str, Any]
+    evidence: Any  # evalkit.pick_evidence.PickEvidence; stored as its dict

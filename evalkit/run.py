@@ -1,13 +1,17 @@
 """`evalkit run`: generate -> judge -> statistics -> store, for one checkpoint or a training run's window.
 
-Every stage skips what the store already holds, so a re-run of finished work makes no generation and
-no judge request. A broken checkpoint is reported and skipped; the others complete.
+A run is about one generation set per checkpoint: the checkpoint's answers under the decoding it
+was asked for. It judges exactly those answers and its table reads exactly those judgments (through
+the results layer), so running another decoding configuration later changes none of this run's
+figures. Every stage skips what the store already holds, so a re-run of finished work makes no
+generation and no judge request. A broken checkpoint is reported and skipped; the others complete.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +23,14 @@ from evalkit.data.alpaca import import_model_outputs
 from evalkit.data.references import import_references
 from evalkit.errors import EvalkitError
 from evalkit.generate.checkpoint import Checkpoint, find_checkpoints
-from evalkit.generate.factory import BackendOptions, make_generator
+from evalkit.generate.factory import BackendOptions, effective_decoding, make_generator
 from evalkit.generate.runner import generate_for_checkpoint, register_checkpoint
+from evalkit.judges.base import Judge
 from evalkit.records import DecodingParams, PromptSet
+from evalkit.results.summary import GenerationSet, JudgeKey, Scope, Summary, summarize
+from evalkit.results.tables import read_tables
 from evalkit.store import Store
+from evalkit.store.provenance import finish_run, start_run
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW = tuple(range(5, 11))
@@ -39,30 +47,59 @@ class RunConfig:
     decoding: DecodingParams = field(default_factory=DecodingParams)
     backend: BackendOptions = field(default_factory=BackendOptions)
     judge_model: str | None = None
+    judge_temperature: float | None = None  # None: the judge's default (0; 0.7 for several samples)
     judge_options: dict[str, Any] = field(default_factory=dict)  # judges.runner.RunOptions fields
     likert_samples: int = 1
     progress: bool = True
+
+    def record(self, judges: list[Judge]) -> dict[str, Any]:
+        """What the run was asked, for the store's run record (no endpoints: they may carry credentials)."""
+        return {"prompts": self.prompts, "baseline": self.baseline, "epochs": self.epochs, "decoding": self.decoding.as_dict(),
+                "decoding_hash": self.decoding.hash, "likert_samples": self.likert_samples,
+                "judges": [{"kind": j.kind, "judge_model": j.judge_model, "spec_hash": j.spec_hash} for j in judges]}
 
 
 @dataclass
 class CheckpointOutcome:
     checkpoint: Checkpoint
     model_id: int | None = None
+    decoding_hash: str | None = None
     error: str | None = None
-    judged: dict[str, dict[str, Any]] = field(default_factory=dict)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def generation_set(self) -> GenerationSet | None:
+        if self.error is not None or self.model_id is None or self.decoding_hash is None:
+            return None
+        return (self.model_id, self.decoding_hash)
 
 
 @dataclass
 class RunReport:
     prompt_set: PromptSet
-    baseline_id: int
+    baseline: GenerationSet
     baseline_name: str
-    judges: tuple[str, ...]
+    judges: list[Judge]
     outcomes: list[CheckpointOutcome]
+    run_id: int
 
     @property
-    def model_ids(self) -> list[int]:
-        return [o.model_id for o in self.outcomes if o.model_id is not None and o.error is None]
+    def generation_sets(self) -> list[GenerationSet]:
+        return [s for s in (o.generation_set for o in self.outcomes) if s is not None]
+
+    def headline(self, compares: bool) -> JudgeKey | None:
+        """The judge whose figure heads the table: the first of --judges that compares with the
+        baseline (win rate), or that grades single answers (grade)."""
+        for judge in self.judges:
+            scorer = judge.scorer(compares)
+            if scorer is not None:
+                return (scorer.kind, judge.judge_model, judge.spec_hash)
+        return None
+
+    def scope(self) -> Scope:
+        keys = {(s.kind, j.judge_model, j.spec_hash) for j in self.judges for s in j.scorers()}
+        return Scope(prompt_hashes=frozenset(p.hash for p in self.prompt_set.prompts),
+                     generation_sets=frozenset(self.generation_sets), judges=frozenset(keys), baseline=self.baseline)
 
 
 def default_judges(judge_base_url: str | None = None) -> tuple[str, ...]:
@@ -70,6 +107,21 @@ def default_judges(judge_base_url: str | None = None) -> tuple[str, ...]:
     from evalkit.judges.calls import endpoint_configured
 
     return ("pairwise", "likert") if judge_base_url or endpoint_configured() else ("reference",)
+
+
+def build_judges(config: RunConfig) -> list[Judge]:
+    """Every judge of the run, built (and so checked) before any work starts."""
+    from evalkit.judges.registry import make_judge, sampling_temperature
+
+    names = config.judges or default_judges(config.judge_options.get("base_url"))
+    judges = []
+    for name in names:
+        judge = make_judge(name, judge_model=config.judge_model, temperature=config.judge_temperature)
+        if config.likert_samples > 1 and judge.scorer(compares=False) is not None and judge.samples_independently:
+            temperature = sampling_temperature(config.judge_temperature, config.likert_samples)
+            judge = make_judge(name, judge_model=config.judge_model, temperature=temperature)
+        judges.append(judge)
+    return judges
 
 
 def base_model_of(target: str) -> Path | None:
@@ -84,20 +136,33 @@ def base_model_of(target: str) -> Path | None:
     return Path(base) if base and (Path(base) / "config.json").is_file() else None
 
 
-def resolve_baseline(store: Store, spec: str | None, prompt_set: PromptSet, judges: tuple[str, ...], target: str,
-                     config: "RunConfig") -> int:
-    """--baseline FILE or MODEL; else the set's reference answers — except for the reference-overlap
-    judge, which scores against those references: it compares with the run's untrained base model."""
+def _generate(store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, config: RunConfig, model_id: int | None = None) -> GenerationSet:
+    summary = generate_for_checkpoint(store, checkpoint, prompt_set, effective_decoding(config.backend, config.decoding),
+                                      lambda: make_generator(checkpoint, config.backend), model_id=model_id,
+                                      progress=config.progress)
+    return (summary.model_id, summary.decoding_hash)
+
+
+def resolve_baseline(store: Store, spec: str | None, prompt_set: PromptSet, judges: list[Judge], target: str,
+                     config: RunConfig) -> GenerationSet:
+    """--baseline FILE or MODEL; else the set's reference answers — except for a judge that scores
+    against those references (the reference-overlap judge): it compares with the run's untrained base
+    model, generated under the run's decoding."""
+    from evalkit.store.generation_sets import choose_decoding
+
     if spec is not None:
-        return import_model_outputs(store, spec)[0] if Path(spec).is_file() else store.model_id(spec)
-    if "reference" not in judges:
-        return import_references(store, prompt_set)
+        if Path(spec).is_file():
+            model_id = import_model_outputs(store, spec)[0]
+        else:
+            model_id = store.model_id(spec)
+        return (model_id, choose_decoding(store, model_id, spec, prefer=effective_decoding(config.backend, config.decoding).hash))
+    if not any(judge.reads_references for judge in judges):
+        model_id = import_references(store, prompt_set)
+        return (model_id, choose_decoding(store, model_id, prompt_set.name))
     base = base_model_of(target)
-    checkpoint = Checkpoint(path=base, name=f"{Path(target).resolve().name}/base") if base else None
-    if checkpoint is None:
+    if base is None:
         raise EvalkitError(REFERENCE_AS_BASELINE)
-    return generate_for_checkpoint(store, checkpoint, prompt_set, config.decoding, lambda: make_generator(checkpoint, config.backend),
-                                   progress=config.progress).model_id
+    return _generate(store, Checkpoint(path=base, name=f"{Path(target).resolve().name}/base"), prompt_set, config)
 
 
 def select_checkpoints(target: str, epochs: list[int] | None) -> list[Checkpoint]:
@@ -108,34 +173,49 @@ def select_checkpoints(target: str, epochs: list[int] | None) -> list[Checkpoint
     return find_checkpoints(root, epochs)
 
 
-def _judge_checkpoint(store: Store, model_id: int, baseline_id: int, judges: tuple[str, ...], config: RunConfig,
-                      prompt_hashes: set[str]) -> dict[str, dict[str, Any]]:
-    from evalkit.judges.registry import make_judge
+def note_other_decodings(store: Store, model_id: int, name: str, decoding: DecodingParams) -> str | None:
+    """"50 answers stored under max_new_tokens=96; generating under max_new_tokens=2048" when the model
+    has answers under other decoding configurations only: they are kept and never mixed in."""
+    frame = store.generations(model_id=model_id)
+    if frame.empty or decoding.hash in set(frame["decoding_hash"]):
+        return None
+    from evalkit.results.decodings import changed_parameters
+
+    wanted = decoding.as_dict()
+    notes = []
+    for _, rows in frame.groupby("decoding_hash", sort=False):
+        stored = dict(rows["decoding"].iloc[0] or {})
+        notes.append(f"{len(rows)} answers stored under {changed_parameters(stored, wanted)}")
+    now = changed_parameters(wanted, dict(frame["decoding"].iloc[0] or {}))
+    return f"{name}: {'; '.join(notes)}; generating under {now} (kept apart: a result is about one decoding)"
+
+
+def _judge_checkpoint(store: Store, model: GenerationSet, baseline: GenerationSet, judges: list[Judge], config: RunConfig,
+                      prompt_hashes: set[str]) -> list[dict[str, Any]]:
     from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
 
     options = RunOptions(progress=config.progress, **config.judge_options)
-    results: dict[str, dict[str, Any]] = {}
-    for name in judges:
-        judge = make_judge(name, judge_model=config.judge_model)
-        if judge.mode == "pairwise":
-            results[judge.kind] = judge_pairs(store, judge, model_id, baseline_id, prompt_hashes=prompt_hashes, options=options)
-        single_kind = getattr(judge, "single_kind", None)
-        if judge.mode == "single" or single_kind:
-            kind = single_kind or judge.kind
-            results[kind] = judge_single(store, judge, model_id, samples=config.likert_samples, prompt_hashes=prompt_hashes, options=options)
-    return results
+    jobs = []
+    for judge in judges:
+        if judge.scorer(compares=True) is not None:
+            jobs.append(judge_pairs(store, judge, model, baseline, prompt_hashes=prompt_hashes, options=options))
+        if judge.scorer(compares=False) is not None:
+            jobs.append(judge_single(store, judge, model, samples=config.likert_samples, prompt_hashes=prompt_hashes,
+                                     options=options))
+    return jobs
 
 
-def run_evaluation(store: Store, target: str, config: RunConfig) -> RunReport:
+def run_evaluation(store: Store, target: str, config: RunConfig, command: str = "run") -> RunReport:
     # Everything a user can get wrong is checked before the first write to the store.
     checkpoints = select_checkpoints(target, config.epochs)
     prompt_set = load_prompt_set(config.prompts)
-    judges = config.judges or default_judges(config.judge_options.get("base_url"))
-    if config.baseline is None and "reference" in judges and base_model_of(target) is None:
+    judges = build_judges(config)
+    if config.baseline is None and any(j.reads_references for j in judges) and base_model_of(target) is None:
         raise EvalkitError(REFERENCE_AS_BASELINE)
     store.save_prompt_set(prompt_set)
-    baseline_id = resolve_baseline(store, config.baseline, prompt_set, judges, target, config)
-    baseline_name = str(store.models().set_index("id").loc[baseline_id, "name"])
+    run_id = start_run(store, command, config.record(judges))
+    baseline = resolve_baseline(store, config.baseline, prompt_set, judges, target, config)
+    baseline_name = str(store.models().set_index("id").loc[baseline[0], "name"])
     prompt_hashes = {p.hash for p in prompt_set.prompts}
     outcomes = []
     for checkpoint in checkpoints:
@@ -143,62 +223,49 @@ def run_evaluation(store: Store, target: str, config: RunConfig) -> RunReport:
         outcomes.append(outcome)
         try:
             outcome.model_id = register_checkpoint(store, checkpoint)
-            generate_for_checkpoint(store, checkpoint, prompt_set, config.decoding,
-                                    lambda c=checkpoint: make_generator(c, config.backend),
-                                    model_id=outcome.model_id, progress=config.progress)
+            note = note_other_decodings(store, outcome.model_id, checkpoint.name,
+                                        effective_decoding(config.backend, config.decoding))
+            if note and config.progress:
+                print(note, file=sys.stderr)
+            _, outcome.decoding_hash = _generate(store, checkpoint, prompt_set, config, outcome.model_id)
         except EvalkitError as exc:  # a broken checkpoint must not sink the others
             outcome.error = str(exc)
             log.warning("skipping %s: %s", checkpoint.name, exc)
             continue
-        outcome.judged = _judge_checkpoint(store, outcome.model_id, baseline_id, judges, config, prompt_hashes)
-    if not any(o.error is None for o in outcomes):
+        model = outcome.generation_set
+        assert model is not None
+        outcome.jobs = _judge_checkpoint(store, model, baseline, judges, config, prompt_hashes)
+    failed = not any(o.error is None for o in outcomes)
+    finish_run(store, run_id, "failed" if failed else "finished")
+    if failed:
         raise EvalkitError("every checkpoint failed: " + "; ".join(f"{o.checkpoint.name}: {o.error}" for o in outcomes))
-    return RunReport(prompt_set, baseline_id, baseline_name, judges, outcomes)
+    return RunReport(prompt_set, baseline, baseline_name, judges, outcomes, run_id)
 
 
-def comparison_table(store: Store, kind: str) -> pd.DataFrame:
-    """Per-prompt results of a judge that compares with the baseline: AlpacaEval's weighted preference,
-    or a both-orders pairwise verdict (LIMA's judge, the reference judge, custom pairwise specs)."""
-    from evalkit.judges.results import alpaca_table, pairwise_table
-
-    return alpaca_table(store, kind) if kind == "alpaca_eval" else pairwise_table(store, kind)
+def run_summary(store: Store, report: RunReport) -> Summary:
+    """The results layer's summary of exactly this run's judgments."""
+    return summarize(read_tables(store, instructions=False), report.scope())
 
 
-def summary_table(store: Store, report: RunReport) -> pd.DataFrame:
-    """One row per checkpoint: win rate vs the baseline with its SE and W/T/L, Likert mean with CI."""
-    from evalkit.judges.results import likert_table
-    from evalkit.stats.summary import summarize_likert, summarize_pairwise
-
-    hashes = {p.hash for p in report.prompt_set.prompts}
-    by_model: dict[int, dict[str, Any]] = {}  # two checkpoints with identical weights are one model
-    pairwise_kind = next((k for k in ("pairwise", "alpaca_eval", "reference") if k in report.judges), None)
-    likert_kind = "likert" if "likert" in report.judges else ("reference_likert" if "reference" in report.judges else None)
-    if pairwise_kind:
-        table = scope_rows(comparison_table(store, pairwise_kind), report, hashes, baseline=True, kind=pairwise_kind)
-        for row in summarize_pairwise(table, length_controlled=False).itertuples():
-            by_model.setdefault(int(row.model_id), {}).update(
-                {"judge": pairwise_kind, "n": row.n, "win_rate": row.win_rate, "se": row.standard_error,
-                 "win%": row.win_pct, "tie%": row.tie_pct, "loss%": row.loss_pct, "invalid": row.n_invalid})
-    if likert_kind:
-        table = scope_rows(likert_table(store, likert_kind), report, hashes, baseline=False, kind=likert_kind)
-        for row in summarize_likert(table).itertuples():
-            by_model.setdefault(int(row.model_id), {}).update(
-                {"likert": row.mean, "likert_ci": f"[{row.ci_low:.2f}, {row.ci_high:.2f}]", "likert_invalid": row.n_invalid})
+def summary_table(store: Store, report: RunReport, summary: Summary | None = None) -> pd.DataFrame:
+    """One row per checkpoint: the headline judge's win rate vs the baseline with its SE and W/T/L,
+    and the headline grade with its 95% interval — read from the run's summary."""
+    summary = summary or run_summary(store, report)
+    compare_judge, grade_judge = report.headline(True), report.headline(False)
     rows = []
     for outcome in report.outcomes:
-        row = {"checkpoint": outcome.checkpoint.name, "status": "ok" if outcome.error is None else "skipped: " + outcome.error}
-        if outcome.error is None and outcome.model_id is not None:
-            row.update(by_model.get(outcome.model_id, {}))
+        row: dict[str, Any] = {"checkpoint": outcome.checkpoint.name,
+                               "status": "ok" if outcome.error is None else "skipped: " + outcome.error,
+                               "decoding": outcome.decoding_hash}
+        model = outcome.generation_set
+        found = summary.row(True, compare_judge, model) if model and compare_judge else None
+        if found:
+            row.update({"judge": found["judge_kind"], "n": found["n"], "win_rate": found["win_rate"],
+                        "standard_error": found["standard_error"], "win%": found["win_pct"], "tie%": found["tie_pct"],
+                        "loss%": found["loss_pct"], "invalid": found["n_invalid"]})
+        grade = summary.row(False, grade_judge, model) if model and grade_judge else None
+        if grade:
+            row.update({"likert_judge": grade["judge_kind"], "likert": grade["mean"], "likert_ci_low": grade["ci_low"],
+                        "likert_ci_high": grade["ci_high"], "likert_invalid": grade["n_invalid"]})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def scope_rows(table: pd.DataFrame, report: RunReport, hashes: set[str], baseline: bool, kind: str) -> pd.DataFrame:
-    """This run's rows: its checkpoints, prompts, baseline, and the judge (model and spec) it used."""
-    mask = table["model_id"].isin(report.model_ids) & table["prompt_hash"].isin(hashes)
-    if baseline:
-        mask &= table["baseline_id"] == report.baseline_id
-    used = next((o.judged[kind] for o in report.outcomes if kind in o.judged), None)
-    if used is not None:
-        mask &= (table["judge_model"] == used["judge_model"]) & table["judge_spec_hash"].str.startswith(used["spec_hash"])
-    return table[mask]

@@ -20,6 +20,7 @@ import yaml
 from evalkit.errors import EvalkitError
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict, shown
 from evalkit.judges.templates import Template
+from evalkit.records import ScorerSpec
 
 CONFIG_NAME = "weighted_alpaca_eval_gpt4_turbo"
 # PairwiseAnnotator's default seed, which `alpaca_eval evaluate` uses: it reproduces the published
@@ -49,6 +50,8 @@ def load_annotator_config(name: str = CONFIG_NAME) -> tuple[dict[str, Any], Temp
 class AlpacaEvalJudge(LLMJudge):
     kind = "alpaca_eval"
     mode = "pairwise"
+    # One shown order per pair and a continuous preference: AlpacaEval's weighted win rate.
+    SCORERS = (ScorerSpec("alpaca_eval", "preference"),)
     label = "alpaca_eval (AlpacaEval 2 weighted judge)"
 
     def __init__(self, judge_model: str | None = None, *, config_name: str = CONFIG_NAME, temperature: float = 0.0) -> None:
@@ -88,7 +91,7 @@ class AlpacaEvalJudge(LLMJudge):
 
     def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
         first, second = shown(texts, order)
-        prompt = self.template.render({"instruction": texts.instruction, "output_1": first, "output_2": second})
+        prompt = self.template.render({"instruction": texts.question, "output_1": first, "output_2": second})
         return [{"role": m["role"], "content": m["content"]} for m in self._to_chat(prompt.strip())]
 
     def _preference_shown(self, reply: Reply) -> tuple[float, str] | None:

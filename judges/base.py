@@ -10,15 +10,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from evalkit.conversation import render_question
 from evalkit.hashing import content_hash
+from evalkit.judges.templates import Template
+from evalkit.records import ScorerSpec
+from evalkit.vocabulary import COMPARES, ORDERS
 
 Mode = Literal["pairwise", "single"]
 Message = dict[str, str]
 
-# "AB": the evaluated model's answer is shown first (Answer A); "BA": the baseline's is.
-BOTH_ORDERS: tuple[str, ...] = ("AB", "BA")
+BOTH_ORDERS: tuple[str, ...] = ORDERS
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,19 @@ INVALID = Verdict(valid=False)
 
 @dataclass(frozen=True)
 class SlotTexts:
-    """The texts a judge sees for one item, with the evaluated model's answer first for pairwise judges."""
+    """The texts a judge sees for one item, with the evaluated model's answer first for pairwise judges.
+    `context`: the messages before the final user turn (system message, earlier turns) of a multi-turn prompt."""
 
     instruction: str
     output: str
     baseline: str | None = None
     reference: str | None = None
+    context: tuple[Message, ...] = ()
+
+    @property
+    def question(self) -> str:
+        """What a template's {instruction} slot shows: the whole conversation for a multi-turn prompt."""
+        return render_question(self.instruction, self.context)
 
 
 class Judge(ABC):
@@ -69,6 +79,35 @@ class Judge(ABC):
     def spec(self) -> dict[str, Any]:
         """Everything that changes the answer (template hash, parse rule, sampling), for the spec hash."""
 
+    # Whether the judge scores answers against the prompt set's reference answers (which then cannot
+    # also be the baseline), and whether asking it again can give another grade (so K samples mean
+    # something only for a judge that samples).
+    reads_references: ClassVar[bool] = False
+    samples_independently: ClassVar[bool] = False
+
+    # What a judge class writes and how it is aggregated (see evalkit.vocabulary), declared on the
+    # class so the results layer can read stored judgments without building the judge.
+    SCORERS: ClassVar[tuple[ScorerSpec, ...]] = ()
+
+    def scorers(self) -> tuple[ScorerSpec, ...]:
+        """The class's declaration; a judge without one (a custom spec) gives verdicts in both orders
+        when pairwise and a score when single."""
+        return self.SCORERS or (ScorerSpec(self.kind, "verdict" if self.mode == "pairwise" else "score"),)
+
+    def scorer(self, compares: bool) -> ScorerSpec | None:
+        """The scorer that compares with a baseline (compares=True) or grades one answer, if any."""
+        return next((s for s in self.scorers() if (s.output in COMPARES) == compares), None)
+
+    def description(self) -> dict[str, Any]:
+        """The whole configuration, stored once under the spec hash: the spec plus anything the spec
+        only names by hash (a template's text)."""
+        return {"kind": self.kind, "mode": self.mode, "label": self.label, "spec": self.spec()}
+
+    def spec_rows(self) -> list[dict[str, Any]]:
+        """judge_specs rows of this judge, one per scorer."""
+        return [{"spec_hash": self.spec_hash, "judge_model": self.judge_model, "judge_kind": s.kind, "output": s.output,
+                 "label": self.label, "description": self.description()} for s in self.scorers()]
+
     @cached_property
     def spec_hash(self) -> str:
         """Computed once: a judge's configuration does not change after it is built."""
@@ -78,9 +117,19 @@ class Judge(ABC):
 class LLMJudge(Judge):
     """A judge that asks a chat model. Subclasses say what to send and how to read the reply."""
 
+    samples_independently = True
     max_tokens: int = 512
     temperature: float = 0.0
     top_logprobs: int | None = None  # ask for the first token's top-k logprobs (alpaca_eval)
+    template: Template
+
+    def description(self) -> dict[str, Any]:
+        return {**super().description(), "template_name": self.template.name, "template_text": self.template.text,
+                "judge_model": self.judge_model}
+
+    def shortcut(self, texts: SlotTexts) -> Verdict | None:
+        """A verdict known without asking (None: ask). AlpacaEval does not ask about identical outputs."""
+        return None
 
     def orders(self, instruction: str) -> tuple[str, ...]:
         """Shown orders for one pair; LIMA's judge sees both, AlpacaEval's one chosen per instruction."""

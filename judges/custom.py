@@ -99,9 +99,9 @@ class CustomJudge(LLMJudge):
     def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
         if self.mode == "pairwise":
             first, second = shown(texts, order)
-            values = {"instruction": texts.instruction, "output_a": first, "output_b": second}
+            values = {"instruction": texts.question, "output_a": first, "output_b": second}
         else:
-            values = {"instruction": texts.instruction, "output": texts.output}
+            values = {"instruction": texts.question, "output": texts.output}
         return [{"role": "user", "content": self.template.render(values)}]
 
     def choice_of(self, text: str) -> str | None:

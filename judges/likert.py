@@ -9,6 +9,7 @@ from typing import Any
 
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict
 from evalkit.judges.templates import Template, builtin_template
+from evalkit.records import ScorerSpec
 
 SCALE = (1, 2, 3, 4, 5, 6)
 PARSE_RULE = "lima-likert-v1: last non-empty line is one digit 1-6; a different digit on the line before is invalid"
@@ -43,6 +44,7 @@ def parse_likert_reply(text: str) -> int | None:
 
 class LikertJudge(LLMJudge):
     kind = "likert"
+    SCORERS = (ScorerSpec("likert", "score"),)
     mode = "single"
     label = "likert (LIMA 6-point helpfulness)"
 
@@ -58,7 +60,7 @@ class LikertJudge(LLMJudge):
                 "temperature": self.temperature}
 
     def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
-        return [{"role": "user", "content": self.template.render({"instruction": texts.instruction, "output": texts.output})}]
+        return [{"role": "user", "content": self.template.render({"instruction": texts.question, "output": texts.output})}]
 
     def parse(self, reply: Reply, order: str | None) -> Verdict:
         score = parse_likert_reply(reply.text)

@@ -1,9 +1,11 @@
-"""What to judge: a model's stored generations, alone or paired with a baseline's on the same prompt,
-as work items with their cache keys.
+"""What to judge: one generation set's answers (a model under one decoding configuration), alone or
+paired with a baseline's on the same prompt, as work items with their cache keys.
 
 A cache key covers everything that changes a verdict — the judge's spec hash (template hash, parse
 rule, sampling), the judge model, the prompt, the exact texts shown, the order and the judge sample —
-and nothing that does not (who generated the texts, concurrency, timeouts).
+and nothing that does not (who generated the texts, concurrency, timeouts). A multi-turn prompt's
+key also covers the conversation shown before the final question; a single-turn prompt's key is the
+one it always had.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from sqlalchemy import select
 
 from evalkit.hashing import content_hash
 from evalkit.judges.base import Judge, LLMJudge, SlotTexts
+from evalkit.records import context_of
+from evalkit.store.generation_sets import choose_decoding
 from evalkit.store import schema as t
+
+CONTEXT_RENDERING = "context-v1"  # bump when evalkit.conversation changes how a conversation is shown
 
 
 @dataclass(frozen=True)
@@ -37,17 +43,21 @@ class Item:
 
 def cache_key(judge: Judge, judge_kind: str, prompt_hash: str, texts: SlotTexts, order: str | None, sample: int) -> str:
     reference = None if isinstance(judge, LLMJudge) else texts.reference  # only the offline judge reads it
-    return content_hash(["judgment-v1", judge_kind, judge.spec_hash, judge.judge_model, prompt_hash,
-                         texts.output, texts.baseline, reference, order, sample])
+    parts: list[object] = ["judgment-v1", judge_kind, judge.spec_hash, judge.judge_model, prompt_hash,
+                           texts.output, texts.baseline, reference, order, sample]
+    if texts.context:
+        parts += [CONTEXT_RENDERING, [dict(m) for m in texts.context]]
+    return content_hash(parts)
 
 
-def latest_generations(store: object, model_id: int, sample: int, prompt_hashes: Collection[str] | None) -> pd.DataFrame:
-    """One generation per prompt (the newest of that sample index), with its instruction and text."""
-    frame = store.generations(model_id=model_id)  # type: ignore[attr-defined]
+def answers(store: object, model_id: int, decoding_hash: str, sample: int,
+            prompt_hashes: Collection[str] | None) -> pd.DataFrame:
+    """One generation set's answers of one sample index: id, prompt_hash, instruction, messages, text."""
+    frame = store.generations(model_id=model_id, decoding_hash=decoding_hash)  # type: ignore[attr-defined]
     frame = frame[frame["sample"] == sample]
     if prompt_hashes is not None:
         frame = frame[frame["prompt_hash"].isin(set(prompt_hashes))]
-    return frame.sort_values("id").drop_duplicates("prompt_hash", keep="last")[["id", "prompt_hash", "instruction", "text"]]
+    return frame[["id", "prompt_hash", "instruction", "messages", "text"]]
 
 
 def references(store: object, prompt_hashes: Collection[str]) -> dict[str, str]:
@@ -60,37 +70,44 @@ def references(store: object, prompt_hashes: Collection[str]) -> dict[str, str]:
     return {row.prompt_hash: row.reference for row in frame.itertuples() if row.prompt_hash in wanted}
 
 
-def pair_items(store: object, judge: Judge, model_id: int, baseline_id: int, *, sample: int = 0,
-               prompt_hashes: Collection[str] | None = None, with_reference: bool = False) -> tuple[list[Item], int]:
-    """Items for every prompt both models answered, one per shown order the judge uses; and how many
-    pairs were left out for lack of a reference answer (only when `with_reference`)."""
-    model = latest_generations(store, model_id, sample, prompt_hashes)
-    baseline = latest_generations(store, baseline_id, sample, prompt_hashes)
-    pairs = model.merge(baseline, on="prompt_hash", suffixes=("_model", "_baseline"))
+def _texts(instruction: str, messages: list[dict[str, str]], output: str, baseline: str | None,
+           reference: str | None) -> SlotTexts:
+    return SlotTexts(instruction, output, baseline, reference, context_of(list(messages)))
+
+
+def pair_items(store: object, judge: Judge, judge_kind: str, model: tuple[int, str], baseline: tuple[int, str], *,
+               sample: int = 0, prompt_hashes: Collection[str] | None = None,
+               with_reference: bool = False) -> tuple[list[Item], int]:
+    """Items for every prompt both generation sets answered, one per shown order the judge uses; and
+    how many pairs were left out for lack of a reference answer (only when `with_reference`)."""
+    ours = answers(store, *model, sample, prompt_hashes)
+    theirs = answers(store, *baseline, sample, prompt_hashes)
+    pairs = ours.merge(theirs[["id", "prompt_hash", "text"]], on="prompt_hash", suffixes=("_model", "_baseline"))
     refs = references(store, pairs["prompt_hash"]) if with_reference else {}
     items: list[Item] = []
     missing = 0
     for row in pairs.itertuples():
-        texts = SlotTexts(row.instruction_model, row.text_model, row.text_baseline, refs.get(row.prompt_hash))
+        texts = _texts(row.instruction, row.messages, row.text_model, row.text_baseline, refs.get(row.prompt_hash))
         if with_reference and texts.reference is None:
             missing += 1
             continue
         orders = judge.orders(texts.instruction) if isinstance(judge, LLMJudge) else ("AB", "BA")
         for order in orders:
-            key = cache_key(judge, judge.kind, row.prompt_hash, texts, order, 0)
-            items.append(Item(key, judge.kind, row.prompt_hash, int(row.id_model), int(row.id_baseline), order, 0, texts))
+            key = cache_key(judge, judge_kind, row.prompt_hash, texts, order, 0)
+            items.append(Item(key, judge_kind, row.prompt_hash, int(row.id_model), int(row.id_baseline), order, 0, texts))
     return items, missing
 
 
-def single_items(store: object, judge: Judge, model_id: int, *, judge_kind: str, samples: int = 1, sample: int = 0,
-                 prompt_hashes: Collection[str] | None = None, with_reference: bool = False) -> tuple[list[Item], int]:
-    """Items grading each of a model's answers `samples` times; and how many answers lacked a reference."""
-    model = latest_generations(store, model_id, sample, prompt_hashes)
-    refs = references(store, model["prompt_hash"]) if with_reference else {}
+def single_items(store: object, judge: Judge, judge_kind: str, model: tuple[int, str], *, samples: int = 1,
+                 sample: int = 0, prompt_hashes: Collection[str] | None = None,
+                 with_reference: bool = False) -> tuple[list[Item], int]:
+    """Items grading each of a generation set's answers `samples` times; and how many lacked a reference."""
+    ours = answers(store, *model, sample, prompt_hashes)
+    refs = references(store, ours["prompt_hash"]) if with_reference else {}
     items: list[Item] = []
     missing = 0
-    for row in model.itertuples():
-        texts = SlotTexts(row.instruction, row.text, None, refs.get(row.prompt_hash))
+    for row in ours.itertuples():
+        texts = _texts(row.instruction, row.messages, row.text, None, refs.get(row.prompt_hash))
         if with_reference and texts.reference is None:
             missing += 1
             continue

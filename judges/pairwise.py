@@ -12,6 +12,7 @@ from typing import Any
 
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict, shown
 from evalkit.judges.templates import Template, builtin_template
+from evalkit.records import ScorerSpec
 
 OPTIONS: dict[str, str] = {
     "answer a is significantly better": "A",
@@ -46,6 +47,7 @@ def parse_pairwise_reply(text: str) -> str | None:
 
 class PairwiseJudge(LLMJudge):
     kind = "pairwise"
+    SCORERS = (ScorerSpec("pairwise", "verdict"),)
     mode = "pairwise"
     label = "pairwise (LIMA, both orders)"
 
@@ -62,7 +64,7 @@ class PairwiseJudge(LLMJudge):
 
     def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
         first, second = shown(texts, order)
-        content = self.template.render({"instruction": texts.instruction, "output_a": first, "output_b": second})
+        content = self.template.render({"instruction": texts.question, "output_a": first, "output_b": second})
         return [{"role": "user", "content": content}]
 
     def parse(self, reply: Reply, order: str | None) -> Verdict:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from evalkit.judges.base import OfflineJudge, OfflineRow, SlotTexts
+from evalkit.records import ScorerSpec
 
 LABEL = "reference-overlap (ROUGE-1 F1 to the reference answer; not a model judgment)"
 DEFAULT_BANDS: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 45.0)  # ROUGE-1 F1 lower bounds of grades 2..6
@@ -32,6 +33,9 @@ class ReferenceJudge(OfflineJudge):
     single_kind = "reference_likert"
     mode = "pairwise"
     label = LABEL
+    reads_references = True
+    # A pairwise verdict against the baseline and a 1-6 band of the answer's own overlap.
+    SCORERS = (ScorerSpec("reference", "verdict"), ScorerSpec("reference_likert", "score"))
 
     def __init__(self, *, tie_margin: float = 2.0, bands: tuple[float, ...] = DEFAULT_BANDS) -> None:
         from importlib.metadata import version

@@ -11,6 +11,39 @@ from evalkit.settings import resolve
 
 BUILTIN_JUDGES: tuple[str, ...] = ("pairwise", "likert", "alpaca_eval", "reference")
 DEFAULT_JUDGE_MODEL = "gpt-4o"
+# The built-in judge classes, imported only when needed (alpaca-eval is slow to import).
+BUILTIN_CLASSES: dict[str, tuple[str, str]] = {
+    "pairwise": ("evalkit.judges.pairwise", "PairwiseJudge"),
+    "likert": ("evalkit.judges.likert", "LikertJudge"),
+    "alpaca_eval": ("evalkit.judges.alpaca", "AlpacaEvalJudge"),
+    "reference": ("evalkit.judges.reference", "ReferenceJudge"),
+}
+
+
+DEFAULT_SAMPLING_TEMPERATURE = 0.7
+
+
+def sampling_temperature(given: float | None, samples: int) -> float | None:
+    """The judge temperature for `samples` grades per answer: several samples at temperature 0 would be
+    copies of one grade (and a falsely narrow interval), so K > 1 samples at 0.7 unless told otherwise."""
+    if samples <= 1:
+        return given
+    temperature = DEFAULT_SAMPLING_TEMPERATURE if given is None else given
+    if temperature <= 0:
+        raise EvalkitError(f"{samples} judge samples need a judge temperature above 0 (got {temperature}); "
+                           "drop --judge-temperature or set it above 0")
+    return temperature
+
+
+def builtin_outputs() -> dict[str, str]:
+    """judge_kind -> output for every kind a built-in judge writes, from the classes' declarations."""
+    import importlib
+
+    outputs: dict[str, str] = {}
+    for module, name in BUILTIN_CLASSES.values():
+        judge_class: type[Judge] = getattr(importlib.import_module(module), name)
+        outputs.update({scorer.kind: scorer.output for scorer in judge_class.SCORERS})
+    return outputs
 
 
 def default_judge_name() -> str:

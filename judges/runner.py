@@ -1,11 +1,14 @@
-"""Judging jobs over the store: plan items, skip what is cached, ask for the rest, summarise.
+"""Judging jobs over the store: plan items, skip what is cached, ask for the rest.
 
     judge = make_judge("pairwise", judge_model="gpt-4o")
-    summary = judge_pairs(store, judge, model_id, baseline_id, options=RunOptions(concurrency=32))
-    summary = judge_single(make_judge("likert"), ...)   # samples=K grades each answer K times
+    job = judge_pairs(store, judge, (model_id, decoding), (baseline_id, baseline_decoding), options=RunOptions(concurrency=32))
+    job = judge_single(store, make_judge("likert"), (model_id, decoding), samples=5)
 
-A finished job re-run makes zero requests (every cache key is stored); a killed one resumes where it
-stopped. Transport errors are never stored, so their items are asked again next time.
+A generation set is (model id, decoding hash): a job judges exactly those answers. The returned job
+report counts the work (items, cached, requests, cost); the figures come from the results layer
+(evalkit.results.summary), which every surface reads. A finished job re-run makes zero requests
+(every cache key is stored); a killed one resumes where it stopped. Transport errors are never
+stored, so their items are asked again next time.
 """
 
 from __future__ import annotations
@@ -17,18 +20,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import pandas as pd
-
 from evalkit.errors import EvalkitError
 from evalkit.judges.base import Judge, LLMJudge, OfflineJudge, Reply
 from evalkit.judges.calls import ChatCaller, resolve_endpoint
 from evalkit.judges.executor import Counters, execute, judgment_for
 from evalkit.judges.pairing import Item, pair_items, single_items
 from evalkit.judges.pricing import Budget, PriceTable, load_price_table
-from evalkit.judges.results import alpaca_table, likert_table, pairwise_table
-from evalkit.judges.summary import alpaca_summary, likert_summary, pairwise_summary
 from evalkit.records import Judgment
 from evalkit.settings import resolve
+from evalkit.store.provenance import save_judge_specs
+
+GenerationSet = tuple[int, str]  # (model id, decoding hash)
 
 T = TypeVar("T")
 
@@ -81,6 +83,7 @@ async def _ask_judge(store: Any, judge: LLMJudge, items: Sequence[Item], options
 
 def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptions) -> tuple[Counters, int]:
     """Judge the items not yet stored; return (this run's counters, number served from the cache)."""
+    save_judge_specs(store, judge.spec_rows())
     cached = store.stored_judgment_keys(dict.fromkeys(item.cache_key for item in items))
     store.add_judgment_uses([item.use for item in items if item.cache_key in cached])
     todo: list[Item] = []
@@ -96,8 +99,7 @@ def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptio
         counters.stored = store.add_judgments_with_uses(rows, [item.use for item in todo])
     elif todo:
         assert isinstance(judge, LLMJudge)
-        shortcut = getattr(judge, "shortcut", None)
-        decided = [(item, shortcut(item.texts)) for item in todo] if shortcut else []
+        decided = [(item, judge.shortcut(item.texts)) for item in todo]
         direct = [(item, verdict) for item, verdict in decided if verdict is not None]
         if direct:
             rows = [judgment_for(item, judge.judge_model, judge.spec_hash, verdict, [Reply(text="")], 0.0) for item, verdict in direct]
@@ -113,69 +115,68 @@ def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptio
     return counters, len(cached)
 
 
-def _job_summary(judge: Judge, items: Sequence[Item], counters: Counters, cached: int, began: float, missing: int) -> dict[str, Any]:
-    summary: dict[str, Any] = {
-        "judge": judge.kind, "label": judge.label, "judge_model": judge.judge_model, "spec_hash": judge.spec_hash[:12],
+def _job_report(judge: Judge, judge_kind: str, items: Sequence[Item], counters: Counters, cached: int, began: float,
+                missing: int) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "judge": judge_kind, "label": judge.label, "judge_model": judge.judge_model, "spec_hash": judge.spec_hash,
         "items": len(items), "cached": cached, "requests": counters.requests, "stored": counters.stored,
         "errors": len(counters.errors), "prompt_tokens": counters.prompt_tokens,
         "completion_tokens": counters.completion_tokens, "cost_usd": counters.cost_usd,
         "budget_stopped": counters.budget_stopped, "wall_s": round(time.perf_counter() - began, 3),
     }
     if counters.errors:
-        summary["first_error"] = counters.errors[0]
+        report["first_error"] = counters.errors[0]
     if missing:
-        summary["no_reference"] = missing
-    return summary
+        report["no_reference"] = missing
+    return report
 
 
-def _in_scope(table: pd.DataFrame, judge: Judge, items: Sequence[Item], **ids: int) -> pd.DataFrame:
-    hashes = {item.prompt_hash for item in items}
-    mask = (table["judge_spec_hash"] == judge.spec_hash) & (table["judge_model"] == judge.judge_model)
-    mask &= table["prompt_hash"].isin(hashes)
-    for column, value in ids.items():
-        mask &= table[column] == value
-    return table[mask]
+def _no_references(judge: Judge, items: Sequence[Item], missing: int) -> None:
+    if isinstance(judge, OfflineJudge) and missing and not items:
+        raise EvalkitError("no reference answers for these prompts; the reference judge needs a prompt set with references (--prompts)")
 
 
-def judge_pairs(store: Any, judge: Judge, model_id: int, baseline_id: int, *, sample: int = 0,
+def as_generation_set(store: Any, model: int | GenerationSet) -> GenerationSet:
+    """A generation set as given, or a model id's only one (several: an error asking for the decoding)."""
+    from evalkit.store.generation_sets import choose_decoding
+
+    if isinstance(model, tuple):
+        return model
+    return (int(model), choose_decoding(store, int(model), f"model {model}"))
+
+
+def judge_pairs(store: Any, judge: Judge, model: int | GenerationSet, baseline: int | GenerationSet, *, sample: int = 0,
                 prompt_hashes: Collection[str] | None = None, options: RunOptions | None = None) -> dict[str, Any]:
-    """Judge `model_id`'s answers against `baseline_id`'s on every prompt both answered (generation
-    `sample`, default 0), optionally only `prompt_hashes`. Returns the job's counters and its
-    results: wins/ties/losses/invalid (pairwise judges) or win_rate/standard_error (alpaca_eval)."""
-    if judge.mode != "pairwise":
+    """Judge one generation set's answers against a baseline generation set's on every prompt both
+    answered (generation `sample`, default 0), optionally only `prompt_hashes`. Returns the job report."""
+    scorer = judge.scorer(compares=True)
+    if scorer is None:
         raise EvalkitError(f"the {judge.kind} judge grades single answers; judge it without a baseline")
     began, options = time.perf_counter(), options or RunOptions()
-    offline = isinstance(judge, OfflineJudge)
-    items, missing = pair_items(store, judge, model_id, baseline_id, sample=sample, prompt_hashes=prompt_hashes, with_reference=offline)
-    if offline and missing and not items:
-        raise EvalkitError("no reference answers for these prompts; the reference judge needs a prompt set with references (--prompts)")
+    items, missing = pair_items(store, judge, scorer.kind, as_generation_set(store, model), as_generation_set(store, baseline), sample=sample, prompt_hashes=prompt_hashes,
+                                with_reference=isinstance(judge, OfflineJudge))
+    _no_references(judge, items, missing)
     counters, cached = run_items(store, judge, items, options)
-    summary = _job_summary(judge, items, counters, cached, began, missing)
-    if judge.kind == "alpaca_eval":
-        table = _in_scope(alpaca_table(store, judge.kind), judge, items, model_id=model_id, baseline_id=baseline_id)
-        summary.update(alpaca_summary(table))
-    else:
-        table = _in_scope(pairwise_table(store, judge.kind), judge, items, model_id=model_id, baseline_id=baseline_id)
-        summary.update(pairwise_summary(table))
-    return summary
+    return _job_report(judge, scorer.kind, items, counters, cached, began, missing)
 
 
-def judge_single(store: Any, judge: Judge, model_id: int, *, samples: int = 1, sample: int = 0,
+def judge_single(store: Any, judge: Judge, model: int | GenerationSet, *, samples: int = 1, sample: int = 0,
                  prompt_hashes: Collection[str] | None = None, options: RunOptions | None = None) -> dict[str, Any]:
-    """Grade each of `model_id`'s answers `samples` times (likert, custom single judges, or the
-    reference judge's overlap band). Returns the job's counters and mean / ci_low / ci_high / invalid."""
-    offline = isinstance(judge, OfflineJudge)
-    if judge.mode != "single" and not offline:
+    """Grade each of a generation set's answers `samples` times (likert, custom single judges, or the
+    reference judge's overlap band). Returns the job report."""
+    scorer = judge.scorer(compares=False)
+    if scorer is None:
         raise EvalkitError(f"the {judge.kind} judge compares two answers; give it a baseline")
     if samples < 1:
         raise EvalkitError("--samples must be at least 1")
+    if samples > 1 and isinstance(judge, LLMJudge) and judge.temperature <= 0:
+        raise EvalkitError(f"{samples} grades per answer at judge temperature {judge.temperature} would be copies of one grade; "
+                           "use a judge temperature above 0 (--judge-temperature, default 0.7 with several samples)")
+    offline = isinstance(judge, OfflineJudge)
     began, options = time.perf_counter(), options or RunOptions()
-    kind = getattr(judge, "single_kind", judge.kind)
-    items, missing = single_items(store, judge, model_id, judge_kind=kind, samples=1 if offline else samples, sample=sample,
+    # An offline judge is deterministic: a second sample would be a copy.
+    items, missing = single_items(store, judge, scorer.kind, as_generation_set(store, model), samples=1 if offline else samples, sample=sample,
                                   prompt_hashes=prompt_hashes, with_reference=offline)
-    if offline and missing and not items:
-        raise EvalkitError("no reference answers for these prompts; the reference judge needs a prompt set with references (--prompts)")
+    _no_references(judge, items, missing)
     counters, cached = run_items(store, judge, items, options)
-    summary = _job_summary(judge, items, counters, cached, began, missing)
-    summary.update(likert_summary(_in_scope(likert_table(store, kind), judge, items, model_id=model_id)))
-    return summary
+    return _job_report(judge, scorer.kind, items, counters, cached, began, missing)

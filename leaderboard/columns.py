@@ -12,6 +12,8 @@ METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number 
     "model": ("Model", None, "Name in the store"),
     "run": ("Run", None, "Training run of a checkpoint"),
     "epoch": ("Epoch", "%d", "Checkpoint epoch"),
+    "decoding_label": ("Decoding", None, "The decoding configuration of the answers (each is its own row)"),
+    "decoding": ("Decoding hash", None, "Identity of the decoding configuration (as in evalkit stats --json)"),
     "ae_win_rate": ("AlpacaEval WR", "%.1f", "AlpacaEval win rate, % (tie = half a win)"),
     "ae_se": ("AE ± SE", "%.1f", "Standard error of the AlpacaEval win rate"),
     "ae_lc": ("LC WR", "%.1f", "Length-controlled AlpacaEval win rate, % (variant in the last column)"),
@@ -31,7 +33,8 @@ METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number 
     "likert_invalid": ("Likert invalid", "%d", "Likert replies that could not be parsed"),
     "lc_variant": ("LC variant", None, "How the LC win rate was fit (alpaca-eval GLM variant)"),
 }
-ALWAYS = ("model", "run", "epoch")
+ALWAYS = ("model", "run", "epoch", "decoding_label")
+CSV_ONLY = ("decoding",)  # too long to read in the table, needed to trace a CSV row
 
 
 def shown_columns(frame: Any, wanted: Iterable[str] = METRICS) -> list[str]:

@@ -12,8 +12,9 @@ import pandas as pd
 
 from evalkit.leaderboard.snapshot import Snapshot
 from evalkit.leaderboard.tables import JudgeKey
+from evalkit.vocabulary import FLIPPED
 
-FLIP = {"win": "loss", "loss": "win", "tie": "tie", "invalid": "invalid"}
+FLIP = FLIPPED
 JUDGE = ["judge_kind", "judge_model", "judge_spec_hash"]
 
 
@@ -21,9 +22,11 @@ def _flip(values: pd.Series) -> pd.Series:
     return values.map(lambda v: FLIP.get(v, v) if isinstance(v, str) else v)
 
 
-def _oriented(table: pd.DataFrame, left: int, right: int) -> pd.DataFrame:
+def _oriented(table: pd.DataFrame, left: int, right: int, decoding: str | None) -> pd.DataFrame:
     """Rows of this pair in the left model's view, with `first` / `second` = verdict when left is shown
-    first / second (pairwise tables) and `outcome`."""
+    first / second (pairwise tables) and `outcome`; only answers of `decoding` when given."""
+    if decoding is not None:
+        table = table[(table["decoding"] == decoding) & (table["baseline_decoding"] == decoding)]
     straight = table[(table["model_id"] == left) & (table["baseline_id"] == right)].copy()
     reverse = table[(table["model_id"] == right) & (table["baseline_id"] == left)].copy()
     if "verdict_ab" in table.columns:
@@ -39,7 +42,7 @@ def _majority(outcomes: list[str]) -> str | None:
 
 
 def compare_rows(snapshot: Snapshot, left: int, right: int, humans: pd.DataFrame,
-                 labels: dict[JudgeKey, str]) -> tuple[pd.DataFrame, list[str]]:
+                 labels: dict[JudgeKey, str], decoding: str | None = None) -> tuple[pd.DataFrame, list[str]]:
     """(rows, judge column names). Columns: prompt_hash, instruction, per pairwise judge `<judge>` plus
     `<judge> · L first` / `· L second`, per Likert judge `<judge> · L` / `· R`, `humans`,
     `human_majority`, and the flags `order_flip`, `invalid`, `judge_vs_human`."""
@@ -47,7 +50,7 @@ def compare_rows(snapshot: Snapshot, left: int, right: int, humans: pd.DataFrame
     outcome_columns: list[str] = []
     flip_pairs: list[tuple[str, str]] = []
     for table, both_orders in ((snapshot.pairwise, True), (snapshot.alpaca, False)):
-        oriented = _oriented(table, left, right)
+        oriented = _oriented(table, left, right, decoding)
         for key, rows in oriented.groupby(JUDGE, sort=True):
             name = labels.get(tuple(map(str, key)), " · ".join(map(str, key[:2])))  # type: ignore[arg-type]
             columns = {"outcome": name}
@@ -58,6 +61,8 @@ def compare_rows(snapshot: Snapshot, left: int, right: int, humans: pd.DataFrame
             parts.append(rows.drop_duplicates("prompt_hash", keep="last").set_index("prompt_hash")[list(columns)]
                          .rename(columns=columns))
     likert = snapshot.likert[snapshot.likert["model_id"].isin([left, right])]
+    if decoding is not None:
+        likert = likert[likert["decoding"] == decoding]
     for key, rows in likert.groupby(["judge_kind", "judge_model", "judge_spec_hash"], sort=True):
         name = labels.get(tuple(map(str, key)), " · ".join(map(str, key[:2])))  # type: ignore[arg-type]
         means = rows.groupby(["prompt_hash", "model_id"])["score"].mean().unstack("model_id")

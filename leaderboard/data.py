@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import select
 
-from evalkit.judges.results import MODEL_VIEW
+from evalkit.vocabulary import MODEL_VIEW
 from evalkit.leaderboard.cache import Served, shared_cache
 from evalkit.leaderboard.store_access import current_url, results_token, store_for
 from evalkit.leaderboard.store_access import labels_token as _labels_token

@@ -9,7 +9,6 @@ from typing import TypeVar
 
 import streamlit as st
 
-from evalkit.judges.results import ALPACA_KIND
 from evalkit.leaderboard import tables
 from evalkit.leaderboard.snapshot import Snapshot
 
@@ -34,24 +33,29 @@ def judge_labels(snapshot: Snapshot) -> dict[tables.JudgeKey, str]:
     return {key: tables.judge_label(key, keys) for key in keys}
 
 
+ALL_DECODINGS = "every decoding (a row each)"
+
+
 def results_selection(snapshot: Snapshot) -> tables.Selection:
-    """Prompt set, baseline and one judge of each kind, from the sidebar."""
+    """Prompt set, decoding, baseline and one judge of each output (evalkit.vocabulary), from the sidebar."""
     labels = judge_labels(snapshot)
     st.sidebar.header("Filters")
     scope = remembered_select("Prompt set", snapshot.scopes(), "scope",
                               help="Prompts judged, or one stored prompt set")
+    decoding_names = {ALL_DECODINGS: ALL_DECODINGS, **tables.decoding_labels(snapshot)}
+    decoding = remembered_select("Decoding", list(decoding_names), "decoding", decoding_names.__getitem__,
+                                 help="A result is about one decoding configuration: each is its own row")
     base = tables.baselines(snapshot)
-    baseline_names = dict(zip(base["baseline_id"].astype(int), base["baseline"]))
-    baseline_id = remembered_select("Baseline", list(baseline_names), "baseline", baseline_names.__getitem__,
-                                    help="The model every comparison is against")
+    baseline_names = {(int(i), str(d)): name for i, d, name in zip(base["baseline_id"], base["baseline_decoding"], base["baseline"])}
+    baseline = remembered_select("Baseline", list(baseline_names), "baseline", baseline_names.__getitem__,
+                                 help="The answers every comparison is against")
 
-    def pick(kind_filter: Callable[[str], bool], label: str, key: str) -> tables.JudgeKey | None:
-        options = [k for k in labels if kind_filter(k[0])]
+    def pick(summary: object, output: str | None, label: str, key: str) -> tables.JudgeKey | None:
+        options = [k for k in labels if k in tables.judge_keys(summary, output=output)]  # type: ignore[arg-type]
         return remembered_select(label, options, key, labels.__getitem__)
 
-    pair_kinds = {k[0] for k in tables.judge_keys(snapshot.pairwise_summary)}
-    single_kinds = {k[0] for k in tables.judge_keys(snapshot.likert_summary)}
-    alpaca = pick(lambda kind: kind == ALPACA_KIND, "AlpacaEval judge", "alpaca_judge")
-    pairwise = pick(lambda kind: kind in pair_kinds and kind != ALPACA_KIND, "Pairwise judge", "pairwise_judge")
-    likert = pick(lambda kind: kind in single_kinds, "Likert judge", "likert_judge")
-    return tables.Selection(scope or snapshot.scopes()[0], baseline_id, pairwise, alpaca, likert)
+    alpaca = pick(snapshot.pairwise_summary, "preference", "Preference judge (AlpacaEval)", "alpaca_judge")
+    pairwise = pick(snapshot.pairwise_summary, "verdict", "Pairwise judge", "pairwise_judge")
+    likert = pick(snapshot.likert_summary, None, "Grading judge (Likert)", "likert_judge")
+    return tables.Selection(scope or snapshot.scopes()[0], baseline, pairwise, alpaca, likert,
+                            None if decoding in (None, ALL_DECODINGS) else decoding)

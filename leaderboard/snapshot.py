@@ -19,20 +19,21 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 
-from evalkit.judges.reading import read_judged
-from evalkit.judges.results import PAIRWISE_COLUMNS, tables_of
-from evalkit.commands.agreement import judge_biases
 from evalkit.leaderboard.tables import length_bins
-from evalkit.stats.summary import summarize_likert, summarize_pairwise
+from evalkit.results.agreement import BIAS_COLUMNS, judge_biases
+from evalkit.results.decodings import decodings as read_decodings
+from evalkit.results.reading import read_judged
+from evalkit.results.summary import Scope, summarize
+from evalkit.results.tables import PAIRWISE_COLUMNS, Tables, known_outputs, tables_of
+from evalkit.stats.summary import summarize_pairwise
 from evalkit.store import Store
 from evalkit.store import schema as t
 
-SNAPSHOT_VERSION = 1  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
+SNAPSHOT_VERSION = 2  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
 ALL_PROMPTS = "All prompts"
-TABLES = ("models", "prompts", "prompt_sets", "pairwise", "alpaca", "likert", "pairwise_summary", "likert_summary",
-          "judge_bias", "length_bins", "lc")
-BIAS_COLUMNS = ["rater", "n_both_orders", "position_consistency", "first_position_rate", "n_length_differs", "prefer_longer"]
-LC_KEYS = ["scope", "judge_kind", "judge_model", "judge_spec_hash", "model_id", "baseline_id"]
+TABLES = ("models", "prompts", "prompt_sets", "decodings", "pairwise", "alpaca", "likert", "pairwise_summary",
+          "likert_summary", "judge_bias", "length_bins", "lc")
+LC_KEYS = ["scope", "judge_kind", "judge_model", "judge_spec_hash", "model_id", "decoding", "baseline_id", "baseline_decoding"]
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,14 @@ class Snapshot:
     built_at: float
     build_seconds: float
     models: pd.DataFrame  # id, name, run, epoch, path
-    prompts: pd.DataFrame  # hash, instruction
+    prompts: pd.DataFrame  # hash, instruction, context (JSON of the turns before the question; "" single-turn)
     prompt_sets: pd.DataFrame  # set_name, prompt_hash
-    pairwise: pd.DataFrame  # judges.results.pairwise_table without `instruction`
-    alpaca: pd.DataFrame  # judges.results.alpaca_table without `instruction`
-    likert: pd.DataFrame  # judges.results.likert_table without `instruction`
-    pairwise_summary: pd.DataFrame  # stats.summary.summarize_pairwise of pairwise + alpaca, with `scope`
-    likert_summary: pd.DataFrame  # stats.summary.summarize_likert, with `scope`
+    decodings: pd.DataFrame  # decoding (hash), label
+    pairwise: pd.DataFrame  # results.tables Tables.pairwise without `instruction`
+    alpaca: pd.DataFrame  # results.tables Tables.alpaca without `instruction`
+    likert: pd.DataFrame  # results.tables Tables.single without `instruction`
+    pairwise_summary: pd.DataFrame  # results.summary.summarize(...).pairwise per scope, with `scope`
+    likert_summary: pd.DataFrame  # results.summary.summarize(...).single per scope, with `scope`
     judge_bias: pd.DataFrame  # `evalkit agreement`'s per-judge position consistency and length bias
     length_bins: pd.DataFrame  # tables.length_bins: the length-bias plot's points
     lc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[*LC_KEYS, "length_controlled_winrate", "lc_variant"]))
@@ -74,17 +76,15 @@ def _scopes(prompt_sets: pd.DataFrame, judged: set[str]) -> dict[str, frozenset[
     return scopes
 
 
-def _summaries(pairwise: pd.DataFrame, alpaca: pd.DataFrame, likert: pd.DataFrame,
-               scopes: dict[str, frozenset[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _summaries(tables: Tables, scopes: dict[str, frozenset[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The results layer's summary of each scope: the numbers `evalkit stats summary` prints."""
     pair_parts, likert_parts = [], []
     for scope, hashes in scopes.items():
-        for table in (pairwise, alpaca):
-            part = table[table["prompt_hash"].isin(hashes)]
-            if not part.empty:
-                pair_parts.append(summarize_pairwise(part, length_controlled=False).assign(scope=scope))
-        part = likert[likert["prompt_hash"].isin(hashes)]
-        if not part.empty:
-            likert_parts.append(summarize_likert(part).assign(scope=scope))
+        summary = summarize(tables, Scope(prompt_hashes=hashes))
+        if not summary.pairwise.empty:
+            pair_parts.append(summary.pairwise.assign(scope=scope))
+        if not summary.single.empty:
+            likert_parts.append(summary.single.assign(scope=scope))
     return (pd.concat(pair_parts, ignore_index=True) if pair_parts else pd.DataFrame(columns=["scope"]),
             pd.concat(likert_parts, ignore_index=True) if likert_parts else pd.DataFrame(columns=["scope"]))
 
@@ -101,15 +101,27 @@ def build_snapshot(store: Store, token: str) -> Snapshot:
                          .order_by(t.models.c.id))
     prompt_sets = store.frame(select(t.prompt_set_items.c.set_name, t.prompt_set_items.c.prompt_hash))
     read = read_judged(store)
-    pairwise, alpaca, likert = tables_of(read, instructions=False)
+    tables = tables_of(read, known_outputs(store), instructions=False)
+    pairwise, alpaca, likert = tables.pairwise, tables.alpaca, tables.single
     judged = set().union(*(frame["prompt_hash"] for frame in (pairwise, alpaca, likert)))
-    hashes = [h for h in read.instructions.index if h in judged]
-    prompts = pd.DataFrame({"hash": pd.Series(hashes, dtype=object), "instruction": read.instructions.reindex(hashes).to_numpy()})
-    pair_summary, likert_summary = _summaries(pairwise, alpaca, likert, _scopes(prompt_sets, judged))
+    prompts = _prompts(store, judged)
+    pair_summary, likert_summary = _summaries(tables, _scopes(prompt_sets, judged))
     both = _concat([pairwise, alpaca], PAIRWISE_COLUMNS)
     bias = pd.DataFrame(judge_biases(both), columns=BIAS_COLUMNS)
-    return Snapshot(token, time.time(), time.perf_counter() - started, models, prompts, prompt_sets, pairwise, alpaca,
-                    likert, pair_summary, likert_summary, bias, length_bins(both))
+    decodings = read_decodings(store)[["decoding", "label"]]
+    return Snapshot(token, time.time(), time.perf_counter() - started, models, prompts, prompt_sets, decodings, pairwise,
+                    alpaca, likert, pair_summary, likert_summary, bias, length_bins(both))
+
+
+def _prompts(store: Store, judged: set[str]) -> pd.DataFrame:
+    """hash, instruction and the conversation before it (JSON; "" for a single-turn prompt) of the judged prompts."""
+    from evalkit.records import context_of
+
+    frame = store.frame(select(t.prompts.c.hash, t.prompts.c.instruction, t.prompts.c.messages))
+    frame = frame[frame["hash"].isin(judged)]
+    context = [json.dumps(list(context_of(list(m)))) if context_of(list(m)) else "" for m in frame["messages"]]
+    return pd.DataFrame({"hash": frame["hash"].astype(object).to_numpy(), "instruction": frame["instruction"].to_numpy(),
+                         "context": pd.Series(context, dtype=object).to_numpy()})
 
 
 def build_snapshot_at(url: str, token: str) -> Snapshot:

@@ -16,10 +16,11 @@ JudgeKey = tuple[str, str, str]  # (judge_kind, judge_model, judge_spec_hash)
 JUDGE_COLUMNS = ["judge_kind", "judge_model", "judge_spec_hash"]
 
 
-def judge_keys(summary: pd.DataFrame, kind: str | None = None) -> list[JudgeKey]:
+def judge_keys(summary: pd.DataFrame, output: str | None = None) -> list[JudgeKey]:
+    """The judges of a summary, or those of one output (verdict / preference)."""
     if summary.empty:
         return []
-    frame = summary if kind is None else summary[summary["judge_kind"] == kind]
+    frame = summary if output is None else summary[summary["output"] == output]
     return sorted({(str(k), str(m), str(s)) for k, m, s in frame[JUDGE_COLUMNS].itertuples(index=False)})
 
 
@@ -38,64 +39,102 @@ def _one_judge(summary: pd.DataFrame, scope: str, judge: JudgeKey | None) -> pd.
     return summary[mask & (summary["judge_spec_hash"] == judge[2])]
 
 
+Baseline = tuple[int, str]  # (baseline_id, baseline_decoding)
+
+
 def baselines(snapshot: Snapshot) -> pd.DataFrame:
-    """Every model something was compared against, most-used first (the default filter)."""
+    """Every generation set something was compared against, most-used first (the default filter):
+    baseline_id, baseline_decoding, baseline (name, with the decoding when the model has several), n."""
     summary = snapshot.pairwise_summary
     if summary.empty:
-        return pd.DataFrame(columns=["baseline_id", "baseline", "n"])
-    counts = summary.groupby(["baseline_id", "baseline"]).size().rename("n").reset_index()
+        return pd.DataFrame(columns=["baseline_id", "baseline_decoding", "baseline", "n"])
+    counts = summary.groupby(["baseline_id", "baseline_decoding", "baseline"]).size().rename("n").reset_index()
+    several = counts.groupby("baseline_id")["baseline_decoding"].transform("nunique") > 1
+    labels = decoding_labels(snapshot)
+    counts["baseline"] = [f"{name} [{labels.get(d, str(d)[:8])}]" if many else name
+                          for name, d, many in zip(counts["baseline"], counts["baseline_decoding"], several)]
     return counts.sort_values(["n", "baseline"], ascending=[False, True]).reset_index(drop=True)
+
+
+def decoding_labels(snapshot: Snapshot) -> dict[str, str]:
+    return dict(zip(snapshot.decodings["decoding"], snapshot.decodings["label"]))
 
 
 @dataclass(frozen=True)
 class Selection:
     scope: str
-    baseline_id: int | None
+    baseline: Baseline | None
     pairwise_judge: JudgeKey | None
     alpaca_judge: JudgeKey | None
     likert_judge: JudgeKey | None
+    decoding: str | None = None  # one decoding configuration; None: every one (a row per generation set)
+
+    @property
+    def baseline_id(self) -> int | None:
+        return self.baseline[0] if self.baseline else None
+
+
+def _against(summary: pd.DataFrame, baseline: Baseline | None) -> pd.DataFrame:
+    if baseline is None or summary.empty:
+        return summary
+    return summary[(summary["baseline_id"] == baseline[0]) & (summary["baseline_decoding"] == baseline[1])]
+
+
+def generation_sets(snapshot: Snapshot) -> pd.DataFrame:
+    """model_id, decoding of every generation set with a result."""
+    parts = [frame[["model_id", "decoding"]] for frame in (snapshot.pairwise_summary, snapshot.likert_summary)
+             if not frame.empty and "decoding" in frame]
+    if not parts:
+        return pd.DataFrame(columns=["model_id", "decoding"])
+    return pd.concat(parts, ignore_index=True).drop_duplicates().reset_index(drop=True)
 
 
 def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
-    """One row per model in the store (every model, judged or not), with the selected judges' numbers
-    against the selected baseline. Columns keep their units: win rates and shares in percent."""
-    rows = snapshot.models.rename(columns={"id": "model_id", "name": "model"})[["model_id", "model", "run", "epoch"]]
-    pair = snapshot.pairwise_summary
-    if selection.baseline_id is not None and not pair.empty:
-        pair = pair[pair["baseline_id"] == selection.baseline_id]
+    """One row per generation set (a model under one decoding configuration), plus models with no
+    result yet, with the selected judges' numbers against the selected baseline. Two decodings of
+    one model are two rows, never one mixed number. Win rates and shares are in percent."""
+    models = snapshot.models.rename(columns={"id": "model_id", "name": "model"})[["model_id", "model", "run", "epoch"]]
+    rows = models.merge(generation_sets(snapshot), on="model_id", how="left")
+    if selection.decoding is not None:
+        rows = rows[rows["decoding"] == selection.decoding]
+    rows = rows.assign(decoding_label=rows["decoding"].map(decoding_labels(snapshot)))
+    keys = ["model_id", "decoding"]
+    pair = _against(snapshot.pairwise_summary, selection.baseline)
     alpaca = _one_judge(pair, selection.scope, selection.alpaca_judge)
     if not alpaca.empty:
-        alpaca = alpaca[["model_id", "win_rate", "standard_error", "n", "n_invalid"]].rename(columns={
+        alpaca = alpaca[[*keys, "win_rate", "standard_error", "n", "n_invalid"]].rename(columns={
             "win_rate": "ae_win_rate", "standard_error": "ae_se", "n": "ae_n", "n_invalid": "ae_invalid"})
         lc = snapshot.lc
-        if not lc.empty:
-            lc = lc[(lc["scope"] == selection.scope) & (lc["judge_model"] == selection.alpaca_judge[1])  # type: ignore[index]
-                    & (lc["judge_spec_hash"] == selection.alpaca_judge[2]) & (lc["baseline_id"] == selection.baseline_id)]  # type: ignore[index]
-            alpaca = alpaca.merge(lc[["model_id", "length_controlled_winrate", "lc_variant"]].rename(
-                columns={"length_controlled_winrate": "ae_lc"}), on="model_id", how="left")
-        rows = rows.merge(alpaca, on="model_id", how="left")
+        if not lc.empty and selection.alpaca_judge is not None:
+            lc = _against(lc[(lc["scope"] == selection.scope) & (lc["judge_model"] == selection.alpaca_judge[1])
+                             & (lc["judge_spec_hash"] == selection.alpaca_judge[2])], selection.baseline)
+            alpaca = alpaca.merge(lc[[*keys, "length_controlled_winrate", "lc_variant"]].rename(
+                columns={"length_controlled_winrate": "ae_lc"}), on=keys, how="left")
+        rows = rows.merge(alpaca, on=keys, how="left")
     pairwise = _one_judge(pair, selection.scope, selection.pairwise_judge)
     if not pairwise.empty:
-        pairwise = pairwise[["model_id", "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "n",
+        pairwise = pairwise[[*keys, "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "n",
                              "n_invalid"]].rename(columns={"win_rate": "pw_win_rate", "standard_error": "pw_se",
                                                            "n": "pw_n", "n_invalid": "pw_invalid"})
-        rows = rows.merge(pairwise, on="model_id", how="left")
+        rows = rows.merge(pairwise, on=keys, how="left")
     likert = _one_judge(snapshot.likert_summary, selection.scope, selection.likert_judge)
     if not likert.empty:
-        likert = likert[["model_id", "mean", "ci_low", "ci_high", "n", "n_invalid"]].rename(columns={
+        likert = likert[[*keys, "mean", "ci_low", "ci_high", "n", "n_invalid"]].rename(columns={
             "mean": "likert_mean", "ci_low": "likert_low", "ci_high": "likert_high", "n": "likert_n",
             "n_invalid": "likert_invalid"})
-        rows = rows.merge(likert, on="model_id", how="left")
+        rows = rows.merge(likert, on=keys, how="left")
     sort_by = next((c for c in ("ae_win_rate", "pw_win_rate", "likert_mean") if c in rows.columns), "model")
     return rows.sort_values(sort_by, ascending=sort_by == "model", na_position="last").reset_index(drop=True)
 
 
 def preference_shares(snapshot: Snapshot, scope: str, judge: JudgeKey, model_ids: list[int],
-                      baseline_ids: list[int]) -> pd.DataFrame:
+                      baseline_ids: list[int], decoding: str | None = None) -> pd.DataFrame:
     """Rows for the LIMA bar chart: `row` = "model vs baseline", win/tie/loss as fractions of valid
-    verdicts, in the order the models were given."""
+    verdicts, in the order the models were given (one decoding configuration, or all)."""
     summary = _one_judge(snapshot.pairwise_summary, scope, judge)
     summary = summary[summary["model_id"].isin(model_ids) & summary["baseline_id"].isin(baseline_ids)]
+    if decoding is not None:
+        summary = summary[summary["decoding"] == decoding]
     if summary.empty:
         return pd.DataFrame(columns=["row", "win", "tie", "loss", "n"])
     rank = {model_id: i for i, model_id in enumerate(model_ids)}
@@ -111,23 +150,24 @@ def epoch_metrics(snapshot: Snapshot, selection: Selection, run: str, labels: di
     """Long rows (metric, epoch, value, lo, hi) for one training run's checkpoints: each selected
     judge's win rate with its bootstrap interval, AlpacaEval's LC win rate, and the Likert mean."""
     board = leaderboard_rows(snapshot, selection)
-    board = board[(board["run"] == run) & board["epoch"].notna()]
-    pair = snapshot.pairwise_summary
+    board = board[(board["run"] == run) & board["epoch"].notna() & board["decoding"].notna()]
+    pair = _against(snapshot.pairwise_summary, selection.baseline)
+    several = board["decoding"].nunique() > 1
     parts = []
     for judge in (selection.alpaca_judge, selection.pairwise_judge):
         summary = _one_judge(pair, selection.scope, judge)
-        if selection.baseline_id is not None and not summary.empty:
-            summary = summary[summary["baseline_id"] == selection.baseline_id]
         if summary.empty:
             continue
-        merged = board[["model_id", "epoch"]].merge(summary, on="model_id")
-        parts.append(pd.DataFrame({"metric": f"{labels[judge]}: win rate (%)", "epoch": merged["epoch"],  # type: ignore[index]
-                                   "value": merged["win_rate"], "lo": merged["ci_low"], "hi": merged["ci_high"]}))
+        merged = board[["model_id", "decoding", "decoding_label", "epoch"]].merge(summary, on=["model_id", "decoding"])
+        parts.append(pd.DataFrame({"metric": _per_decoding(f"{labels[judge]}: win rate (%)", merged, several),  # type: ignore[index]
+                                   "epoch": merged["epoch"], "value": merged["win_rate"], "lo": merged["ci_low"],
+                                   "hi": merged["ci_high"]}))
     if "ae_lc" in board.columns and board["ae_lc"].notna().any():
-        parts.append(pd.DataFrame({"metric": f"{labels[selection.alpaca_judge]}: length-controlled win rate (%)",  # type: ignore[index]
+        parts.append(pd.DataFrame({"metric": _per_decoding(f"{labels[selection.alpaca_judge]}: length-controlled win rate (%)",  # type: ignore[index]
+                                                           board, several),
                                    "epoch": board["epoch"], "value": board["ae_lc"], "lo": np.nan, "hi": np.nan}))
     if "likert_mean" in board.columns:
-        parts.append(pd.DataFrame({"metric": f"{labels[selection.likert_judge]}: Likert mean (1-6)",  # type: ignore[index]
+        parts.append(pd.DataFrame({"metric": _per_decoding(f"{labels[selection.likert_judge]}: Likert mean (1-6)", board, several),  # type: ignore[index]
                                    "epoch": board["epoch"], "value": board["likert_mean"], "lo": board["likert_low"],
                                    "hi": board["likert_high"]}))
     if not parts:
@@ -135,6 +175,12 @@ def epoch_metrics(snapshot: Snapshot, selection: Selection, run: str, labels: di
     frame = pd.concat(parts, ignore_index=True).dropna(subset=["value"])
     frame["epoch"] = frame["epoch"].astype(int)
     return frame.sort_values(["metric", "epoch"]).reset_index(drop=True)
+
+
+def _per_decoding(metric: str, frame: pd.DataFrame, several: bool) -> pd.Series | str:
+    """The metric's name, with the decoding configuration when the run was evaluated under several
+    (each configuration is its own line, never averaged with another)."""
+    return metric + " · " + frame["decoding_label"].astype(str) if several else metric
 
 
 def length_bins(judged: pd.DataFrame, bins: int = 10) -> pd.DataFrame:

@@ -19,9 +19,10 @@ from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
 from evalkit.judges.pricing import load_price_table
 from evalkit.judges.registry import make_judge
-from evalkit.judges.results import alpaca_table, likert_table, pairwise_table
+from evalkit.results.tables import alpaca_table, likert_table, pairwise_table
 from evalkit.judges.pairing import pair_items
-from evalkit.judges.runner import RunOptions, judge_pairs, judge_single, run_items
+from evalkit.judges.runner import RunOptions, as_generation_set, judge_pairs, judge_single, run_items
+from evalkit.results.jobs import job_figures
 from evalkit.records import DecodingParams, GenerationResult, ModelInfo, Prompt, PromptSet
 from tests.fixtures.fake_openai_server import Completion, FakeOpenAIServer, Garbage, Hang, HTTPError, last_user_message
 
@@ -93,7 +94,9 @@ def test_pairwise_both_orders_cache_and_invalid(store: Any, server: FakeOpenAISe
     assert dict(zip(table["instruction"], table["baseline_len"])) == {f"Question {i}?": len(f"base answer {i}!") for i in range(n)}
     assert (table["baseline"] == "base").all() and (table["model"] == "model").all()
     counts = Counter(expected.values())
-    assert (summary["wins"], summary["ties"], summary["losses"], summary["invalid"]) == (counts["win"], counts["tie"], counts["loss"], counts["invalid"])
+    figures = job_figures(store, summary, as_generation_set(store, model), as_generation_set(store, base))
+    assert (figures["n_wins"], figures["n_draws"], figures["n_wins_base"], figures["n_invalid"]) == (
+        counts["win"], counts["tie"], counts["loss"], counts["invalid"])
     stored = store.judgments("pairwise")
     nonsense = stored[~stored["valid"].astype(bool)]
     assert len(nonsense) == 2 * invalid_pairs and (nonsense["attempts"] == 1 + max_retries).all()
@@ -113,13 +116,15 @@ def test_identical_answers_share_a_judgment_but_count_for_each_model(store: Any,
     judge_pairs(store, judge, first, base, options=options(server))
     assert server.count == 12
     summary = judge_pairs(store, judge, second, base, options=options(server))
-    assert summary["requests"] == 4 and summary["cached"] == 8 and summary["n"] == 6
+    assert summary["requests"] == 4 and summary["cached"] == 8
+    assert job_figures(store, summary, as_generation_set(store, second), as_generation_set(store, base))["n"] == 6
     table = pairwise_table(store)
     assert table.groupby("model").size().to_dict() == {"epoch-10": 6, "epoch-9": 6}
 
     # one job over several models (as `evalkit run` may do): a shared judgment is asked once, used by both
     later = [add_model(store, f"epoch-{e}", {q: f"late answer {i}" for i, q in enumerate(qs)}) for e in (11, 12)]
-    items = [item for model in later for item in pair_items(store, judge, model, base)[0]]
+    items = [item for model in later
+             for item in pair_items(store, judge, "pairwise", as_generation_set(store, model), as_generation_set(store, base))[0]]
     counters, cached = run_items(store, judge, items, options(server))
     assert counters.requests == 12 and cached == 0 and server.count == 16 + 12
     assert pairwise_table(store).groupby("model").size().to_dict() == {f"epoch-{e}": 6 for e in (9, 10, 11, 12)}
@@ -136,7 +141,7 @@ def test_transport_failures_retry_and_are_never_stored(store: Any, server: FakeO
     assert summary["stored"] == 2 and summary["errors"] == 0 and server.count == 4
     assert server.stats()["statuses"] == {"429": 1, "500": 1, "200": 2}
 
-    likert = make_judge("likert", judge_model="fake-judge")
+    likert = make_judge("likert", judge_model="fake-judge", temperature=0.7)
     server.reset()
     server.script(Hang(2.0), Garbage())
     failed = judge_single(store, likert, model, samples=2, options=options(server, concurrency=2, timeout_s=0.5, http_retries=0))
@@ -144,7 +149,8 @@ def test_transport_failures_retry_and_are_never_stored(store: Any, server: FakeO
     assert "timed out" in failed["first_error"] or "malformed" in failed["first_error"]
     server.reply_text = "fine\n4\n4"
     retried = judge_single(store, likert, model, samples=2, options=options(server))
-    assert retried["requests"] == 2 and retried["stored"] == 2 and retried["mean"] == 4.0
+    assert retried["requests"] == 2 and retried["stored"] == 2
+    assert job_figures(store, retried, as_generation_set(store, model))["mean"] == 4.0
 
 
 def test_budget_stops_before_overspending(store: Any, server: FakeOpenAIServer, tmp_path: Path) -> None:
@@ -156,19 +162,21 @@ def test_budget_stops_before_overspending(store: Any, server: FakeOpenAIServer, 
     server.reply_text = "ok\n5\n5"
     budget = 0.5
     summary = judge_single(store, judge, model, options=options(server, max_cost=budget, prices=prices, concurrency=2))
+    summary = {**summary, **job_figures(store, summary, as_generation_set(store, model))}
     stored = store.judgments("likert")
     assert summary["budget_stopped"] and 0 < summary["stored"] < 20 and summary["requests"] == summary["stored"] == len(stored)
     assert stored["cost_usd"].sum() <= budget and summary["cost_usd"] == pytest.approx(stored["cost_usd"].sum())
     per_request = prices.cost("priced-judge", stored["prompt_tokens"].iloc[0], stored["completion_tokens"].iloc[0])
     assert stored["cost_usd"].iloc[0] == pytest.approx(per_request)
     rest = judge_single(store, judge, model, options=options(server, prices=prices))
-    assert rest["requests"] == 20 - summary["stored"] and not rest["budget_stopped"] and rest["n_answers"] == 20
+    assert rest["requests"] == 20 - summary["stored"] and not rest["budget_stopped"]
+    assert job_figures(store, rest, as_generation_set(store, model))["n"] == 20
 
 
 def test_concurrency_is_bounded(store: Any) -> None:
     with FakeOpenAIServer(latency=0.05, reply_text="fine\n3\n3") as slow:
         model = add_model(store, "model", {q: "answer" for q in questions(12)})
-        judge_single(store, make_judge("likert", judge_model="fake-judge"), model, samples=2,
+        judge_single(store, make_judge("likert", judge_model="fake-judge", temperature=0.7), model, samples=2,
                      options=options(slow, concurrency=3))
         assert slow.count == 24 and slow.stats()["max_in_flight"] == 3
 
@@ -187,9 +195,10 @@ def test_likert_samples_mean_and_ci(store: Any, server: FakeOpenAIServer) -> Non
         return Completion(f"reasoning\n{1 + (i + seen[content]) % 6}\n{1 + (i + seen[content]) % 6}")
 
     server.responder = grades
-    summary = judge_single(store, make_judge("likert", judge_model="fake-judge"), model, samples=3,
+    summary = judge_single(store, make_judge("likert", judge_model="fake-judge", temperature=0.7), model, samples=3,
                            options=options(server, max_retries=0))
-    assert summary["requests"] == 24 and summary["invalid"] == 3
+    summary = {**summary, **job_figures(store, summary, as_generation_set(store, model))}
+    assert summary["requests"] == 24 and summary["n_invalid"] == 3
     table = likert_table(store)
     assert len(table) == 24 and table["score"].isna().sum() == 3 and set(table["sample"]) == {0, 1, 2}
     per_answer = np.array([np.mean([1 + (i + k) % 6 for k in (1, 2, 3)]) for i in range(7)])
@@ -201,7 +210,7 @@ def test_likert_samples_mean_and_ci(store: Any, server: FakeOpenAIServer) -> Non
     assert (summary["ci_low"], summary["ci_high"]) == pytest.approx((bootstrap["ci_low"], bootstrap["ci_high"]))
     assert abs(summary["ci_low"] - (per_answer.mean() - half_width)) < 0.5
     assert abs(summary["ci_high"] - (per_answer.mean() + half_width)) < 0.5
-    assert sum(summary["distribution"].values()) == 21
+    assert summary["n_samples"] == 21 and sum(summary["distribution_pct"].values()) == pytest.approx(100)
 
 
 def test_alpaca_eval_judge_preferences_and_win_rate(store: Any, server: FakeOpenAIServer) -> None:
@@ -213,6 +222,7 @@ def test_alpaca_eval_judge_preferences_and_win_rate(store: Any, server: FakeOpen
     server.responder = varied_logprobs
     judge = make_judge("alpaca_eval", judge_model="fake-judge")
     summary = judge_pairs(store, judge, model, base, options=options(server))
+    summary = {**summary, **job_figures(store, summary, as_generation_set(store, model), as_generation_set(store, base))}
     assert summary["requests"] == 11  # identical answers (question 0) are 1.5 without asking, as in AlpacaEval
     assert all(body["max_tokens"] == 1 and body["top_logprobs"] == 5 for body in server.requests)
     table = alpaca_table(store).set_index("instruction")
@@ -232,9 +242,10 @@ def test_alpaca_eval_judge_preferences_and_win_rate(store: Any, server: FakeOpen
     server.responder = lambda body: Completion("M" if "Question 1?" in last_user_message(body) else "Sure!")
     other = add_model(store, "other", {q: f"other answer {i}" for i, q in enumerate(qs)})
     summary = judge_pairs(store, judge, other, base, options=options(server, max_retries=0))
+    summary = {**summary, **job_figures(store, summary, as_generation_set(store, other), as_generation_set(store, base))}
     table = alpaca_table(store)
     mine = table[table["model"] == "other"].set_index("instruction")
-    assert summary["invalid"] == 11 and mine["valid"].sum() == 1
+    assert summary["n_invalid"] == 11 and mine["valid"].sum() == 1
     (order,) = judge.orders("Question 1?")
     assert mine.loc["Question 1?", "preference"] == (1.0 if order == "AB" else 2.0)  # "M" = second shown wins
 
@@ -243,7 +254,7 @@ def test_fatal_endpoint_errors_are_one_clear_line(store: Any, server: FakeOpenAI
     from evalkit.generate.server import free_port
 
     model = add_model(store, "model", {"Question 0?": "answer"})
-    judge = make_judge("likert", judge_model="fake-judge")
+    judge = make_judge("likert", judge_model="fake-judge", temperature=0.7)
     server.responder = lambda body: HTTPError(401, message=f"Incorrect API key provided: {SECRET}")
     with pytest.raises(EvalkitError, match="rejected the API key") as rejected:
         judge_single(store, judge, model, options=options(server))
@@ -260,8 +271,9 @@ def test_reference_judge_offline(store: Any) -> None:
     base = add_model(store, "base", {q: "No clue." for q in qs}, refs)
     judge = make_judge("reference")
     summary = judge_pairs(store, judge, model, base)
-    assert summary["requests"] == 0 and summary["wins"] == 4 and "reference-overlap" in summary["label"]
+    figures = job_figures(store, summary, as_generation_set(store, model), as_generation_set(store, base))
+    assert summary["requests"] == 0 and figures["n_wins"] == 4 and "reference-overlap" in summary["label"]
     assert (pairwise_table(store, "reference")["outcome"] == "win").all()
     bands = judge_single(store, judge, model)
-    assert bands["n_answers"] == 4 and (likert_table(store, "reference_likert")["score"] == 6.0).all()
+    assert job_figures(store, bands, as_generation_set(store, model))["n"] == 4 and (likert_table(store, "reference_likert")["score"] == 6.0).all()
     assert judge_pairs(store, judge, model, base)["stored"] == 0  # cached

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bench.leaderboard_data import populate, simulate_annotators
-from evalkit.judges.results import MODEL_VIEW
+from evalkit.vocabulary import MODEL_VIEW
 from evalkit.leaderboard import charts, tables
 from evalkit.leaderboard import snapshot as snap
 from evalkit.leaderboard.cache import SnapshotCache

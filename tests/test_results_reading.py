@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from evalkit.hashing import content_hash
-from evalkit.judges.results import MODEL_VIEW, PREFERENCE, alpaca_table, likert_table, pairwise_table, tables
+from evalkit.results.tables import alpaca_table, likert_table, pairwise_table, read_tables
+from evalkit.vocabulary import MODEL_VIEW, PREFERENCE
 from evalkit.records import DecodingParams, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
 from evalkit.store import Store
 from evalkit.store import schema as t
@@ -65,6 +66,11 @@ def _random_store(url: str, seed: int) -> Store:
     return store
 
 
+def tables(store: Store, instructions: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    read = read_tables(store, instructions)
+    return read.pairwise, read.alpaca, read.single
+
+
 def plain_join(store: Store, kind: str) -> pd.DataFrame:
     """Every use of a judgment of this kind with both sides' model, length and instruction, ordered by judgment id."""
     u, j, g, m, p = t.judgment_uses, t.judgments, t.generations, t.models, t.prompts
@@ -72,7 +78,9 @@ def plain_join(store: Store, kind: str) -> pd.DataFrame:
     query = (select(j.c.id, j.c.judge_kind, j.c.judge_model, j.c.judge_spec_hash, j.c.prompt_hash, j.c.order, j.c.sample,
                     j.c.verdict, j.c.score, j.c.valid, p.c.instruction, ga.c.model_id, ma.c.name.label("model"),
                     func.length(ga.c.text).label("model_len"), gb.c.model_id.label("baseline_id"),
-                    mb.c.name.label("baseline"), func.length(gb.c.text).label("baseline_len"))
+                    mb.c.name.label("baseline"), func.length(gb.c.text).label("baseline_len"),
+                    ga.c.decoding_hash.label("decoding"), gb.c.decoding_hash.label("baseline_decoding"),
+                    u.c.generation_a, u.c.generation_b)
              .select_from(u).join(j, j.c.cache_key == u.c.cache_key).join(ga, ga.c.id == u.c.generation_a)
              .join(ma, ma.c.id == ga.c.model_id).outerjoin(gb, gb.c.id == u.c.generation_b)
              .outerjoin(mb, mb.c.id == gb.c.model_id).join(p, p.c.hash == j.c.prompt_hash)

@@ -43,8 +43,8 @@ def test_summary_from_a_judged_store(judged_store: str, capsys: pytest.CaptureFi
 
 
 def test_judge_biases_from_a_judged_store(judged_store: str) -> None:
-    from evalkit.commands.agreement import judge_biases
-    from evalkit.judges.results import pairwise_table
+    from evalkit.results.agreement import judge_biases
+    from evalkit.results.tables import pairwise_table
     from evalkit.store import Store
 
     (bias,) = judge_biases(pairwise_table(Store(judged_store)))

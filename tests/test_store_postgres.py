@@ -43,7 +43,7 @@ def test_reference_judge_and_tables_on_postgres(pg_url: str, tmp_path: Path) -> 
     import json
 
     from evalkit.judges.registry import make_judge
-    from evalkit.judges.results import likert_table, pairwise_table
+    from evalkit.results.tables import likert_table, pairwise_table
     from evalkit.judges.runner import judge_pairs, judge_single
     from evalkit.data import load_prompt_set
 

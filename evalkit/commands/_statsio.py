@@ -91,20 +91,34 @@ def print_frame(title: str, frame: pd.DataFrame, columns: list[str] | None = Non
     print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
-STORE_KINDS = ("pairwise", "alpaca_eval", "likert")  # the judges `evalkit stats` reads from a store
-
-
 def store_tables(db: str | None) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
-    """(store, pairwise rows, Likert rows) of the store's judgments; pairwise and alpaca_eval rows
-    go together since both carry AlpacaEval preferences."""
-    from evalkit.judges import results
+    """(store, comparison rows, single-answer rows) of every judge in the store: verdict and
+    preference judges together (both carry AlpacaEval preferences), grades apart."""
+    from evalkit.results.tables import read_tables
     from evalkit.settings import db_url
     from evalkit.store import Store
 
     store = Store(db_url(db))
-    pairwise, alpaca, likert = results.tables(store, kinds=STORE_KINDS)
-    frames = [frame for frame in (pairwise, alpaca) if not frame.empty]
-    return store, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), likert
+    tables = read_tables(store)
+    return store, tables.comparisons, tables.single
+
+
+def as_players(table: pd.DataFrame) -> pd.DataFrame:
+    """Model identity for rankings and head-to-head tests: a generation set (model + decoding). The
+    id becomes "ID:DECODING"; the name gains "[decoding]" only for a model with several decodings,
+    so two decodings of one model are two players, never one mixed one."""
+    if table.empty:
+        return table
+    sides = [("model", "model_id", "decoding"), ("baseline", "baseline_id", "baseline_decoding")]
+    sides = [side for side in sides if set(side) <= set(table.columns)]
+    pairs = pd.concat([table[[ident, decoding]].set_axis(["id", "decoding"], axis=1) for _, ident, decoding in sides])
+    several = set(pairs.drop_duplicates().groupby("id").size().loc[lambda n: n > 1].index)
+    out = table.copy()
+    for name, ident, decoding in sides:
+        short = out[decoding].astype(str).str[:8]
+        out[name] = [f"{n} [{d}]" if i in several else n for n, i, d in zip(out[name], out[ident], short)]
+        out[ident] = out[ident].astype(str) + ":" + short
+    return out
 
 
 def stats_error(exc: ValueError) -> EvalkitError:

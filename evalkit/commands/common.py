@@ -33,3 +33,9 @@ def epoch_range(text: str) -> list[int]:
         return parse_range(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an epoch range: {text!r} (use e.g. 5-10 or 5,7,9)") from None
+
+
+def add_judge_temperature_flag(parser: argparse._ActionsContainer) -> None:
+    """One flag for `run`, `pick` and `judge`: it becomes part of the judge's spec (and cache keys)."""
+    parser.add_argument("--judge-temperature", type=float, default=None,
+                        help="judge sampling temperature (default 0; 0.7 when several samples are asked for)")

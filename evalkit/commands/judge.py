@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--baseline-model", help="instead of --baseline: a model in the store, by name")
     source.add_argument("--prompts", help="only these prompts (dev, a file); the reference judge reads their reference answers")
     source.add_argument("--sample", type=int, default=0, help="which generation sample of each prompt to judge (default 0)")
+    source.add_argument("--decoding", default=None, help="with --model: which of its generation sets (a decoding hash or "
+                        "prefix; needed when the model has answers under several decoding configurations)")
+    source.add_argument("--baseline-decoding", default=None, help="with --baseline-model: which of its generation sets")
     judge = parser.add_argument_group("judge")
     judge.add_argument("--judge", default=None, help="pairwise | likert | alpaca_eval | reference | SPEC.yaml "
                        "(default: pairwise when a judge endpoint is configured, else reference)")
@@ -30,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible endpoint (env OPENAI_BASE_URL; default OpenAI); "
                        "the key comes from OPENAI_API_KEY")
     judge.add_argument("--samples", type=int, default=1, help="single-answer judges: grades per answer (LIMA: 5)")
-    judge.add_argument("--temperature", type=float, default=None, help="judge temperature (default 0; 0.7 with --samples > 1)")
+    judge.add_argument("--judge-temperature", "--temperature", dest="judge_temperature", type=float, default=None,
+                       help="judge sampling temperature (default 0; 0.7 with --samples > 1)")
     judge.add_argument("--max-tokens", type=int, default=None, help="reply length limit (default 512; likert 1024)")
     calls = parser.add_argument_group("calls")
     calls.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
@@ -46,18 +50,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _model_and_scope(store: Any, path: str | None, name: str | None, what: str) -> tuple[int | None, set[str] | None]:
-    """(model id, prompt hashes it covers or None for all) from a file or a stored name."""
+def _generation_set(store: Any, path: str | None, name: str | None, decoding: str | None, what: str,
+                    prefer: str | None = None) -> tuple[tuple[int, str] | None, set[str] | None]:
+    """((model id, decoding hash) or None, prompt hashes it covers or None for all) from a file or a stored name."""
     from evalkit.data.alpaca import import_model_outputs
     from evalkit.errors import EvalkitError
+    from evalkit.store.generation_sets import choose_decoding
 
     if path and name:
         raise EvalkitError(f"give the {what} as a file or by name, not both")
     if path:
         model_id, prompt_set = import_model_outputs(store, path)
-        return model_id, {p.hash for p in prompt_set.prompts}
+        return (model_id, choose_decoding(store, model_id, path)), {p.hash for p in prompt_set.prompts}
     if name:
-        return store.model_id(name), None
+        model_id = store.model_id(name)
+        return (model_id, choose_decoding(store, model_id, name, decoding, prefer)), None
     return None, None
 
 
@@ -68,27 +75,49 @@ def _intersect(*scopes: set[str] | None) -> set[str] | None:
     return set.intersection(*known)
 
 
+def format_table(summary: dict[str, Any]) -> str:
+    """Two aligned columns, one line per number; nested dicts (the score distribution) on one line."""
+    import math
+
+    lines = []
+    width = max(len(key) for key in summary)
+    for key, value in summary.items():
+        if isinstance(value, float):
+            shown = "-" if math.isnan(value) else f"{value:.4f}" if key == "cost_usd" else f"{value:.2f}"
+        elif isinstance(value, dict):
+            shown = "  ".join(f"{k}:{v}" for k, v in value.items()) or "-"
+        else:
+            shown = str(value)
+        lines.append(f"{key.ljust(width)}  {shown}")
+    return "\n".join(lines)
+
+
 def _report(summary: dict[str, Any], as_json: bool) -> int:
     from evalkit.errors import EvalkitError
     from evalkit.jsonio import json_safe
-    from evalkit.judges.summary import format_table
 
     if summary["errors"] and not summary["stored"] and not summary["cached"]:
         raise EvalkitError(f"every judge request failed ({summary['errors']}); first: {summary['first_error']}")
     print(json.dumps(json_safe(summary)) if as_json else format_table(summary))
+    status = 0
     if summary["budget_stopped"]:
         print(f"evalkit: stopped before exceeding --max-cost (${summary['cost_usd']:.4f} spent); finished work is stored, "
               "re-run with a higher budget to continue", file=sys.stderr)
+        status = 1
     if summary["errors"]:
         print(f"evalkit: {summary['errors']} requests failed after retries (first: {summary['first_error']}); "
               "they were not stored, re-run to retry them", file=sys.stderr)
-        return 1
-    return 0
+        status = 1
+    if not summary.get("n") and summary.get("n_invalid"):
+        print(f"evalkit: every one of the judge's {summary['n_invalid']} replies was unreadable (invalid); no figure "
+              "could be computed: check the judge model and its template", file=sys.stderr)
+        status = 1
+    return status
 
 
 def run(args: argparse.Namespace) -> int:
     from evalkit.errors import EvalkitError
-    from evalkit.judges.registry import default_judge_name, make_judge
+    from evalkit.judges.registry import default_judge_name, make_judge, sampling_temperature
     from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
     from evalkit.settings import db_url, resolve
     from evalkit.store import Store
@@ -98,13 +127,14 @@ def run(args: argparse.Namespace) -> int:
     if args.samples > 1 and (args.baseline or args.baseline_model):
         raise EvalkitError("--samples is for single-answer judges (likert); pairwise judges see each pair in both orders once")
     name = args.judge or default_judge_name()
-    temperature = args.temperature if args.temperature is not None else (0.7 if args.samples > 1 else None)
+    temperature = sampling_temperature(args.judge_temperature, args.samples)
     judge = make_judge(name, judge_model=args.judge_model, temperature=temperature, max_tokens=args.max_tokens)
     store = Store(db_url(args.db))
-    model_id, model_scope = _model_and_scope(store, args.outputs, args.model, "model")
-    if model_id is None:
+    model, model_scope = _generation_set(store, args.outputs, args.model, args.decoding, "model")
+    if model is None:
         raise EvalkitError("say what to judge: --outputs model_outputs.json, or --model NAME for a model in the store")
-    baseline_id, baseline_scope = _model_and_scope(store, args.baseline, args.baseline_model, "baseline")
+    baseline, baseline_scope = _generation_set(store, args.baseline, args.baseline_model, args.baseline_decoding, "baseline",
+                                               prefer=model[1])
     prompt_scope = None
     if args.prompts:
         from evalkit.data import load_prompt_set
@@ -125,10 +155,12 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(base_url=args.judge_base_url, concurrency=args.concurrency, timeout_s=args.timeout,
                          http_retries=args.http_retries, max_retries=args.max_retries, max_cost=args.max_cost,
                          prices=prices, progress=progress)
-    if baseline_id is not None:
-        summary = judge_pairs(store, judge, model_id, baseline_id, sample=args.sample, prompt_hashes=scope, options=options)
-    elif judge.mode == "pairwise" and name != "reference":
+    if baseline is not None:
+        job = judge_pairs(store, judge, model, baseline, sample=args.sample, prompt_hashes=scope, options=options)
+    elif judge.scorer(compares=False) is None:
         raise EvalkitError(f"the {judge.kind} judge compares two answers: add --baseline FILE or --baseline-model NAME")
     else:
-        summary = judge_single(store, judge, model_id, samples=args.samples, sample=args.sample, prompt_hashes=scope, options=options)
-    return _report(summary, args.json)
+        job = judge_single(store, judge, model, samples=args.samples, sample=args.sample, prompt_hashes=scope, options=options)
+    from evalkit.results.jobs import job_figures
+
+    return _report({**job, **job_figures(store, job, model, baseline, scope)}, args.json)

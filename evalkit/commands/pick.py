@@ -7,6 +7,7 @@ import json
 
 from evalkit.commands.common import add_json_flag, epoch_range
 from evalkit.commands.run import add_run_flags
+from evalkit.policies import POLICIES, POLICY
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "writes PATH/picked.json, a PATH/best link and a decision record.")
     parser.add_argument("path", help="training output directory with epoch-N/ checkpoints")
     parser.add_argument("--window", type=epoch_range, default=None, help="epochs to choose from (default 5-10)")
-    parser.add_argument("--policy", choices=("winrate-likert-earliest",), default="winrate-likert-earliest")
+    parser.add_argument("--policy", choices=POLICIES, default=POLICY, help="picking policy (default %(default)s)")
     add_run_flags(parser)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.run import DEFAULT_WINDOW
 
     window = tuple(args.window) if args.window else DEFAULT_WINDOW
-    decision = pick_checkpoint(args.path, db_url=args.db, config=config_from_args(args), window=window)
+    decision = pick_checkpoint(args.path, db_url=args.db, config=config_from_args(args), window=window, policy=args.policy)
     if args.json:
         print(json.dumps(decision))
         return 0

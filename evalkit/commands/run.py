@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from evalkit.commands.common import add_db_flag, add_json_flag, epoch_range
+from evalkit.commands.common import add_db_flag, add_json_flag, add_judge_temperature_flag, epoch_range
 from evalkit.commands.generate import add_backend_flags, add_decoding_flags
 
 
@@ -19,7 +19,9 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     judge.add_argument("--judge-model", default=None, help="judge model name (env EVALKIT_JUDGE_MODEL)")
     judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible judge endpoint (env OPENAI_BASE_URL)")
     judge.add_argument("--judge-concurrency", type=int, default=16)
-    judge.add_argument("--likert-samples", type=int, default=1, help="grades per answer (LIMA: 5)")
+    judge.add_argument("--likert-samples", type=int, default=1, help="grades per answer (LIMA: 5); more than one samples "
+                       "the judge at --judge-temperature")
+    add_judge_temperature_flag(judge)
     judge.add_argument("--max-cost", type=float, default=None, help="USD budget for judge calls in this invocation")
     add_db_flag(parser)
     add_decoding_flags(parser)
@@ -44,25 +46,31 @@ def config_from_args(args: argparse.Namespace):
     return RunConfig(
         prompts=args.prompts, baseline=args.baseline, judges=judges, epochs=getattr(args, "epochs", None),
         decoding=decoding_from_args(args), backend=backend_options_from_args(args), judge_model=args.judge_model,
+        judge_temperature=args.judge_temperature,
         judge_options={"concurrency": args.judge_concurrency, "max_cost": args.max_cost, "base_url": args.judge_base_url}, likert_samples=args.likert_samples,
         progress=not getattr(args, "json", False),
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalkit.jsonio import json_safe
+    from evalkit.results.decodings import decoding_label
     from evalkit.run import run_evaluation, summary_table
     from evalkit.settings import db_url
     from evalkit.store import Store
 
     url = db_url(args.db)
     store = Store(url)
-    report = run_evaluation(store, args.checkpoint, config_from_args(args))
+    config = config_from_args(args)
+    report = run_evaluation(store, args.checkpoint, config)
     table = summary_table(store, report)
     if args.json:
-        print(table.to_json(orient="records"))
+        print(json.dumps(json_safe(table.to_dict(orient="records"))))
     else:
+        judges = ", ".join(f"{j.kind} ({j.judge_model}, spec {j.spec_hash[:8]})" for j in report.judges)
         print(f"\nprompt set {report.prompt_set.name} ({len(report.prompt_set.prompts)} prompts), baseline {report.baseline_name}, "
-              f"judges {', '.join(report.judges)}")
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+              f"judges {judges}, decoding {decoding_label(config.decoding.as_dict())} ({config.decoding.hash[:12]})")
+        shown = table.assign(decoding=table["decoding"].str[:12])
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         print(f"\nbrowse: evalkit leaderboard --db {url}")
     return 0 if all(o.error is None for o in report.outcomes) else 1

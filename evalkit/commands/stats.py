@@ -117,7 +117,7 @@ def _paired_annotations(path_a: str, path_b: str):  # type: ignore[no-untyped-de
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from evalkit.commands._statsio import print_frame, print_json, store_tables
+    from evalkit.commands._statsio import as_players, print_frame, print_json, store_tables
     from evalkit.errors import EvalkitError
     from evalkit.stats.compare import paired_bootstrap_difference, sign_test
 
@@ -145,6 +145,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from evalkit.stats.head_to_head import compare_likert, compare_pairwise
 
     _, pairwise, likert = store_tables(args.db)
+    pairwise, likert = as_players(pairwise), as_players(likert)
     results, problems = {}, []
     for name, table, compare in (("pairwise", pairwise, compare_pairwise), ("likert", likert, compare_likert)):
         results[name] = pd.DataFrame()
@@ -167,28 +168,32 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    from evalkit.commands._statsio import print_frame, print_json, store_tables
-    from evalkit.stats.summary import summarize_likert, summarize_pairwise
+    from evalkit.commands._statsio import print_frame, print_json
+    from evalkit.results.summary import summarize_store
+    from evalkit.settings import db_url
+    from evalkit.store import Store
 
     check_bootstrap_flags(args)
-    _, pairwise, likert = store_tables(args.db)
-    pair_summary = summarize_pairwise(pairwise, args.resamples, args.level, args.seed,
-                                      length_controlled=not args.no_length_controlled)
-    likert_summary = summarize_likert(likert, args.resamples, args.level, args.seed)
+    summary = summarize_store(Store(db_url(args.db)), n_resamples=args.resamples, level=args.level, seed=args.seed,
+                              length_controlled=not args.no_length_controlled)
     if args.json:
-        print_json({"pairwise": pair_summary, "likert": likert_summary})
+        print_json({"pairwise": summary.pairwise, "likert": summary.single})
         return 0
-    print_frame("pairwise (percent)", pair_summary,
-                ["judge_model", "model", "baseline", "n", "n_invalid", "win_pct", "tie_pct", "loss_pct", "win_rate",
-                 "standard_error", "ci_low", "ci_high", "length_controlled_winrate"])
-    print_frame("likert (1-6)", likert_summary, ["judge_model", "model", "n", "n_invalid", "mean", "ci_low", "ci_high"])
+    shorten = {"decoding": 12, "baseline_decoding": 12}
+    pairwise = summary.pairwise.assign(**{c: summary.pairwise[c].str[:n] for c, n in shorten.items() if c in summary.pairwise})
+    single = summary.single.assign(decoding=summary.single["decoding"].str[:12]) if "decoding" in summary.single else summary.single
+    print_frame("comparisons with a baseline (percent)", pairwise,
+                ["judge_kind", "judge_model", "model", "decoding", "baseline", "baseline_decoding", "n", "n_invalid", "win_pct",
+                 "tie_pct", "loss_pct", "win_rate", "standard_error", "ci_low", "ci_high", "length_controlled_winrate"])
+    print_frame("single-answer grades (mean over a prompt's samples, then over prompts)", single,
+                ["judge_kind", "judge_model", "model", "decoding", "n", "n_invalid", "mean", "ci_low", "ci_high"])
     return 0
 
 
 def run_ranking(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from evalkit.commands._statsio import print_frame, print_json, read_annotations, store_tables
+    from evalkit.commands._statsio import as_players, print_frame, print_json, read_annotations, store_tables
     from evalkit.errors import EvalkitError
     from evalkit.stats.head_to_head import rank_models
 
@@ -206,6 +211,7 @@ def run_ranking(args: argparse.Namespace) -> int:
         table = pd.concat(frames, ignore_index=True)
     else:
         _, table, _ = store_tables(args.db)
+        table = as_players(table)
         if table.empty:
             raise EvalkitError("the store has no pairwise judgments to rank; run a pairwise or alpaca_eval judge first")
     ranking = rank_models(table, args.resamples, args.level, args.seed)

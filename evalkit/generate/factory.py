@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
 from evalkit.generate.base import Generator
 from evalkit.generate.checkpoint import Checkpoint
+from evalkit.records import DecodingParams
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,12 @@ class BackendOptions:
     concurrency: int = 16
     request_timeout_s: float = 600.0
     vllm_args: tuple[str, ...] = field(default_factory=tuple)
+
+
+def effective_decoding(options: BackendOptions, decoding: DecodingParams) -> DecodingParams:
+    """The decoding a backend actually applies, which is what gets stored and keyed: the OpenAI API
+    has no repetition penalty, so through `--backend openai` it is 1.0 (vllm-server sends it)."""
+    return replace(decoding, repetition_penalty=1.0) if options.backend == "openai" else decoding
 
 
 def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator:

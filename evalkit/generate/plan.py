@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from evalkit.generate.checkpoint import Checkpoint, find_checkpoints
-from evalkit.generate.factory import BackendOptions, make_generator
+from evalkit.generate.factory import BackendOptions, effective_decoding, make_generator
 from evalkit.generate.runner import GenerateSummary, generate_for_checkpoint
 from evalkit.hashing import content_hash
 from evalkit.records import DecodingParams, ModelInfo, PromptSet
@@ -23,6 +23,7 @@ def generate_checkpoints(
     samples: int = 1,
     progress: bool = True,
 ) -> list[GenerateSummary]:
+    decoding = effective_decoding(options, decoding)
     if options.backend == "openai" and not Path(target).exists():
         # A model that only exists behind the server: its identity is the server and the model name.
         name = options.model_name or target

@@ -57,15 +57,11 @@ def generate_for_checkpoint(
     generator: Generator | None = None
     generated = tokens = 0
     try:
-        effective = decoding
+        effective = decoding  # the caller passes the decoding the backend applies (factory.effective_decoding)
         stored = store.stored_generation_keys(model_id, effective)
         missing = [r for r in wanted if (r.prompt.hash, r.sample) not in stored]
         if missing:
             generator = make_generator()
-            effective = getattr(generator, "effective", lambda d: d)(decoding)
-            if effective != decoding:  # the backend applies less than asked: key by what it applies
-                stored = store.stored_generation_keys(model_id, effective)
-                missing = [r for r in wanted if (r.prompt.hash, r.sample) not in stored]
         bar = tqdm(total=len(missing), desc=checkpoint.name, unit="item", disable=not progress or not missing, dynamic_ncols=True)
         with bar:
             if missing and generator is not None:

@@ -1,11 +1,12 @@
 """Per-(model, baseline, judge) summaries of the judge tables the store produces
-(`evalkit.judges.results.pairwise_table` / `alpaca_table` / `likert_table`).
+(`evalkit.results.tables`): the one definition of each figure; `evalkit.results.summary` applies
+them to a scope for every surface.
 
 Pairwise / alpaca rows: judge_kind, judge_model, judge_spec_hash, prompt_hash, model, model_id,
-baseline, baseline_id, outcome ("win" | "tie" | "loss" | "invalid", the model's view), preference
+decoding, baseline, baseline_id, baseline_decoding, outcome ("win" | "tie" | "loss" | "invalid", the model's view), preference
 (AlpacaEval scale: 2 model wins, 1 baseline wins, 1.5 tie, NaN invalid), model_len, baseline_len.
-Likert rows: judge_kind, judge_model, judge_spec_hash, prompt_hash, model, model_id, sample, score,
-valid. Intervals resample whole prompts, with one set of resamples shared by every group, so all
+Likert rows: judge_kind, judge_model, judge_spec_hash, prompt_hash, model, model_id, decoding, sample,
+score, valid. Intervals resample whole prompts, with one set of resamples shared by every group, so all
 groups are summarised by a few matrix products (see bootstrap.py).
 """
 
@@ -30,15 +31,16 @@ from evalkit.stats.lima import LIKERT_SCALE, score_distribution, win_tie_loss
 from evalkit.stats.winrate import alpaca_winrate, preference_unit, preferences_from_outcomes
 
 JUDGE_KEYS: tuple[str, ...] = ("judge_kind", "judge_model", "judge_spec_hash")
-PAIRWISE_KEYS: tuple[str, ...] = (*JUDGE_KEYS, "model", "model_id", "baseline", "baseline_id")
-LIKERT_KEYS: tuple[str, ...] = (*JUDGE_KEYS, "model", "model_id")
+# A model's identity is its generation set: the model and the decoding that produced its answers.
+PAIRWISE_KEYS: tuple[str, ...] = (*JUDGE_KEYS, "model", "model_id", "decoding", "baseline", "baseline_id", "baseline_decoding")
+LIKERT_KEYS: tuple[str, ...] = (*JUDGE_KEYS, "model", "model_id", "decoding")
 PAIRWISE_COLUMNS: tuple[str, ...] = (
     *PAIRWISE_KEYS, "n", "n_invalid", "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "ci_low",
     "ci_high", "discrete_win_rate", "n_wins", "n_wins_base", "n_draws", "n_total", "length_controlled_winrate",
     "lc_variant", "avg_model_len",
 )
 LIKERT_COLUMNS: tuple[str, ...] = (
-    *LIKERT_KEYS, "n", "n_invalid", "mean", "ci_low", "ci_high", *(f"pct_score_{p}" for p in LIKERT_SCALE),
+    *LIKERT_KEYS, "n", "n_samples", "n_invalid", "mean", "ci_low", "ci_high", *(f"pct_score_{p}" for p in LIKERT_SCALE),
 )
 
 
@@ -160,14 +162,25 @@ def likert_scores(table: pd.DataFrame) -> np.ndarray:
     return scores
 
 
+def per_prompt_means(table: pd.DataFrame, scores: np.ndarray, groups: np.ndarray) -> pd.DataFrame:
+    """Each (group, prompt)'s mean over its valid samples: the unit every Likert figure is built from,
+    so five grades of one answer count once, not five times. A prompt with no valid grade has no
+    mean and takes no part (its invalid grades are counted apart)."""
+    prompts = cluster_codes(_clusters(table)) if "prompt_hash" in table.columns else np.arange(len(table))
+    frame = pd.DataFrame({"group": groups, "prompt": prompts, "score": scores})
+    return frame.groupby(["group", "prompt"], sort=True)["score"].mean().dropna().reset_index()
+
+
 def summarize_likert(
     table: pd.DataFrame,
     n_resamples: int = DEFAULT_RESAMPLES,
     level: float = DEFAULT_LEVEL,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """One row per (judge, model): mean 1-6 helpfulness with a bootstrap interval over prompts, and
-    the share of valid scores at each point (`pct_score_1` .. `pct_score_6`, percent)."""
+    """One row per (judge, model): the mean 1-6 grade — a prompt's valid samples averaged first, then
+    the prompts — with a bootstrap interval over prompts, and the share of valid grades at each point
+    (`pct_score_1` .. `pct_score_6`, percent). `n`: prompts with a valid grade; `n_samples`: valid
+    grades; `n_invalid`: unreadable ones."""
     keys = present_keys(table, LIKERT_KEYS)
     columns = [c for c in LIKERT_COLUMNS if c in keys or c not in LIKERT_KEYS]
     if table.empty:
@@ -175,14 +188,19 @@ def summarize_likert(
     table = table.reset_index(drop=True)
     scores = likert_scores(table)
     groups, members = group_rows(table, keys)
-    low, high = grouped_intervals(scores, groups, len(members), _clusters(table), n_resamples, level, seed)
+    prompt_means = per_prompt_means(table, scores, groups)
+    means = prompt_means["score"].to_numpy(dtype=np.float64)
+    low, high = grouped_intervals(means, prompt_means["group"].to_numpy(), len(members), prompt_means["prompt"].to_numpy(),
+                                  n_resamples, level, seed)
     rows = []
     for index, (key_values, rows_index) in enumerate(members):
         group_scores = scores[rows_index]
-        valid = group_scores[~np.isnan(group_scores)]
+        group_means = means[prompt_means["group"].to_numpy() == index]
+        valid_means = group_means[~np.isnan(group_means)]
+        n_valid = int(np.count_nonzero(~np.isnan(group_scores)))
         row = dict(key_values)
-        row.update({"n": int(valid.size), "n_invalid": int(group_scores.size - valid.size),
-                    "mean": float(valid.mean()) if valid.size else math.nan,
+        row.update({"n": int(valid_means.size), "n_samples": n_valid, "n_invalid": int(group_scores.size - n_valid),
+                    "mean": float(valid_means.mean()) if valid_means.size else math.nan,
                     "ci_low": float(low[index]), "ci_high": float(high[index])})
         for point, share in score_distribution(group_scores).items():
             row[f"pct_score_{point}"] = share * 100

@@ -18,6 +18,8 @@ from sqlalchemy import and_, func, insert, select
 from evalkit.errors import EvalkitError
 from evalkit.hashing import sha256_text
 from evalkit.store import schema as t
+from evalkit.records import context_of
+from evalkit.store.generation_sets import choose_decoding
 from evalkit.store.store import Store
 
 LABELS: tuple[str, ...] = ("A", "B", "tie")
@@ -32,12 +34,14 @@ class AnnotationItem:
     instruction: str
     answer_a: str
     answer_b: str
+    context: tuple[dict[str, str], ...] = ()  # earlier turns of a multi-turn prompt, shown before the question
 
 
-def _latest_generations(store: Store, model_id: int) -> dict[str, int]:
-    """prompt_hash -> the model's newest sample-0 generation (a re-generated answer supersedes the old)."""
+def _answers(store: Store, model_id: int, decoding_hash: str) -> dict[str, int]:
+    """prompt_hash -> the generation set's sample-0 answer (one per prompt: a generation set is one
+    model under one decoding configuration)."""
     g = t.generations
-    query = select(g.c.prompt_hash, func.max(g.c.id)).where(g.c.model_id == model_id, g.c.sample == 0).group_by(g.c.prompt_hash)
+    query = select(g.c.prompt_hash, g.c.id).where(g.c.model_id == model_id, g.c.sample == 0, g.c.decoding_hash == decoding_hash)
     with store.engine.connect() as conn:
         return {row[0]: int(row[1]) for row in conn.execute(query)}
 
@@ -51,6 +55,8 @@ def create_batch(
     per_item: int,
     seed: int | None = None,
     limit: int | None = None,
+    model_decoding: str | None = None,
+    baseline_decoding: str | None = None,
 ) -> tuple[int, int]:
     """Make a batch over the prompts of `prompt_set` that both models answered; returns (batch id, items).
 
@@ -61,7 +67,9 @@ def create_batch(
     if model_id == baseline_id:
         raise EvalkitError("annotate create needs two different models")
     prompts = store.load_prompt_set(prompt_set).prompts
-    ours, theirs = _latest_generations(store, model_id), _latest_generations(store, baseline_id)
+    model_decoding = choose_decoding(store, model_id, f"model {model_id}", model_decoding)
+    baseline_decoding = choose_decoding(store, baseline_id, f"baseline {baseline_id}", baseline_decoding, prefer=model_decoding)
+    ours, theirs = _answers(store, model_id, model_decoding), _answers(store, baseline_id, baseline_decoding)
     shared = [p.hash for p in prompts if p.hash in ours and p.hash in theirs]
     shared = list(dict.fromkeys(shared))[:limit] if limit else list(dict.fromkeys(shared))
     if not shared:
@@ -143,7 +151,7 @@ def next_item(store: Store, batch: int, annotator: str) -> AnnotationItem | None
     open_items = _open_items(batch, annotator).order_by(t.annotation_items.c.position).limit(1).subquery()
     i, p, ours, theirs = t.annotation_items, t.prompts, t.generations.alias("ours"), t.generations.alias("theirs")
     query = (
-        select(i.c.id, i.c.position, i.c.order, p.c.instruction, ours.c.text.label("model_text"),
+        select(i.c.id, i.c.position, i.c.order, p.c.instruction, p.c.messages, ours.c.text.label("model_text"),
                theirs.c.text.label("baseline_text"))
         .join(open_items, open_items.c.id == i.c.id)
         .join(p, p.c.hash == i.c.prompt_hash)
@@ -155,7 +163,8 @@ def next_item(store: Store, batch: int, annotator: str) -> AnnotationItem | None
     if row is None:
         return None
     first, second = (row["model_text"], row["baseline_text"]) if row["order"] == "AB" else (row["baseline_text"], row["model_text"])
-    return AnnotationItem(int(row["id"]), int(row["position"]), row["instruction"], first, second)
+    return AnnotationItem(int(row["id"]), int(row["position"]), row["instruction"], first, second,
+                          context_of(list(row["messages"])))
 
 
 def add_label(store: Store, annotator: str, item_id: int, label: str) -> bool:

@@ -195,3 +195,34 @@ annotation_items = Table(
     UniqueConstraint("batch_id", "prompt_hash", name="uq_annotation_item"),
 )
 Index("ix_human_labels_item", human_labels.c.item_id)
+
+# What produced a result, stored once and readable from its hash. A judge spec row says how its
+# judgments are read (`output`: verdict / preference / score, see evalkit.vocabulary) and holds the
+# whole configuration (template text, parse rule, sampling) that the spec hash covers, so a number
+# on any surface can be traced to the exact judge that made it.
+judge_specs = Table(
+    "judge_specs",
+    metadata,
+    Column("spec_hash", HASH, primary_key=True),
+    Column("judge_model", String(300), primary_key=True),
+    Column("judge_kind", String(40), primary_key=True),
+    Column("output", String(16), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("description", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+# One row per `evalkit run` / `pick` / `judge` invocation: what was asked (configuration, no secrets)
+# and which evalkit did it (version, git revision when run from a checkout).
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("command", String(40), nullable=False),
+    Column("evalkit_version", String(40), nullable=False),
+    Column("git_revision", String(64)),
+    Column("config", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", DateTime(timezone=True), server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+)

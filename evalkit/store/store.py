@@ -217,10 +217,12 @@ class Store:
             return self._insert_ignore(conn, t.generations, rows)
 
     def generations(self, model_id: int | None = None, decoding_hash: str | None = None) -> pd.DataFrame:
-        """Generations joined with their prompt's instruction, one row per (model, prompt, sample)."""
+        """Generations joined with their prompt's instruction and messages, one row per (model, prompt,
+        decoding, sample)."""
         query = select(
             t.generations,
             t.prompts.c.instruction,
+            t.prompts.c.messages,
             t.models.c.name.label("model_name"),
         ).join(t.prompts, t.prompts.c.hash == t.generations.c.prompt_hash).join(
             t.models, t.models.c.id == t.generations.c.model_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from evalkit.commands.agreement import store_labels
+from evalkit.results.agreement import store_labels
 from evalkit.leaderboard import charts, data, filters, tables
 from evalkit.leaderboard.snapshot import Snapshot
 from evalkit.leaderboard.store_access import PageTimer
@@ -23,9 +23,8 @@ def _rater_labels(token: str, labels_token: str, batch: int, _snapshot: Snapshot
     """Long (item, rater, label) rows of the humans and of every judge on the same items. Only the judge
     rows of the labelled prompts and model pairs are passed on: the rest could never match an item."""
     judged = pd.concat([_snapshot.pairwise, _snapshot.alpaca], ignore_index=True)
-    ids = set(_humans["model_id"]) | set(_humans["baseline_id"])
-    judged = judged[judged["prompt_hash"].isin(set(_humans["prompt_hash"])) & judged["model_id"].isin(ids)
-                    & judged["baseline_id"].isin(ids)]
+    answers = set(_humans["generation_a"]) | set(_humans["generation_b"])
+    judged = judged[judged["generation_a"].isin(answers) & judged["generation_b"].isin(answers)]
     return store_labels(_humans, judged)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from evalkit.leaderboard.conversation_view import show_question
 from evalkit.leaderboard.store_access import PageTimer, current_store
 from evalkit.store import annotations
 
@@ -75,7 +76,7 @@ if item is None:
     st.stop()
 
 st.write(PREAMBLE)
-st.markdown(f"**Question:** {item.instruction}")
+show_question(item.instruction, item.context)
 answer_columns = st.columns(2)
 for column, title, text in zip(answer_columns, ("Answer A", "Answer B"), (item.answer_a, item.answer_b)):
     with column.container(border=True):

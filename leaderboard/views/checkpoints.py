@@ -79,7 +79,7 @@ else:
             f"[{_number(significance.get('ci_low'), '+.1f')}, {_number(significance.get('ci_high'), '+.1f')}], "
             f"p = {_number(significance.get('p_value'), '.3f')} over {significance.get('n', '?')} prompts"
         )
-    rows = evidence.get("evidence") if isinstance(evidence, dict) else None
+    rows = (evidence.get("rows") or evidence.get("evidence")) if isinstance(evidence, dict) else None
     if isinstance(rows, list) and rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     with st.expander("Decision record (as stored)"):

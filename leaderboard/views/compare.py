@@ -7,8 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from evalkit.judges.results import MODEL_VIEW
-from evalkit.leaderboard import data, filters
+from evalkit.vocabulary import MODEL_VIEW
+from evalkit.leaderboard import data, filters, tables
+from evalkit.leaderboard.conversation_view import show_question
 from evalkit.leaderboard.compare_rows import FLIP, compare_rows
 from evalkit.leaderboard.store_access import PageTimer
 
@@ -35,7 +36,13 @@ right = filters.remembered_select("Right model (R)", right_options, "compare_rig
                                   default=int(top[1]))
 assert left is not None and right is not None
 
-rows, judge_columns = compare_rows(snapshot, left, right, data.labels(), labels)
+decoding_names = tables.decoding_labels(snapshot)
+used = tables.generation_sets(snapshot)
+present = [d for d in decoding_names if d in set(used.loc[used["model_id"].isin([left, right]), "decoding"])]
+decoding = None
+if len(present) > 1:  # two configurations of one model are never mixed: compare one at a time
+    decoding = filters.remembered_select("Decoding", present, "compare_decoding", decoding_names.__getitem__, st)
+rows, judge_columns = compare_rows(snapshot, left, right, data.labels(), labels, decoding)
 if rows.empty:
     st.info(f"No judgments or human labels compare {names[left]} with {names[right]}. Judge one against the other "
             "(`evalkit judge --baseline`), or pick a model and its baseline.")
@@ -61,7 +68,8 @@ if shown.empty:
 position = st.selectbox("Prompt", list(range(len(shown))),
                         format_func=lambda i: f"{i + 1}. {str(shown.iloc[i]['instruction'])[:100]}", key="compare_prompt")
 item = shown.iloc[int(position or 0)]
-st.markdown(f"**Question:** {item['instruction']}")
+context = snapshot.prompts.set_index("hash")["context"].get(item["prompt_hash"], "")
+show_question(str(item["instruction"]), context)
 texts = data.generation_texts((left, right), str(item["prompt_hash"]))
 answer_columns = st.columns(2)
 for column, model_id in zip(answer_columns, (left, right)):

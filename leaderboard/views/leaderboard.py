@@ -36,7 +36,8 @@ else:
                                            format_func=model_names.__getitem__)
         chosen_baselines = right.multiselect("Baselines", list(baseline_names), format_func=baseline_names.__getitem__,
                                              default=[selection.baseline_id] if selection.baseline_id is not None else [])
-        shares = tables.preference_shares(snapshot, selection.scope, chart_judge, chosen_models, chosen_baselines)
+        shares = tables.preference_shares(snapshot, selection.scope, chart_judge, chosen_models, chosen_baselines,
+                                          selection.decoding)
         if shares.empty:
             st.caption("No verdicts of this judge for the chosen models and baselines.")
         else:
@@ -44,9 +45,10 @@ else:
             st.altair_chart(chart, width="stretch", theme=None)
             export_buttons(chart, "preference_bars", key="bars")
 
-shown = columns.shown_columns(board)
+shown = [c for c in columns.shown_columns(board) if c not in columns.CSV_ONLY]
 st.dataframe(board[shown], hide_index=True, width="stretch", column_config=columns.column_config(shown))
-st.download_button("Download CSV", data=columns.titled(board, shown).to_csv(index=False), file_name="leaderboard.csv",
+exported = columns.shown_columns(board)
+st.download_button("Download CSV", data=columns.titled(board, exported).to_csv(index=False), file_name="leaderboard.csv",
                    mime="text/csv", icon=":material/download:", on_click="ignore")
 st.caption(f"{len(board)} model{'' if len(board) == 1 else 's'}: " + " · ".join(board["model"].astype(str)))
 timer.footer()

@@ -18,9 +18,10 @@ import pandas as pd
 from sqlalchemy import and_, case, func, literal, select
 
 from evalkit.store import schema as t
+from evalkit.vocabulary import ORDERS, VERDICTS
 
-ORDERS = ("AB", "BA")  # order code = index; -1: no order (single-answer judges)
-VERDICTS = ("A", "B", "tie")  # verdict code = index; -1: none or anything else
+# Codes: order code = index into ORDERS (-1: no order, single-answer judges); verdict code = index
+# into VERDICTS (-1: none or anything else).
 JUDGE_COLUMNS = ["judge_kind", "judge_model", "judge_spec_hash"]
 ROW_COLUMNS = ["id", "judge", "order", "verdict", "sample", "score", "valid", "generation_a", "generation_b"]
 
@@ -31,14 +32,16 @@ class Judged:
 
     rows: id, judge (index into `judges`), order, verdict, sample, score (NaN when none), valid,
     generation_a, generation_b (-1 when none), prompt (index into `prompt_hashes`), model_id,
-    baseline_id (-1 when none), model_len, baseline_len (characters; -1 when none). Sorted by
-    judgment id, so "the latest judgment" is the last row of its group."""
+    baseline_id (-1 when none), decoding, baseline_decoding (index into `decoding_hashes`; -1 when
+    none), model_len, baseline_len (characters; -1 when none). Sorted by judgment id, so "the latest
+    judgment" is the last row of its group."""
 
-    judges: pd.DataFrame  # judge_kind, judge_model, judge_spec_hash, paired (judged pairs); row i is judge code i
+    judges: pd.DataFrame  # judge_kind, judge_model, judge_spec_hash, paired, scored; row i is judge code i
     rows: pd.DataFrame
     prompt_hashes: np.ndarray  # object array, prompt code -> hash
     model_names: pd.Series  # model id -> name
     instructions: pd.Series  # prompt hash -> instruction
+    decoding_hashes: np.ndarray  # object array, decoding code -> the generations' decoding hash
 
     def judge_codes(self, kinds: Sequence[str]) -> list[int]:
         return [int(code) for code in np.flatnonzero(self.judges["judge_kind"].isin(list(kinds)).to_numpy())]
@@ -99,6 +102,8 @@ class _Answers:
     prompts: np.ndarray  # prompt code
     lengths: np.ndarray
     prompt_hashes: np.ndarray  # prompt code -> hash
+    decodings: np.ndarray  # decoding code
+    decoding_hashes: np.ndarray  # decoding code -> hash
 
     def index_of(self, generation_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position of each id in these arrays, whether it is there)."""
@@ -110,16 +115,19 @@ class _Answers:
 
 def _answers(conn) -> _Answers:  # type: ignore[no-untyped-def]
     g = t.generations
-    rows = conn.execute(select(g.c.id, g.c.model_id, g.c.prompt_hash, func.length(g.c.text)).order_by(g.c.id)).fetchall()
+    rows = conn.execute(select(g.c.id, g.c.model_id, g.c.prompt_hash, func.length(g.c.text), g.c.decoding_hash)
+                        .order_by(g.c.id)).fetchall()
     prompts, hashes = pd.factorize(pd.Series([row[2] for row in rows], dtype=object))
+    decodings, decoding_hashes = pd.factorize(pd.Series([row[4] for row in rows], dtype=object))
     return _Answers(np.array([row[0] for row in rows], dtype=np.int64), np.array([row[1] for row in rows], dtype=np.int64),
                     prompts.astype(np.int64), np.array([row[3] or 0 for row in rows], dtype=np.int64),
-                    np.asarray(hashes, dtype=object))
+                    np.asarray(hashes, dtype=object), decodings.astype(np.int64), np.asarray(decoding_hashes, dtype=object))
 
 
 def _empty_rows() -> pd.DataFrame:
     frame = pd.DataFrame({name: pd.Series(dtype=np.int64) for name in
-                          [*ROW_COLUMNS, "prompt", "model_id", "baseline_id", "model_len", "baseline_len"]})
+                          [*ROW_COLUMNS, "prompt", "model_id", "baseline_id", "decoding", "baseline_decoding", "model_len",
+                           "baseline_len"]})
     return frame.astype({"score": float, "valid": bool})
 
 
@@ -152,8 +160,13 @@ def read_judged(store: object, kinds: Sequence[str] | None = None) -> Judged:
         "prompt": answers.prompts[side_a],
         "model_id": answers.model_ids[side_a],
         "baseline_id": np.where(has_b, answers.model_ids[side_b], -1),
+        "decoding": answers.decodings[side_a],
+        "baseline_decoding": np.where(has_b, answers.decodings[side_b], -1),
         "model_len": answers.lengths[side_a],
         "baseline_len": np.where(has_b, answers.lengths[side_b], -1),
     }) if len(side_a) else _empty_rows()
-    judges["paired"] = np.bincount(column["judge"][has_b].astype(np.int64), minlength=len(judges))[: len(judges)] > 0
-    return Judged(judges, rows, answers.prompt_hashes, names, instructions)
+    judge_codes = column["judge"].astype(np.int64)
+    judges["paired"] = np.bincount(judge_codes[has_b], minlength=len(judges))[: len(judges)] > 0
+    scored = has_b & ~np.isnan(column["score"])
+    judges["scored"] = np.bincount(judge_codes[scored], minlength=len(judges))[: len(judges)] > 0
+    return Judged(judges, rows, answers.prompt_hashes, names, instructions, answers.decoding_hashes)

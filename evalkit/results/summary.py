@@ -1,0 +1,97 @@
+"""The one summary every surface reads: per (judge, generation set, baseline) win rates and per
+(judge, generation set) grades over a scope.
+
+`run`'s table, `pick`'s evidence, `evalkit judge`'s report, `evalkit stats`, `evalkit agreement` and
+the leaderboard all call `summarize` (or read a snapshot built by it); none computes a figure of its
+own. The figures' definitions live in evalkit.stats.summary:
+
+- win rate: AlpacaEval's, 100 * mean(preference - 1) over valid comparisons — for verdict judges
+  (preference 2 / 1.5 / 1) that is wins plus half the ties; for AlpacaEval's weighted judge its
+  continuous preference; its standard error and a bootstrap interval over prompts;
+- grade (Likert and the like): the mean over a prompt's valid samples, then over prompts, with a
+  bootstrap interval over prompts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from evalkit.results.tables import Tables, read_tables
+from evalkit.stats.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
+from evalkit.stats.summary import summarize_likert, summarize_pairwise
+
+JudgeKey = tuple[str, str, str]  # (judge_kind, judge_model, judge_spec_hash)
+GenerationSet = tuple[int, str]  # (model_id, decoding hash)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rows count. None means no restriction on that axis."""
+
+    prompt_hashes: frozenset[str] | None = None
+    generation_sets: frozenset[GenerationSet] | None = None
+    judges: frozenset[JudgeKey] | None = None
+    baseline: GenerationSet | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    """`pairwise`: one row per (judge, generation set, baseline generation set) of every judge that
+    compares with a baseline (stats.summary.PAIRWISE_COLUMNS plus `output`); `single`: one row per
+    (judge, generation set) of every single-answer judge (stats.summary.LIKERT_COLUMNS)."""
+
+    pairwise: pd.DataFrame
+    single: pd.DataFrame
+
+    def row(self, compares: bool, judge: JudgeKey, generation_set: GenerationSet) -> dict[str, Any] | None:
+        """One summary row, or None when that judge has no row for that generation set."""
+        frame = self.pairwise if compares else self.single
+        if frame.empty:
+            return None
+        mask = ((frame["judge_kind"] == judge[0]) & (frame["judge_model"] == judge[1]) & (frame["judge_spec_hash"] == judge[2])
+                & (frame["model_id"] == generation_set[0]) & (frame["decoding"] == generation_set[1]))
+        found = frame[mask]
+        return found.iloc[0].to_dict() if len(found) == 1 else None
+
+
+def _mask(frame: pd.DataFrame, scope: Scope, compares: bool) -> pd.Series:
+    mask = pd.Series(True, index=frame.index)
+    if frame.empty:
+        return mask
+    if scope.prompt_hashes is not None:
+        mask &= frame["prompt_hash"].isin(scope.prompt_hashes)
+    if scope.generation_sets is not None:
+        mask &= pd.Series(list(zip(frame["model_id"], frame["decoding"])), index=frame.index).isin(scope.generation_sets)
+    if scope.judges is not None:
+        keys = pd.Series(list(zip(frame["judge_kind"], frame["judge_model"], frame["judge_spec_hash"])), index=frame.index)
+        mask &= keys.isin(scope.judges)
+    if compares and scope.baseline is not None:
+        mask &= (frame["baseline_id"] == scope.baseline[0]) & (frame["baseline_decoding"] == scope.baseline[1])
+    return mask
+
+
+def select(tables: Tables, scope: Scope) -> Tables:
+    """The rows of every table that fall in the scope."""
+    return Tables(tables.pairwise[_mask(tables.pairwise, scope, True)], tables.alpaca[_mask(tables.alpaca, scope, True)],
+                  tables.single[_mask(tables.single, scope, False)])
+
+
+def summarize(tables: Tables, scope: Scope | None = None, *, n_resamples: int = DEFAULT_RESAMPLES,
+              level: float = DEFAULT_LEVEL, seed: int = 0, length_controlled: bool = False) -> Summary:
+    """Summaries of the rows in `scope` (all rows when None)."""
+    chosen = select(tables, scope) if scope is not None else tables
+    parts = []
+    for output, frame in (("verdict", chosen.pairwise), ("preference", chosen.alpaca)):
+        if not frame.empty:
+            summary = summarize_pairwise(frame, n_resamples, level, seed, length_controlled=length_controlled)
+            parts.append(summary.assign(output=output))
+    pairwise = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["output"])
+    return Summary(pairwise, summarize_likert(chosen.single, n_resamples, level, seed))
+
+
+def summarize_store(store: object, scope: Scope | None = None, **options: Any) -> Summary:
+    """summarize over a fresh read of the store."""
+    return summarize(read_tables(store, instructions=False), scope, **options)

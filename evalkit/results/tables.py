@@ -1,0 +1,177 @@
+"""Judgments read back from the store as tidy tables, one per kind of output (evalkit.vocabulary):
+
+- pairwise: judges that give verdicts in both shown orders (LIMA's, the reference judge, custom
+  pairwise specs): one row per (judge, model's generation, baseline's generation) with both per-order
+  outcomes and the combined one (agreeing orders give the outcome, disagreeing ones a tie);
+- alpaca: judges that give one continuous preference per pair (AlpacaEval's weighted judge);
+- single: single-answer grades (Likert and the like), one row per judge sample.
+
+Every row says which generation set it is about: `model_id` + `decoding` (the decoding hash of the
+model's generation) and, for comparisons, `baseline_id` + `baseline_decoding`. Verdicts are stored
+in the shown order and turned into the evaluated model's view here: outcome "win"/"tie"/"loss"/
+"invalid" and AlpacaEval's preference (2 model wins, 1 baseline wins, 1.5 tie, NaN invalid).
+Judgments are read through `judgment_uses`, so a judgment shared by two models with identical
+answers appears for each of them. `read_tables` reads the store once for all kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evalkit.results.reading import Judged, read_judged
+from evalkit.vocabulary import MODEL_VIEW, ORDERS, OUTCOMES, PREFERENCE, VERDICTS
+
+IDENTITY = ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "instruction", "model", "model_id", "decoding"]
+PAIRWISE_COLUMNS = [*IDENTITY, "baseline", "baseline_id", "baseline_decoding", "generation_a", "generation_b",
+                    "verdict_ab", "verdict_ba", "outcome", "preference", "model_len", "baseline_len"]
+ALPACA_COLUMNS = [*IDENTITY, "baseline", "baseline_id", "baseline_decoding", "generation_a", "generation_b", "order",
+                  "outcome", "preference", "valid", "model_len", "baseline_len"]
+LIKERT_COLUMNS = [*IDENTITY, "generation_a", "sample", "score", "valid"]
+OUTCOME_NAMES = np.array(OUTCOMES, dtype=object)  # model-view code -> outcome
+
+
+def _view_codes() -> np.ndarray:
+    """MODEL_VIEW on codes: [order code, verdict code] -> index into OUTCOMES, -1 where undefined."""
+    codes = np.full((len(ORDERS), len(VERDICTS)), -1, dtype=np.int64)
+    for (order, verdict), result in MODEL_VIEW.items():
+        codes[ORDERS.index(order), VERDICTS.index(verdict)] = OUTCOMES.index(result)
+    return codes
+
+
+_VIEW_CODES = _view_codes()
+
+
+def judge_outputs(judged: Judged, declared: dict[str, str]) -> dict[str, list[str]]:
+    """Judge kinds by output. Kinds whose judge declared nothing (stores written before specs were
+    recorded, hand-made test stores) are read as verdicts when they judged pairs, else as scores."""
+    groups: dict[str, list[str]] = {"verdict": [], "preference": [], "score": []}
+    paired = judged.judges.groupby("judge_kind", sort=True)["paired"].any()
+    for kind, was_paired in paired.items():
+        groups[declared.get(str(kind), "verdict" if was_paired else "score")].append(str(kind))
+    return groups
+
+
+def _objects(frame: pd.DataFrame, values: np.ndarray) -> pd.Series:
+    """An object column that keeps None as None (pandas would otherwise infer a string dtype with NaN)."""
+    return pd.Series(values, index=frame.index, dtype=object)
+
+
+def _of_kinds(judged: Judged, kinds: list[str]) -> pd.DataFrame:
+    return judged.rows[judged.rows["judge"].isin(judged.judge_codes(kinds))]
+
+
+def _shown(columns: list[str], instructions: bool) -> list[str]:
+    return [c for c in columns if instructions or c != "instruction"]
+
+
+def _named(judged: Judged, frame: pd.DataFrame, columns: list[str], instructions: bool) -> pd.DataFrame:
+    """Attach judge, prompt, model and decoding names to coded rows and keep `columns`."""
+    codes = frame["judge"].to_numpy()
+    for name in ("judge_kind", "judge_model", "judge_spec_hash"):
+        frame[name] = judged.judges[name].to_numpy(dtype=object)[codes]
+    frame["prompt_hash"] = judged.prompt_hashes[frame["prompt"].to_numpy()]
+    frame["model"] = judged.model_names.reindex(frame["model_id"].to_numpy()).to_numpy(dtype=object)
+    frame["decoding"] = judged.decoding_hashes[frame["decoding"].to_numpy()]
+    if "baseline" in columns:
+        frame["baseline"] = judged.model_names.reindex(frame["baseline_id"].to_numpy()).to_numpy(dtype=object)
+        frame["baseline_decoding"] = judged.decoding_hashes[np.maximum(frame["baseline_decoding"].to_numpy(), 0)]
+    if instructions:
+        frame["instruction"] = judged.instructions.reindex(frame["prompt_hash"].to_numpy()).to_numpy(dtype=object)
+    return frame[_shown(columns, instructions)].reset_index(drop=True)
+
+
+def _pairwise(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFrame:
+    rows = _of_kinds(judged, kinds)
+    rows = rows[(rows["order"] >= 0) & (rows["generation_b"] >= 0)]
+    if rows.empty:
+        return pd.DataFrame(columns=_shown(PAIRWISE_COLUMNS, instructions))
+    view = np.where(rows["valid"].to_numpy() & (rows["verdict"].to_numpy() >= 0),
+                    _VIEW_CODES[rows["order"].to_numpy(), np.maximum(rows["verdict"].to_numpy(), 0)], -1)
+    keys = ["judge", "generation_a", "generation_b"]
+    latest = rows.assign(view=view).drop_duplicates([*keys, "order"], keep="last")
+    ab = latest[latest["order"] == 0]
+    ba = latest[latest["order"] == 1][[*keys, "view"]]
+    both = ab.merge(ba, on=keys, how="inner", suffixes=("_ab", "_ba"))
+    view_ab, view_ba = both["view_ab"].to_numpy(), both["view_ba"].to_numpy()
+    invalid = (view_ab < 0) | (view_ba < 0)
+    combined = np.where(view_ab == view_ba, view_ab, OUTCOMES.index("tie"))  # orders disagree: a tie
+    both["verdict_ab"] = _objects(both, np.where(view_ab >= 0, OUTCOME_NAMES[np.maximum(view_ab, 0)], None))
+    both["verdict_ba"] = _objects(both, np.where(view_ba >= 0, OUTCOME_NAMES[np.maximum(view_ba, 0)], None))
+    both["outcome"] = np.where(invalid, "invalid", OUTCOME_NAMES[np.maximum(combined, 0)])
+    both["preference"] = both["outcome"].map(PREFERENCE).astype(float)
+    return _named(judged, both, PAIRWISE_COLUMNS, instructions)
+
+
+def _single(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFrame:
+    rows = _of_kinds(judged, kinds)
+    if rows.empty:
+        return pd.DataFrame(columns=_shown(LIKERT_COLUMNS, instructions))
+    rows = rows.drop_duplicates(["judge", "generation_a", "sample"], keep="last").copy()
+    rows["score"] = rows["score"].where(rows["valid"], np.nan)
+    return _named(judged, rows, LIKERT_COLUMNS, instructions)
+
+
+def _alpaca(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFrame:
+    rows = _of_kinds(judged, kinds)
+    rows = rows[rows["generation_b"] >= 0]
+    if rows.empty:
+        return pd.DataFrame(columns=_shown(ALPACA_COLUMNS, instructions))
+    rows = rows.drop_duplicates(["judge", "generation_a", "generation_b"], keep="last").copy()
+    valid = rows["valid"].to_numpy()
+    rows["preference"] = rows["score"].where(rows["valid"], np.nan)
+    rows["outcome"] = np.select([~valid, rows["preference"] > 1.5, rows["preference"] < 1.5], ["invalid", "win", "loss"], default="tie")
+    order = rows["order"].to_numpy()
+    rows["order"] = _objects(rows, np.where(order >= 0, np.array(ORDERS, dtype=object)[np.maximum(order, 0)], None))
+    return _named(judged, rows, ALPACA_COLUMNS, instructions)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Every judgment of a store, by output. `comparisons` holds both kinds that compare with a baseline."""
+
+    pairwise: pd.DataFrame
+    alpaca: pd.DataFrame
+    single: pd.DataFrame
+
+    @property
+    def comparisons(self) -> pd.DataFrame:
+        frames = [frame for frame in (self.pairwise, self.alpaca) if not frame.empty]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PAIRWISE_COLUMNS)
+
+
+def tables_of(judged: Judged, declared: dict[str, str], instructions: bool = True) -> Tables:
+    groups = judge_outputs(judged, declared)
+    return Tables(_pairwise(judged, groups["verdict"], instructions), _alpaca(judged, groups["preference"], instructions),
+                  _single(judged, groups["score"], instructions))
+
+
+def known_outputs(store: object) -> dict[str, str]:
+    """judge_kind -> output: the built-in judges' declarations and every spec stored with judgments."""
+    from evalkit.judges.registry import builtin_outputs
+    from evalkit.store.provenance import declared_outputs
+
+    return {**builtin_outputs(), **declared_outputs(store)}  # type: ignore[arg-type]
+
+
+def read_tables(store: object, instructions: bool = True, kinds: Sequence[str] | None = None) -> Tables:
+    """Every judgment (of these judge kinds; all when None) from a single read of the store."""
+    return tables_of(read_judged(store, kinds), known_outputs(store), instructions)
+
+
+def pairwise_table(store: object, judge_kind: str | None = None) -> pd.DataFrame:
+    """Verdict judges' rows (every such kind, or one); pairs missing an order are left out."""
+    return read_tables(store, kinds=[judge_kind] if judge_kind else None).pairwise
+
+
+def likert_table(store: object, judge_kind: str | None = None) -> pd.DataFrame:
+    """Single-answer grades, one row per (judge, generation, judge sample); score NaN when unreadable."""
+    return read_tables(store, kinds=[judge_kind] if judge_kind else None).single
+
+
+def alpaca_table(store: object, judge_kind: str | None = None) -> pd.DataFrame:
+    """Preference judges' rows: the weighted preference, 1 + P(model's answer better)."""
+    return read_tables(store, kinds=[judge_kind] if judge_kind else None).alpaca
