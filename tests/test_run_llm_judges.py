@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from evalkit.commands.common import parse_range
+from evalkit.ranges import parse_range
 from tests.fixtures.fake_openai_server import Completion, FakeOpenAIServer, last_user_message
 from tests.helpers import run_cli, write_prompts
 

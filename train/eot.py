@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalkit.errors import EvalkitError
-from evalkit.tinymodel import CHATML_TEMPLATE, IM_END, IM_START, PAD
+from evalkit.chatml import CHATML_TEMPLATE, IM_END, IM_START, PAD
 
 CHAT_FORMATS = ("chatml", "template")
 _PROBE_USER, _PROBE_ASSISTANT = "evalkit probe question", "evalkit probe answer"

@@ -74,12 +74,12 @@ class Recipe:
         """Epochs to write checkpoints for (`save_epochs: 5-10`), or None for every epoch."""
         if not self.save_epochs:
             return None
-        from evalkit.commands.common import parse_range
+        from evalkit.ranges import parse_range
 
         try:
             return parse_range(self.save_epochs)
-        except ValueError:
-            raise EvalkitError(f"save_epochs {self.save_epochs!r} is not an epoch range; use e.g. 5-10") from None
+        except ValueError as exc:
+            raise EvalkitError(f"save_epochs {self.save_epochs!r} is not an epoch range ({exc}); use e.g. 5-10") from None
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Recipe)}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from evalkit.ranges import parse_range
+
 
 def add_db_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=None, help="SQLAlchemy URL of the results store (env EVALKIT_DB; default sqlite:///evalkit.db)")
@@ -11,21 +13,6 @@ def add_db_flag(parser: argparse.ArgumentParser) -> None:
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-
-
-def parse_range(text: str) -> list[int]:
-    """'5-10' -> [5..10]; '3,5,7' -> [3,5,7]; '4' -> [4]."""
-    values: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            low, high = part.split("-", 1)
-            values.extend(range(int(low), int(high) + 1))
-        elif part:
-            values.append(int(part))
-    if not values:
-        raise argparse.ArgumentTypeError(f"empty range {text!r}")
-    return values
 
 
 def epoch_range(text: str) -> list[int]:

@@ -25,6 +25,9 @@ def job_figures(store: object, job: dict[str, Any], model: GenerationSet, baseli
     if baseline is not None:
         figures["baseline_decoding"] = baseline[1]
     figures.update({field: row.get(field) for field in (PAIRWISE_FIELDS if baseline is not None else SINGLE_FIELDS)})
-    if baseline is None:
+    figures["invalid"] = row.get("n_invalid", 0)
+    if baseline is not None:  # the counts by name (AlpacaEval's: a preference above 1.5 is a win)
+        figures.update({"wins": row.get("n_wins", 0), "ties": row.get("n_draws", 0), "losses": row.get("n_wins_base", 0)})
+    else:
         figures["distribution_pct"] = {str(p): row.get(f"pct_score_{p}") for p in range(1, 7)}
     return figures
