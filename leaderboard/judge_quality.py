@@ -13,13 +13,18 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
+from evalkit.leaderboard.store_access import (
+    current_url,
+    labels_token,
+    results_token,
+    store_for,
+)
 from sqlalchemy import func, select
 
 from evalkit.errors import EvalkitError
 from evalkit.judge_eval.report import build_report
 from evalkit.judge_eval.saved import saved_reports
 from evalkit.judge_eval.store_source import store_judge_quality
-from evalkit.leaderboard.store_access import current_url, labels_token, results_token, store_for
 from evalkit.store import schema as t
 
 LIVE_RESAMPLES = 2_000  # enough for two-digit intervals, fast enough to compute on a page view

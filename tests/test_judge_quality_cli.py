@@ -26,6 +26,7 @@ def report(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     return json.loads(captured.out)
 
 
+@pytest.mark.slow  # a fresh interpreter: 3-10 s of imports on a shared machine
 def test_contract_through_the_command_line() -> None:
     from sklearn.metrics import cohen_kappa_score
 
@@ -88,8 +89,8 @@ def test_mtbench_items_in_either_model_order(capsys: pytest.CaptureFixture[str])
     # item 81: expert_0 gpt-4, author_1 gpt-4 (shown as model_b), expert_2 tie -> mode gpt-4 = A; the judge says A.
     # item 82 named with the models swapped: the judge's A (llama-13b) is B of the humans' item, whose two labels
     # (B, tie) tie for the mode: alpaca_eval's pick decides
-    from alpaca_eval.metrics.helpers import _random_mode
     import pandas as pd
+    from alpaca_eval.metrics.helpers import _random_mode
 
     mode_82 = _random_mode(pd.Series([2.0, 1.5]))
     assert judge["human_agreement_tie_discounted"] == pytest.approx((1 + 1 - abs(2.0 - mode_82)) / 2)

@@ -14,7 +14,7 @@ from evalkit.cli import main
 from tests.fixtures.fake_openai_server import Completion, FakeOpenAIServer
 
 DATA = Path(__file__).parent / "fixtures" / "data" / "judge_quality"
-SHOWN = re.compile(r"Answer A:\n(.*)\n\nAnswer B:\n(.*)\n\nComparing", re.S)
+SHOWN = re.compile(r"Answer A:\n(.*)\n\nAnswer B:\n(.*)\n\nComparing", re.DOTALL)
 
 
 def _reply(body: dict[str, Any]) -> Completion:
@@ -34,6 +34,7 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     return json.loads(captured.out)
 
 
+@pytest.mark.slow  # three judge jobs against a real HTTP server
 def test_judges_run_on_the_pairs_cached_in_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
@@ -70,6 +71,7 @@ def test_only_pairwise_model_judges_run(tmp_path: Path, capsys: pytest.CaptureFi
         assert "runs pairwise judges" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # builds a small results store
 def test_store_batches_agree_with_evalkit_agreement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bench.leaderboard_data import populate, simulate_annotators
     from evalkit.store import Store

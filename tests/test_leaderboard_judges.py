@@ -43,6 +43,7 @@ def _judges_page() -> AppTest:
     return app
 
 
+@pytest.mark.slow  # AppTest runs the whole app
 def test_saved_report_humans_on_top_and_sortable(judges_store: str, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     app = _judges_page()
@@ -57,6 +58,7 @@ def test_saved_report_humans_on_top_and_sortable(judges_store: str, capsys: pyte
     assert len(app.get("vega_lite_chart")) == 2  # agreement with intervals, and the biases
 
 
+@pytest.mark.slow  # AppTest runs the whole app
 def test_live_report_of_the_store_batches_equals_the_cli(judges_store: str, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert main(["judge-quality", "--db", judges_store, "--json", "--resamples", "0"]) == 0
@@ -70,6 +72,7 @@ def test_live_report_of_the_store_batches_equals_the_cli(judges_store: str, caps
         assert table.loc[entry["name"], "human_agreement_tie_discounted"] == pytest.approx(entry["human_agreement_tie_discounted"])
 
 
+@pytest.mark.slow  # AppTest runs the whole app
 def test_empty_store_says_how_to_get_a_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVALKIT_DB", f"sqlite:///{tmp_path / 'empty.db'}")
     monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))

@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalkit.stats.agreement import LABEL_PREFERENCE, LABELS, label_codes, pair_agreement, vs_mode
+from evalkit.stats.agreement import (
+    LABEL_PREFERENCE,
+    LABELS,
+    label_codes,
+    pair_agreement,
+    vs_mode,
+)
 from evalkit.stats.bootstrap import percentile_interval, resample_counts
 from evalkit.stats.judge_quality import (
     combine_orders,
@@ -71,7 +77,8 @@ def test_unique_mode_contract_mean_of_lima_scores() -> None:
     assert judge_vs_humans(judge, humans, n_resamples=0)["tie_discounted"] == pytest.approx(np.mean(points))
 
 
-@settings(max_examples=30, deadline=None)
+@pytest.mark.slow  # alpaca-eval's Analyzer is ~0.3 s per example
+@settings(max_examples=10, deadline=None)
 @given(st.lists(st.tuples(labels_strategy, st.lists(labels_strategy, min_size=4, max_size=4)), min_size=2, max_size=15))
 def test_judge_matches_alpaca_eval_sklearn_and_pairwise(rows: list[tuple[str, list[str]]]) -> None:
     from sklearn.metrics import cohen_kappa_score
@@ -92,7 +99,8 @@ def test_judge_matches_alpaca_eval_sklearn_and_pairwise(rows: list[tuple[str, li
         assert math.isnan(ours["cohen_kappa"])
 
 
-@settings(max_examples=25, deadline=None)
+@pytest.mark.slow  # alpaca-eval's Analyzer is ~0.3 s per example
+@settings(max_examples=10, deadline=None)
 @given(st.lists(st.lists(labels_strategy, min_size=4, max_size=4), min_size=2, max_size=12))
 def test_humans_match_alpaca_eval_analyzer(matrix: list[list[str]]) -> None:
     ours = humans_vs_each_other(_long(matrix), n_resamples=0)["tie_discounted"]

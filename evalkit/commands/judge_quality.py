@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "judge-quality", help="judge the judges: agreement with humans, biases, consistency, cost",
         description="Score judges against human labels: each judge against the mode of the humans (tie-discounted "
-                    "accuracy, agreement with and without ties, Cohen's kappa, 95%% bootstrap intervals over items), "
+                    "accuracy, agreement with and without ties, Cohen's kappa, 95% bootstrap intervals over items), "
                     "the humans against each other (the ceiling), P(prefer first), P(prefer longer), position and "
                     "self-consistency, cost and seconds per 1,000 judgments. Formats: " + FORMAT_HELP)
     source = parser.add_argument_group("human labels")
@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judges.add_argument("--judge", action="append", default=[], metavar="NAME[@MODEL]",
                         help="run a judge on the pairs: pairwise | alpaca_eval | SPEC.yaml, optionally @model (repeatable)")
     judges.add_argument("--judge-model", default=None, help="model of --judge entries without @MODEL (env EVALKIT_JUDGE_MODEL)")
-    judges.add_argument("--judge-base-url", default=None, help="OpenAI-compatible endpoint (env OPENAI_BASE_URL); key from OPENAI_API_KEY")
+    judges.add_argument("--judge-base-url", default=None,
+                        help="OpenAI-compatible endpoint (env OPENAI_BASE_URL); key from OPENAI_API_KEY")
     judges.add_argument("--samples", type=int, default=1, help="ask each judge K times per pair and order (self-consistency)")
     judges.add_argument("--temperature", type=float, default=None, help="judge temperature (default 0; 0.7 with --samples > 1)")
     judges.add_argument("--max-tokens", type=int, default=None, help="reply length limit")
@@ -131,15 +132,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# the text table's columns and their short headers
+TEXT_COLUMNS = {"name": "rater", "n": "n", "human_agreement_tie_discounted": "tie-disc.",
+                "human_agreement_tie_discounted_ci_low": "95% low", "human_agreement_tie_discounted_ci_high": "95% high",
+                "human_agreement": "exact", "human_agreement_without_ties": "no ties", "cohen_kappa": "kappa",
+                "prefer_first": "P(first)", "prefer_longer": "P(longer)", "position_consistency": "pos. cons.",
+                "self_consistency": "self cons.", "invalid": "invalid", "cost_per_1000": "USD/1k", "seconds_per_1000": "s/1k"}
+
+
 def _print_table(report: dict[str, Any]) -> None:
     import pandas as pd
 
     from evalkit.commands._statsio import print_frame
 
-    rows = pd.DataFrame([report["humans"], *report["judges"]])
-    columns = ["name", "n", "human_agreement_tie_discounted", "human_agreement_tie_discounted_ci_low",
-               "human_agreement_tie_discounted_ci_high", "human_agreement", "human_agreement_without_ties", "cohen_kappa",
-               "prefer_first", "prefer_longer", "position_consistency", "self_consistency", "invalid", "cost_per_1000",
-               "seconds_per_1000"]
-    print_frame(f"judges vs the mode of the humans ({report['items']} items of {report['source']}; first row: "
-                "humans vs each other, the ceiling)", rows, columns)
+    rows = pd.DataFrame([report["humans"], *report["judges"]]).reindex(columns=list(TEXT_COLUMNS))
+    rows = rows[[c for c in TEXT_COLUMNS if rows[c].notna().any()]].rename(columns=TEXT_COLUMNS)
+    print_frame(f"{report['items']} pairs of {report['source']}: each judge vs the mode of the humans; "
+                "first row: the humans vs each other (the ceiling)", rows)

@@ -57,7 +57,7 @@ def humans_entry(humans: pd.DataFrame, pairs: pd.DataFrame, *, n_resamples: int 
     """The humans as a group: each against the mode of the others, averaged; their own biases pooled."""
     entry = {"name": "humans", **_renamed(humans_vs_each_other(humans, n_resamples=n_resamples, level=level, seed=seed))}
     entry["raters"] = int(humans["rater"].nunique())
-    entry["labels"] = int(len(humans))
+    entry["labels"] = len(humans)
     entry["prefer_first"] = prefer_first(humans["label"])
     entry["prefer_longer"] = prefer_longer(humans["label"], *_lengths(pairs, humans["item"]))
     return entry

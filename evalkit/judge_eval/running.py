@@ -123,7 +123,8 @@ def run_judges(store: Any, humans: LabelledPairs, specs: Sequence[str], *, judge
     pairs = _import_pairs(store, humans)
     out = []
     for spec in specs:
-        name, _, model = spec.partition("@")
+        name, _, model = ("", "", "") if Path(spec).is_file() else spec.partition("@")  # a spec file's path may hold "@"
+        name = name or spec
         judge = make_judge(name, judge_model=model or judge_model, temperature=temperature, max_tokens=max_tokens)
         if not isinstance(judge, LLMJudge) or judge.mode != "pairwise":
             raise EvalkitError(f"judge {name!r} does not compare two answers with a model; judge-quality runs pairwise "

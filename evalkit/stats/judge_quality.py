@@ -21,8 +21,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.stats.agreement import LABEL_PREFERENCE, LABELS, label_codes, label_matrix, length_bias, modal_codes, vs_mode
-from evalkit.stats.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, percentile_interval, resampled_sums
+from evalkit.stats.agreement import (
+    LABEL_PREFERENCE,
+    LABELS,
+    label_codes,
+    label_matrix,
+    length_bias,
+    modal_codes,
+    vs_mode,
+)
+from evalkit.stats.bootstrap import (
+    DEFAULT_LEVEL,
+    DEFAULT_RESAMPLES,
+    percentile_interval,
+    resampled_sums,
+)
 
 FIGURES: tuple[str, ...] = ("tie_discounted", "agreement", "agreement_without_ties", "cohen_kappa")
 TIE = LABELS.index("tie")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-
 from evalkit.leaderboard import data, filters, judge_charts, judge_quality
 from evalkit.leaderboard.store_access import PageTimer
 
@@ -29,10 +28,13 @@ COLUMNS = {
     "human_agreement_without_ties": st.column_config.NumberColumn(
         "without ties", help="on pairs neither the judge nor the humans' mode called a tie (MT-Bench)", **FRACTION),
     "cohen_kappa": st.column_config.NumberColumn("Cohen's κ", help="against the humans' majority label", **FRACTION),
-    "prefer_first": st.column_config.NumberColumn("P(first)", help="decisive verdicts for the first shown answer; 0.5 = no position bias", **FRACTION),
-    "prefer_longer": st.column_config.NumberColumn("P(longer)", help="decisive verdicts for the longer answer, lengths differing by > 30 characters", **FRACTION),
+    "prefer_first": st.column_config.NumberColumn(
+        "P(first)", help="decisive verdicts for the first shown answer; 0.5 = no position bias", **FRACTION),
+    "prefer_longer": st.column_config.NumberColumn(
+        "P(longer)", help="decisive verdicts for the longer answer, lengths differing by > 30 characters", **FRACTION),
     "position_consistency": st.column_config.NumberColumn("same verdict both orders", **FRACTION),
-    "self_consistency": st.column_config.NumberColumn("self-consistency", help="K samples: each against the mode of the others", **FRACTION),
+    "self_consistency": st.column_config.NumberColumn(
+        "self-consistency", help="K samples: each against the mode of the others", **FRACTION),
     "invalid": st.column_config.NumberColumn("invalid"),
     "cost_per_1000": st.column_config.NumberColumn("USD / 1k", format="%.2f"),
     "seconds_per_1000": st.column_config.NumberColumn("s / 1k", format="%.0f"),
@@ -49,8 +51,8 @@ if not options:
             "pairs with `evalkit judge`, or score judges on a human-labelled file and keep the result here: "
             "`evalkit judge-quality --humans FILE --judge pairwise@gpt-4o --judge-labels OTHER.jsonl --save NAME`.")
 else:
-    source = filters.remembered_select("Report", options, "judges_source",
-                                       lambda o: "Annotation batches in this store (live)" if o == LIVE else names[o], container=st)
+    source = filters.remembered_select("Report", options, "judges_source", container=st,
+                                       format_func=lambda o: "Annotation batches in this store (live)" if o == LIVE else names[o])
     if source == LIVE:
         batch_names = [None, *batches["name"]]
         batch = st.selectbox("Annotation batch", batch_names, format_func=lambda b: "All batches" if b is None else b)
