@@ -133,6 +133,8 @@ def run_judges(store: Any, humans: LabelledPairs, specs: Sequence[str], *, judge
         counters, _ = run_items(store, judge, [item for _, item in planned], options or RunOptions())
         if counters.errors and not counters.stored:
             raise EvalkitError(f"judge {spec}: every request failed ({len(counters.errors)}); first: {counters.errors[0]}")
+        if not store.stored_judgment_keys({item.cache_key for _, item in planned}):
+            raise EvalkitError(f"judge {spec}: no verdict stored (stopped by --max-cost before the first answer?)")
         verdicts, position = _verdicts(store, planned)
         details = {"source": "run", "judge_kind": judge.kind, "judge_model": judge.judge_model,
                    "spec_hash": judge.spec_hash[:12], "requests": counters.requests, "failed": len(counters.errors),
