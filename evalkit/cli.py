@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "judge",
     "stats",
     "agreement",
+    "judge_quality",
     "pick",
     "train",
     "leaderboard",

@@ -150,13 +150,14 @@ def vs_mode(labels: pd.DataFrame, pool: Iterable[str] | None = None) -> dict[str
         if not usable.any():
             result[str(rater)] = math.nan
             continue
-        modes = _modes(others[usable])
+        modes = modal_codes(others[usable])
         result[str(rater)] = float(tie_discounted_scores(own[usable], modes).mean())
     return result
 
 
-def _modes(counts: np.ndarray) -> np.ndarray:
-    """Per row, the most frequent label code; among equally frequent ones, alpaca_eval's pick."""
+def modal_codes(counts: np.ndarray) -> np.ndarray:
+    """Per row of label counts (n, 3), the most frequent label code; among equally frequent ones,
+    alpaca_eval's pick. Rows must have at least one label."""
     is_mode = counts == counts.max(axis=1, keepdims=True)
     n_modes = is_mode.sum(axis=1)
     choice = np.array([_modal_tie_choice(k) for k in range(1, len(LABELS) + 1)])[n_modes - 1]

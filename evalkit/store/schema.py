@@ -226,3 +226,15 @@ runs = Table(
     Column("started_at", DateTime(timezone=True), server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
 )
+
+# `evalkit judge-quality --save NAME`: a judge-quality report (humans' ceiling + one entry per judge),
+# kept whole so the leaderboard's Judges page shows it as it was computed. A new table: older stores
+# get it on their next open (create_all), nothing else changes shape.
+judge_quality_reports = Table(
+    "judge_quality_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)

@@ -21,5 +21,6 @@ pages = [
     st.Page(VIEWS / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
     st.Page(VIEWS / "annotate.py", title="Annotate", icon=":material/rate_review:", url_path="annotate"),
     st.Page(VIEWS / "agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
+    st.Page(VIEWS / "judges.py", title="Judges", icon=":material/gavel:", url_path="judges"),
 ]
 st.navigation(pages).run()
