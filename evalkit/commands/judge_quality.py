@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judges.add_argument("--judge-base-url", default=None,
                         help="OpenAI-compatible endpoint (env OPENAI_BASE_URL); key from OPENAI_API_KEY")
     judges.add_argument("--samples", type=int, default=1, help="ask each judge K times per pair and order (self-consistency)")
-    judges.add_argument("--temperature", type=float, default=None, help="judge temperature (default 0; 0.7 with --samples > 1)")
+    judges.add_argument("--judge-temperature", "--temperature", dest="judge_temperature", type=float, default=None,
+                        help="judge temperature (default 0; 0.7 with --samples > 1)")
     judges.add_argument("--max-tokens", type=int, default=None, help="reply length limit")
     judges.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
     judges.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
@@ -79,13 +80,14 @@ def _file_judges(args: argparse.Namespace, humans: Any) -> list[JudgeVerdicts]:
 
 def _run_judges(args: argparse.Namespace, humans: Any) -> list[JudgeVerdicts]:
     from evalkit.judge_eval.running import run_judges, run_options
+    from evalkit.judges.registry import sampling_temperature
     from evalkit.settings import db_url
     from evalkit.store import Store
 
     options = run_options(base_url=args.judge_base_url, concurrency=args.concurrency, timeout_s=args.timeout,
                           max_cost=args.max_cost, prices=args.prices,
                           progress=args.progress if args.progress is not None else sys.stderr.isatty())
-    temperature = args.temperature if args.temperature is not None else (0.7 if args.samples > 1 else None)
+    temperature = sampling_temperature(args.judge_temperature, args.samples)
     return run_judges(Store(db_url(args.db)), humans, args.judge, judge_model=args.judge_model, samples=args.samples,
                       temperature=temperature, max_tokens=args.max_tokens, options=options)
 
