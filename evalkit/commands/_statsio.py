@@ -3,6 +3,7 @@ tables, and printing results. The statistics themselves live in evalkit.stats an
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -75,6 +76,8 @@ def jsonable(value: Any) -> Any:
         return bool(value)
     if value is None or value is pd.NA or value is pd.NaT:
         return None
+    if isinstance(value, (dt.date, dt.datetime)):  # pandas Timestamps too
+        return value.isoformat()
     return value
 
 

@@ -47,6 +47,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(summary)
     summary.set_defaults(handler=run_summary)
 
+    spec = sub.add_parser("spec", help="the stored configuration of a judge spec hash (template text, parse rule, sampling)",
+                          description="Every figure names its judge by spec hash; this prints what the hash stands for.")
+    spec.add_argument("hash", help="a judge spec hash or its first characters (as shown in tables)")
+    add_db_flag(spec)
+    spec.set_defaults(handler=run_spec)
+
+    runs = sub.add_parser("runs", help="the evaluating runs recorded in the store (configuration, evalkit version, git revision)")
+    add_db_flag(runs)
+    add_json_flag(runs)
+    runs.set_defaults(handler=run_runs)
+
     ranking = sub.add_parser("ranking", help="Bradley-Terry ranking with bootstrap intervals")
     ranking.add_argument("--annotations", nargs="+", default=None,
                          help="AlpacaEval annotation files (model = generator_2, baseline = generator_1)")
@@ -187,6 +198,42 @@ def run_summary(args: argparse.Namespace) -> int:
                  "tie_pct", "loss_pct", "win_rate", "standard_error", "ci_low", "ci_high", "length_controlled_winrate"])
     print_frame("single-answer grades (mean over a prompt's samples, then over prompts)", single,
                 ["judge_kind", "judge_model", "model", "decoding", "n", "n_invalid", "mean", "ci_low", "ci_high"])
+    return 0
+
+
+def run_spec(args: argparse.Namespace) -> int:
+    from evalkit.commands._statsio import print_json
+    from evalkit.errors import EvalkitError
+    from evalkit.settings import db_url
+    from evalkit.store import Store
+    from evalkit.store.provenance import judge_specs
+
+    if len(args.hash) < 4:
+        raise EvalkitError("give at least 4 characters of the spec hash")
+    found = judge_specs(Store(db_url(args.db)), args.hash)
+    if not found:
+        raise EvalkitError(f"no judge spec with hash {args.hash!r} in the store")
+    print_json(found)
+    return 0
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from evalkit.commands._statsio import print_frame, print_json
+    from evalkit.settings import db_url
+    from evalkit.store import Store
+    from evalkit.store import schema as t
+
+    frame = Store(db_url(args.db)).frame(t.runs.select().order_by(t.runs.c.id))
+    if args.json:
+        print_json(frame)
+        return 0
+    shown = frame.assign(judges=[", ".join(j["kind"] for j in config.get("judges", [])) for config in frame["config"]],
+                         decoding=[str(config.get("decoding_hash", ""))[:12] for config in frame["config"]]) \
+        if not frame.empty else pd.DataFrame()
+    print_frame("evaluating runs", shown, ["id", "command", "status", "started_at", "evalkit_version", "git_revision",
+                                           "judges", "decoding"])
     return 0
 
 
