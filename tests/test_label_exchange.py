@@ -46,6 +46,7 @@ def _shown(store: Store, batch: int) -> set[tuple[str, int, str]]:
     return {(a, int(items[i]), label) for a, i, label in zip(labels["annotator"], labels["item_id"], labels["label"])}
 
 
+@pytest.mark.slow  # importing alpaca_eval.analyze takes ~8 s
 def test_alpaca_eval_export_reads_in_alpaca_evals_analyzer(labelled) -> None:
     from alpaca_eval.analyze import Analyzer
 
