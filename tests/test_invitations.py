@@ -118,7 +118,7 @@ def test_status_per_annotator(store: Store, batch: str, db_url: str, capsys: pyt
                 conn.execute(update(t.human_labels).where(t.human_labels.c.annotator == annotator, t.human_labels.c.item_id == int(item))
                              .values(created_at=start + dt.timedelta(seconds=gap * k)))
     assert cli_main(["annotate", "status", "--db", db_url, "--json"]) == 0
-    status = {b["batch"]: b for b in json.loads(capsys.readouterr().out)}[batch]
+    status = {b["name"]: b for b in json.loads(capsys.readouterr().out)}[batch]
     rows = {row["annotator"]: row for row in status["annotators"]}
     assert {k: v["labels"] for k, v in rows.items()} == {"ann": 2, "bob": 2, "cat": 2}
     assert rows["ann"]["seconds_per_label"] == pytest.approx(30) and rows["bob"]["seconds_per_label"] == pytest.approx(10)

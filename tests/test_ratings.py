@@ -34,7 +34,7 @@ def rated(store: Store):
 
 
 def test_batch_rates_each_models_answer_once_in_a_shuffled_order(rated) -> None:
-    store, batch, n, models = rated
+    store, batch, n, _ = rated
     assert n == 6
     items = store.frame(rt.t.rating_items.select().where(rt.t.rating_items.c.batch_id == batch)).sort_values("position")
     assert items.groupby("model_id").size().tolist() == [3, 3] and items["generation_id"].is_unique

@@ -14,7 +14,8 @@ ABSOLUTE_AGREEMENT = "exact agreement with the others"
 
 
 def batch_status(store) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """One entry per batch (pairwise first, then absolute) with an `annotators` list."""
+    """One entry per batch (pairwise first, then absolute): the columns `annotations.batches` had, plus
+    `mode`, `agreement_metric` and an `annotators` list."""
     from evalkit.stats.absolute import agreement_with_others
     from evalkit.stats.agreement import vs_mode
     from evalkit.stats.annotators import annotator_table
@@ -30,8 +31,9 @@ def batch_status(store) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
             long = labels[["item_id", "annotator", "label"]].set_axis(["item", "rater", "label"], axis=1)
             agreement = (vs_mode(long) if mode == "pairwise" else agreement_with_others(long)) if len(long) else {}
             table = annotator_table(labels, agreement)
-            entry = {"batch": batch.name, "mode": mode, "prompt_set": batch.prompt_set, "per_item": int(batch.per_item),
-                     "items": int(batch.n_items), "labels": int(batch.n_labels), "agreement_metric": agreement_name,
+            entry = {"id": int(batch.id), "name": batch.name, "mode": mode, "prompt_set": batch.prompt_set,
+                     "per_item": int(batch.per_item), "n_items": int(batch.n_items), "n_labels": int(batch.n_labels),
+                     "agreement_metric": agreement_name,
                      "annotators": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
                                     for row in table.to_dict(orient="records")]}
             if mode == "pairwise":
@@ -57,7 +59,7 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     for batch in status:
         what = f"{batch['model']} vs {batch['baseline']}" if batch["mode"] == "pairwise" else "absolute ratings"
-        print(f"{batch['batch']}: {what} on {batch['prompt_set']}, {batch['labels']}/{batch['items'] * batch['per_item']} "
+        print(f"{batch['name']}: {what} on {batch['prompt_set']}, {batch['n_labels']}/{batch['n_items'] * batch['per_item']} "
               f"labels ({batch['per_item']} per item)")
         for row in batch["annotators"]:
             print(f"  {row['annotator']}: {row['labels']} labels, {_number(row['seconds_per_label'], '.1f')} s per label, "

@@ -20,7 +20,8 @@ import pandas as pd
 from sqlalchemy import select
 
 from evalkit.errors import EvalkitError
-from evalkit.store import annotations, ratings
+from evalkit.store import annotations as pairwise
+from evalkit.store import ratings
 from evalkit.store import schema as t
 from evalkit.store.invitations import find_batch
 from evalkit.store.store import Store
@@ -66,7 +67,7 @@ def export_labels(store: Store, batch_name: str, fmt: str) -> list[dict[str, Any
     if fmt not in FORMATS:
         raise EvalkitError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     kind, batch = find_batch(store, batch_name)
-    stored = annotations.labels(store, batch) if kind == "pairwise" else ratings.ratings(store, batch)
+    stored = pairwise.labels(store, batch) if kind == "pairwise" else ratings.ratings(store, batch)
     if fmt == "labels":
         position = _positions(store, kind, batch)
         return [{"item": f"{batch_name}#{position[item]}", "rater": rater, "label": label}
@@ -126,13 +127,13 @@ def import_labels(store: Store, batch_name: str, fmt: str, rows: list[dict[str, 
     if fmt == "alpaca_eval" and kind != "pairwise":
         raise EvalkitError(f"batch {batch_name!r} holds absolute ratings; import them with --format labels")
     parsed = _alpaca_rows(store, batch, rows) if fmt == "alpaca_eval" else _labels_rows(store, batch_name, kind, batch, rows)
-    allowed = annotations.LABELS if kind == "pairwise" else tuple(ratings.RATINGS)
+    allowed = pairwise.LABELS if kind == "pairwise" else tuple(ratings.RATINGS)
     bad = next((label for _, _, label in parsed if label not in allowed), None)
     if bad is not None:
         raise EvalkitError(f"label {bad!r} does not fit batch {batch_name!r}; use one of {', '.join(allowed)}")
     added = 0
     for annotator, item, label in parsed:
-        stored = (annotations.add_label(store, annotator, item, label) if kind == "pairwise"
+        stored = (pairwise.add_label(store, annotator, item, label) if kind == "pairwise"
                   else ratings.add_rating(store, annotator, item, label, batch=batch))
         added += int(stored)
     return ImportResult(added, len(parsed) - added)
