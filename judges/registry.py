@@ -1,4 +1,4 @@
-"""Judges by name: the four built-ins, or a YAML spec file for a custom one."""
+"""Judges by name: the five built-ins, or a YAML spec file for a custom one."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from evalkit.errors import EvalkitError
 from evalkit.judges.base import Judge
 from evalkit.settings import resolve
 
-BUILTIN_JUDGES: tuple[str, ...] = ("pairwise", "likert", "alpaca_eval", "reference")
+BUILTIN_JUDGES: tuple[str, ...] = ("pairwise", "likert", "absolute", "alpaca_eval", "reference")
 DEFAULT_JUDGE_MODEL = "gpt-4o"
 # The built-in judge classes, imported only when needed (alpaca-eval is slow to import).
 BUILTIN_CLASSES: dict[str, tuple[str, str]] = {
     "pairwise": ("evalkit.judges.pairwise", "PairwiseJudge"),
     "likert": ("evalkit.judges.likert", "LikertJudge"),
+    "absolute": ("evalkit.judges.absolute", "AbsoluteJudge"),
     "alpaca_eval": ("evalkit.judges.alpaca", "AlpacaEvalJudge"),
     "reference": ("evalkit.judges.reference", "ReferenceJudge"),
 }
@@ -72,6 +73,10 @@ def make_judge(name_or_spec_path: str, *, judge_model: str | None = None, temper
         from evalkit.judges.likert import LikertJudge
 
         return LikertJudge(_judge_model(judge_model), **sampling, **options)
+    if name == "absolute":
+        from evalkit.judges.absolute import AbsoluteJudge
+
+        return AbsoluteJudge(_judge_model(judge_model), **sampling, **options)
     if name == "alpaca_eval":
         from evalkit.judges.alpaca import AlpacaEvalJudge
 

@@ -21,7 +21,8 @@ from evalkit.store import schema as t
 from evalkit.store.store import redact_url
 
 RESULT_TABLES: tuple[Table, ...] = (t.generations, t.judgments)
-LABEL_TABLES: tuple[Table, ...] = (t.human_labels, t.annotation_items, t.annotation_batches, t.decisions)
+LABEL_TABLES: tuple[Table, ...] = (t.human_labels, t.annotation_items, t.annotation_batches, t.decisions, t.rating_labels,
+                                   t.rating_items, t.rating_batches)
 
 
 def current_url() -> str:

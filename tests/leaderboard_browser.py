@@ -41,12 +41,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(db_url: str, port: int | None = None, startup_timeout: float = 60) -> Iterator[str]:
-    """Run `evalkit leaderboard` on a free loopback port; yields the base URL; stops the whole group."""
+def serve(db_url: str, port: int | None = None, startup_timeout: float = 60, log_path: Path | None = None) -> Iterator[str]:
+    """Run `evalkit leaderboard` on a free loopback port; yields the base URL; stops the whole group.
+    The server's output goes to `log_path` when given (tests read it for secrets), else nowhere."""
     port = port or free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("EVALKIT_DB", None)  # the command must pass --db on to the app itself
-    log = open(os.devnull, "wb")
+    log = open(log_path or os.devnull, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "evalkit", "leaderboard", "--db", db_url, "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -1,44 +1,59 @@
-"""`evalkit annotate`: make human-annotation batches (labelled on the leaderboard's Annotate page).
+"""`evalkit annotate`: human-annotation batches, labelled on the leaderboard's Annotate page by
+invited annotators.
 
-`create` pairs a model with a baseline on a prompt set; K annotators label every item, so their
-agreement with each other and with the judges can be measured (LIMA section 4.1).
+`create` makes a pairwise batch (a model against a baseline, LIMA Figure 11) or an absolute one (each
+answer rated Fail / Pass / Excellent, LIMA Figure 3); K annotators label every item, so their
+agreement with each other and with the judges can be measured (LIMA section 4.1). `--invite WHO`
+hands out the links in the same command. invite/revoke/invitations, status and export/import live
+in annotate_invite.py, annotate_status.py and annotate_exchange.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
+from evalkit.commands import annotate_exchange, annotate_invite, annotate_status
 from evalkit.commands.common import add_db_flag, add_json_flag
+from evalkit.errors import EvalkitError
+
+MODES = ("pairwise", "absolute")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "annotate",
-        help="create human pairwise-annotation batches and show their progress",
-        description="Human pairwise annotation: batches are labelled on the leaderboard's Annotate page.",
+        help="human annotation: batches, invitation links, progress, label export/import",
+        description="Human annotation: batches are labelled on the leaderboard's Annotate page through invitation links.",
     )
     actions = parser.add_subparsers(dest="annotate_action", metavar="ACTION", required=True)
 
-    create = actions.add_parser("create", help="make a batch: MODEL vs BASELINE on a prompt set")
-    create.add_argument("--models", nargs=2, required=True, metavar=("MODEL", "BASELINE"),
-                        help="the evaluated model and the baseline it is compared with (names in the store)")
+    create = actions.add_parser("create", help="make a batch: MODEL vs BASELINE, or absolute ratings of MODEL...")
+    create.add_argument("--mode", choices=MODES, default="pairwise",
+                        help="pairwise: which of two answers is better (default); absolute: rate each answer "
+                             "Fail / Pass / Excellent (LIMA Figure 3)")
+    create.add_argument("--models", nargs="+", required=True, metavar="MODEL",
+                        help="pairwise: the evaluated model and its baseline; absolute: one or more models (names in the store)")
     create.add_argument("--prompts", required=True, metavar="SET",
                         help="prompt set: a name in the store, `dev`, a file, or hf:NAME")
     create.add_argument("--per-item", type=int, required=True, metavar="K",
                         help="how many different annotators label each item")
-    create.add_argument("--name", default=None, help="batch name (default MODEL-vs-BASELINE-SET)")
+    create.add_argument("--name", default=None, help="batch name (default MODEL-vs-BASELINE-SET, or MODEL-rated-SET)")
     create.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N shared prompts")
     create.add_argument("--seed", type=int, default=None, help="seed of the per-item A/B order (default: from the name)")
+    create.add_argument("--invite", nargs="+", default=None, metavar="WHO",
+                        help="also print an annotation link for each of these annotators")
+    annotate_invite.add_link_flags(create)
     add_db_flag(create)
     add_json_flag(create)
     create.set_defaults(handler=run_create)
 
-    status = actions.add_parser("status", help="list batches with their labelling progress")
+    annotate_invite.register_actions(actions)
+    status = actions.add_parser("status", help="batches' progress; per annotator labels, time per label, agreement")
     add_db_flag(status)
     add_json_flag(status)
-    status.set_defaults(handler=run_status)
+    status.set_defaults(handler=annotate_status.run_status)
+    annotate_exchange.register_actions(actions)
 
 
 def _prompt_set_name(store, spec: str) -> str:  # type: ignore[no-untyped-def]
@@ -57,43 +72,45 @@ def _prompt_set_name(store, spec: str) -> str:  # type: ignore[no-untyped-def]
     return prompt_set.name
 
 
+def _create(store, args: argparse.Namespace, set_name: str) -> tuple[str, int, int]:  # type: ignore[no-untyped-def]
+    """(batch name, id, items) of the new batch of either mode."""
+    from evalkit.store.annotations import create_batch
+    from evalkit.store.ratings import create_rating_batch, name_taken
+
+    if args.mode == "absolute":
+        name = args.name or f"{'+'.join(args.models)}-rated-{set_name}"
+        batch, n_items = create_rating_batch(store, name, [store.model_id(m) for m in args.models], set_name, args.per_item,
+                                             seed=args.seed, limit=args.limit)
+        return name, batch, n_items
+    if len(args.models) != 2:
+        raise EvalkitError(f"a pairwise batch compares two models (--models MODEL BASELINE), got {len(args.models)}")
+    model, baseline = args.models
+    name = args.name or f"{model}-vs-{baseline}-{set_name}"
+    with store.engine.connect() as conn:
+        if name_taken(conn, name):
+            raise EvalkitError(f"annotation batch {name!r} already exists; pick another --name")
+    batch, n_items = create_batch(store, name, store.model_id(model), store.model_id(baseline), set_name, args.per_item,
+                                  seed=args.seed, limit=args.limit)
+    return name, batch, n_items
+
+
 def run_create(args: argparse.Namespace) -> int:
     from evalkit.settings import db_url
     from evalkit.store import Store
-    from evalkit.store.annotations import create_batch
+    from evalkit.store.invitations import parse_duration
 
     store = Store(db_url(args.db))
-    model, baseline = args.models
+    parse_duration(args.expires)  # a bad --expires fails before the batch is made
     set_name = _prompt_set_name(store, args.prompts)
-    name = args.name or f"{model}-vs-{baseline}-{set_name}"
-    batch, n_items = create_batch(
-        store, name, store.model_id(model), store.model_id(baseline), set_name, args.per_item,
-        seed=args.seed, limit=args.limit,
-    )
-    summary = {"batch": name, "id": batch, "items": n_items, "per_item": args.per_item,
+    name, batch, n_items = _create(store, args, set_name)
+    summary = {"batch": name, "id": batch, "mode": args.mode, "items": n_items, "per_item": args.per_item,
                "labels_needed": n_items * args.per_item}
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"batch {name!r}: {n_items} items x {args.per_item} annotators = {n_items * args.per_item} labels; "
-              "label them on the leaderboard's Annotate page (`evalkit leaderboard`)")
-    return 0
-
-
-def run_status(args: argparse.Namespace) -> int:
-    from evalkit.settings import db_url
-    from evalkit.store import Store
-    from evalkit.store.annotations import batches
-
-    frame = batches(Store(db_url(args.db)))
-    if args.json:
-        print(frame.drop(columns=["created_at"]).to_json(orient="records"))
-        return 0
-    if frame.empty:
-        print("no annotation batches; make one with `evalkit annotate create`", file=sys.stderr)
-        return 0
-    for row in frame.itertuples():
-        needed = row.n_items * row.per_item
-        print(f"{row.name}: {row.model} vs {row.baseline} on {row.prompt_set}, "
-              f"{row.n_labels}/{needed} labels ({row.per_item} per item)")
+        print(f"batch {name!r} ({args.mode}): {n_items} items x {args.per_item} annotators = {n_items * args.per_item} "
+              "labels; annotators label it on the leaderboard's Annotate page through their links "
+              "(`evalkit annotate invite`)")
+    if args.invite:
+        annotate_invite.print_invitations(store, name, args.invite, args.base_url, args.expires)
     return 0

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "prefix; needed when the model has answers under several decoding configurations)")
     source.add_argument("--baseline-decoding", default=None, help="with --baseline-model: which of its generation sets")
     judge = parser.add_argument_group("judge")
-    judge.add_argument("--judge", default=None, help="pairwise | likert | alpaca_eval | reference | SPEC.yaml "
+    judge.add_argument("--judge", default=None, help="pairwise | likert | absolute | alpaca_eval | reference | SPEC.yaml "
                        "(default: pairwise when a judge endpoint is configured, else reference)")
     judge.add_argument("--judge-model", default=None, help="model name at the endpoint (env EVALKIT_JUDGE_MODEL; default gpt-4o, "
                        "alpaca_eval: its config's gpt-4-1106-preview)")

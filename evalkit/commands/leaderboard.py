@@ -3,7 +3,8 @@
 The app runs in a child process (Streamlit owns its event loop and signal handling) that reads the
 store before it serves (evalkit.leaderboard.server), so no page view waits for that read.
 The database URL reaches the child through the environment, never argv, so a Postgres password does
-not show up in `ps` or in logs. Loopback by default: the app has no authentication.
+not show up in `ps` or in logs. Loopback by default: only annotation is gated (by invitation links),
+the result pages have no authentication.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
     parser.add_argument(
         "--host", default=DEFAULT_HOST,
-        help=f"address to bind (default {DEFAULT_HOST}; the app has no login, expose it deliberately)",
+        help=f"address to bind (default {DEFAULT_HOST}; only the Annotate page needs a link (`evalkit annotate invite`), "
+             "every other page is open to whoever reaches it: expose it deliberately)",
     )
     parser.set_defaults(handler=run_leaderboard)
 

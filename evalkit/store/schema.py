@@ -238,3 +238,55 @@ judge_quality_reports = Table(
     Column("report", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
 )
+
+# Invitations to annotate (one link per annotator and batch). Only the SHA-256 of the link's random
+# token is kept, so the store (a backup, a copied SQLite file) never holds a usable link. `batch_name`
+# names a pairwise batch (annotation_batches) or an absolute-rating one (rating_batches); names are
+# unique across both.
+annotation_invitations = Table(
+    "annotation_invitations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", HASH, nullable=False, unique=True),
+    Column("batch_name", String(200), nullable=False),
+    Column("annotator", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+# LIMA's absolute rating (Figure 3): each item is one answer of one model, rated Fail / Pass /
+# Excellent by up to `per_item` annotators. Labels are insert-only, like human_labels.
+rating_batches = Table(
+    "rating_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("prompt_set", String(200), nullable=False),
+    Column("per_item", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+rating_items = Table(
+    "rating_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", Integer, ForeignKey("rating_batches.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("prompt_hash", HASH, ForeignKey("prompts.hash"), nullable=False),
+    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("generation_id", Integer, ForeignKey("generations.id"), nullable=False),
+    UniqueConstraint("batch_id", "generation_id", name="uq_rating_item"),
+)
+
+rating_labels = Table(
+    "rating_labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("annotator", String(200), nullable=False),
+    Column("item_id", Integer, ForeignKey("rating_items.id"), nullable=False),
+    Column("label", String(12), nullable=False),  # "fail" / "pass" / "excellent"
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    UniqueConstraint("annotator", "item_id", name="uq_rating_label"),
+)
+Index("ix_rating_labels_item", rating_labels.c.item_id)

@@ -22,5 +22,6 @@ pages = [
     st.Page(VIEWS / "annotate.py", title="Annotate", icon=":material/rate_review:", url_path="annotate"),
     st.Page(VIEWS / "agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
     st.Page(VIEWS / "judges.py", title="Judges", icon=":material/gavel:", url_path="judges"),
+    st.Page(VIEWS / "ratings.py", title="Ratings", icon=":material/grading:", url_path="ratings"),
 ]
 st.navigation(pages).run()

@@ -1,5 +1,10 @@
 """Annotate: LIMA's human interface (seed 004, Figure 11), one question at a time.
 
+Only through an invitation link (`evalkit annotate invite`): the annotator's name and batch come from
+the link's invitation, never from the page, and without a valid link the page shows one line and
+nothing of any batch (annotator_session.py). Absolute-rating batches get LIMA's Fail / Pass /
+Excellent screen (rating_screen.py).
+
 Blind by construction: the screen never shows a model or batch name, and the A/B order was drawn
 per item when the batch was made. Labels are written once and never edited (see
 evalkit/store/annotations.py), so the page needs no "undo" and nobody can change someone else's label.
@@ -10,8 +15,11 @@ from __future__ import annotations
 import streamlit as st
 
 from evalkit.leaderboard.conversation_view import show_question
+from evalkit.leaderboard import rating_screen
+from evalkit.leaderboard.annotator_session import NEEDS_LINK, current_invitation, still_valid
 from evalkit.leaderboard.store_access import PageTimer, current_store
 from evalkit.store import annotations
+from evalkit.store.invitations import Invitation
 
 timer = PageTimer()
 PREAMBLE = ("Imagine that you have a super-intelligent AI assistant, and that you require help with the "
@@ -23,41 +31,24 @@ store = current_store()
 st.title("Annotate")
 
 
-def _ask_name() -> None:
-    with st.form("annotator_form"):
-        st.write("Your name is stored with each label, so agreement between annotators can be measured.")
-        name = st.text_input("Annotator name", key="annotator_input")
-        if st.form_submit_button("Start annotating") and name.strip():
-            st.session_state["annotator_name"] = name.strip()
-            st.rerun()
-
-
-def _record(annotator: str, item_id: int, label: str) -> None:
-    """Button callback: runs before the rerun, so the next screen already shows the next item."""
-    stored = annotations.add_label(store, annotator, item_id, label)
+def _record(invitation: Invitation, item_id: int, label: str) -> None:
+    """Button callback: runs before the rerun, so the next screen already shows the next item. The name
+    comes from the invitation, checked again at the click (a link revoked meanwhile writes nothing)."""
+    stored = still_valid(store, invitation) and annotations.add_label(store, invitation.annotator, item_id, label)
     st.session_state["last_label"] = (item_id, label if stored else None)
 
 
-annotator: str | None = st.session_state.get("annotator_name")
-if not annotator:
-    _ask_name()
+invitation = current_invitation(store)
+if invitation is None:
+    st.info(NEEDS_LINK, icon=":material/link:")
     timer.footer()
     st.stop()
-
-batches = annotations.batches(store)
-if batches.empty:
-    st.info("No annotation batches yet. Make one with "
-            "`evalkit annotate create --models MODEL BASELINE --prompts SET --per-item K`.")
+st.caption(f"Annotating as **{invitation.annotator}** (from your link)")
+if invitation.kind == "absolute":
+    rating_screen.show(store, invitation)
     timer.footer()
     st.stop()
-
-top = st.columns([3, 1])
-labels = {int(row.id): f"Batch #{row.id} · {row.prompt_set} · {row.n_items} items" for row in batches.itertuples()}
-batch = top[0].selectbox("Batch", list(labels), format_func=labels.__getitem__, key="annotate_batch")
-top[1].write(f"Annotating as **{annotator}**")
-if top[1].button("Not you? Change name"):
-    del st.session_state["annotator_name"]
-    st.rerun()
+batch, annotator = invitation.batch_id, invitation.annotator
 
 last = st.session_state.pop("last_label", None)
 if last is not None:
@@ -85,6 +76,6 @@ for column, title, text in zip(answer_columns, ("Answer A", "Answer B"), (item.a
 st.write("Comparing these two answers, which answer is better?")
 buttons = st.columns(3)
 for column, (label, text) in zip(buttons, CHOICES):
-    column.button(text, key=f"choice_{label}", on_click=_record, args=(annotator, item.item_id, label),
+    column.button(text, key=f"choice_{label}", on_click=_record, args=(invitation, item.item_id, label),
                   width="stretch")
 timer.footer()

@@ -1,0 +1,66 @@
+"""LIMA's absolute rating (section 4, Figure 3) as an LLM judge: one answer, rated Fail / Pass /
+Excellent with the wording the human annotators see (evalkit.store.ratings.RATINGS; the template
+prompts/absolute_lima.txt repeats it).
+
+The rating is stored as a score, 1 = Fail, 2 = Pass, 3 = Excellent, so the single-answer results
+table carries it like any other graded judge; `RATING_SCORES` maps back for LIMA's Figure 3."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict
+from evalkit.judges.templates import Template, builtin_template
+from evalkit.records import ScorerSpec
+from evalkit.stats.absolute import RATING_ORDER
+
+KIND = "absolute"
+RATING_SCORES: dict[str, float] = {label: float(rank) for rank, label in enumerate(RATING_ORDER, start=1)}
+PARSE_RULE = "lima-absolute-v1: last non-empty line is Fail, Pass or Excellent; a different rating on the line before is invalid"
+
+_RATING_LINE = re.compile(r"^[\s*`\"'#>\-]*(?:rating\s*:?\s*)?(fail|pass|excellent)[\s*`\"'.!]*$", re.IGNORECASE)
+
+
+def _rating(line: str) -> str | None:
+    match = _RATING_LINE.match(line)
+    return match.group(1).lower() if match else None
+
+
+def parse_absolute_reply(text: str) -> str | None:
+    """The rating on the last line ("fail" / "pass" / "excellent"), or None. As with LIMA's Likert
+    prompt, the rating is asked for twice; two different ratings on the last two lines are invalid."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = _rating(lines[-1])
+    if last is not None and len(lines) >= 2:
+        previous = _rating(lines[-2])
+        if previous is not None and previous != last:
+            return None
+    return last
+
+
+class AbsoluteJudge(LLMJudge):
+    kind = KIND
+    mode = "single"
+    SCORERS = (ScorerSpec(KIND, "score"),)  # 1 = Fail, 2 = Pass, 3 = Excellent
+    label = "absolute (LIMA Fail / Pass / Excellent)"
+
+    def __init__(self, judge_model: str, *, template: Template | None = None, max_tokens: int = 512,
+                 temperature: float = 0.0) -> None:
+        self.judge_model = judge_model
+        self.template = (template or builtin_template("absolute_lima.txt")).require(["instruction", "output"])
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+
+    def spec(self) -> dict[str, Any]:
+        return {"template": self.template.hash, "parse": PARSE_RULE, "max_tokens": self.max_tokens,
+                "temperature": self.temperature}
+
+    def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
+        return [{"role": "user", "content": self.template.render({"instruction": texts.question, "output": texts.output})}]
+
+    def parse(self, reply: Reply, order: str | None) -> Verdict:
+        rating = parse_absolute_reply(reply.text)
+        return INVALID if rating is None else Verdict(valid=True, score=RATING_SCORES[rating], extra={"rating": rating})
