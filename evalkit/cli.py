@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "agreement",
     "pick",
     "train",
+    "data",
+    "sweep",
     "leaderboard",
     "annotate",
     "demo",

@@ -21,5 +21,6 @@ pages = [
     st.Page(VIEWS / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
     st.Page(VIEWS / "annotate.py", title="Annotate", icon=":material/rate_review:", url_path="annotate"),
     st.Page(VIEWS / "agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
+    st.Page(VIEWS / "experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
 ]
 st.navigation(pages).run()
