@@ -18,7 +18,9 @@ from evalkit.commands.common import add_db_flag, add_json_flag
 def _add_llm_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("generator model (any OpenAI-compatible endpoint)")
     group.add_argument("--model", default=None, help="generator model name (env EVALKIT_DATA_MODEL)")
-    group.add_argument("--base-url", default=None, help="endpoint URL (env EVALKIT_JUDGE_BASE_URL / OPENAI_BASE_URL; default OpenAI)")
+    group.add_argument(
+        "--base-url", default=None, help="endpoint URL (env EVALKIT_JUDGE_BASE_URL / OPENAI_BASE_URL; default OpenAI)"
+    )
     group.add_argument("--temperature", type=float, default=0.7)
     group.add_argument("--max-tokens", type=int, default=2048)
     group.add_argument("--concurrency", type=int, default=8, help="requests in flight")
@@ -36,9 +38,12 @@ def _io(parser: argparse.ArgumentParser, many: bool = False) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="build training data: expand, lengthen, tag, sample, dedup, stats",
-                                   description="Data recipes over dialog JSONL: Mini LIMA's expansion and lengthening, "
-                                   "InsTag tags, tag-balanced sampling (Yi/Qwen), MinHash dedup, LIMA Table 1 stats.")
+    parser = subparsers.add_parser(
+        "data",
+        help="build training data: expand, lengthen, tag, sample, dedup, stats",
+        description="Data recipes over dialog JSONL: Mini LIMA's expansion and lengthening, "
+        "InsTag tags, tag-balanced sampling (Yi/Qwen), MinHash dedup, LIMA Table 1 stats.",
+    )
     tools = parser.add_subparsers(dest="tool", metavar="TOOL", required=True)
 
     expand = tools.add_parser("expand", help="Mini LIMA self-instruct: new tasks, new instances, one-shot instances")
@@ -73,8 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     dedup = tools.add_parser("dedup", help="drop exact and near duplicates (MinHash), reporting what went")
     _io(dedup)
-    dedup.add_argument("--on", choices=("dialog", "instruction"), default="dialog", help="compare whole dialogs or first user turns")
-    dedup.add_argument("--threshold", type=float, default=0.8, help="Jaccard similarity of word 3-grams for a near duplicate (1: exact only)")
+    dedup.add_argument(
+        "--on", choices=("dialog", "instruction"), default="dialog", help="compare whole dialogs or first user turns"
+    )
+    dedup.add_argument(
+        "--threshold", type=float, default=0.8, help="Jaccard similarity of word 3-grams for a near duplicate (1: exact only)"
+    )
     dedup.set_defaults(handler=_dedup)
 
     stats = tools.add_parser("stats", help="LIMA Table 1: examples and average input/output length per source; tags")
@@ -93,8 +102,16 @@ def _settings(args: argparse.Namespace):
         raise EvalkitError("no generator model: pass --model NAME (or set EVALKIT_DATA_MODEL)")
     if args.concurrency < 1 or args.max_tokens < 1:
         raise EvalkitError("--concurrency and --max-tokens must be at least 1")
-    return LLMSettings(model=str(model), base_url=args.base_url, temperature=args.temperature, max_tokens=args.max_tokens,
-                       concurrency=args.concurrency, max_cost=args.max_cost, prices=args.prices, progress=not args.no_progress)
+    return LLMSettings(
+        model=str(model),
+        base_url=args.base_url,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        concurrency=args.concurrency,
+        max_cost=args.max_cost,
+        prices=args.prices,
+        progress=not args.no_progress,
+    )
 
 
 def _store(args: argparse.Namespace):
@@ -148,8 +165,9 @@ def _tag(args: argparse.Namespace) -> int:
     if args.field is not None:
         out, report = tag_rows(None, rows, field=args.field, settings=None, max_tags=args.max_tags, min_count=args.min_count)
     else:
-        out, report = tag_rows(_store(args), rows, field=None, settings=_settings(args), max_tags=args.max_tags,
-                               min_count=args.min_count)
+        out, report = tag_rows(
+            _store(args), rows, field=None, settings=_settings(args), max_tags=args.max_tags, min_count=args.min_count
+        )
     return _finish(args, out, report)
 
 
@@ -160,9 +178,19 @@ def _sample(args: argparse.Namespace) -> int:
     rows = read_rows(args.data)
     out = balanced_sample(rows, args.size, args.seed)
     counts = tag_counts(out)
-    return _finish(args, out, {"rows_in": len(rows), "size": len(out), "seed": args.seed, "tags_in": len(tag_counts(rows)),
-                               "tags_kept": len(counts), "tag_rows_min": min(counts.values(), default=0),
-                               "tag_rows_max": max(counts.values(), default=0)})
+    return _finish(
+        args,
+        out,
+        {
+            "rows_in": len(rows),
+            "size": len(out),
+            "seed": args.seed,
+            "tags_in": len(tag_counts(rows)),
+            "tags_kept": len(counts),
+            "tag_rows_min": min(counts.values(), default=0),
+            "tag_rows_max": max(counts.values(), default=0),
+        },
+    )
 
 
 def _dedup(args: argparse.Namespace) -> int:
@@ -171,8 +199,13 @@ def _dedup(args: argparse.Namespace) -> int:
 
     rows = read_rows(args.data)
     kept, removed = deduplicate(rows, on=args.on, threshold=args.threshold)
-    report = {"rows_in": len(rows), "kept": len(kept), "exact": sum(r.kind == "exact" for r in removed),
-              "near": sum(r.kind == "near" for r in removed), "removed": [vars(r) for r in removed]}
+    report = {
+        "rows_in": len(rows),
+        "kept": len(kept),
+        "exact": sum(r.kind == "exact" for r in removed),
+        "near": sum(r.kind == "near" for r in removed),
+        "removed": [vars(r) for r in removed],
+    }
     return _finish(args, kept, report)
 
 
@@ -188,8 +221,11 @@ def _stats(args: argparse.Namespace) -> int:
     if args.json:
         from evalkit.jsonio import json_safe
 
-        print(json.dumps(json_safe({"unit": unit, "sources": table.to_dict(orient="records"),
-                                    "tags": tags.to_dict(orient="records")})))
+        print(
+            json.dumps(
+                json_safe({"unit": unit, "sources": table.to_dict(orient="records"), "tags": tags.to_dict(orient="records")})
+            )
+        )
         return 0
     print(f"lengths in {unit}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.0f}"))

@@ -27,18 +27,27 @@ def _sizes(text: str) -> list[int]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "sweep", help="train and evaluate a grid of data recipes; report the best with its significance",
+        "sweep",
+        help="train and evaluate a grid of data recipes; report the best with its significance",
         description="LIMA Figures 5-6 and Yi's mixture grid: for every source x size (x ability proportion) cell, "
-        "sample the data, train, evaluate with `run` and record it. Finished cells are skipped on a re-run.")
+        "sample the data, train, evaluate with `run` and record it. Finished cells are skipped on a re-run.",
+    )
     parser.add_argument("--data", required=True, nargs="+", type=Path, help="one dialog JSONL file per source (named by file)")
-    parser.add_argument("--sizes", required=True, type=_sizes, help="examples per cell, e.g. 2000,4000,8000 (tag-balanced samples)")
-    parser.add_argument("--proportions", default=None,
-                        help="also vary each ability's share: 'yi' (1,1/2,...,1/64) or fractions like 1,1/4,1/16")
+    parser.add_argument(
+        "--sizes", required=True, type=_sizes, help="examples per cell, e.g. 2000,4000,8000 (tag-balanced samples)"
+    )
+    parser.add_argument(
+        "--proportions", default=None, help="also vary each ability's share: 'yi' (1,1/2,...,1/64) or fractions like 1,1/4,1/16"
+    )
     parser.add_argument("--ability-field", default="category", help="the row key naming a dialog's ability (default category)")
     parser.add_argument("--model", required=True, type=Path, help="base model: a Hugging Face model directory")
     parser.add_argument("--recipe", default="lima", help="training recipe (lima, yi, qwen, demo) or a YAML file")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (overrides the recipe); the last one is evaluated")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="override a recipe field")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="training epochs (overrides the recipe); the last one is evaluated"
+    )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="override a recipe field"
+    )
     parser.add_argument("--out", required=True, type=Path, help="folder for the cells' data files and training runs")
     parser.add_argument("--name", default=None, help="the sweep's name in the store (default: the --out folder's name)")
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the cells' samples")
@@ -70,9 +79,19 @@ def handle(args: argparse.Namespace) -> int:
     run_args = argparse.Namespace(**{**vars(args), "epochs": None})  # --epochs here means training epochs
     config = replace(config_from_args(run_args), progress=not (args.json or args.no_progress))
     request = SweepRequest(
-        data=args.data, sizes=args.sizes, model=args.model, out=args.out, recipe=args.recipe, epochs=args.epochs,
-        overrides=parse_overrides(args.overrides), proportions=proportions, ability_field=args.ability_field,
-        seed=args.sample_seed, name=args.name, config=config, progress=not args.no_progress,
+        data=args.data,
+        sizes=args.sizes,
+        model=args.model,
+        out=args.out,
+        recipe=args.recipe,
+        epochs=args.epochs,
+        overrides=parse_overrides(args.overrides),
+        proportions=proportions,
+        ability_field=args.ability_field,
+        seed=args.sample_seed,
+        name=args.name,
+        config=config,
+        progress=not args.no_progress,
     )
     result = run_sweep(Store(db_url(args.db)), request)
     if args.json:
@@ -80,12 +99,17 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     print(f"sweep {result['sweep'][:12]}: {len(result['cells'])} cells")
     for cell in result["cells"]:
-        print(f"  {cell['name']:<40} n={cell['n_examples']:<6} win rate {cell['win_rate']:6.2f} "
-              f"[{cell['ci_low']:.2f}, {cell['ci_high']:.2f}]{'' if cell['trained'] else '  (already trained)'}")
+        print(
+            f"  {cell['name']:<40} n={cell['n_examples']:<6} win rate {cell['win_rate']:6.2f} "
+            f"[{cell['ci_low']:.2f}, {cell['ci_high']:.2f}]{'' if cell['trained'] else '  (already trained)'}"
+        )
     best, versus = result["best"], result["best"]["vs_runner_up"]
     print(f"best: {best['name']} ({best['checkpoint']}), win rate {best['win_rate']:.2f}")
     if versus:
         verdict = "significant" if versus["significant"] else "not significant"
-        print(f"  vs runner-up {versus['runner_up']}: difference {versus['difference']:+.2f} points, 95% CI "
-              f"[{versus['ci_low']:.2f}, {versus['ci_high']:.2f}], p = {versus['p_value']:.3f} ({verdict})", file=sys.stdout)
+        print(
+            f"  vs runner-up {versus['runner_up']}: difference {versus['difference']:+.2f} points, 95% CI "
+            f"[{versus['ci_low']:.2f}, {versus['ci_high']:.2f}], p = {versus['p_value']:.3f} ({verdict})",
+            file=sys.stdout,
+        )
     return 0

@@ -41,7 +41,9 @@ def score_checkpoint(store: Store, train_dir: Path, epoch: int, config: RunConfi
     row = summary_table(store, report).iloc[0]
     kind = row.get("judge")
     if not isinstance(kind, str):
-        raise EvalkitError("a sweep compares cells by win rate; --judges needs a pairwise judge (pairwise, alpaca_eval or reference)")
+        raise EvalkitError(
+            "a sweep compares cells by win rate; --judges needs a pairwise judge (pairwise, alpaca_eval or reference)"
+        )
     hashes = {p.hash for p in report.prompt_set.prompts}
     rows = scope_rows(comparison_table(store, kind), report, hashes, baseline=True, kind=kind)
     rows = rows[rows["model_id"] == outcome.model_id]

@@ -34,10 +34,12 @@ def shingles(text: str, width: int = 3) -> set[str]:
     words = text.split()
     if len(words) <= width:
         return {" ".join(words)}
-    return {" ".join(words[i:i + width]) for i in range(len(words) - width + 1)}
+    return {" ".join(words[i : i + width]) for i in range(len(words) - width + 1)}
 
 
-def deduplicate(rows: list[Row], *, on: Field = "dialog", threshold: float = 0.8, seed: int = 1) -> tuple[list[Row], list[Removed]]:
+def deduplicate(
+    rows: list[Row], *, on: Field = "dialog", threshold: float = 0.8, seed: int = 1
+) -> tuple[list[Row], list[Removed]]:
     from datasketch import MinHash, MinHashLSH
 
     if not 0 < threshold <= 1:

@@ -108,12 +108,21 @@ def expand(store: Store, rows: list[Row], plan: ExpandPlan, settings: LLMSetting
 
     instances = builtin_template("data_new_instances.txt").require(["task", "count"])
     oneshot = builtin_template("data_oneshot_instances.txt").require(["example", "task", "count"])
-    calls = [Call("new_instances", instances, {"task": task.as_line(), "count": str(plan.instances_per_seed)})
-             for task in tasks if plan.instances_per_seed]
+    calls = [
+        Call("new_instances", instances, {"task": task.as_line(), "count": str(plan.instances_per_seed)})
+        for task in tasks
+        if plan.instances_per_seed
+    ]
     rng = random.Random(plan.seed)
-    calls += [Call("oneshot_instances", oneshot, {"example": _one_instance(rng.choice(tasks)), "task": task.as_line(False),
-                                                   "count": str(plan.instances_per_new_task)})
-              for task in new_tasks if plan.instances_per_new_task]
+    calls += [
+        Call(
+            "oneshot_instances",
+            oneshot,
+            {"example": _one_instance(rng.choice(tasks)), "task": task.as_line(False), "count": str(plan.instances_per_new_task)},
+        )
+        for task in new_tasks
+        if plan.instances_per_new_task
+    ]
     owners = [task for task in tasks if plan.instances_per_seed] + [task for task in new_tasks if plan.instances_per_new_task]
     outcomes, calls_report = run_calls(store, calls, _parse_instances, settings, "instances")
     produced: list[Row] = []

@@ -54,7 +54,9 @@ def abilities_of(rows: list[Row], field: str) -> list[str]:
     return sorted({str(row.extra[field]) for row in rows if isinstance(row.extra.get(field), (str, int))})
 
 
-def plan_cells(sources: dict[str, list[Row]], sizes: list[int], proportions: tuple[float, ...], ability_field: str) -> list[CellSpec]:
+def plan_cells(
+    sources: dict[str, list[Row]], sizes: list[int], proportions: tuple[float, ...], ability_field: str
+) -> list[CellSpec]:
     """Every cell, checked against the data before any training starts."""
     cells: list[CellSpec] = []
     for source, rows in sources.items():

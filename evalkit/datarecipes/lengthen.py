@@ -34,9 +34,18 @@ def lengthen(store: Store, rows: list[Row], min_words: int, settings: LLMSetting
     for index in short:
         row = rows[index]
         instruction = row.extra.get("instruction") if isinstance(row.extra.get("instruction"), str) else row.instruction
-        calls.append(Call("lengthen", template, {"name": str(row.extra.get("task") or row.extra.get("name") or ""),
-                                                 "instruction": instruction, "input": str(row.extra.get("input") or ""),
-                                                 "output": row.output}))
+        calls.append(
+            Call(
+                "lengthen",
+                template,
+                {
+                    "name": str(row.extra.get("task") or row.extra.get("name") or ""),
+                    "instruction": instruction,
+                    "input": str(row.extra.get("input") or ""),
+                    "output": row.output,
+                },
+            )
+        )
     outcomes, report = run_calls(store, calls, _parse, settings, "lengthen")
     result = list(rows)
     rewritten = 0
@@ -46,6 +55,10 @@ def lengthen(store: Store, rows: list[Row], min_words: int, settings: LLMSetting
             rewritten += 1
     words_before = sum(word_count(r.output) for r in rows) / len(rows)
     words_after = sum(word_count(r.output) for r in result) / len(result)
-    return result, report.as_dict() | {"rows": len(rows), "too_short": len(short), "rewritten": rewritten,
-                                       "avg_output_words_before": round(words_before, 1),
-                                       "avg_output_words_after": round(words_after, 1)}
+    return result, report.as_dict() | {
+        "rows": len(rows),
+        "too_short": len(short),
+        "rewritten": rewritten,
+        "avg_output_words_before": round(words_before, 1),
+        "avg_output_words_after": round(words_after, 1),
+    }

@@ -55,8 +55,16 @@ class Call:
     variant: int = 0
 
     def cache_key(self, settings: LLMSettings) -> str:
-        return content_hash({"task": self.task, "template": self.template.hash, "model": settings.model,
-                             "values": self.values, "variant": self.variant, "sampling": settings.sampling})
+        return content_hash(
+            {
+                "task": self.task,
+                "template": self.template.hash,
+                "model": settings.model,
+                "values": self.values,
+                "variant": self.variant,
+                "sampling": settings.sampling,
+            }
+        )
 
     def messages(self) -> list[dict[str, str]]:
         return [{"role": "user", "content": self.template.render(self.values)}]
@@ -77,7 +85,8 @@ class CallReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in vars(self).items() if k != "errors"} | {
-            "errors": self.errors[:5]}
+            "errors": self.errors[:5]
+        }
 
 
 @dataclass
@@ -86,8 +95,9 @@ class Outcome(Generic[T]):
     parsed: T | None  # None: unparseable, or not answered (transport error / budget)
 
 
-def run_calls(store: Store, calls: Sequence[Call], parse: Callable[[str, Call], T | None],
-              settings: LLMSettings, label: str) -> tuple[list[Outcome[T]], CallReport]:
+def run_calls(
+    store: Store, calls: Sequence[Call], parse: Callable[[str, Call], T | None], settings: LLMSettings, label: str
+) -> tuple[list[Outcome[T]], CallReport]:
     """Answer every call (cache first), parsing each reply; outcomes are in the order of `calls`."""
     report = CallReport(calls=len(calls))
     keys = [call.cache_key(settings) for call in calls]
@@ -97,6 +107,12 @@ def run_calls(store: Store, calls: Sequence[Call], parse: Callable[[str, Call], 
     missing = [(key, call) for key, call in dict(zip(keys, calls)).items() if key not in cached]
     if missing:
         asyncio.run(_ask_all(store, missing, parse, settings, label, replies, report))
+    if report.not_sent_budget or report.transport_errors:
+        print(
+            f"evalkit data {label}: {report.not_sent_budget} call(s) not sent (--max-cost reached), {report.transport_errors} "
+            "failed after retries; their rows are left as they were. Re-run to finish: answered calls are cached.",
+            file=sys.stderr,
+        )
     outcomes: list[Outcome[T]] = []
     for key, call in zip(keys, calls):
         parsed = parse(replies[key], call) if key in replies else None
@@ -106,8 +122,15 @@ def run_calls(store: Store, calls: Sequence[Call], parse: Callable[[str, Call], 
     return outcomes, report
 
 
-async def _ask_all(store: Store, missing: list[tuple[str, Call]], parse: Callable[[str, Call], Any], settings: LLMSettings,
-                   label: str, replies: dict[str, str], report: CallReport) -> None:
+async def _ask_all(
+    store: Store,
+    missing: list[tuple[str, Call]],
+    parse: Callable[[str, Call], Any],
+    settings: LLMSettings,
+    label: str,
+    replies: dict[str, str],
+    report: CallReport,
+) -> None:
     from tqdm import tqdm
 
     from evalkit.judges.calls import ChatCaller, TransportError, resolve_endpoint
@@ -148,14 +171,25 @@ async def _ask_all(store: Store, missing: list[tuple[str, Call]], parse: Callabl
             report.prompt_tokens += reply.prompt_tokens or 0
             report.completion_tokens += reply.completion_tokens or 0
             report.cost_usd += cost or 0.0
-            add_generation(store, {
-                "cache_key": key, "task": call.task, "template_hash": call.template.hash, "model": settings.model,
-                "raw": reply.text, "valid": parse(reply.text, call) is not None, "prompt_tokens": reply.prompt_tokens,
-                "completion_tokens": reply.completion_tokens, "cost_usd": cost})
+            add_generation(
+                store,
+                {
+                    "cache_key": key,
+                    "task": call.task,
+                    "template_hash": call.template.hash,
+                    "model": settings.model,
+                    "raw": reply.text,
+                    "valid": parse(reply.text, call) is not None,
+                    "prompt_tokens": reply.prompt_tokens,
+                    "completion_tokens": reply.completion_tokens,
+                    "cost_usd": cost,
+                },
+            )
             replies[key] = reply.text
             rate = report.requests / max(time.perf_counter() - began, 1e-9)
-            bar.set_postfix_str(f"{rate:.1f} req/s, {report.prompt_tokens + report.completion_tokens} tok, ${report.cost_usd:.4f}",
-                                refresh=False)
+            bar.set_postfix_str(
+                f"{rate:.1f} req/s, {report.prompt_tokens + report.completion_tokens} tok, ${report.cost_usd:.4f}", refresh=False
+            )
             bar.update(1)
 
     try:

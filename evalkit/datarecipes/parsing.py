@@ -61,7 +61,7 @@ def json_tag_list(text: str) -> list[str] | None:
     if start < 0 or end <= start:
         return None
     try:
-        value = json.loads(body[start:end + 1])
+        value = json.loads(body[start : end + 1])
     except json.JSONDecodeError:
         return None
     if not isinstance(value, list):

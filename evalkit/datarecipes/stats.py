@@ -37,16 +37,29 @@ def table_one(files: dict[str, list[Row]], length: Callable[[str], int] = word_l
     records = []
     for name, rows in files.items():
         for row in rows:
-            records.append({
-                "source": source_of(row, name),
-                "input": sum(length(m["content"]) for m in row.messages if m["role"] == "user"),
-                "output": sum(length(m["content"]) for m in row.messages if m["role"] == "assistant"),
-            })
+            records.append(
+                {
+                    "source": source_of(row, name),
+                    "input": sum(length(m["content"]) for m in row.messages if m["role"] == "user"),
+                    "output": sum(length(m["content"]) for m in row.messages if m["role"] == "assistant"),
+                }
+            )
     frame = pd.DataFrame.from_records(records, columns=["source", "input", "output"])
-    grouped = frame.groupby("source", sort=False).agg(examples=("input", "size"), avg_input_len=("input", "mean"),
-                                                      avg_output_len=("output", "mean")).reset_index()
-    total = pd.DataFrame([{"source": "total", "examples": len(frame), "avg_input_len": frame["input"].mean(),
-                           "avg_output_len": frame["output"].mean()}])
+    grouped = (
+        frame.groupby("source", sort=False)
+        .agg(examples=("input", "size"), avg_input_len=("input", "mean"), avg_output_len=("output", "mean"))
+        .reset_index()
+    )
+    total = pd.DataFrame(
+        [
+            {
+                "source": "total",
+                "examples": len(frame),
+                "avg_input_len": frame["input"].mean(),
+                "avg_output_len": frame["output"].mean(),
+            }
+        ]
+    )
     return pd.concat([grouped, total], ignore_index=True)
 
 

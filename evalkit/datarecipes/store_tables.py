@@ -22,7 +22,7 @@ def cached_generations(store: Store, keys: Iterable[str]) -> dict[str, dict[str,
     found: dict[str, dict[str, Any]] = {}
     with store.engine.connect() as conn:
         for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+            chunk = wanted[start : start + 500]
             for row in conn.execute(select(t.data_generations).where(t.data_generations.c.cache_key.in_(chunk))).mappings():
                 found[row["cache_key"]] = dict(row)
     return found
@@ -41,8 +41,9 @@ def save_sweep(store: Store, sweep_key: str, name: str, definition: dict[str, An
 def save_cell(store: Store, sweep_key: str, cell: dict[str, Any]) -> None:
     """Replace the cell's row: a re-run's numbers come from the same cached judgments, so they are equal."""
     with store.engine.begin() as conn:
-        conn.execute(delete(t.sweep_cells).where((t.sweep_cells.c.sweep_key == sweep_key)
-                                                 & (t.sweep_cells.c.cell_key == cell["cell_key"])))
+        conn.execute(
+            delete(t.sweep_cells).where((t.sweep_cells.c.sweep_key == sweep_key) & (t.sweep_cells.c.cell_key == cell["cell_key"]))
+        )
         conn.execute(t.sweep_cells.insert(), [{"sweep_key": sweep_key, **cell}])
 
 

@@ -50,13 +50,23 @@ class SweepRequest:
 
 def _definition(request: SweepRequest, sources: dict[str, list[Row]], overrides: dict[str, str]) -> dict[str, Any]:
     config = request.config
-    return json_safe({
-        "sources": {name: rows_hash(rows) for name, rows in sources.items()}, "sizes": request.sizes,
-        "proportions": list(request.proportions), "ability_field": request.ability_field, "seed": request.seed,
-        "model": str(request.model.resolve()), "recipe": request.recipe, "overrides": overrides,
-        "prompts": config.prompts, "judges": list(config.judges) if config.judges else None, "baseline": config.baseline,
-        "judge_model": config.judge_model, "decoding": config.decoding.hash,
-    })
+    return json_safe(
+        {
+            "sources": {name: rows_hash(rows) for name, rows in sources.items()},
+            "sizes": request.sizes,
+            "proportions": list(request.proportions),
+            "ability_field": request.ability_field,
+            "seed": request.seed,
+            "model": str(request.model.resolve()),
+            "recipe": request.recipe,
+            "overrides": overrides,
+            "prompts": config.prompts,
+            "judges": list(config.judges) if config.judges else None,
+            "baseline": config.baseline,
+            "judge_model": config.judge_model,
+            "decoding": config.decoding.hash,
+        }
+    )
 
 
 def _train(request: SweepRequest, data_file: Path, train_dir: Path, overrides: dict[str, str]) -> bool:
@@ -67,16 +77,36 @@ def _train(request: SweepRequest, data_file: Path, train_dir: Path, overrides: d
     previous = checkpoints.read_run(train_dir) if train_dir.exists() else None
     if previous is not None and previous.get("status") == "finished":
         return False
-    run_training(TrainRequest(data=data_file, model=request.model, out=train_dir, recipe=request.recipe,
-                              overrides=overrides, progress=request.progress))
+    run_training(
+        TrainRequest(
+            data=data_file,
+            model=request.model,
+            out=train_dir,
+            recipe=request.recipe,
+            overrides=overrides,
+            progress=request.progress,
+        )
+    )
     return True
 
 
 def _cell_record(cell: CellSpec, rows: list[Row], data_hash: str, checkpoint: Path, score: CellScore) -> dict[str, Any]:
-    return {"cell_key": content_hash([cell.source, cell.size, cell.ability, cell.proportion]), "source": cell.source,
-            "size": cell.size, "ability": cell.ability, "proportion": cell.proportion, "n_examples": len(rows),
-            "data_hash": data_hash, "checkpoint": str(checkpoint), "model_id": score.model_id, "judge": score.judge,
-            "n": score.n, "win_rate": score.win_rate, "ci_low": score.ci_low, "ci_high": score.ci_high}
+    return {
+        "cell_key": content_hash([cell.source, cell.size, cell.ability, cell.proportion]),
+        "source": cell.source,
+        "size": cell.size,
+        "ability": cell.ability,
+        "proportion": cell.proportion,
+        "n_examples": len(rows),
+        "data_hash": data_hash,
+        "checkpoint": str(checkpoint),
+        "model_id": score.model_id,
+        "judge": score.judge,
+        "n": score.n,
+        "win_rate": score.win_rate,
+        "ci_low": score.ci_low,
+        "ci_high": score.ci_high,
+    }
 
 
 def run_sweep(store: Store, request: SweepRequest) -> dict[str, Any]:
@@ -122,7 +152,9 @@ def run_sweep(store: Store, request: SweepRequest) -> dict[str, Any]:
 def choose_best(cells: list[dict[str, Any]], scores: list[CellScore], n_resamples: int = 10_000) -> dict[str, Any]:
     """The highest win rate (ties: the smaller data set, then the earlier cell), and a paired bootstrap of
     its per-prompt preferences against the runner-up's on the prompts both have (as `pick` does)."""
-    ranked = sorted(range(len(cells)), key=lambda i: (-np.nan_to_num(cells[i]["win_rate"], nan=-np.inf), cells[i]["n_examples"], i))
+    ranked = sorted(
+        range(len(cells)), key=lambda i: (-np.nan_to_num(cells[i]["win_rate"], nan=-np.inf), cells[i]["n_examples"], i)
+    )
     best = {key: value for key, value in cells[ranked[0]].items() if key != "trained"}
     if len(ranked) < 2:
         best["vs_runner_up"] = None
@@ -131,6 +163,10 @@ def choose_best(cells: list[dict[str, Any]], scores: list[CellScore], n_resample
     a, b = scores[ranked[0]].per_prompt, scores[runner].per_prompt
     prompts = a.index.intersection(b.index)
     result = paired_bootstrap_difference((a[prompts] * 100).to_numpy(), (b[prompts] * 100).to_numpy(), n_resamples=n_resamples)
-    best["vs_runner_up"] = {"runner_up": cells[runner]["name"], **result,
-                            "significant": bool(result["ci_low"] > 0), "level": 0.95}
+    best["vs_runner_up"] = {
+        "runner_up": cells[runner]["name"],
+        **result,
+        "significant": bool(result["ci_low"] > 0),
+        "level": 0.95,
+    }
     return best

@@ -58,8 +58,15 @@ def _parse(text: str, _call: Call) -> list[str] | None:
     return json_tag_list(text)
 
 
-def tag_rows(store: Store | None, rows: list[Row], *, field: str | None, settings: LLMSettings | None, max_tags: int = 5,
-             min_count: int = 1) -> tuple[list[Row], dict[str, Any]]:
+def tag_rows(
+    store: Store | None,
+    rows: list[Row],
+    *,
+    field: str | None,
+    settings: LLMSettings | None,
+    max_tags: int = 5,
+    min_count: int = 1,
+) -> tuple[list[Row], dict[str, Any]]:
     """Rows with a normalised `tags` list: from `field` when given, else from the LLM."""
     report: dict[str, Any] = {"rows": len(rows)}
     if field is not None:

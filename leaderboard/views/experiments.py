@@ -16,8 +16,10 @@ st.title("Experiments")
 store = current_store()
 sweeps = sweeps_frame(store)
 if sweeps.empty:
-    st.info("No data-recipe sweeps yet. Run `evalkit sweep --data A.jsonl B.jsonl --sizes 2000,4000 --model BASE` "
-            "and its cells appear here.")
+    st.info(
+        "No data-recipe sweeps yet. Run `evalkit sweep --data A.jsonl B.jsonl --sizes 2000,4000 --model BASE` "
+        "and its cells appear here."
+    )
     timer.footer()
     st.stop()
 
@@ -34,14 +36,17 @@ if cells.empty:
 best = sweep["best"]
 if isinstance(best, dict):
     left, right = st.columns(2)
-    left.metric("Best cell", f"{best['source']} · {best['n_examples']} examples", f"win rate {best['win_rate']:.1f}%",
-                delta_color="off")
+    left.metric(
+        "Best cell", f"{best['source']} · {best['n_examples']} examples", f"win rate {best['win_rate']:.1f}%", delta_color="off"
+    )
     versus = best.get("vs_runner_up")
     if versus:
         verdict = "significant" if versus["significant"] else "not significant"
-        right.markdown(f"**Best vs runner-up** ({versus['runner_up']}): {versus['difference']:+.1f} points, 95% CI "
-                       f"[{versus['ci_low']:.1f}, {versus['ci_high']:.1f}], paired bootstrap p = {versus['p_value']:.3f} "
-                       f"— {verdict}.")
+        right.markdown(
+            f"**Best vs runner-up** ({versus['runner_up']}): {versus['difference']:+.1f} points, 95% CI "
+            f"[{versus['ci_low']:.1f}, {versus['ci_high']:.1f}], paired bootstrap p = {versus['p_value']:.3f} "
+            f"— {verdict}."
+        )
 
 base = experiment_charts.base_cells(cells)
 if not base.empty:
@@ -57,8 +62,14 @@ if cells["ability"].notna().any():
 
 st.subheader("Every cell")
 shown = cells.drop(columns=["sweep_key", "cell_key", "data_hash"]).sort_values(["source", "size", "ability", "proportion"])
-st.dataframe(shown, hide_index=True, width="stretch", column_config={
-    "win_rate": st.column_config.NumberColumn("win rate (%)", format="%.1f"),
-    "ci_low": st.column_config.NumberColumn("CI low", format="%.1f"),
-    "ci_high": st.column_config.NumberColumn("CI high", format="%.1f")})
+st.dataframe(
+    shown,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "win_rate": st.column_config.NumberColumn("win rate (%)", format="%.1f"),
+        "ci_low": st.column_config.NumberColumn("CI low", format="%.1f"),
+        "ci_high": st.column_config.NumberColumn("CI high", format="%.1f"),
+    },
+)
 timer.footer()
