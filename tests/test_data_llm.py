@@ -40,16 +40,8 @@ def _expansion_reply(body: dict[str, Any]) -> Completion:
         return Completion("I am sorry, I cannot help with that.")
     count = int(prompt.rsplit("Answer with exactly ", 1)[1].split()[0])
     tag = "seed" if "new instances of this task" in prompt else "new"
-    name = json.loads(
-        next(
-            line
-            for line in prompt.splitlines()
-            if line.startswith('{"name"')
-            and '"instances"' not in line
-            or "new instances" in prompt
-            and line.startswith('{"name"')
-        )
-    )["name"]
+    task_lines = [line for line in prompt.splitlines() if line.startswith('{"name"')]
+    name = json.loads(task_lines[-1])["name"]  # one-shot prompts show the example task first, the new task last
     return Completion(
         "\n".join(json.dumps({"input": f"{tag} input {i}", "output": f"{name} {tag} output number {i}."}) for i in range(count))
     )

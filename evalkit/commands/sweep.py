@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,6 +22,11 @@ def _sizes(text: str) -> list[int]:
     if not values:
         raise argparse.ArgumentTypeError("no sizes given")
     return values
+
+
+def _num(value: float | None, spec: str = ".2f") -> str:
+    """A number of the JSON result; null where it could not be computed (e.g. no valid judgment)."""
+    return "n/a" if value is None else format(value, spec)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -99,17 +103,13 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     print(f"sweep {result['sweep'][:12]}: {len(result['cells'])} cells")
     for cell in result["cells"]:
-        print(
-            f"  {cell['name']:<40} n={cell['n_examples']:<6} win rate {cell['win_rate']:6.2f} "
-            f"[{cell['ci_low']:.2f}, {cell['ci_high']:.2f}]{'' if cell['trained'] else '  (already trained)'}"
-        )
+        done = "" if cell["trained"] else "  (already trained)"
+        print(f"  {cell['name']:<40} n={cell['n_examples']:<6} win rate {_num(cell['win_rate'])} "
+              f"[{_num(cell['ci_low'])}, {_num(cell['ci_high'])}]{done}")
     best, versus = result["best"], result["best"]["vs_runner_up"]
-    print(f"best: {best['name']} ({best['checkpoint']}), win rate {best['win_rate']:.2f}")
+    print(f"best: {best['name']} ({best['checkpoint']}), win rate {_num(best['win_rate'])}")
     if versus:
         verdict = "significant" if versus["significant"] else "not significant"
-        print(
-            f"  vs runner-up {versus['runner_up']}: difference {versus['difference']:+.2f} points, 95% CI "
-            f"[{versus['ci_low']:.2f}, {versus['ci_high']:.2f}], p = {versus['p_value']:.3f} ({verdict})",
-            file=sys.stdout,
-        )
+        print(f"  vs runner-up {versus['runner_up']}: difference {_num(versus['difference'], '+.2f')} points, 95% CI "
+              f"[{_num(versus['ci_low'])}, {_num(versus['ci_high'])}], p = {_num(versus['p_value'], '.3f')} ({verdict})")
     return 0

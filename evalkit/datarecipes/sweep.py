@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from evalkit.data import load_prompt_set
 from evalkit.datarecipes import store_tables
 from evalkit.datarecipes.cell_score import CellScore, score_checkpoint
 from evalkit.datarecipes.grid import CellSpec, cell_rows, plan_cells, source_names
@@ -119,7 +120,8 @@ def run_sweep(store: Store, request: SweepRequest) -> dict[str, Any]:
     if not (request.model / "config.json").is_file():
         raise EvalkitError(f"{request.model}: not a Hugging Face model directory (no config.json); pass --model BASE_DIR")
     overrides = dict(request.overrides) | ({"epochs": str(request.epochs)} if request.epochs is not None else {})
-    load_recipe_spec(request.recipe, overrides)  # a wrong recipe fails now, not after the first cell
+    load_recipe_spec(request.recipe, overrides)  # a wrong recipe or prompt set fails now, not after the first cell
+    load_prompt_set(request.config.prompts)
     definition = _definition(request, sources, overrides)
     sweep_key = content_hash(definition)
     store_tables.save_sweep(store, sweep_key, request.name or request.out.resolve().name, definition)
@@ -138,13 +140,13 @@ def run_sweep(store: Store, request: SweepRequest) -> dict[str, Any]:
         epochs = checkpoints.complete_epochs(train_dir)
         if not epochs:
             raise EvalkitError(f"{train_dir}: training left no epoch-N checkpoint; check the recipe's save window")
-        checkpoint = checkpoints.epoch_dir(train_dir, epochs[-1])
+        checkpoint = checkpoints.epoch_dir(train_dir.resolve(), epochs[-1])
         score = score_checkpoint(store, train_dir, epochs[-1], request.config)
         record = _cell_record(cell, rows, data_hash, checkpoint, score)
         store_tables.save_cell(store, sweep_key, record)
         results.append(record | {"name": cell.name, "trained": trained})
         scores.append(score)
-    best = choose_best(results, scores, request.n_resamples)
+    best = json_safe(choose_best(results, scores, request.n_resamples))  # NaN is not JSON: null
     store_tables.save_best(store, sweep_key, best)
     return json_safe({"sweep": sweep_key, "cells": results, "best": best})
 
