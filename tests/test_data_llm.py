@@ -20,7 +20,7 @@ import pytest
 from evalkit.cli import main
 from evalkit.datarecipes.rows import read_rows, single_turn, write_rows
 from evalkit.train.dialogs import load_dialogs
-from tests.fixtures.fake_openai_server import Completion, FakeOpenAIServer, HTTPError, last_user_message
+from tests.fixtures.fake_openai_server import Completion, FakeOpenAIServer, Garbage, HTTPError, last_user_message
 
 
 def _expansion_reply(body: dict[str, Any]) -> Completion:
@@ -275,3 +275,16 @@ def test_sigkill_loses_only_calls_in_flight(tmp_path: Path, capsys: pytest.Captu
         server.reset()
         report = _run(*args, capsys=capsys)
     assert report["cached"] == stored and server.count == 8 - stored and report["rewritten"] == 8
+
+
+def test_a_garbage_http_body_is_a_transport_error_and_asked_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "d.jsonl"
+    write_rows(data, [single_turn("Why?", "Because."), single_turn("How?", "Carefully.")])
+    args = ("data", "lengthen", str(data), "--out", str(tmp_path / "o.jsonl"), "--min-words", "5", "--model", "gen",
+            "--db", f"sqlite:///{tmp_path / 'x.db'}", "--json", "--no-progress", "--concurrency", "1")
+    with FakeOpenAIServer(reply_text="A longer answer with more words in it.") as server:
+        server.script(Garbage())  # a 200 whose body is not JSON
+        report = _run(*args, "--base-url", server.base_url, capsys=capsys)
+        assert (report["transport_errors"], report["rewritten"], report["unparseable"]) == (1, 1, 0)
+        report = _run(*args, "--base-url", server.base_url, capsys=capsys)
+        assert (report["cached"], report["requests"], report["rewritten"]) == (1, 1, 2)
