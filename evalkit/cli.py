@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "judge_quality",
     "pick",
     "train",
+    "data",
+    "sweep",
     "leaderboard",
     "annotate",
     "demo",

@@ -290,3 +290,56 @@ rating_labels = Table(
     UniqueConstraint("annotator", "item_id", name="uq_rating_label"),
 )
 Index("ix_rating_labels_item", rating_labels.c.item_id)
+
+# Data recipes (evalkit.datarecipes). Cached LLM calls that generate training data (expand, lengthen,
+# tag): cache_key = hash(template hash, model, inputs, sampling), so a changed prompt or model asks again.
+# Only successful replies are stored (never errors); an unparseable reply is stored with valid = False so a
+# re-run neither pays for it again nor lets it into the data.
+data_generations = Table(
+    "data_generations",
+    metadata,
+    Column("cache_key", HASH, primary_key=True),
+    Column("task", String(40), nullable=False),  # new_tasks | new_instances | oneshot_instances | lengthen | tag
+    Column("template_hash", HASH, nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("valid", Boolean, nullable=False),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    Column("cost_usd", Float),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+# A sweep (evalkit sweep) is identified by the hash of its definition (data, grid, base model, recipe,
+# prompts, judges); each cell is one data recipe trained and evaluated. `best` holds the chosen cell and
+# its paired-bootstrap comparison with the runner-up.
+sweeps = Table(
+    "sweeps",
+    metadata,
+    Column("sweep_key", HASH, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("definition", JSON, nullable=False),
+    Column("best", JSON),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), server_default=func.now()),
+)
+
+sweep_cells = Table(
+    "sweep_cells",
+    metadata,
+    Column("sweep_key", HASH, ForeignKey("sweeps.sweep_key", ondelete="CASCADE"), primary_key=True),
+    Column("cell_key", HASH, primary_key=True),
+    Column("source", String(200), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("ability", String(200)),  # None: every ability at proportion 1
+    Column("proportion", Float, nullable=False),
+    Column("n_examples", Integer, nullable=False),
+    Column("data_hash", HASH, nullable=False),
+    Column("checkpoint", Text, nullable=False),
+    Column("model_id", Integer, ForeignKey("models.id")),
+    Column("judge", String(100), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("win_rate", Float),
+    Column("ci_low", Float),
+    Column("ci_high", Float),
+)

@@ -23,5 +23,6 @@ pages = [
     st.Page(VIEWS / "agreement.py", title="Agreement", icon=":material/handshake:", url_path="agreement"),
     st.Page(VIEWS / "judges.py", title="Judges", icon=":material/gavel:", url_path="judges"),
     st.Page(VIEWS / "ratings.py", title="Ratings", icon=":material/grading:", url_path="ratings"),
+    st.Page(VIEWS / "experiments.py", title="Experiments", icon=":material/science:", url_path="experiments"),
 ]
 st.navigation(pages).run()
