@@ -104,12 +104,15 @@ def test_user_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureF
 @pytest.fixture()
 def stubbed_store(monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
     """The judges' result tables replaced by hand-built frames of the same shape."""
-    from evalkit.judges import results
+    from evalkit.results import summary, tables
 
     from tests.test_stats_summary import likert_table, pairwise_table
 
-    monkeypatch.setattr(results, "tables", lambda store, instructions=True, kinds=None: (pairwise_table(40), pd.DataFrame(),
-                                                                                        likert_table()))
+    def stub(store: object, instructions: bool = True, kinds: object = None) -> tables.Tables:
+        return tables.Tables(pairwise_table(40), pd.DataFrame(), likert_table().assign(decoding="d1"))
+
+    monkeypatch.setattr(tables, "read_tables", stub)
+    monkeypatch.setattr(summary, "read_tables", stub)
     return db_url
 
 
@@ -144,7 +147,8 @@ def test_agreement_from_the_store(stubbed_store: str, monkeypatch: pytest.Monkey
         agree = shown[judgment.outcome] if order == "AB" else {"A": "B", "B": "A", "tie": "tie"}[shown[judgment.outcome]]
         for annotator in ("ann", "bob"):
             rows.append({"annotator": annotator, "item_id": item, "label": agree, "prompt_hash": judgment.prompt_hash,
-                         "model_id": 2, "baseline_id": 9, "order": order})
+                         "model_id": 2, "baseline_id": 9, "order": order, "generation_a": judgment.generation_a,
+                         "generation_b": judgment.generation_b})
     monkeypatch.setattr(annotations, "labels", lambda store, batch=None: pd.DataFrame(rows))
     out = run_json(capsys, "agreement", "--db", stubbed_store, "--json")
     pairs = {(p["rater_a"], p["rater_b"]): p for p in out["pairs"]}

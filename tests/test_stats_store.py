@@ -54,6 +54,8 @@ def test_judge_biases_from_a_judged_store(judged_store: str) -> None:
     assert bias["first_position_rate"] == pytest.approx(12 / 18)
 
 
-def test_agreement_without_human_labels_says_what_to_do(judged_store: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["agreement", "--db", judged_store]) == 2
-    assert "evalkit annotate" in capsys.readouterr().err
+def test_agreement_without_human_labels_compares_the_judges(judged_store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # No human label yet: the judges are still listed, with their position consistency and length bias.
+    assert main(["agreement", "--db", judged_store, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [row["rater"] for row in result["judges"]] == ["pairwise:fake-judge"] and result["judges"][0]["n_both_orders"] == 12

@@ -29,7 +29,8 @@ def pairwise_table(n_prompts: int = 60, seed: int = 0) -> pd.DataFrame:
                 rows.append({
                     "judge_kind": "pairwise", "judge_model": judge, "judge_spec_hash": f"spec-{judge}",
                     "prompt_hash": f"p{prompt:03d}", "instruction": f"question {prompt}", "model": model,
-                    "model_id": model_id, "baseline": "davinci-003", "baseline_id": 9,
+                    "model_id": model_id, "decoding": "d1", "baseline": "davinci-003", "baseline_id": 9,
+                    "baseline_decoding": "d0", "generation_a": model_id * 1000 + prompt, "generation_b": 9000 + prompt,
                     "verdict_ab": outcome if outcome != "invalid" else None, "verdict_ba": outcome if outcome != "invalid" else None,
                     "outcome": outcome, "preference": PREFERENCE[outcome],
                     "model_len": int(rng.integers(100, 900)), "baseline_len": int(rng.integers(100, 900)),
@@ -99,11 +100,12 @@ def test_likert_summary_rows() -> None:
     for row in summary.itertuples(index=False):
         group = table[table["model_id"] == row.model_id]
         valid = group.loc[group["valid"], "score"]
-        assert row.n == len(valid) and row.n_invalid == int((~group["valid"]).sum())
-        assert row.mean == pytest.approx(valid.mean())
+        # One definition: a prompt's valid samples averaged first, then the prompts.
+        per_prompt = group[group["valid"]].groupby("prompt_hash")["score"].mean()
+        assert row.n == len(per_prompt) and row.n_samples == len(valid) and row.n_invalid == int((~group["valid"]).sum())
+        assert row.mean == pytest.approx(per_prompt.mean())
         assert row.pct_score_5 == pytest.approx(100 * (valid == 5).mean())
-        low, high = bootstrap_mean_interval(group["score"].where(group["valid"]).to_numpy(),
-                                            group["prompt_hash"].to_numpy(), n_resamples=500, seed=4)
+        low, high = bootstrap_mean_interval(per_prompt.to_numpy(), per_prompt.index.to_numpy(), n_resamples=500, seed=4)
         assert (row.ci_low, row.ci_high) == (pytest.approx(low), pytest.approx(high))
 
 

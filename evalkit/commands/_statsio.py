@@ -114,6 +114,8 @@ def as_players(table: pd.DataFrame) -> pd.DataFrame:
         return table
     sides = [("model", "model_id", "decoding"), ("baseline", "baseline_id", "baseline_decoding")]
     sides = [side for side in sides if set(side) <= set(table.columns)]
+    if not sides:
+        return table
     pairs = pd.concat([table[[ident, decoding]].set_axis(["id", "decoding"], axis=1) for _, ident, decoding in sides])
     several = set(pairs.drop_duplicates().groupby("id").size().loc[lambda n: n > 1].index)
     out = table.copy()
