@@ -55,18 +55,23 @@ def test_task_resources_follow_the_engine_size() -> None:
     in_process = task_resources(BackendOptions(backend="vllm", vllm=vllm), gpus, 2)
     assert in_process == {"num_cpus": 0, "num_gpus": 0, "placement_bundles": [{"GPU": 1, "CPU": 1}] * 4}
     # Its engine must then reach the placement group's GPUs through Ray's executor.
-    assert dict(task_options(BackendOptions(backend="vllm", vllm=vllm), in_process).vllm.extra) == {"distributed_executor_backend": "ray"}
+    assert dict(task_options(BackendOptions(backend="vllm", vllm=vllm), in_process).vllm.extra) == {
+        "distributed_executor_backend": "ray"
+    }
     assert task_options(BackendOptions(backend="vllm-server", vllm=vllm), {"num_gpus": 4}).vllm.extra == ()
     assert task_resources(BackendOptions(), cpus, 2) == {"num_cpus": 4}
     assert task_resources(BackendOptions(), cpus, 16) == {"num_cpus": 1}
 
 
-@pytest.mark.parametrize(("workers", "address", "backend", "message"), [
-    ("0", None, "transformers", "--workers must be at least 1, got 0"),
-    ("two", None, "transformers", "--workers must be a whole number, got 'two'"),
-    (None, "10.0.0.1:6379", "transformers", "--ray-address needs --workers N"),
-    ("2", None, "openai", "--workers fans out local checkpoints; a served model scales with --concurrency instead"),
-])
+@pytest.mark.parametrize(
+    ("workers", "address", "backend", "message"),
+    [
+        ("0", None, "transformers", "--workers must be at least 1, got 0"),
+        ("two", None, "transformers", "--workers must be a whole number, got 'two'"),
+        (None, "10.0.0.1:6379", "transformers", "--ray-address needs --workers N"),
+        ("2", None, "openai", "--workers fans out local checkpoints; a served model scales with --concurrency instead"),
+    ],
+)
 def test_bad_scaleout_flags(workers: str | None, address: str | None, backend: str, message: str) -> None:
     with pytest.raises(EvalkitError) as raised:
         check_scaleout(workers, address, backend)
@@ -90,9 +95,15 @@ def ray_cluster() -> Iterator[None]:
     """One local cluster of 2 CPUs for the module (Ray starts in seconds, not milliseconds); its workers
     load the kill-once hook and find the tests package through PYTHONPATH."""
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'evalkit[ray]')")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "TOKENIZERS_PARALLELISM": "false"},
-                          "worker_process_setup_hook": "tests.ray_support.kill_once_hook"})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={
+            "env_vars": {"PYTHONPATH": str(REPO), "TOKENIZERS_PARALLELISM": "false"},
+            "worker_process_setup_hook": "tests.ray_support.kill_once_hook",
+        },
+    )
     yield
     ray.shutdown()
 
@@ -113,8 +124,14 @@ def training_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def prompts() -> PromptSet:
-    items = tuple(Prompt(id=f"p{i}", messages=({"role": "user", "content": f"Question {i}: " + "sea " * (1 + i % 3)},),
-                         reference=f"The sea answer {i} is blue water.") for i in range(4))
+    items = tuple(
+        Prompt(
+            id=f"p{i}",
+            messages=({"role": "user", "content": f"Question {i}: " + "sea " * (1 + i % 3)},),
+            reference=f"The sea answer {i} is blue water.",
+        )
+        for i in range(4)
+    )
     return PromptSet(name="ray-prompts", prompts=items, source="test")
 
 
@@ -125,14 +142,23 @@ def stored_rows(store: Store) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_ray_fan_out_stores_the_same_rows_as_one_process(ray_cluster: None, training_run: Path, prompts: PromptSet, tmp_path: Path) -> None:
+def test_ray_fan_out_stores_the_same_rows_as_one_process(
+    ray_cluster: None, training_run: Path, prompts: PromptSet, tmp_path: Path
+) -> None:
     decoding = DecodingParams(max_new_tokens=6, seed=3)  # sampled: non-empty text from random weights
     single = Store(f"sqlite:///{tmp_path / 'single.db'}")
     generate_checkpoints(single, str(training_run), None, prompts, decoding, BackendOptions(), progress=False)
     done: list[CheckpointResult] = []
     fanned = f"sqlite:///{tmp_path / 'ray.db'}"
-    results = generate_on_ray(fanned, find_checkpoints(training_run), prompts, decoding, BackendOptions(workers=2), progress=False,
-                              on_checkpoint_done=done.append)
+    results = generate_on_ray(
+        fanned,
+        find_checkpoints(training_run),
+        prompts,
+        decoding,
+        BackendOptions(workers=2),
+        progress=False,
+        on_checkpoint_done=done.append,
+    )
     assert stored_rows(Store(fanned)) == stored_rows(single) and len(stored_rows(single)) == 12
     assert any(text for *_, text, _, _ in stored_rows(single))
     assert sorted(r.checkpoint.name for r in done) == ["ckpt/epoch-1", "ckpt/epoch-2", "ckpt/epoch-3"]
@@ -148,49 +174,81 @@ def kill_test_checkpoint(training_run: Path, tmp_path: Path) -> Path:
     return model
 
 
-def check_killed_and_complete(model: Path, store: Store, prompts: PromptSet, results: list[CheckpointResult], tmp_path: Path) -> None:
+def check_killed_and_complete(
+    model: Path, store: Store, prompts: PromptSet, results: list[CheckpointResult], tmp_path: Path
+) -> None:
     assert not (model / KILL_ONCE).exists()  # a worker did die mid-task ...
     assert results[0].error is None  # ... and Ray's retry finished the work
     rows = stored_rows(store)
     assert len(rows) == len({row[:4] for row in rows}) == len(prompts.prompts)
     single = Store(f"sqlite:///{tmp_path / 'single.db'}")
-    generate_checkpoints(single, str(model), None, prompts, DecodingParams(greedy=True, max_new_tokens=6), BackendOptions(batch_size=1),
-                         progress=False)
+    generate_checkpoints(
+        single,
+        str(model),
+        None,
+        prompts,
+        DecodingParams(greedy=True, max_new_tokens=6),
+        BackendOptions(batch_size=1),
+        progress=False,
+    )
     assert rows == stored_rows(single)
 
 
 @pytest.mark.slow
-def test_a_killed_worker_is_retried_and_the_driver_stores_no_duplicate(ray_cluster: None, training_run: Path, prompts: PromptSet,
-                                                                       tmp_path: Path) -> None:
+def test_a_killed_worker_is_retried_and_the_driver_stores_no_duplicate(
+    ray_cluster: None, training_run: Path, prompts: PromptSet, tmp_path: Path
+) -> None:
     model = kill_test_checkpoint(training_run, tmp_path)
     url = f"sqlite:///{tmp_path / 'ray.db'}"
     # One checkpoint, two workers: two prompt shards, one answer per batch; a shard's worker dies after its first.
-    results = generate_on_ray(url, find_checkpoints(model), prompts, DecodingParams(greedy=True, max_new_tokens=6),
-                              BackendOptions(batch_size=1, workers=2), progress=False)
+    results = generate_on_ray(
+        url,
+        find_checkpoints(model),
+        prompts,
+        DecodingParams(greedy=True, max_new_tokens=6),
+        BackendOptions(batch_size=1, workers=2),
+        progress=False,
+    )
     check_killed_and_complete(model, Store(url), prompts, results, tmp_path)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(postgres.available() is not None, reason=str(postgres.available()))
-def test_tasks_write_a_shared_postgres_store_and_a_retry_stores_no_duplicate(ray_cluster: None, training_run: Path, prompts: PromptSet,
-                                                                             tmp_path: Path) -> None:
+def test_tasks_write_a_shared_postgres_store_and_a_retry_stores_no_duplicate(
+    ray_cluster: None, training_run: Path, prompts: PromptSet, tmp_path: Path
+) -> None:
     model = kill_test_checkpoint(training_run, tmp_path)
     with postgres.postgres_server() as url:
-        results = generate_on_ray(url, find_checkpoints(model), prompts, DecodingParams(greedy=True, max_new_tokens=6),
-                                  BackendOptions(batch_size=1, workers=2), progress=False)
+        results = generate_on_ray(
+            url,
+            find_checkpoints(model),
+            prompts,
+            DecodingParams(greedy=True, max_new_tokens=6),
+            BackendOptions(batch_size=1, workers=2),
+            progress=False,
+        )
         check_killed_and_complete(model, Store(url), prompts, results, tmp_path)
 
 
 @pytest.mark.slow
-def test_run_with_workers_gives_the_same_summary(ray_cluster: None, training_run: Path, prompts: PromptSet, tmp_path: Path) -> None:
+def test_run_with_workers_gives_the_same_summary(
+    ray_cluster: None, training_run: Path, prompts: PromptSet, tmp_path: Path
+) -> None:
     from evalkit.run import RunConfig, run_evaluation, summary_table
 
     path = tmp_path / "prompts.jsonl"
-    path.write_text("".join(json.dumps({"id": p.id, "prompt": p.instruction, "reference": p.reference}) + "\n" for p in prompts.prompts))
+    path.write_text(
+        "".join(json.dumps({"id": p.id, "prompt": p.instruction, "reference": p.reference}) + "\n" for p in prompts.prompts)
+    )
     tables = []
     for name, workers in (("single", None), ("ray", 2)):
         store = Store(f"sqlite:///{tmp_path / name}.db")
-        config = RunConfig(prompts=str(path), epochs=[1, 2, 3], decoding=DecodingParams(max_new_tokens=6),
-                           backend=BackendOptions(workers=workers), progress=False)
+        config = RunConfig(
+            prompts=str(path),
+            epochs=[1, 2, 3],
+            decoding=DecodingParams(max_new_tokens=6),
+            backend=BackendOptions(workers=workers),
+            progress=False,
+        )
         tables.append(summary_table(store, run_evaluation(store, str(training_run), config)).to_json(orient="records"))
     assert tables[0] == tables[1] and len(json.loads(tables[0])) == 3

@@ -41,9 +41,11 @@ def add_vllm_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("vLLM engine (--backend vllm or vllm-server)")
     group.add_argument("--tensor-parallel-size", metavar="N", default=None, help="GPUs each layer is split over (default 1)")
     group.add_argument("--pipeline-parallel-size", metavar="N", default=None, help="GPUs the layers are staged over (default 1)")
-    group.add_argument("--gpu-memory-utilization", metavar="F", default=None, help="share of each GPU's memory vLLM may take, in (0, 1] (default 0.9)")
-    group.add_argument("--max-model-len", metavar="N", default=None, help="longest prompt + answer in tokens (default: the model's)")
-    group.add_argument("--dtype", default=None, help="auto, bfloat16, float16 or float32 (default bfloat16, as the transformers backend on CUDA)")
+    group.add_argument("--gpu-memory-utilization", metavar="F", default=None,
+                       help="share of each GPU's memory vLLM may take, in (0, 1] (default 0.9)")
+    group.add_argument("--max-model-len", metavar="N", default=None, help="longest prompt + answer (default: the model's)")
+    group.add_argument("--dtype", default=None,
+                       help="auto, bfloat16, float16 or float32 (default bfloat16, as the transformers backend on CUDA)")
     group.add_argument("--vllm-arg", metavar="KEY=VALUE", action="append", default=[],
                        help="any other engine option, repeatable; VALUE is read as JSON when it parses "
                             "(e.g. enforce_eager=true, max_num_seqs=256, kv_cache_dtype=fp8)")
@@ -52,8 +54,9 @@ def add_vllm_flags(parser: argparse.ArgumentParser) -> None:
 def add_scaleout_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scale-out on Ray (pip install 'evalkit[ray]')")
     group.add_argument("--workers", metavar="N", default=None,
-                       help="generate as Ray tasks, at most N at a time: one per checkpoint, prompt shards when fewer checkpoints")
-    group.add_argument("--ray-address", default=None, help="a running Ray cluster, e.g. HEAD_IP:6379 (default: start a local one; env RAY_ADDRESS)")
+                       help="generate as Ray tasks, at most N at a time: one per checkpoint, prompt shards if fewer")
+    group.add_argument("--ray-address", default=None,
+                       help="a running Ray cluster, e.g. HEAD_IP:6379 (default: start a local one; env RAY_ADDRESS)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,7 +93,8 @@ def backend_options_from_args(args: argparse.Namespace):
     vllm = build_vllm_options(args.tensor_parallel_size, args.pipeline_parallel_size, args.gpu_memory_utilization,
                               args.max_model_len, args.dtype, args.vllm_arg)
     if not vllm.is_default() and backend not in ("vllm", "vllm-server"):
-        raise EvalkitError(f"vLLM engine options (--tensor-parallel-size, --dtype, --vllm-arg, ...) need --backend vllm or vllm-server, not {backend}")
+        raise EvalkitError("vLLM engine options (--tensor-parallel-size, --dtype, --vllm-arg, ...) "
+                           f"need --backend vllm or vllm-server, not {backend}")
     return BackendOptions(
         backend=backend,
         batch_size=args.batch_size,

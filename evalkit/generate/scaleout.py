@@ -11,7 +11,7 @@ have a unique key), so a task that Ray retries after its worker died never store
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -108,7 +108,7 @@ def task_options(options: BackendOptions, resources: dict[str, Any]) -> BackendO
     return replace(options, vllm=replace(options.vllm, extra=(*options.vllm.extra, ("distributed_executor_backend", "ray"))))
 
 
-def run_unit(unit: WorkUnit, decoding: DecodingParams, options: BackendOptions, store_url: str | None):  # type: ignore[no-untyped-def]
+def run_unit(unit: WorkUnit, decoding: DecodingParams, options: BackendOptions, store_url: str | None) -> Iterator[Landed]:
     """The Ray task (a generator): yields a Landed per finished batch. With a shared store it writes
     the batch itself and, when Ray re-runs it after a crash, first drops what is already stored."""
     store = Store(store_url) if store_url else None
@@ -140,8 +140,10 @@ def _start_ray(address: str | None) -> bool:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"Ray cluster at {address}" if address else "a local Ray instance"
-        raise EvalkitError(f"cannot start or reach {where}: {str(exc).splitlines()[0][:200]}; "
-                           "check --ray-address (start a cluster with `ray start --head`)") from None
+        raise EvalkitError(
+            f"cannot start or reach {where}: {str(exc).splitlines()[0][:200]}; "
+            "check --ray-address (start a cluster with `ray start --head`)"
+        ) from None
     return True
 
 
@@ -190,8 +192,15 @@ def generate_on_ray(
     return results
 
 
-def _run_units(store: Store, units: list[WorkUnit], by_model: dict[int, CheckpointResult], decoding: DecodingParams,
-               options: BackendOptions, progress: bool, on_checkpoint_done: Callable[[CheckpointResult], None] | None) -> None:
+def _run_units(
+    store: Store,
+    units: list[WorkUnit],
+    by_model: dict[int, CheckpointResult],
+    decoding: DecodingParams,
+    options: BackendOptions,
+    progress: bool,
+    on_checkpoint_done: Callable[[CheckpointResult], None] | None,
+) -> None:
     import ray
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -203,7 +212,9 @@ def _run_units(store: Store, units: list[WorkUnit], by_model: dict[int, Checkpoi
     options = task_options(options, resources)
     queue = list(units)
     in_flight: dict[Any, tuple[WorkUnit, Any]] = {}
-    bar = tqdm(total=sum(len(u.requests) for u in units), desc="generate (ray)", unit="item", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=sum(len(u.requests) for u in units), desc="generate (ray)", unit="item", disable=not progress, dynamic_ncols=True
+    )
 
     def finish(unit: WorkUnit, group: Any, error: str | None = None) -> None:
         if group is not None:
@@ -213,8 +224,12 @@ def _run_units(store: Store, units: list[WorkUnit], by_model: dict[int, Checkpoi
         result.error = result.error or error
         if result.units_left == 0:
             if result.summary is not None:
-                result.summary = replace(result.summary, generated=result.generated,
-                                         skipped=result.summary.requested - result.generated, completion_tokens=result.tokens)
+                result.summary = replace(
+                    result.summary,
+                    generated=result.generated,
+                    skipped=result.summary.requested - result.generated,
+                    completion_tokens=result.tokens,
+                )
             if on_checkpoint_done is not None:
                 on_checkpoint_done(result)
 
@@ -239,7 +254,9 @@ def _run_units(store: Store, units: list[WorkUnit], by_model: dict[int, Checkpoi
             except ray.exceptions.RayError as exc:
                 del in_flight[stream]
                 cause = getattr(exc, "cause", None)
-                finish(unit, group, str(cause) if isinstance(cause, EvalkitError) else f"Ray task failed: {exc.__class__.__name__}")
+                finish(
+                    unit, group, str(cause) if isinstance(cause, EvalkitError) else f"Ray task failed: {exc.__class__.__name__}"
+                )
                 continue
             stored = landed.stored
             if landed.results is not None:

@@ -48,7 +48,7 @@ class VLLMGenerator:
 
     backend = "vllm"
 
-    def __init__(self, path: Path, options: VLLMOptions = VLLMOptions(), *, vllm_module: Any = None) -> None:
+    def __init__(self, path: Path, options: VLLMOptions, *, vllm_module: Any = None) -> None:
         from transformers import AutoTokenizer
 
         self.vllm = vllm_module or _import_vllm()  # tests pass a stand-in: vLLM needs a CUDA GPU
@@ -61,11 +61,16 @@ class VLLMGenerator:
         self.engine = self.vllm.LLMEngine.from_engine_args(self.vllm.EngineArgs(model=str(path), **kwargs))
 
     def _sampling(self, decoding: DecodingParams, sample: int) -> Any:
-        common = dict(max_tokens=decoding.max_new_tokens, repetition_penalty=decoding.repetition_penalty,
-                      stop_token_ids=self.stop_ids)
+        common = {
+            "max_tokens": decoding.max_new_tokens,
+            "repetition_penalty": decoding.repetition_penalty,
+            "stop_token_ids": self.stop_ids,
+        }
         if decoding.greedy:
             return self.vllm.SamplingParams(temperature=0.0, **common)
-        return self.vllm.SamplingParams(temperature=decoding.temperature, top_p=decoding.top_p, seed=decoding.seed + sample, **common)
+        return self.vllm.SamplingParams(
+            temperature=decoding.temperature, top_p=decoding.top_p, seed=decoding.seed + sample, **common
+        )
 
     def generate(self, requests: Sequence[GenerationRequest], decoding: DecodingParams) -> Iterator[list[GenerationResult]]:
         began = time.perf_counter()
@@ -78,7 +83,9 @@ class VLLMGenerator:
             while pending:
                 finished = [output for output in self.engine.step() if output.finished]
                 if finished:
-                    yield [self._result(pending.pop(output.request_id), output, time.perf_counter() - began) for output in finished]
+                    yield [
+                        self._result(pending.pop(output.request_id), output, time.perf_counter() - began) for output in finished
+                    ]
                 elif not self.engine.has_unfinished_requests():
                     raise EvalkitError(f"vLLM stopped with {len(pending)} requests unanswered")
         finally:
@@ -108,13 +115,15 @@ class VLLMServerGenerator:
 
     backend = "vllm-server"
 
-    def __init__(self, path: Path, served_name: str, options: VLLMOptions = VLLMOptions(), concurrency: int = 64) -> None:
+    def __init__(self, path: Path, served_name: str, options: VLLMOptions, concurrency: int = 64) -> None:
         if shutil.which("vllm") is None:
             raise EvalkitError(NOT_INSTALLED)
         port = free_port()
         self.server = ManagedServer(vllm_serve_command(str(path), served_name, port, extra=serve_args(options)), port)
         try:
-            self.client = OpenAIGenerator(self.server.base_url, served_name, concurrency=concurrency, send_repetition_penalty=True)
+            self.client = OpenAIGenerator(
+                self.server.base_url, served_name, concurrency=concurrency, send_repetition_penalty=True
+            )
         except BaseException:
             self.server.close()
             raise
@@ -127,4 +136,3 @@ class VLLMServerGenerator:
 
     def close(self) -> None:
         self.server.close()
-

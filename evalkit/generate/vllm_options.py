@@ -106,7 +106,9 @@ def build_vllm_options(
         extra[key] = value
     return VLLMOptions(
         tensor_parallel_size=1 if tensor_parallel_size is None else _positive_int("--tensor-parallel-size", tensor_parallel_size),
-        pipeline_parallel_size=1 if pipeline_parallel_size is None else _positive_int("--pipeline-parallel-size", pipeline_parallel_size),
+        pipeline_parallel_size=1
+        if pipeline_parallel_size is None
+        else _positive_int("--pipeline-parallel-size", pipeline_parallel_size),
         gpu_memory_utilization=utilization,
         max_model_len=None if max_model_len is None else _positive_int("--max-model-len", max_model_len),
         dtype=dtype or "bfloat16",
