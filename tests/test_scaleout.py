@@ -78,6 +78,22 @@ def test_bad_scaleout_flags(workers: str | None, address: str | None, backend: s
     assert str(raised.value) == message
 
 
+def test_an_unreachable_ray_address_is_one_line_in_seconds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evalkit.generate.server import free_port
+
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'evalkit[ray]')")
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    db = tmp_path / "x.db"
+    assert (
+        main(["generate", "--checkpoint", str(tmp_path), "--workers", "2", "--ray-address", address, "--db", f"sqlite:///{db}"])
+        == 2
+    )
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"evalkit: error: cannot reach the Ray cluster at {address}; is `ray start --head` running there and is --ray-address right?"
+    ]
+    assert not db.exists()
+
+
 @pytest.mark.parametrize("command", ["generate", "run"])
 def test_bad_workers_flag_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
     db = tmp_path / "x.db"

@@ -11,6 +11,7 @@ have a unique key), so a task that Ray retries after its worker died never store
 from __future__ import annotations
 
 import importlib.util
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -72,6 +73,8 @@ def check_scaleout(workers: str | None, ray_address: str | None, backend: str) -
         raise EvalkitError("--workers fans out local checkpoints; a served model scales with --concurrency instead")
     if importlib.util.find_spec("ray") is None:
         raise EvalkitError(NOT_INSTALLED)
+    if ray_address:
+        check_reachable(ray_address)
     return count
 
 
@@ -128,6 +131,20 @@ def run_unit(unit: WorkUnit, decoding: DecodingParams, options: BackendOptions, 
                 yield Landed(None, store.add_generations(unit.model_id, decoding, generator.backend, batch), tokens)
     finally:
         generator.close()
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Ray retries an unreachable head for minutes before failing; a plain TCP connect says so in seconds.
+    Only HOST:PORT and ray://HOST:PORT are probed (`auto` and `local` are Ray's own words)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError:
+        raise EvalkitError(
+            f"cannot reach the Ray cluster at {address}; is `ray start --head` running there and is --ray-address right?"
+        ) from None
 
 
 def _start_ray(address: str | None) -> bool:
