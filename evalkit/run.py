@@ -217,6 +217,11 @@ def run_evaluation(store: Store, target: str, config: RunConfig, command: str = 
     baseline = resolve_baseline(store, config.baseline, prompt_set, judges, target, config)
     baseline_name = str(store.models().set_index("id").loc[baseline[0], "name"])
     prompt_hashes = {p.hash for p in prompt_set.prompts}
+    if config.backend.workers is not None:  # generate on Ray tasks first; the loop below finds the answers stored
+        from evalkit.generate.scaleout import generate_on_ray
+
+        generate_on_ray(store.url, checkpoints, prompt_set, effective_decoding(config.backend, config.decoding), config.backend,
+                        progress=config.progress)
     outcomes = []
     for checkpoint in checkpoints:
         outcome = CheckpointOutcome(checkpoint)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from evalkit.commands.common import add_db_flag, epoch_range
+from evalkit.errors import EvalkitError
 from evalkit.generate import BACKENDS
 
 
@@ -31,6 +32,31 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--base-url", default=None, help="openai backend: server URL (env OPENAI_BASE_URL)")
     group.add_argument("--model-name", default=None, help="openai backend: the model name the server knows (default: the checkpoint path)")
     group.add_argument("--concurrency", type=int, default=16, help="openai/vllm-server: requests in flight")
+    add_vllm_flags(parser)
+    add_scaleout_flags(parser)
+
+
+def add_vllm_flags(parser: argparse.ArgumentParser) -> None:
+    # Values are read as text and checked by build_vllm_options, so a bad one is one line, exit 2.
+    group = parser.add_argument_group("vLLM engine (--backend vllm or vllm-server)")
+    group.add_argument("--tensor-parallel-size", metavar="N", default=None, help="GPUs each layer is split over (default 1)")
+    group.add_argument("--pipeline-parallel-size", metavar="N", default=None, help="GPUs the layers are staged over (default 1)")
+    group.add_argument("--gpu-memory-utilization", metavar="F", default=None,
+                       help="share of each GPU's memory vLLM may take, in (0, 1] (default 0.9)")
+    group.add_argument("--max-model-len", metavar="N", default=None, help="longest prompt + answer (default: the model's)")
+    group.add_argument("--dtype", default=None,
+                       help="auto, bfloat16, float16 or float32 (default bfloat16, as the transformers backend on CUDA)")
+    group.add_argument("--vllm-arg", metavar="KEY=VALUE", action="append", default=[],
+                       help="any other engine option, repeatable; VALUE is read as JSON when it parses "
+                            "(e.g. enforce_eager=true, max_num_seqs=256, kv_cache_dtype=fp8)")
+
+
+def add_scaleout_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scale-out on Ray (pip install 'evalkit[ray]')")
+    group.add_argument("--workers", metavar="N", default=None,
+                       help="generate as Ray tasks, at most N at a time: one per checkpoint, prompt shards if fewer")
+    group.add_argument("--ray-address", default=None,
+                       help="a running Ray cluster, e.g. HEAD_IP:6379 (default: start a local one; env RAY_ADDRESS)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +73,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def decoding_from_args(args: argparse.Namespace):
-    from evalkit.errors import EvalkitError
     from evalkit.records import DecodingParams
 
     if args.max_new_tokens < 1 or args.n < 1:
@@ -60,16 +85,27 @@ def decoding_from_args(args: argparse.Namespace):
 
 def backend_options_from_args(args: argparse.Namespace):
     from evalkit.generate.factory import BackendOptions
+    from evalkit.generate.scaleout import check_scaleout
+    from evalkit.generate.vllm_options import build_vllm_options
     from evalkit.settings import resolve
 
+    backend = str(resolve("backend", args.backend, "transformers"))
+    vllm = build_vllm_options(args.tensor_parallel_size, args.pipeline_parallel_size, args.gpu_memory_utilization,
+                              args.max_model_len, args.dtype, args.vllm_arg)
+    if not vllm.is_default() and backend not in ("vllm", "vllm-server"):
+        raise EvalkitError("vLLM engine options (--tensor-parallel-size, --dtype, --vllm-arg, ...) "
+                           f"need --backend vllm or vllm-server, not {backend}")
     return BackendOptions(
-        backend=str(resolve("backend", args.backend, "transformers")),
+        backend=backend,
         batch_size=args.batch_size,
         max_batch_tokens=args.max_batch_tokens,
         device=args.device,
         base_url=resolve("base_url", args.base_url, None, env=("OPENAI_BASE_URL",)),
         model_name=args.model_name,
         concurrency=args.concurrency,
+        vllm=vllm,
+        workers=check_scaleout(args.workers, args.ray_address, backend),
+        ray_address=args.ray_address,
     )
 
 

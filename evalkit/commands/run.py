@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.settings import db_url
     from evalkit.store import Store
 
+    config = config_from_args(args)  # every flag checked before the store is opened (or created)
     url = db_url(args.db)
     store = Store(url)
-    config = config_from_args(args)
     report = run_evaluation(store, args.checkpoint, config)
     table = summary_table(store, report)
     if args.json:

@@ -9,6 +9,7 @@ from evalkit.errors import EvalkitError
 from evalkit.generate.base import Generator
 from evalkit.generate.checkpoint import Checkpoint
 from evalkit.records import DecodingParams
+from evalkit.generate.vllm_options import VLLMOptions
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,9 @@ class BackendOptions:
     model_name: str | None = None  # the name the server knows the model by
     concurrency: int = 16
     request_timeout_s: float = 600.0
-    vllm_args: tuple[str, ...] = field(default_factory=tuple)
+    vllm: VLLMOptions = field(default_factory=VLLMOptions)  # both vLLM backends' engine options
+    workers: int | None = None  # None: generate in this process; N: fan out as N Ray tasks at a time
+    ray_address: str | None = None  # None: a local Ray instance (or RAY_ADDRESS)
 
 
 def effective_decoding(options: BackendOptions, decoding: DecodingParams) -> DecodingParams:
@@ -50,9 +53,9 @@ def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator
     if options.backend == "vllm":
         from evalkit.generate.vllm_backend import VLLMGenerator
 
-        return VLLMGenerator(Path(checkpoint.path))
+        return VLLMGenerator(Path(checkpoint.path), options.vllm)
     if options.backend == "vllm-server":
         from evalkit.generate.vllm_backend import VLLMServerGenerator
 
-        return VLLMServerGenerator(Path(checkpoint.path), checkpoint.name, concurrency=options.concurrency, extra_args=options.vllm_args)
+        return VLLMServerGenerator(Path(checkpoint.path), checkpoint.name, options.vllm, concurrency=options.concurrency)
     raise EvalkitError(f"unknown backend {options.backend!r}; choose transformers, openai, vllm or vllm-server")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evalkit.errors import EvalkitError
 from evalkit.generate.checkpoint import Checkpoint, find_checkpoints
 from evalkit.generate.factory import BackendOptions, effective_decoding, make_generator
 from evalkit.generate.runner import GenerateSummary, generate_for_checkpoint
@@ -34,6 +35,8 @@ def generate_checkpoints(
             generate_for_checkpoint(store, checkpoint, prompt_set, decoding, lambda: make_generator(checkpoint, options),
                                     samples=samples, model_id=model_id, progress=progress)
         ]
+    if options.workers is not None:
+        return _generate_on_ray(store, find_checkpoints(target, epochs), prompt_set, decoding, options, samples, progress)
     summaries = []
     for checkpoint in find_checkpoints(target, epochs):
         summaries.append(
@@ -41,3 +44,15 @@ def generate_checkpoints(
                                     samples=samples, progress=progress)
         )
     return summaries
+
+
+def _generate_on_ray(store: Store, checkpoints: list[Checkpoint], prompt_set: PromptSet, decoding: DecodingParams,
+                     options: BackendOptions, samples: int, progress: bool) -> list[GenerateSummary]:
+    """As the loop above, on Ray tasks; a failed checkpoint fails the command once the others are stored."""
+    from evalkit.generate.scaleout import generate_on_ray
+
+    results = generate_on_ray(store.url, checkpoints, prompt_set, decoding, options, samples=samples, progress=progress)
+    failed = [f"{r.checkpoint.name}: {r.error}" for r in results if r.error is not None]
+    if failed:
+        raise EvalkitError("; ".join(failed))
+    return [r.summary for r in results if r.summary is not None]
