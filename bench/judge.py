@@ -102,7 +102,7 @@ def main() -> None:
     from evalkit.judges.pairing import pair_items
     from evalkit.judges.registry import make_judge
     from evalkit.results.tables import alpaca_table
-    from evalkit.judges.runner import RunOptions, judge_pairs
+    from evalkit.judges.runner import RunOptions, as_generation_set, judge_pairs
     from evalkit.store import Store
 
     server, base_url = start_server(args.latency)
@@ -127,7 +127,8 @@ def main() -> None:
             sent = server_requests(base_url) - before
             assert summary["requests"] == requests == sent and summary["stored"] == requests, summary
 
-            items, _ = pair_items(store, judge, model_id, baseline_id)  # the very messages the judge sent
+            items, _ = pair_items(store, judge, judge.kind, as_generation_set(store, model_id),  # the very messages the judge sent
+                                  as_generation_set(store, baseline_id))
             bare = asyncio.run(bare_openai_loop(base_url, [judge.messages(i.texts, i.order) for i in items], args.concurrency))
 
             before = server_requests(base_url)

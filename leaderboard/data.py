@@ -14,7 +14,7 @@ from evalkit.vocabulary import MODEL_VIEW
 from evalkit.leaderboard.cache import Served, shared_cache
 from evalkit.leaderboard.store_access import current_url, results_token, store_for
 from evalkit.leaderboard.store_access import labels_token as _labels_token
-from evalkit.store import annotations
+from evalkit.store import annotations as annotation_store
 from evalkit.store import schema as t
 
 
@@ -46,7 +46,7 @@ def labels_token() -> str:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _labels(url: str, token: str) -> pd.DataFrame:
     """Human labels with the model's view of each: "win"/"tie"/"loss" for the batch's model."""
-    frame = annotations.labels(store_for(url))
+    frame = annotation_store.labels(store_for(url))
     frame["outcome"] = [MODEL_VIEW.get((order, label)) for order, label in zip(frame["order"], frame["label"])]
     return frame
 
@@ -57,7 +57,7 @@ def labels() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _batches(url: str, token: str) -> pd.DataFrame:
-    return annotations.batches(store_for(url))
+    return annotation_store.batches(store_for(url))
 
 
 def batches() -> pd.DataFrame:
@@ -76,7 +76,7 @@ def decisions() -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _generation_texts(url: str, model_ids: tuple[int, ...], prompt_hash: str) -> pd.DataFrame:
     g = t.generations
-    query = (select(g.c.id, g.c.model_id, g.c.sample, g.c.text, g.c.completion_tokens)
+    query = (select(g.c.id, g.c.model_id, g.c.sample, g.c.decoding_hash, g.c.text, g.c.completion_tokens)
              .where(g.c.prompt_hash == prompt_hash, g.c.model_id.in_(model_ids)).order_by(g.c.id))
     return store_for(url).frame(query)
 

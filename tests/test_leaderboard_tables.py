@@ -34,7 +34,9 @@ def built(tmp_path_factory: pytest.TempPathFactory):
 
 def _selection(snapshot: snap.Snapshot, baseline_id: int) -> tables.Selection:
     pair = tables.judge_keys(snapshot.pairwise_summary)
-    return tables.Selection(snap.ALL_PROMPTS, baseline_id, next(k for k in pair if k[0] == "pairwise"),
+    base = tables.baselines(snapshot)
+    (decoding,) = set(base.loc[base["baseline_id"] == baseline_id, "baseline_decoding"])  # the bench store has one per model
+    return tables.Selection(snap.ALL_PROMPTS, (baseline_id, decoding), next(k for k in pair if k[0] == "pairwise"),
                             next(k for k in pair if k[0] == "alpaca_eval"), tables.judge_keys(snapshot.likert_summary)[0])
 
 
@@ -79,9 +81,9 @@ def test_leaderboard_numbers_match_the_raw_judgments(built) -> None:
 
 def test_preference_shares_are_the_summary_fractions(built) -> None:
     store, data, snapshot = built
-    judge = _selection(snapshot, 0).pairwise_judge
     ids = [store.model_id(n) for n in data.checkpoints[:3]]
     base_ids = [store.model_id(n) for n in data.baselines]
+    judge = _selection(snapshot, base_ids[0]).pairwise_judge
     shares = tables.preference_shares(snapshot, snap.ALL_PROMPTS, judge, ids, base_ids)
     assert len(shares) == 6 and shares["row"].iloc[0].startswith(data.checkpoints[0] + " vs ")
     assert np.allclose(shares[["win", "tie", "loss"]].sum(axis=1), 1.0)

@@ -35,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
         labels, pool = read_labels(args.labels), args.pool
     else:
         from evalkit.commands._statsio import store_tables
-        from evalkit.store import annotations
+        from evalkit.store import annotations as annotation_store
 
         store, pairwise, _ = store_tables(args.db)
-        humans = annotations.labels(store, annotations.batch_id(store, args.batch) if args.batch else None)
+        humans = annotation_store.labels(store, annotation_store.batch_id(store, args.batch) if args.batch else None)
         if humans.empty and args.batch is None:
             # No human labels yet: the judges still agree or disagree with each other on the same answers.
             labels = judge_labels(pairwise)

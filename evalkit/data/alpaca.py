@@ -42,7 +42,7 @@ def import_model_outputs(store: Any, path: str | Path, generator: str | None = N
     """
     rows = read_model_outputs(path)
     generators = {row.get("generator") for row in rows} - {None}
-    name = generator or (generators.pop() if len(generators) == 1 else Path(path).stem)
+    name = str(generator or (generators.pop() if len(generators) == 1 else Path(path).stem))
     by_instruction: dict[str, dict[str, Any]] = {}
     for row in rows:
         by_instruction.setdefault(row["instruction"], row)  # AlpacaEval keeps the first of duplicates

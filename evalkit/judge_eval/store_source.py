@@ -16,7 +16,7 @@ from evalkit.errors import EvalkitError
 from evalkit.judge_eval.align import VERDICT_COLUMNS, JudgeVerdicts
 from evalkit.results.agreement import judge_rater_names, store_labels
 from evalkit.results.tables import read_tables
-from evalkit.store import annotations
+from evalkit.store import annotations as annotation_store
 from evalkit.store import schema as t
 from evalkit.store.store import redact_url
 
@@ -37,7 +37,7 @@ def _shown_pairs(store: Any, item_ids: list[int]) -> pd.DataFrame:
 
 def store_judge_quality(store: Any, batch: str | None = None) -> tuple[LabelledPairs, list[JudgeVerdicts]]:
     """(the humans' labelled pairs, one JudgeVerdicts per judge configuration) of one batch or all."""
-    humans = annotations.labels(store, annotations.batch_id(store, batch) if batch else None)
+    humans = annotation_store.labels(store, annotation_store.batch_id(store, batch) if batch else None)
     if humans.empty:
         raise EvalkitError("the store has no human labels; collect some with `evalkit annotate` (or pass --humans FILE)")
     judged = read_tables(store, instructions=False).comparisons

@@ -99,8 +99,8 @@ def _pairwise(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFr
     view_ab, view_ba = both["view_ab"].to_numpy(), both["view_ba"].to_numpy()
     invalid = (view_ab < 0) | (view_ba < 0)
     combined = np.where(view_ab == view_ba, view_ab, OUTCOMES.index("tie"))  # orders disagree: a tie
-    both["verdict_ab"] = _objects(both, np.where(view_ab >= 0, OUTCOME_NAMES[np.maximum(view_ab, 0)], None))
-    both["verdict_ba"] = _objects(both, np.where(view_ba >= 0, OUTCOME_NAMES[np.maximum(view_ba, 0)], None))
+    both["verdict_ab"] = _objects(both, np.asarray(np.where(view_ab >= 0, OUTCOME_NAMES[np.maximum(view_ab, 0)], None)))
+    both["verdict_ba"] = _objects(both, np.asarray(np.where(view_ba >= 0, OUTCOME_NAMES[np.maximum(view_ba, 0)], None)))
     both["outcome"] = np.where(invalid, "invalid", OUTCOME_NAMES[np.maximum(combined, 0)])
     both["preference"] = both["outcome"].map(PREFERENCE).astype(float)
     return _named(judged, both, PAIRWISE_COLUMNS, instructions)
@@ -125,7 +125,7 @@ def _alpaca(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFram
     rows["preference"] = rows["score"].where(rows["valid"], np.nan)
     rows["outcome"] = np.select([~valid, rows["preference"] > 1.5, rows["preference"] < 1.5], ["invalid", "win", "loss"], default="tie")
     order = rows["order"].to_numpy()
-    rows["order"] = _objects(rows, np.where(order >= 0, np.array(ORDERS, dtype=object)[np.maximum(order, 0)], None))
+    rows["order"] = _objects(rows, np.asarray(np.where(order >= 0, np.array(ORDERS, dtype=object)[np.maximum(order, 0)], None)))
     return _named(judged, rows, ALPACA_COLUMNS, instructions)
 
 

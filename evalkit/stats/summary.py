@@ -166,7 +166,8 @@ def per_prompt_means(table: pd.DataFrame, scores: np.ndarray, groups: np.ndarray
     """Each (group, prompt)'s mean over its valid samples: the unit every Likert figure is built from,
     so five grades of one answer count once, not five times. A prompt with no valid grade has no
     mean and takes no part (its invalid grades are counted apart)."""
-    prompts = cluster_codes(_clusters(table)) if "prompt_hash" in table.columns else np.arange(len(table))
+    clusters = _clusters(table)
+    prompts = cluster_codes(clusters) if clusters is not None else np.arange(len(table))
     frame = pd.DataFrame({"group": groups, "prompt": prompts, "score": scores})
     return frame.groupby(["group", "prompt"], sort=True)["score"].mean().dropna().reset_index()
 

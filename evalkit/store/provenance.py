@@ -65,7 +65,7 @@ def start_run(store: Store, command: str, config: dict[str, Any]) -> int:
     with store.engine.begin() as conn:
         result = conn.execute(t.runs.insert().values(command=command, evalkit_version=__version__,
                                                      git_revision=git_revision(), config=config, status="running"))
-        return int(result.inserted_primary_key[0])
+        return int(result.inserted_primary_key[0])  # type: ignore[index]  # an insert always has one
 
 
 def finish_run(store: Store, run_id: int, status: str) -> None:

@@ -18,7 +18,7 @@ from evalkit.leaderboard.conversation_view import show_question
 from evalkit.leaderboard import rating_screen
 from evalkit.leaderboard.annotator_session import NEEDS_LINK, current_invitation, still_valid
 from evalkit.leaderboard.store_access import PageTimer, current_store
-from evalkit.store import annotations
+from evalkit.store import annotations as annotation_store
 from evalkit.store.invitations import Invitation
 
 timer = PageTimer()
@@ -34,7 +34,7 @@ st.title("Annotate")
 def _record(invitation: Invitation, item_id: int, label: str) -> None:
     """Button callback: runs before the rerun, so the next screen already shows the next item. The name
     comes from the invitation, checked again at the click (a link revoked meanwhile writes nothing)."""
-    stored = still_valid(store, invitation) and annotations.add_label(store, invitation.annotator, item_id, label)
+    stored = still_valid(store, invitation) and annotation_store.add_label(store, invitation.annotator, item_id, label)
     st.session_state["last_label"] = (item_id, label if stored else None)
 
 
@@ -57,10 +57,10 @@ if last is not None:
     else:
         st.toast("Label saved")
 
-done, remaining = annotations.progress(store, batch, annotator)
+done, remaining = annotation_store.progress(store, batch, annotator)
 st.progress(done / max(done + remaining, 1), text=f"You labelled {done}; {remaining} left for you in this batch")
 
-item = annotations.next_item(store, batch, annotator)
+item = annotation_store.next_item(store, batch, annotator)
 if item is None:
     st.success("Nothing left for you in this batch. Thank you!")
     timer.footer()

@@ -68,12 +68,13 @@ if shown.empty:
 position = st.selectbox("Prompt", list(range(len(shown))),
                         format_func=lambda i: f"{i + 1}. {str(shown.iloc[i]['instruction'])[:100]}", key="compare_prompt")
 item = shown.iloc[int(position or 0)]
-context = snapshot.prompts.set_index("hash")["context"].get(item["prompt_hash"], "")
-show_question(str(item["instruction"]), context)
+conversation = snapshot.prompts.set_index("hash")["context"].get(item["prompt_hash"], "")
+show_question(str(item["instruction"]), conversation)
 texts = data.generation_texts((left, right), str(item["prompt_hash"]))
 answer_columns = st.columns(2)
 for column, model_id in zip(answer_columns, (left, right)):
-    answer = texts[(texts["model_id"] == model_id) & (texts["sample"] == 0)].tail(1)
+    answer = texts[(texts["model_id"] == model_id) & (texts["sample"] == 0)
+                   & ((texts["decoding_hash"] == decoding) if decoding is not None else True)].tail(1)
     with column.container(border=True):
         st.markdown(f"**{'L' if model_id == left else 'R'} · {names[model_id]}**")
         st.text(answer["text"].iloc[0] if not answer.empty else "(no answer stored)")
