@@ -44,7 +44,8 @@ def test_reference_judge_and_tables_on_postgres(pg_url: str, tmp_path: Path) -> 
 
     from evalkit.judges.registry import make_judge
     from evalkit.results.tables import likert_table, pairwise_table
-    from evalkit.judges.runner import judge_pairs, judge_single
+    from evalkit.judges.runner import as_generation_set, judge_pairs, judge_single
+    from evalkit.results.jobs import job_figures
     from evalkit.data import load_prompt_set
 
     rows = [{"instruction": f"Name a colour, number {i}.", "output": "Blue is a colour." if i % 2 else "No idea."} for i in range(4)]
@@ -57,7 +58,8 @@ def test_reference_judge_and_tables_on_postgres(pg_url: str, tmp_path: Path) -> 
     baseline_id, _ = import_model_outputs(store, tmp_path / "b.json")
     judge = make_judge("reference")
     summary = judge_pairs(store, judge, model_id, baseline_id)
-    assert (summary["wins"], summary["ties"], summary["losses"]) == (2, 2, 0)
+    figures = job_figures(store, summary, as_generation_set(store, model_id), as_generation_set(store, baseline_id))
+    assert (figures["wins"], figures["ties"], figures["losses"]) == (2, 2, 0)
     assert judge_pairs(store, judge, model_id, baseline_id)["stored"] == 0  # cached
     judge_single(store, judge, model_id)
     assert set(pairwise_table(store, "reference")["outcome"]) == {"win", "tie"}

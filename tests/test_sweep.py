@@ -114,7 +114,7 @@ def test_sweep_contract_four_cells_then_a_rerun_that_does_nothing(tmp_path: Path
     assert all(c["trained"] and Path(c["checkpoint"]).name == "epoch-2" and 0 <= c["win_rate"] <= 100 for c in cells)
     assert all(c["ci_low"] <= c["win_rate"] <= c["ci_high"] and c["n"] == 3 for c in cells)
     assert result["best"]["name"] in {c["name"] for c in cells} and result["best"]["vs_runner_up"]["n"] == 3
-    from evalkit.judges.results import pairwise_table
+    from evalkit.results.tables import pairwise_table
     from evalkit.store import Store
 
     table = pairwise_table(Store(f"sqlite:///{db}"), "reference")  # independently: ties count half
