@@ -101,7 +101,7 @@ def store_tables(db: str | None) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
     from evalkit.settings import db_url
     from evalkit.store import Store
 
-    store = Store(db_url(db))
+    store = Store(db_url(db), read_only=True)
     pairwise, alpaca, likert = results.tables(store, kinds=STORE_KINDS)
     frames = [frame for frame in (pairwise, alpaca) if not frame.empty]
     return store, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), likert

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from evalkit.commands.common import add_db_flag, add_json_flag
+from evalkit.commands.common import add_db_flag, add_json_flag, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,10 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the evaluated model and the baseline it is compared with (names in the store)")
     create.add_argument("--prompts", required=True, metavar="SET",
                         help="prompt set: a name in the store, `dev`, a file, or hf:NAME")
-    create.add_argument("--per-item", type=int, required=True, metavar="K",
+    create.add_argument("--per-item", type=positive_int, required=True, metavar="K",
                         help="how many different annotators label each item")
     create.add_argument("--name", default=None, help="batch name (default MODEL-vs-BASELINE-SET)")
-    create.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N shared prompts")
+    create.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N shared prompts")
     create.add_argument("--seed", type=int, default=None, help="seed of the per-item A/B order (default: from the name)")
     add_db_flag(create)
     add_json_flag(create)
@@ -85,7 +85,7 @@ def run_status(args: argparse.Namespace) -> int:
     from evalkit.store import Store
     from evalkit.store.annotations import batches
 
-    frame = batches(Store(db_url(args.db)))
+    frame = batches(Store(db_url(args.db), read_only=True))
     if args.json:
         print(frame.drop(columns=["created_at"]).to_json(orient="records"))
         return 0

@@ -7,7 +7,9 @@ import json
 import sys
 from typing import Any
 
-from evalkit.commands.common import add_db_flag, add_json_flag
+from evalkit.commands.common import (
+    add_db_flag, add_json_flag, non_negative_float, non_negative_int, positive_float, positive_int,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--baseline", help="AlpacaEval model_outputs.json to compare against")
     source.add_argument("--baseline-model", help="instead of --baseline: a model in the store, by name")
     source.add_argument("--prompts", help="only these prompts (dev, a file); the reference judge reads their reference answers")
-    source.add_argument("--sample", type=int, default=0, help="which generation sample of each prompt to judge (default 0)")
+    source.add_argument("--sample", type=non_negative_int, default=0, help="which generation sample of each prompt to judge (default 0)")
     judge = parser.add_argument_group("judge")
     judge.add_argument("--judge", default=None, help="pairwise | likert | alpaca_eval | reference | SPEC.yaml "
                        "(default: pairwise when a judge endpoint is configured, else reference)")
@@ -29,15 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "alpaca_eval: its config's gpt-4-1106-preview)")
     judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible endpoint (env OPENAI_BASE_URL; default OpenAI); "
                        "the key comes from OPENAI_API_KEY")
-    judge.add_argument("--samples", type=int, default=1, help="single-answer judges: grades per answer (LIMA: 5)")
-    judge.add_argument("--temperature", type=float, default=None, help="judge temperature (default 0; 0.7 with --samples > 1)")
-    judge.add_argument("--max-tokens", type=int, default=None, help="reply length limit (default 512; likert 1024)")
+    judge.add_argument("--samples", type=positive_int, default=1, help="single-answer judges: grades per answer (LIMA: 5)")
+    judge.add_argument("--temperature", type=non_negative_float, default=None, help="judge temperature (default 0; 0.7 with --samples > 1)")
+    judge.add_argument("--max-tokens", type=positive_int, default=None, help="reply length limit (default 512; likert 1024)")
     calls = parser.add_argument_group("calls")
-    calls.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
-    calls.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
-    calls.add_argument("--http-retries", type=int, default=5, help="client retries on 429/5xx/timeouts, honouring Retry-After")
-    calls.add_argument("--max-retries", type=int, default=2, help="re-asks of an unreadable reply before it counts invalid")
-    calls.add_argument("--max-cost", type=float, default=None, help="USD: stop before this invocation would spend more")
+    calls.add_argument("--concurrency", type=positive_int, default=16, help="requests in flight (default 16)")
+    calls.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request (default 120)")
+    calls.add_argument("--http-retries", type=non_negative_int, default=5, help="client retries on 429/5xx/timeouts, honouring Retry-After")
+    calls.add_argument("--max-retries", type=non_negative_int, default=2, help="re-asks of an unreadable reply before it counts invalid")
+    calls.add_argument("--max-cost", type=positive_float, default=None, help="USD: stop before this invocation would spend more")
     calls.add_argument("--prices", default=None, help="YAML/JSON price table, USD per 1M tokens (env EVALKIT_PRICES)")
     calls.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="progress bar on stderr (default: when stderr is a terminal)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from evalkit.commands.common import add_db_flag, add_json_flag, epoch_range
+from evalkit.commands.common import add_db_flag, add_json_flag, epoch_range, positive_float, positive_int
 from evalkit.commands.generate import add_backend_flags, add_decoding_flags
 
 
@@ -18,9 +18,9 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     judge = parser.add_argument_group("judge calls")
     judge.add_argument("--judge-model", default=None, help="judge model name (env EVALKIT_JUDGE_MODEL)")
     judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible judge endpoint (env OPENAI_BASE_URL)")
-    judge.add_argument("--judge-concurrency", type=int, default=16)
-    judge.add_argument("--likert-samples", type=int, default=1, help="grades per answer (LIMA: 5)")
-    judge.add_argument("--max-cost", type=float, default=None, help="USD budget for judge calls in this invocation")
+    judge.add_argument("--judge-concurrency", type=positive_int, default=16)
+    judge.add_argument("--likert-samples", type=positive_int, default=1, help="grades per answer (LIMA: 5)")
+    judge.add_argument("--max-cost", type=positive_float, default=None, help="USD budget for judge calls in this invocation")
     add_db_flag(parser)
     add_decoding_flags(parser)
     add_backend_flags(parser)
