@@ -50,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from evalkit.store.opening import forget_created_stores, remove_stores_created_empty
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (2) or --help / --version (0): a code, for in-process callers too
+        return int(exc.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -72,20 +72,17 @@ def _intersect(*scopes: set[str] | None) -> set[str] | None:
 
 def _report(summary: dict[str, Any], as_json: bool) -> int:
     from evalkit.errors import EvalkitError
+    from evalkit.job_failures import job_failures
     from evalkit.jsonio import json_safe
     from evalkit.judges.summary import format_table
 
     if summary["errors"] and not summary["stored"] and not summary["cached"]:
         raise EvalkitError(f"every judge request failed ({summary['errors']}); first: {summary['first_error']}")
     print(json.dumps(json_safe(summary)) if as_json else format_table(summary))
-    if summary["budget_stopped"]:
-        print(f"evalkit: stopped before exceeding --max-cost (${summary['cost_usd']:.4f} spent); finished work is stored, "
-              "re-run with a higher budget to continue", file=sys.stderr)
-    if summary["errors"]:
-        print(f"evalkit: {summary['errors']} requests failed after retries (first: {summary['first_error']}); "
-              "they were not stored, re-run to retry them", file=sys.stderr)
-        return 1
-    return 0
+    failures = job_failures(summary)
+    for line in failures:
+        print(f"evalkit: {line}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def run(args: argparse.Namespace) -> int:

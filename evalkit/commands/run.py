@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from evalkit.commands.common import add_db_flag, add_json_flag, epoch_range, positive_float, positive_int
 from evalkit.commands.generate import add_backend_flags, add_decoding_flags
@@ -50,6 +51,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalkit.job_failures import job_failures
     from evalkit.run import default_judges, run_evaluation, summary_table
     from evalkit.validation import check_judges
     from evalkit.settings import db_url
@@ -68,4 +70,7 @@ def run(args: argparse.Namespace) -> int:
               f"judges {', '.join(report.judges)}")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         print(f"\nbrowse: evalkit leaderboard --db {url}")
-    return 0 if all(o.error is None for o in report.outcomes) else 1
+    failures = [f"{o.checkpoint.name}: {line}" for o in report.outcomes for s in o.judged.values() for line in job_failures(s)]
+    for line in failures:
+        print(f"evalkit: {line}", file=sys.stderr)
+    return 0 if all(o.error is None for o in report.outcomes) and not failures else 1
