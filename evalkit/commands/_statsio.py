@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.commands._dropped import report_dropped_preferences
 from evalkit.errors import EvalkitError
 
 
@@ -40,7 +41,9 @@ def read_annotations(path: str) -> pd.DataFrame:
     missing = [i for i, row in enumerate(rows) if "preference" not in row]
     if missing:
         raise EvalkitError(f"annotations file {path}: row {missing[0]} has no 'preference' (AlpacaEval format needed)")
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    report_dropped_preferences(frame["preference"], path)
+    return frame
 
 
 def read_labels(path: str) -> pd.DataFrame:
