@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from evalkit.fileperms import apply_umask
+
 
 def json_safe(value: Any) -> Any:
     """NaN is not JSON: missing numbers become null; numpy scalars become Python numbers."""
@@ -31,6 +33,7 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(data, out, ensure_ascii=False, indent=2)
+        apply_umask(tmp)  # mkstemp's 0600 would otherwise survive the rename
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
