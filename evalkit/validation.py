@@ -48,3 +48,20 @@ def probe_endpoint(base_url: str | None) -> None:
         pass
     finally:
         client.close()
+
+
+def check_checkpoints(target: str, epochs: list[int] | None) -> None:
+    """`run` skips a broken checkpoint and goes on with the others (exit 1); when none of them can be
+    loaded there is nothing to do, which is bad input: say so before the store is touched."""
+    from evalkit.generate.checkpoint import validate_checkpoint
+    from evalkit.run import select_checkpoints
+
+    checkpoints = select_checkpoints(target, epochs)
+    problems = []
+    for checkpoint in checkpoints:
+        try:
+            validate_checkpoint(checkpoint.path)
+        except EvalkitError as exc:
+            problems.append(str(exc))
+    if problems and len(problems) == len(checkpoints):
+        raise EvalkitError("no checkpoint can be loaded: " + "; ".join(problems))

@@ -53,12 +53,13 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from evalkit.job_failures import job_failures
     from evalkit.run import default_judges, run_evaluation, summary_table
-    from evalkit.validation import check_judges
+    from evalkit.validation import check_checkpoints, check_judges
     from evalkit.settings import db_url
     from evalkit.store import Store
 
     config = config_from_args(args)
     check_judges(config.judges or default_judges(args.judge_base_url), config.judge_model, args.judge_base_url)
+    check_checkpoints(args.checkpoint, config.epochs)
     url = db_url(args.db)
     store = Store(url)
     report = run_evaluation(store, args.checkpoint, config)
