@@ -38,3 +38,18 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_user_text(path: str | Path, what: str) -> str:
+    """A user's text file, or one line naming it: missing, a folder, unreadable, or not UTF-8."""
+    from evalkit.errors import EvalkitError
+
+    source = Path(path)
+    if not source.is_file():
+        raise EvalkitError(f"{what} {source} not found" if not source.exists() else f"{what} {source} is not a file")
+    try:
+        return source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvalkitError(f"{what} {source} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise EvalkitError(f"{what} {source} cannot be read ({exc.strerror})") from None

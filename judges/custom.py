@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import read_user_text
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict, shown
 from evalkit.judges.templates import file_template
 
@@ -41,9 +42,7 @@ class CustomJudge(LLMJudge):
         path = Path(spec_path)
         try:
             # BaseLoader keeps every scalar a string: choice keys like YES / NO / 1 stay what the user wrote
-            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
-        except FileNotFoundError:
-            raise EvalkitError(f"judge spec {path} not found") from None
+            raw = yaml.load(read_user_text(path, "judge spec"), Loader=yaml.BaseLoader)
         except yaml.YAMLError as exc:
             raise EvalkitError(f"judge spec {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(raw, dict):

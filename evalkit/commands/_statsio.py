@@ -13,14 +13,12 @@ import pandas as pd
 
 from evalkit.commands._dropped import report_dropped_preferences
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import read_user_text
 
 
 def read_records(path: str, what: str) -> list[dict[str, Any]]:
     """Rows of a JSON list or a JSONL file; one clear error naming the file otherwise."""
-    file = Path(path)
-    if not file.is_file():
-        raise EvalkitError(f"{what} file {path} not found")
-    text = file.read_text(encoding="utf-8")
+    text = read_user_text(path, f"{what} file")
     try:
         if text.lstrip().startswith("["):
             rows = json.loads(text)

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import read_user_text
 from evalkit.records import Prompt, PromptSet
 from evalkit.data.rows import prompt_from_row
 
@@ -20,9 +21,7 @@ BUILTIN_SETS = ("dev",)
 
 def read_json_rows(path: Path) -> list[tuple[Any, str]]:
     """Rows of a JSON list or JSONL file, each with a location string for error messages."""
-    if not path.is_file():
-        raise EvalkitError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_user_text(path, "prompt file")
     stripped = text.lstrip()
     if path.suffix == ".json" or stripped.startswith("["):
         try:
