@@ -27,10 +27,11 @@ MMAP_BYTES = 1 << 30  # address space only: pages are the OS cache's
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # The wait for a lock first: switching a new store to WAL takes one, and two jobs may open it at once.
+    cursor.execute("PRAGMA busy_timeout=30000")
     # WAL lets the leaderboard read while a run writes; NORMAL sync is durable across process kills.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     # Reads go through memory-mapped pages (shared with the OS cache, no extra memory): the
     # leaderboard's full read of ~500k judgments is ~25% faster than through read() calls.
@@ -65,13 +66,21 @@ class Store:
             note_created(path, self.engine)
         try:
             if not read_only:
-                t.metadata.create_all(self.engine)
+                self._create_tables()
                 self._create_missing_indexes()
             self._check_schema_version()
         except DBAPIError as exc:
             raise EvalkitError(f"cannot open database {redact_url(url)}: {str(exc.orig).splitlines()[0]}") from None
 
     # ---- plumbing -------------------------------------------------------------------------------
+
+    def _create_tables(self) -> None:
+        """create_all checks, then creates: two jobs opening a new store together can both see a table
+        missing, and the second CREATE fails. The second try finds the tables and creates nothing."""
+        try:
+            t.metadata.create_all(self.engine)
+        except DBAPIError:
+            t.metadata.create_all(self.engine)
 
     def _create_missing_indexes(self) -> None:
         """create_all builds indexes only with new tables; an index a later evalkit added (to speed a
@@ -129,6 +138,12 @@ class Store:
     def save_prompt_set(self, prompt_set: PromptSet) -> None:
         """Store the set; a set re-loaded with changed content replaces its items (old generations stay,
         keyed by prompt content)."""
+        try:
+            self._save_prompt_set(prompt_set)
+        except IntegrityError:  # another job saved the set between our look and our insert: look again
+            self._save_prompt_set(prompt_set)
+
+    def _save_prompt_set(self, prompt_set: PromptSet) -> None:
         with self.engine.begin() as conn:
             self._insert_ignore(
                 conn,
