@@ -9,6 +9,7 @@ once the base model's parameter count is known.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -174,9 +175,12 @@ def _coerce(key: str, value: Any, where: str) -> Any:
                 raise ValueError(value)
             return int(number)
         if kind.startswith("float"):
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+            return number
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite or huge value for an int field
         raise EvalkitError(f"{where}: {key}={value!r} is not a valid {kind.split(' ')[0]}") from None
 
 
