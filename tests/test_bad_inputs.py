@@ -151,3 +151,11 @@ def test_run_with_a_bad_judge_setting_fails_in_seconds_before_generating(tiny_mo
         assert result.returncode == 2 and expected in result.stderr, result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
         assert not db.exists()  # no store, so no generation stored
+
+
+def test_debug_shows_the_traceback_when_asked(workdir: Path) -> None:
+    from evalkit.errors import EvalkitError
+
+    with pytest.raises(EvalkitError, match="no results store"):
+        main(["--debug", "stats", "summary", "--db", "sqlite:///typo.db"])
+    assert not (workdir / "typo.db").exists()
