@@ -45,6 +45,12 @@ def read_user_text(path: str | Path, what: str) -> str:
     from evalkit.errors import EvalkitError
 
     source = Path(path)
+    try:
+        source.stat()
+    except ValueError:  # e.g. a NUL character in a name read from a file
+        raise EvalkitError(f"{what} {str(source)!r} is not a valid file name") from None
+    except OSError:
+        pass  # named below: not found, or not readable
     if not source.is_file():
         raise EvalkitError(f"{what} {source} not found" if not source.exists() else f"{what} {source} is not a file")
     try:
