@@ -29,10 +29,8 @@ def failure_line(exc: BaseException) -> Failure | None:
     """The one-line report of a user-caused failure; None for a bug (the caller re-raises it)."""
     if isinstance(exc, EvalkitError):
         return Failure(exc.exit_code, str(exc))
-    try:
-        from sqlalchemy.exc import DBAPIError
-    except ImportError:  # pragma: no cover - sqlalchemy is a dependency
-        DBAPIError = ()  # type: ignore[assignment,misc]
+    from sqlalchemy.exc import DBAPIError  # here, not at the top: `evalkit --help` imports no database code
+
     if isinstance(exc, DBAPIError):
         # The driver's own message: it names the server or file, never the password or the SQL parameters.
         return Failure(1, f"database failed mid-job: {_first_line(str(exc.orig))}; finished work is stored, "
