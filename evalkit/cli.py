@@ -7,11 +7,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from evalkit import __version__
+from evalkit.commands.common import OneLineErrorParser
 from evalkit.errors import EvalkitError
+from evalkit.failures import failure_line
 
 # Order is the order `evalkit --help` lists them in.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -32,12 +35,14 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="evalkit",
         description="Evaluate fine-tuned checkpoints LIMA-style: generate, judge, score, pick, and browse.",
     )
     parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of a failure (env EVALKIT_DEBUG=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"evalkit.commands.{name}").register(subparsers)
@@ -45,20 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from evalkit.store.opening import forget_created_stores, remove_stores_created_empty
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (2) or --help / --version (0): a code, for in-process callers too
+        return int(exc.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    debug = args.debug or os.environ.get("EVALKIT_DEBUG", "") not in ("", "0")
+    forget_created_stores()
     try:
         return int(args.handler(args) or 0)
-    except EvalkitError as exc:
-        print(f"evalkit: error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("evalkit: interrupted; finished work is stored, re-run to continue", file=sys.stderr)
         return 130
+    except Exception as exc:
+        remove_stores_created_empty()  # a failed command leaves no new store without work in it
+        failure = failure_line(exc)
+        if failure is None or debug:
+            raise  # a bug, or --debug: the traceback is what is needed
+        print(f"evalkit: error: {failure.message}", file=sys.stderr)
+        return failure.code
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from evalkit.fileperms import apply_umask
+
 
 def json_safe(value: Any) -> Any:
     """NaN is not JSON: missing numbers become null; numpy scalars become Python numbers."""
@@ -31,7 +33,29 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(data, out, ensure_ascii=False, indent=2)
+        apply_umask(tmp)  # mkstemp's 0600 would otherwise survive the rename
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_user_text(path: str | Path, what: str) -> str:
+    """A user's text file, or one line naming it: missing, a folder, unreadable, or not UTF-8."""
+    from evalkit.errors import EvalkitError
+
+    source = Path(path)
+    try:
+        source.stat()
+    except ValueError:  # e.g. a NUL character in a name read from a file
+        raise EvalkitError(f"{what} {str(source)!r} is not a valid file name") from None
+    except OSError:
+        pass  # named below: not found, or not readable
+    if not source.is_file():
+        raise EvalkitError(f"{what} {source} not found" if not source.exists() else f"{what} {source} is not a file")
+    try:
+        return source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvalkitError(f"{what} {source} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise EvalkitError(f"{what} {source} cannot be read ({exc.strerror})") from None

@@ -20,16 +20,12 @@ def _config_file() -> dict[str, Any]:
     path = os.environ.get("EVALKIT_CONFIG") or ("evalkit.toml" if Path("evalkit.toml").exists() else None)
     if not path:
         return {}
+    from evalkit.errors import EvalkitError
+    from evalkit.jsonio import read_user_text
+
     try:
-        with open(path, "rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        from evalkit.errors import EvalkitError
-
-        raise EvalkitError(f"config file {path} not found (set by EVALKIT_CONFIG)") from None
+        raw = tomllib.loads(read_user_text(path, "config file (EVALKIT_CONFIG / ./evalkit.toml)"))
     except tomllib.TOMLDecodeError as exc:
-        from evalkit.errors import EvalkitError
-
         raise EvalkitError(f"config file {path} is not valid TOML: {exc}") from None
     return {key.replace("-", "_"): value for key, value in raw.items()}
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import read_user_text
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict, shown
 from evalkit.judges.templates import file_template
 
@@ -41,9 +43,7 @@ class CustomJudge(LLMJudge):
         path = Path(spec_path)
         try:
             # BaseLoader keeps every scalar a string: choice keys like YES / NO / 1 stay what the user wrote
-            raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
-        except FileNotFoundError:
-            raise EvalkitError(f"judge spec {path} not found") from None
+            raw = yaml.load(read_user_text(path, "judge spec"), Loader=yaml.BaseLoader)
         except yaml.YAMLError as exc:
             raise EvalkitError(f"judge spec {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
         if not isinstance(raw, dict):
@@ -58,15 +58,15 @@ class CustomJudge(LLMJudge):
         self.parse_rule = str(raw.get("parse", "last_line"))
         if self.parse_rule not in PARSE_RULES:
             raise EvalkitError(f"judge spec {path}: parse must be one of {', '.join(PARSE_RULES)}")
-        self.pattern = re.compile(str(raw["pattern"])) if self.parse_rule == "regex" and raw.get("pattern") else None
+        self.pattern = self._pattern(raw, path) if self.parse_rule == "regex" and raw.get("pattern") else None
         if self.parse_rule == "regex" and self.pattern is None:
             raise EvalkitError(f"judge spec {path}: parse: regex needs a `pattern:` with one capture group")
         self.choices = self._choices(self._field(raw, path, "choices", dict), path)
         slots = ["instruction", "output_a", "output_b"] if self.mode == "pairwise" else ["instruction", "output"]
         self.template = file_template(path.parent / self._field(raw, path, "template", str)).require(slots)
         self.judge_model = judge_model
-        self.max_tokens = int(raw.get("max_tokens", 512))
-        self.temperature = float(raw.get("temperature", 0.0))
+        self.max_tokens = int(self._number(raw, path, "max_tokens", 512, minimum=1))
+        self.temperature = self._number(raw, path, "temperature", 0.0, minimum=0.0)
         self.label = f"{self.kind} {self.label_suffix}"
 
     @staticmethod
@@ -91,6 +91,23 @@ class CustomJudge(LLMJudge):
         if not choices:
             raise EvalkitError(f"judge spec {path}: `choices` is empty")
         return choices
+
+    @staticmethod
+    def _number(raw: dict[str, Any], path: Path, key: str, default: float, minimum: float) -> float:
+        try:
+            value = float(raw.get(key, default))
+        except (TypeError, ValueError):
+            value = math.nan
+        if not (math.isfinite(value) and value >= minimum) or (isinstance(default, int) and value != int(value)):
+            raise EvalkitError(f"judge spec {path}: {key} must be a number >= {minimum:g}, got {raw.get(key)!r}")
+        return value
+
+    @staticmethod
+    def _pattern(raw: dict[str, Any], path: Path) -> re.Pattern[str]:
+        try:
+            return re.compile(str(raw["pattern"]))
+        except re.error as exc:
+            raise EvalkitError(f"judge spec {path}: pattern is not a valid regular expression ({exc})") from None
 
     def spec(self) -> dict[str, Any]:
         return {"template": self.template.hash, "parse": self.parse_rule, "pattern": self.pattern.pattern if self.pattern else None,

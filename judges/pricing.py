@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import read_user_text
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
@@ -59,10 +60,8 @@ def load_price_table(path: str | Path | None) -> PriceTable:
         return table
     source = Path(path)
     try:
-        text = source.read_text(encoding="utf-8")
+        text = read_user_text(source, "price table (--prices / EVALKIT_PRICES)")
         raw = json.loads(text) if source.suffix == ".json" else yaml.safe_load(text)
-    except FileNotFoundError:
-        raise EvalkitError(f"price table {source} not found (set by --prices / EVALKIT_PRICES)") from None
     except (json.JSONDecodeError, yaml.YAMLError):
         raise EvalkitError(f"price table {source} is not valid YAML/JSON") from None
     if not isinstance(raw, Mapping):

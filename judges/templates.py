@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import read_user_text
 from evalkit.hashing import sha256_text
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -60,9 +61,4 @@ def builtin_template(filename: str) -> Template:
 
 def file_template(path: str | Path) -> Template:
     target = Path(path)
-    try:
-        return Template(name=str(target), text=target.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalkitError(f"judge template {target} not found; check the spec's `template` path") from None
-    except UnicodeDecodeError:
-        raise EvalkitError(f"judge template {target} is not UTF-8 text") from None
+    return Template(name=str(target), text=read_user_text(target, "judge template (the spec's `template` path)"))

@@ -175,5 +175,5 @@ def shared_cache(url: str) -> SnapshotCache:
     Its background work runs in a worker process, off the pages' GIL."""
     with _shared_lock:
         if url not in _shared:
-            _shared[url] = SnapshotCache(Store(url), default_directory(url), Worker())
+            _shared[url] = SnapshotCache(Store(url, read_only=True), default_directory(url), Worker())
         return _shared[url]

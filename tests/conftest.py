@@ -30,3 +30,13 @@ def store(db_url: str):
     from evalkit.store import Store
 
     return Store(db_url)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`fuzz` tests (minutes of generated inputs) run only when asked for with `-m fuzz`."""
+    if "fuzz" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="on demand: pytest -m fuzz")
+    for item in items:
+        if "fuzz" in item.keywords:
+            item.add_marker(skip)

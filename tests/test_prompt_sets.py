@@ -62,10 +62,10 @@ def test_bad_input_names_file_and_line(tmp_path: Path, lines: list[str], message
 
 
 def test_missing_file_and_offline_hub_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(EvalkitError, match="file not found"):
+    with pytest.raises(EvalkitError, match="prompt file .*nope.jsonl not found"):
         load_prompt_set(str(tmp_path / "nope.jsonl"))
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    with pytest.raises(EvalkitError, match="network access"):
+    with pytest.raises(EvalkitError, match="hub is unreachable and it is not in the local cache"):
         load_prompt_set("hf:no-such-org/no-such-set")
 
 

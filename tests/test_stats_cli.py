@@ -103,8 +103,12 @@ def test_user_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureF
 
 @pytest.fixture()
 def stubbed_store(monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
-    """The judges' result tables replaced by hand-built frames of the same shape."""
+    """The judges' result tables replaced by hand-built frames of the same shape, over an existing
+    (empty) store: `stats` only reads stores."""
     from evalkit.results import summary, tables
+    from evalkit.store import Store
+
+    Store(db_url).engine.dispose()
 
     from tests.test_stats_summary import likert_table, pairwise_table
 

@@ -52,7 +52,19 @@ def test_bad_rows_name_file_and_line(tmp_path: Path, line: str, expected: str) -
     path.write_text(f"{good}\n\n{line}\n", encoding="utf-8")
     with pytest.raises(EvalkitError) as error:
         load_dialogs(path)
-    assert f"{path}:3:" in str(error.value) and expected in str(error.value)
+    assert f"{path}: 1 bad line of 2: line 3:" in str(error.value) and expected in str(error.value)
+
+
+def test_every_bad_line_is_reported_up_to_twenty_then_the_count(tmp_path: Path) -> None:
+    good = '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}'
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n".join([good] + ["not json"] * 25 + [good]) + "\n", encoding="utf-8")
+    with pytest.raises(EvalkitError) as error:
+        load_dialogs(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: 25 bad lines of 27: line 2: not valid JSON")
+    assert "line 21:" in message and "line 22:" not in message and message.endswith("(5 more)")
+    assert "\n" not in message
 
 
 def test_lima_conversations_format_and_data_hash(tmp_path: Path) -> None:

@@ -146,7 +146,7 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path: Path, tiny_model_dir: Pat
     bad.write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n{"messages": 5}\n')
     base = ["train", "--model", str(tiny_model_dir), "--out", str(tmp_path / "o"), "--no-progress"]
     assert main([*base, "--data", str(bad)]) == 2
-    assert f"{bad}:2: `messages` must be a non-empty list" in capsys.readouterr().err
+    assert f"{bad}: 1 bad line of 2: line 2: `messages` must be a non-empty list" in capsys.readouterr().err
     assert main([*base, "--data", str(bad), "--recipe", "nope"]) == 2
     assert "unknown recipe 'nope'" in capsys.readouterr().err
     monkeypatch.setitem(sys.modules, "evalkit.pick", None)  # as when evalkit/pick.py does not exist

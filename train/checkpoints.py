@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.fileperms import apply_umask
 
 RUN_FILE = "train_run.json"
 EPOCH_META = "evalkit_train.json"
@@ -40,6 +41,7 @@ def finish_epoch_dir(out_dir: Path, epoch: int, meta: dict[str, Any]) -> Path:
     """Write the epoch's metadata into its `.partial` folder (model already saved there), then publish it."""
     staging, final = partial_dir(out_dir, epoch), epoch_dir(out_dir, epoch)
     (staging / EPOCH_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    apply_umask(staging)  # safetensors writes weights 0600; a shared run folder needs them readable
     if final.exists():
         shutil.rmtree(final)
     staging.rename(final)

@@ -1,7 +1,8 @@
 """Training dialogs: read a JSONL file and reject anything malformed with its file and line.
 
 A bad row found after an hour of tokenizing, or silently skipped, costs more than a strict reader, so
-every rule is checked up front and the first violation is reported as `FILE:LINE: what is wrong`.
+every rule is checked up front and every violation is reported (`FILE: N bad lines of M: line L: what
+is wrong; ...`), the first 20 in full.
 
 Accepted rows (one JSON object per line):
   {"messages": [{"role": "system"|"user"|"assistant", "content": "..."}, ...], ...any other keys}
@@ -19,6 +20,7 @@ from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
 
 ROLES = ("system", "user", "assistant")
+MAX_REPORTED = 20  # problems listed in the error; the count covers all of them
 
 
 @dataclass(frozen=True)
@@ -39,18 +41,34 @@ def load_dialogs(path: str | Path) -> list[Dialog]:
     except UnicodeDecodeError as exc:
         raise EvalkitError(f"{file}: not UTF-8 text ({exc.reason}); save the data as UTF-8 JSONL") from None
     dialogs: list[Dialog] = []
+    problems: list[str] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         where = f"{file}:{lineno}"
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalkitError(f"{where}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
-        dialogs.append(Dialog(parse_messages(row, where), where))
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                raise EvalkitError(f"{where}: not valid JSON ({reason}); each line must be one JSON object") from None
+            dialogs.append(Dialog(parse_messages(row, where), where))
+        except EvalkitError as exc:
+            problems.append(str(exc).replace(f"{file}:", "line ", 1))
+    if problems:
+        raise EvalkitError(bad_lines_message(file, problems, len(dialogs) + len(problems)))
     if not dialogs:
         raise EvalkitError(f"{file}: no dialogs; expected one JSON object per line with a `messages` list")
     return dialogs
+
+
+def bad_lines_message(file: Path, problems: list[str], rows: int) -> str:
+    """Every problem of the file in one line (the first MAX_REPORTED), then how many there are, so
+    one edit pass fixes them all."""
+    shown = "; ".join(problems[:MAX_REPORTED])
+    more = f"; ... ({len(problems) - MAX_REPORTED} more)" if len(problems) > MAX_REPORTED else ""
+    count = f"{len(problems)} bad line{'s' if len(problems) != 1 else ''} of {rows}"
+    return f"{file}: {count}: {shown}{more}"
 
 
 def parse_messages(row: Any, where: str) -> tuple[dict[str, str], ...]:

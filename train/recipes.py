@@ -9,6 +9,7 @@ once the base model's parameter count is known.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import read_user_text
 from evalkit.hashing import content_hash
 
 LR_SCHEDULES = ("linear", "constant", "cosine")
@@ -124,9 +126,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, str]:
 def _read(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.is_file():
-        if not path.is_file():
-            raise EvalkitError(f"recipe file {path} not found")
-        text, where = path.read_text(encoding="utf-8"), str(path)
+        text, where = read_user_text(path, "recipe file"), str(path)
     else:
         resource = resources.files("evalkit.train").joinpath("configs", f"{name_or_path}.yaml")
         if not resource.is_file():
@@ -139,6 +139,8 @@ def _read(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise EvalkitError(f"{where}: a recipe is a YAML mapping of field: value")
     parent = data.pop("inherit", None)
+    if parent is not None and not isinstance(parent, str):
+        raise EvalkitError(f"{where}: `inherit` names a recipe (e.g. lima) or a YAML file, got {parent!r}")
     if parent in seen:
         raise EvalkitError(f"{where}: recipes inherit from each other in a cycle ({' -> '.join(seen + (parent,))})")
     base = _read(parent, seen + (where,)) if parent else {}
@@ -173,9 +175,12 @@ def _coerce(key: str, value: Any, where: str) -> Any:
                 raise ValueError(value)
             return int(number)
         if kind.startswith("float"):
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ValueError(value)
+            return number
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite or huge value for an int field
         raise EvalkitError(f"{where}: {key}={value!r} is not a valid {kind.split(' ')[0]}") from None
 
 

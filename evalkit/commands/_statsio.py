@@ -12,15 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.commands._dropped import report_dropped_preferences
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import read_user_text
 
 
 def read_records(path: str, what: str) -> list[dict[str, Any]]:
     """Rows of a JSON list or a JSONL file; one clear error naming the file otherwise."""
-    file = Path(path)
-    if not file.is_file():
-        raise EvalkitError(f"{what} file {path} not found")
-    text = file.read_text(encoding="utf-8")
+    text = read_user_text(path, f"{what} file")
     try:
         if text.lstrip().startswith("["):
             rows = json.loads(text)
@@ -41,7 +40,9 @@ def read_annotations(path: str) -> pd.DataFrame:
     missing = [i for i, row in enumerate(rows) if "preference" not in row]
     if missing:
         raise EvalkitError(f"annotations file {path}: row {missing[0]} has no 'preference' (AlpacaEval format needed)")
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    report_dropped_preferences(frame["preference"], path)
+    return frame
 
 
 def read_labels(path: str) -> pd.DataFrame:
@@ -101,7 +102,7 @@ def store_tables(db: str | None) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
     from evalkit.settings import db_url
     from evalkit.store import Store
 
-    store = Store(db_url(db))
+    store = Store(db_url(db), read_only=True)
     tables = read_tables(store)
     return store, tables.comparisons, tables.single
 

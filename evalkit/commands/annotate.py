@@ -14,7 +14,7 @@ import argparse
 import json
 
 from evalkit.commands import annotate_exchange, annotate_invite, annotate_status
-from evalkit.commands.common import add_db_flag, add_json_flag
+from evalkit.commands.common import add_db_flag, add_json_flag, positive_int
 from evalkit.errors import EvalkitError
 
 MODES = ("pairwise", "absolute")
@@ -36,10 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="pairwise: the evaluated model and its baseline; absolute: one or more models (names in the store)")
     create.add_argument("--prompts", required=True, metavar="SET",
                         help="prompt set: a name in the store, `dev`, a file, or hf:NAME")
-    create.add_argument("--per-item", type=int, required=True, metavar="K",
+    create.add_argument("--per-item", type=positive_int, required=True, metavar="K",
                         help="how many different annotators label each item")
     create.add_argument("--name", default=None, help="batch name (default MODEL-vs-BASELINE-SET, or MODEL-rated-SET)")
-    create.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N shared prompts")
+    create.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N shared prompts")
     create.add_argument("--seed", type=int, default=None, help="seed of the per-item A/B order (default: from the name)")
     create.add_argument("--invite", nargs="+", default=None, metavar="WHO",
                         help="also print an annotation link for each of these annotators")

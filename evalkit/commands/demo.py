@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalkit.commands.common import add_json_flag
+from evalkit.commands.common import add_json_flag, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "epochs 5-10 on the dev set, picks the best, leaves a store for the leaderboard.")
     parser.add_argument("--out", default="demo_out", help="working directory (default demo_out/)")
     parser.add_argument("--db", default=None, help="store URL (default: sqlite in --out)")
-    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=96)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalkit.commands.common import add_db_flag, epoch_range
+from evalkit.commands.common import (
+    add_db_flag, epoch_range, non_negative_float, positive_float, positive_int, probability,
+)
 from evalkit.errors import EvalkitError
 from evalkit.generate import BACKENDS
 
@@ -13,25 +15,25 @@ from evalkit.generate import BACKENDS
 def add_decoding_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("decoding (LIMA's defaults: temperature 0.7, top_p 0.9, repetition penalty 1.2)")
     group.add_argument("--greedy", action="store_true", help="greedy decoding instead of sampling")
-    group.add_argument("--temperature", type=float, default=0.7)
-    group.add_argument("--top-p", type=float, default=0.9)
-    group.add_argument("--repetition-penalty", type=float, default=1.2)
-    group.add_argument("--max-new-tokens", type=int, default=2048)
+    group.add_argument("--temperature", type=non_negative_float, default=0.7)
+    group.add_argument("--top-p", type=probability, default=0.9)
+    group.add_argument("--repetition-penalty", type=positive_float, default=1.2)
+    group.add_argument("--max-new-tokens", type=positive_int, default=2048)
     group.add_argument("--seed", type=int, default=0)
-    group.add_argument("--n", type=int, default=1, help="samples per prompt")
+    group.add_argument("--n", type=positive_int, default=1, help="samples per prompt")
 
 
 def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backend")
     group.add_argument("--backend", choices=BACKENDS, default=None,
                        help="default: transformers (env EVALKIT_BACKEND)")
-    group.add_argument("--batch-size", type=int, default=64, help="transformers backend: most prompts per batch")
-    group.add_argument("--max-batch-tokens", type=int, default=None,
+    group.add_argument("--batch-size", type=positive_int, default=64, help="transformers backend: most prompts per batch")
+    group.add_argument("--max-batch-tokens", type=positive_int, default=None,
                        help="transformers backend: most rows x (longest prompt + new tokens) per batch (16384 on CPU, 131072 on CUDA)")
     group.add_argument("--device", default=None, help="transformers backend: cpu, cuda, cuda:1 (default: cuda when available)")
     group.add_argument("--base-url", default=None, help="openai backend: server URL (env OPENAI_BASE_URL)")
     group.add_argument("--model-name", default=None, help="openai backend: the model name the server knows (default: the checkpoint path)")
-    group.add_argument("--concurrency", type=int, default=16, help="openai/vllm-server: requests in flight")
+    group.add_argument("--concurrency", type=positive_int, default=16, help="openai/vllm-server: requests in flight")
     add_vllm_flags(parser)
     add_scaleout_flags(parser)
 

@@ -7,7 +7,9 @@ import json
 import sys
 from typing import Any
 
-from evalkit.commands.common import add_db_flag, add_json_flag
+from evalkit.commands.common import (
+    add_db_flag, add_json_flag, non_negative_float, non_negative_int, positive_float, positive_int,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--baseline", help="AlpacaEval model_outputs.json to compare against")
     source.add_argument("--baseline-model", help="instead of --baseline: a model in the store, by name")
     source.add_argument("--prompts", help="only these prompts (dev, a file); the reference judge reads their reference answers")
-    source.add_argument("--sample", type=int, default=0, help="which generation sample of each prompt to judge (default 0)")
+    source.add_argument("--sample", type=non_negative_int, default=0, help="which generation sample of each prompt to judge (default 0)")
     source.add_argument("--decoding", default=None, help="with --model: which of its generation sets (a decoding hash or "
                         "prefix; needed when the model has answers under several decoding configurations)")
     source.add_argument("--baseline-decoding", default=None, help="with --baseline-model: which of its generation sets")
@@ -32,16 +34,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "alpaca_eval: its config's gpt-4-1106-preview)")
     judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible endpoint (env OPENAI_BASE_URL; default OpenAI); "
                        "the key comes from OPENAI_API_KEY")
-    judge.add_argument("--samples", type=int, default=1, help="single-answer judges: grades per answer (LIMA: 5)")
-    judge.add_argument("--judge-temperature", "--temperature", dest="judge_temperature", type=float, default=None,
+    judge.add_argument("--samples", type=positive_int, default=1, help="single-answer judges: grades per answer (LIMA: 5)")
+    judge.add_argument("--judge-temperature", "--temperature", dest="judge_temperature", type=non_negative_float, default=None,
                        help="judge sampling temperature (default 0; 0.7 with --samples > 1)")
-    judge.add_argument("--max-tokens", type=int, default=None, help="reply length limit (default 512; likert 1024)")
+    judge.add_argument("--max-tokens", type=positive_int, default=None, help="reply length limit (default 512; likert 1024)")
     calls = parser.add_argument_group("calls")
-    calls.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
-    calls.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
-    calls.add_argument("--http-retries", type=int, default=5, help="client retries on 429/5xx/timeouts, honouring Retry-After")
-    calls.add_argument("--max-retries", type=int, default=2, help="re-asks of an unreadable reply before it counts invalid")
-    calls.add_argument("--max-cost", type=float, default=None, help="USD: stop before this invocation would spend more")
+    calls.add_argument("--concurrency", type=positive_int, default=16, help="requests in flight (default 16)")
+    calls.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request (default 120)")
+    calls.add_argument("--http-retries", type=non_negative_int, default=5, help="client retries on 429/5xx/timeouts, honouring Retry-After")
+    calls.add_argument("--max-retries", type=non_negative_int, default=2, help="re-asks of an unreadable reply before it counts invalid")
+    calls.add_argument("--max-cost", type=positive_float, default=None, help="USD: stop before this invocation would spend more")
     calls.add_argument("--prices", default=None, help="YAML/JSON price table, USD per 1M tokens (env EVALKIT_PRICES)")
     calls.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="progress bar on stderr (default: when stderr is a terminal)")
@@ -94,25 +96,16 @@ def format_table(summary: dict[str, Any]) -> str:
 
 def _report(summary: dict[str, Any], as_json: bool) -> int:
     from evalkit.errors import EvalkitError
+    from evalkit.job_failures import job_failures
     from evalkit.jsonio import json_safe
 
     if summary["errors"] and not summary["stored"] and not summary["cached"]:
         raise EvalkitError(f"every judge request failed ({summary['errors']}); first: {summary['first_error']}")
     print(json.dumps(json_safe(summary)) if as_json else format_table(summary))
-    status = 0
-    if summary["budget_stopped"]:
-        print(f"evalkit: stopped before exceeding --max-cost (${summary['cost_usd']:.4f} spent); finished work is stored, "
-              "re-run with a higher budget to continue", file=sys.stderr)
-        status = 1
-    if summary["errors"]:
-        print(f"evalkit: {summary['errors']} requests failed after retries (first: {summary['first_error']}); "
-              "they were not stored, re-run to retry them", file=sys.stderr)
-        status = 1
-    if not summary.get("n") and summary.get("n_invalid"):
-        print(f"evalkit: every one of the judge's {summary['n_invalid']} replies was unreadable (invalid); no figure "
-              "could be computed: check the judge model and its template", file=sys.stderr)
-        status = 1
-    return status
+    failures = job_failures(summary)
+    for line in failures:
+        print(f"evalkit: {line}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,20 +63,24 @@ def streamlit_command(port: int, host: str) -> list[str]:
 
 
 def _check_store(url: str) -> None:
-    """Fail here, in one line, rather than as a traceback in the browser."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
+    """Fail here, in one line, rather than as a traceback in the browser; a missing, corrupt or
+    foreign store is refused without creating or changing a file."""
     from evalkit.store import Store
 
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        parsed = None  # Store() below names the problem
-    if parsed is not None and parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).exists():
-            raise EvalkitError(f"no results store at {parsed.database}; pass --db or run `evalkit run` first")
-    Store(url).engine.dispose()
+    Store(url, read_only=True).engine.dispose()
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on before the store is read (which can take a while),
+    instead of Streamlit's late "Port P is not available". SO_REUSEADDR, as Streamlit's server sets it,
+    so a port left in TIME_WAIT by a previous run still counts as free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise EvalkitError(f"cannot serve on {host}:{port} ({exc.strerror}); pick another --port or stop what uses it") from None
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
@@ -84,6 +89,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise EvalkitError(f"--port must be between 1 and 65535, got {args.port}")
     url = db_url(args.db)
+    check_port_free(args.host, args.port)
     _check_store(url)
     env = {**os.environ, "EVALKIT_DB": url}
     print(f"evalkit leaderboard: reading {redact_url(url)}, then serving http://{args.host}:{args.port}  (Ctrl-C to stop)",

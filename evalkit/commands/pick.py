@@ -25,10 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from evalkit.commands.run import config_from_args
     from evalkit.pick import pick_checkpoint
-    from evalkit.run import DEFAULT_WINDOW
+    from evalkit.run import DEFAULT_WINDOW, default_judges
+    from evalkit.validation import check_judges
 
     window = tuple(args.window) if args.window else DEFAULT_WINDOW
-    decision = pick_checkpoint(args.path, db_url=args.db, config=config_from_args(args), window=window, policy=args.policy)
+    config = config_from_args(args)
+    check_judges(config.judges or default_judges(args.judge_base_url), config.judge_model, args.judge_base_url)
+    decision = pick_checkpoint(args.path, db_url=args.db, config=config, window=window, policy=args.policy)
     if args.json:
         print(json.dumps(decision))
         return 0

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from evalkit.commands.common import add_db_flag, add_json_flag, add_judge_temperature_flag, epoch_range
+from evalkit.commands.common import add_db_flag, add_json_flag, add_judge_temperature_flag, epoch_range, positive_float, positive_int
 from evalkit.commands.generate import add_backend_flags, add_decoding_flags
 
 
@@ -18,11 +19,11 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     judge = parser.add_argument_group("judge calls")
     judge.add_argument("--judge-model", default=None, help="judge model name (env EVALKIT_JUDGE_MODEL)")
     judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible judge endpoint (env OPENAI_BASE_URL)")
-    judge.add_argument("--judge-concurrency", type=int, default=16)
-    judge.add_argument("--likert-samples", type=int, default=1, help="grades per answer (LIMA: 5); more than one samples "
+    judge.add_argument("--judge-concurrency", type=positive_int, default=16)
+    judge.add_argument("--likert-samples", type=positive_int, default=1, help="grades per answer (LIMA: 5); more than one samples "
                        "the judge at --judge-temperature")
     add_judge_temperature_flag(judge)
-    judge.add_argument("--max-cost", type=float, default=None, help="USD budget for judge calls in this invocation")
+    judge.add_argument("--max-cost", type=positive_float, default=None, help="USD budget for judge calls in this invocation")
     add_db_flag(parser)
     add_decoding_flags(parser)
     add_backend_flags(parser)
@@ -53,17 +54,22 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from evalkit.job_failures import all_invalid, job_failures
     from evalkit.jsonio import json_safe
     from evalkit.results.decodings import decoding_label
-    from evalkit.run import run_evaluation, summary_table
+    from evalkit.run import default_judges, run_evaluation, run_summary, summary_table
     from evalkit.settings import db_url
     from evalkit.store import Store
+    from evalkit.validation import check_checkpoints, check_judges
 
     config = config_from_args(args)  # every flag checked before the store is opened (or created)
+    check_judges(config.judges or default_judges(args.judge_base_url), config.judge_model, args.judge_base_url)
+    check_checkpoints(args.checkpoint, config.epochs)
     url = db_url(args.db)
     store = Store(url)
     report = run_evaluation(store, args.checkpoint, config)
-    table = summary_table(store, report)
+    summary = run_summary(store, report)
+    table = summary_table(store, report, summary)
     if args.json:
         print(json.dumps(json_safe(table.to_dict(orient="records"))))
     else:
@@ -73,4 +79,8 @@ def run(args: argparse.Namespace) -> int:
         shown = table.assign(decoding=table["decoding"].str[:12])
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         print(f"\nbrowse: evalkit leaderboard --db {url}")
-    return 0 if all(o.error is None for o in report.outcomes) else 1
+    failures = [f"{o.checkpoint.name}: {line}" for o in report.outcomes for job in o.jobs for line in job_failures(job)]
+    failures += all_invalid(summary.pairwise) + all_invalid(summary.single)
+    for line in failures:
+        print(f"evalkit: {line}", file=sys.stderr)
+    return 0 if all(o.error is None for o in report.outcomes) and not failures else 1

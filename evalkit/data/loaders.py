@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from evalkit.errors import EvalkitError
+from evalkit.jsonio import read_user_text
 from evalkit.records import Prompt, PromptSet
 from evalkit.data.rows import prompt_from_row
 
@@ -16,9 +21,7 @@ BUILTIN_SETS = ("dev",)
 
 def read_json_rows(path: Path) -> list[tuple[Any, str]]:
     """Rows of a JSON list or JSONL file, each with a location string for error messages."""
-    if not path.is_file():
-        raise EvalkitError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
+    text = read_user_text(path, "prompt file")
     stripped = text.lstrip()
     if path.suffix == ".json" or stripped.startswith("["):
         try:
@@ -59,11 +62,36 @@ def _builtin(name: str) -> PromptSet:
         return PromptSet(name, prompts_from_rows(read_json_rows(Path(path)), name), source=f"builtin:{name}")
 
 
+HUB_PROBE_TIMEOUT_S = 3.0
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def hub_offline() -> bool:
+    """Whether the hub is out of reach: set offline by the user, or one TCP connect to it fails. Then
+    datasets is put in offline mode (cache only), so an uncached set fails at once instead of after
+    ~25 s of retries logged line by line."""
+    if any(os.environ.get(var, "").lower() in ("1", "true", "yes", "on") for var in OFFLINE_VARIABLES):
+        return True
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=HUB_PROBE_TIMEOUT_S).close()
+        return False
+    except OSError:
+        pass
+    for var in OFFLINE_VARIABLES:
+        os.environ[var] = "1"
+    for module, attribute in (("datasets.config", "HF_HUB_OFFLINE"), ("huggingface_hub.constants", "HF_HUB_OFFLINE")):
+        if module in sys.modules:  # already imported: they read the variables at import time
+            setattr(sys.modules[module], attribute, True)
+    return True
+
+
 def _huggingface(spec: str) -> PromptSet:
     _, *parts = spec.split(":")
     name, config, split = (parts + ["", "", ""])[:3]
     if not name:
         raise EvalkitError(f"{spec}: use hf:NAME[:CONFIG[:SPLIT]]")
+    offline = hub_offline()
     try:
         import datasets
     except ImportError:
@@ -71,9 +99,10 @@ def _huggingface(spec: str) -> PromptSet:
     try:
         data = datasets.load_dataset(name, config or None, split=split or "train")
     except Exception as exc:  # datasets raises many types; offline and missing sets included
+        where = "the hub is unreachable and it is not in the local cache" if offline else "it needs network access or a local cache"
         raise EvalkitError(
-            f"{spec}: cannot load the Hugging Face dataset ({exc.__class__.__name__}); it needs network access "
-            "or a local cache; offline, export it to JSONL and pass the file"
+            f"{spec}: cannot load the Hugging Face dataset ({exc.__class__.__name__}); {where}; "
+            "export it to JSONL and pass the file"
         ) from None
     rows = [(row, f"{spec}: row {i + 1}") for i, row in enumerate(data)]
     return PromptSet(spec, prompts_from_rows(rows, spec), source=spec)

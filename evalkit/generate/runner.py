@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tqdm import tqdm
-
 from evalkit.generate.base import Generator
 from evalkit.generate.checkpoint import Checkpoint, fingerprint, validate_checkpoint
+from evalkit.generate.progress import GenerationProgress
 from evalkit.records import DecodingParams, GenerationRequest, ModelInfo, PromptSet
 from evalkit.store import Store
 
@@ -62,16 +61,15 @@ def generate_for_checkpoint(
         missing = [r for r in wanted if (r.prompt.hash, r.sample) not in stored]
         if missing:
             generator = make_generator()
-        bar = tqdm(total=len(missing), desc=checkpoint.name, unit="item", disable=not progress or not missing, dynamic_ncols=True)
-        with bar:
+        with GenerationProgress(len(missing), checkpoint.name, progress) as shown:
             if missing and generator is not None:
+                if progress and hasattr(generator, "on_step"):
+                    generator.on_step = shown.on_step
                 for batch in generator.generate(missing, effective):
                     store.add_generations(model_id, effective, generator.backend, batch)
                     generated += len(batch)
                     tokens += sum(r.completion_tokens or 0 for r in batch)
-                    bar.update(len(batch))
-                    rate = tokens / bar.format_dict["elapsed"] if bar.format_dict["elapsed"] else 0.0
-                    bar.set_postfix_str(f"{rate:,.0f} tok/s")
+                    shown.on_batch(batch)
     finally:
         if generator is not None:
             generator.close()

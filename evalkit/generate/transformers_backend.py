@@ -15,6 +15,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.generate.chat import render, stop_token_ids
+from evalkit.generate.progress import StepCallback, step_counter
 from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
 
 
@@ -42,6 +43,7 @@ def load_model(path: Path, device: str | None = None) -> tuple[Any, Any, str]:
 
 class TransformersGenerator:
     backend = "transformers"
+    on_step: StepCallback | None = None  # set by the progress display: called after every decoding step
 
     def __init__(self, path: Path, batch_size: int = 64, device: str | None = None, max_batch_tokens: int | None = None) -> None:
         self.model, self.tokenizer, self.device = load_model(path, device)
@@ -74,8 +76,9 @@ class TransformersGenerator:
             encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
             torch.manual_seed(decoding.seed + start)
             began = time.perf_counter()
+            steps = {"stopping_criteria": step_counter(self.stop_ids, self.on_step)} if self.on_step else {}
             with torch.inference_mode():
-                output = self.model.generate(**encoded, **kwargs)
+                output = self.model.generate(**encoded, **kwargs, **steps)
             elapsed = time.perf_counter() - began
             new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
             results = []

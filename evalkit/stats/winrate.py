@@ -85,3 +85,14 @@ def preference_unit(preferences: Iterable[Any] | np.ndarray | pd.Series) -> np.n
     p = np.where(p == 0, 1.5, p)
     with np.errstate(invalid="ignore"):
         return np.where((p >= 1) & (p <= 2), p - 1, np.nan)
+
+
+def dropped_preferences(preferences: Iterable[Any] | np.ndarray | pd.Series) -> tuple[int, list[float]]:
+    """(rows without a number, out-of-range numbers) that AlpacaEval's win rate leaves out: what a
+    user must be told, since the win rate itself is silently over fewer rows."""
+    p = as_preferences(preferences)
+    missing = int(np.isnan(p).sum())
+    numbers = p[~np.isnan(p)]
+    with np.errstate(invalid="ignore"):
+        kept = (numbers == 0) | ((numbers >= 1) & (numbers <= 2))
+    return missing, [float(v) for v in numbers[~kept]]

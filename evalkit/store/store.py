@@ -8,25 +8,18 @@ from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy import Engine, event, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import Select
 
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
 from evalkit.records import DecodingParams, Decision, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
 from evalkit.store import schema as t
+from evalkit.store.opening import check_sqlite_file, make_engine, note_created, parse_url, redact_url, sqlite_path
 
-
-def redact_url(url: str) -> str:
-    """A database URL without its password, safe for error messages."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+__all__ = ["Store", "redact_url", "decoding_identity"]
 
 
 MMAP_BYTES = 1 << 30  # address space only: pages are the OS cache's
@@ -34,10 +27,11 @@ MMAP_BYTES = 1 << 30  # address space only: pages are the OS cache's
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # The wait for a lock first: switching a new store to WAL takes one, and two jobs may open it at once.
+    cursor.execute("PRAGMA busy_timeout=30000")
     # WAL lets the leaderboard read while a run writes; NORMAL sync is durable across process kills.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     # Reads go through memory-mapped pages (shared with the OS cache, no extra memory): the
     # leaderboard's full read of ~500k judgments is ~25% faster than through read() calls.
@@ -56,22 +50,37 @@ def decoding_identity(decoding: DecodingParams | None) -> tuple[str, dict[str, A
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    """`read_only=True` (stats, agreement, leaderboard, status): never creates or alters a store; a
+    missing, empty or foreign database is an error naming it."""
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        try:
-            self.engine: Engine = create_engine(url, future=True)
-        except (ArgumentError, ImportError, ValueError) as exc:
-            raise EvalkitError(f"cannot open database {redact_url(url)}: {exc.__class__.__name__}; check --db / EVALKIT_DB") from None
+        self.read_only = read_only
+        parsed = parse_url(url)
+        path = sqlite_path(parsed)
+        is_new = check_sqlite_file(path, read_only) if path is not None else False
+        self.engine: Engine = make_engine(url, parsed)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        if is_new and path is not None:
+            note_created(path, self.engine)
         try:
-            t.metadata.create_all(self.engine)
-            self._create_missing_indexes()
-        except OperationalError as exc:
-            raise EvalkitError(f"cannot open database {redact_url(url)}: {exc.orig}") from None
-        self._check_schema_version()
+            if not read_only:
+                self._create_tables()
+                self._create_missing_indexes()
+            self._check_schema_version()
+        except DBAPIError as exc:
+            raise EvalkitError(f"cannot open database {redact_url(url)}: {str(exc.orig).splitlines()[0]}") from None
 
     # ---- plumbing -------------------------------------------------------------------------------
+
+    def _create_tables(self) -> None:
+        """create_all checks, then creates: two jobs opening a new store together can both see a table
+        missing, and the second CREATE fails. The second try finds the tables and creates nothing."""
+        try:
+            t.metadata.create_all(self.engine)
+        except DBAPIError:
+            t.metadata.create_all(self.engine)
 
     def _create_missing_indexes(self) -> None:
         """create_all builds indexes only with new tables; an index a later evalkit added (to speed a
@@ -82,13 +91,17 @@ class Store:
                 try:
                     with self.engine.begin() as conn:
                         index.create(conn, checkfirst=True)
-                except OperationalError:
+                except DBAPIError:
                     pass
 
     def _check_schema_version(self) -> None:
+        if self.read_only and not inspect(self.engine).has_table(t.meta.name):
+            raise EvalkitError(f"{redact_url(self.url)} is not an evalkit store (no evalkit tables); pass another --db")
         with self.engine.begin() as conn:
             row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
             if row is None:
+                if self.read_only:
+                    raise EvalkitError(f"{redact_url(self.url)} is not an evalkit store (no schema version); pass another --db")
                 self._insert_ignore(conn, t.meta, [{"key": "schema_version", "value": str(t.SCHEMA_VERSION)}])
             elif int(row[0]) != t.SCHEMA_VERSION:
                 raise EvalkitError(
@@ -125,6 +138,12 @@ class Store:
     def save_prompt_set(self, prompt_set: PromptSet) -> None:
         """Store the set; a set re-loaded with changed content replaces its items (old generations stay,
         keyed by prompt content)."""
+        try:
+            self._save_prompt_set(prompt_set)
+        except IntegrityError:  # another job saved the set between our look and our insert: look again
+            self._save_prompt_set(prompt_set)
+
+    def _save_prompt_set(self, prompt_set: PromptSet) -> None:
         with self.engine.begin() as conn:
             self._insert_ignore(
                 conn,

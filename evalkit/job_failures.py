@@ -1,0 +1,35 @@
+"""What went wrong in a finished judge job, one line each: the difference between exit code 0
+(everything asked for was done) and 1 (done with failures, each named)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def job_failures(summary: dict[str, Any]) -> list[str]:
+    """One line per failure of a judge job: requests that failed after retries, a budget stop before
+    the work was done, or (when the summary carries the results layer's `n` / `n_invalid`) a judge
+    none of whose replies could be read, so it has no figure."""
+    name = f"{summary.get('label') or summary.get('judge')} judge ({summary.get('judge_model')})"
+    failures = []
+    if summary.get("errors"):
+        failures.append(f"{name}: {summary['errors']} requests failed after retries (first: {summary.get('first_error')}); "
+                        "re-run to retry them")
+    if summary.get("budget_stopped"):
+        failures.append(f"{name}: stopped before exceeding --max-cost (${summary.get('cost_usd', 0):.4f} spent) with work left; "
+                        "re-run with a higher budget to continue")
+    if summary.get("n_invalid") and not summary.get("n"):
+        failures.append(f"{name}: all {summary['n_invalid']} replies were invalid, no result; check --judge-model and the "
+                        "judge's template")
+    return failures
+
+
+def all_invalid(rows: pd.DataFrame) -> list[str]:
+    """One line per summary row (judge x generation set) whose every judgment was unreadable."""
+    if rows.empty:
+        return []
+    bad = rows[(rows["n"] == 0) & (rows["n_invalid"] > 0)]
+    return [f"{row['judge_kind']} judge ({row['judge_model']}) on {row['model']}: all {int(row['n_invalid'])} replies were "
+            "invalid, no result; check --judge-model and the judge's template" for _, row in bad.iterrows()]

@@ -1,0 +1,145 @@
+"""Opening a store safely: every way a --db can be wrong ends in one line, a reader never creates or
+alters a store, and a store file that a failed command created (holding no work yet) can be removed.
+
+SQLite files are looked at with the plain sqlite3 module, read-only, before SQLAlchemy connects:
+SQLAlchemy's connect would create a missing file, and our pragmas (WAL) would rewrite a foreign one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from evalkit.errors import EvalkitError
+
+# Tables whose rows are only bookkeeping a command writes before its real work (the schema stamp, the
+# prompt set, the model's name): a new store holding nothing else can be removed after a failure.
+BOOKKEEPING_TABLES = frozenset({"meta", "prompts", "prompt_sets", "prompt_set_items", "models"})
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+# The extra that installs each dialect's default driver (SQLAlchemy names the module it could not import).
+DRIVER_HINTS = {
+    "postgresql": "install evalkit[postgres] and use postgresql+psycopg://...",
+    "mysql": "install a MySQL driver (pip install pymysql) and use mysql+pymysql://...",
+}
+
+
+def redact_url(url: str) -> str:
+    """A database URL without its password, safe for error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise EvalkitError(f"--db {url!r} is not a database URL; use e.g. sqlite:///evalkit.db or postgresql+psycopg://HOST/DB") from None
+
+
+def sqlite_path(parsed: URL) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory SQLite."""
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def sqlite_tables(path: Path) -> list[str]:
+    """Table names of an existing SQLite file, read without creating or changing anything."""
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError as exc:
+        raise EvalkitError(f"{path} is not an evalkit store ({exc}); pass another --db") from None
+
+
+def check_sqlite_file(path: Path, read_only: bool) -> bool:
+    """Refuse a missing store (readers), a corrupt file or a foreign database; True when the file is new."""
+    if path.is_dir():
+        raise EvalkitError(f"{path} is a folder, not a store file; pass --db sqlite:///PATH/evalkit.db")
+    if not path.exists():
+        if read_only:
+            raise EvalkitError(f"no results store at {path}; pass --db, or run `evalkit run` / `evalkit generate` first")
+        if not path.parent.is_dir():
+            raise EvalkitError(f"cannot create store {path}: folder {path.parent} does not exist")
+        return True
+    tables = sqlite_tables(path)
+    if tables and "meta" not in tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise EvalkitError(f"{path} is not an evalkit store (it holds other tables: {shown}); pass another --db")
+    if not tables and read_only:
+        raise EvalkitError(f"{path} is not an evalkit store (empty database); pass another --db")
+    return False
+
+
+def make_engine(url: str, parsed: URL) -> Engine:
+    """SQLAlchemy engine, or one line naming an unknown scheme or a missing driver."""
+    try:
+        return create_engine(url, future=True)
+    except NoSuchModuleError:
+        raise EvalkitError(f"--db {redact_url(url)}: unknown database scheme {parsed.drivername!r}; "
+                           "use sqlite:///FILE or postgresql+psycopg://...") from None
+    except ImportError as exc:
+        hint = DRIVER_HINTS.get(parsed.get_backend_name(), f"install the Python driver for {parsed.get_backend_name()}")
+        raise EvalkitError(f"--db {redact_url(url)}: database driver {exc.name or parsed.drivername!r} is not installed; {hint}") from None
+    except (ArgumentError, ValueError) as exc:
+        raise EvalkitError(f"--db {redact_url(url)}: {exc}") from None
+
+
+@dataclass
+class CreatedStore:
+    path: Path
+    engine: Engine
+
+
+# Store files this process created, so the CLI can remove them when the command fails on bad input.
+_created: list[CreatedStore] = []
+
+
+def note_created(path: Path, engine: Engine) -> None:
+    _created.append(CreatedStore(path, engine))
+
+
+def forget_created_stores() -> None:
+    _created.clear()
+
+
+def _holds_work(path: Path) -> bool:
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return True
+    try:
+        for table in sqlite_tables(path):
+            if table not in BOOKKEEPING_TABLES and connection.execute(f'SELECT 1 FROM "{table}" LIMIT 1').fetchone():
+                return True
+        return False
+    except (sqlite3.Error, EvalkitError):
+        return True
+    finally:
+        connection.close()
+
+
+def remove_stores_created_empty() -> list[Path]:
+    """Delete store files this process created that hold no work (only the schema, a prompt set, model
+    names): a command that failed on bad input leaves no new file. Stores with work stay, so nothing
+    a re-run would reuse is lost."""
+    removed = []
+    for created in _created:
+        created.engine.dispose()
+        if created.path.exists() and not _holds_work(created.path):
+            for suffix in ("", *SQLITE_SIDE_FILES):
+                Path(f"{created.path}{suffix}").unlink(missing_ok=True)
+            removed.append(created.path)
+    _created.clear()
+    return removed
