@@ -85,10 +85,11 @@ def test_rejected_key_is_named_without_the_key(monkeypatch: pytest.MonkeyPatch) 
 
 def test_job_failures_name_each_failure() -> None:
     base = {"judge": "likert", "label": "likert", "judge_model": "m", "errors": 0, "budget_stopped": False}
-    assert job_failures({**base, "n_answers": 3, "invalid": 1}) == []
-    all_invalid = job_failures({**base, "n_answers": 0, "invalid": 6, "mean": float("nan")})
+    # `n`: valid results and `n_invalid`: unreadable replies, as the results layer reports them.
+    assert job_failures({**base, "n": 3, "n_invalid": 1}) == []
+    all_invalid = job_failures({**base, "n": 0, "n_invalid": 6, "mean": float("nan")})
     assert len(all_invalid) == 1 and "all 6 replies were invalid" in all_invalid[0]
-    pairwise = {**base, "wins": 0, "ties": 0, "losses": 0, "invalid": 4, "errors": 2, "first_error": "HTTP 500",
+    pairwise = {**base, "n": 0, "n_invalid": 4, "errors": 2, "first_error": "HTTP 500",
                 "budget_stopped": True, "cost_usd": 0.5}
     lines = job_failures(pairwise)
     assert len(lines) == 3 and "2 requests failed" in lines[0] and "--max-cost" in lines[1] and "invalid" in lines[2]

@@ -56,7 +56,7 @@ def run_export(args: argparse.Namespace) -> int:
     from evalkit.store import Store
     from evalkit.store.label_exchange import export_labels
 
-    text = _text(export_labels(Store(db_url(args.db)), args.batch, args.fmt), args.fmt)
+    text = _text(export_labels(Store(db_url(args.db), read_only=True), args.batch, args.fmt), args.fmt)
     if args.output is None:
         sys.stdout.write(text)
         return 0

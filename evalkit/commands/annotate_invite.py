@@ -80,7 +80,7 @@ def run_invitations(args: argparse.Namespace) -> int:
     from evalkit.store import Store
     from evalkit.store.invitations import invitations
 
-    frame = invitations(Store(db_url(args.db)), args.batch)
+    frame = invitations(Store(db_url(args.db), read_only=True), args.batch)
     if args.json:
         print(json.dumps([{k: (str(v) if k.endswith("_at") and v is not None else v) for k, v in row.items()}
                           for row in frame.astype(object).where(frame.notna(), None).to_dict(orient="records")]))

@@ -50,7 +50,7 @@ def run_status(args: argparse.Namespace) -> int:
     from evalkit.settings import db_url
     from evalkit.store import Store
 
-    status = batch_status(Store(db_url(args.db)))
+    status = batch_status(Store(db_url(args.db), read_only=True))
     if args.json:
         print(json.dumps(status))
         return 0

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         from evalkit.settings import db_url
         from evalkit.store import Store
 
-        humans, judges = store_judge_quality(Store(db_url(args.db)), args.batch)
+        humans, judges = store_judge_quality(Store(db_url(args.db), read_only=True), args.batch)
     if not judges:
         raise EvalkitError("no judge to score: add --judge-labels FILE or --judge NAME")
     _unique_names(judges)

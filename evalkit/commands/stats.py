@@ -185,7 +185,7 @@ def run_summary(args: argparse.Namespace) -> int:
     from evalkit.store import Store
 
     check_bootstrap_flags(args)
-    summary = summarize_store(Store(db_url(args.db)), n_resamples=args.resamples, level=args.level, seed=args.seed,
+    summary = summarize_store(Store(db_url(args.db), read_only=True), n_resamples=args.resamples, level=args.level, seed=args.seed,
                               length_controlled=not args.no_length_controlled)
     if args.json:
         print_json({"pairwise": summary.pairwise, "likert": summary.single})
@@ -210,7 +210,7 @@ def run_spec(args: argparse.Namespace) -> int:
 
     if len(args.hash) < 4:
         raise EvalkitError("give at least 4 characters of the spec hash")
-    found = judge_specs(Store(db_url(args.db)), args.hash)
+    found = judge_specs(Store(db_url(args.db), read_only=True), args.hash)
     if not found:
         raise EvalkitError(f"no judge spec with hash {args.hash!r} in the store")
     print_json(found)
@@ -225,7 +225,7 @@ def run_runs(args: argparse.Namespace) -> int:
     from evalkit.store import Store
     from evalkit.store import schema as t
 
-    frame = Store(db_url(args.db)).frame(t.runs.select().order_by(t.runs.c.id))
+    frame = Store(db_url(args.db), read_only=True).frame(t.runs.select().order_by(t.runs.c.id))
     if args.json:
         print_json(frame)
         return 0

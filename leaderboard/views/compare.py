@@ -72,10 +72,10 @@ conversation = snapshot.prompts.set_index("hash")["context"].get(item["prompt_ha
 show_question(str(item["instruction"]), conversation)
 texts = data.generation_texts((left, right), str(item["prompt_hash"]))
 answer_columns = st.columns(2)
-for column, model_id in zip(answer_columns, (left, right)):
+for answer_column, model_id in zip(answer_columns, (left, right)):
     answer = texts[(texts["model_id"] == model_id) & (texts["sample"] == 0)
                    & ((texts["decoding_hash"] == decoding) if decoding is not None else True)].tail(1)
-    with column.container(border=True):
+    with answer_column.container(border=True):
         st.markdown(f"**{'L' if model_id == left else 'R'} · {names[model_id]}**")
         st.text(answer["text"].iloc[0] if not answer.empty else "(no answer stored)")
 
@@ -106,9 +106,9 @@ humans = humans[(humans["prompt_hash"] == item["prompt_hash"]) & humans["model_i
                 & humans["baseline_id"].isin([left, right])]
 if not humans.empty:
     st.subheader("Human labels")
-    view = [o if m == left else FLIP.get(o, o) for o, m in zip(humans["outcome"], humans["model_id"])]
+    results_of_left = [o if m == left else FLIP.get(o, o) for o, m in zip(humans["outcome"], humans["model_id"])]
     st.dataframe(pd.DataFrame({"annotator": humans["annotator"], "label (as shown)": humans["label"],
                                "shown first": [names[m] if o == "AB" else names[b] for o, m, b in
                                                zip(humans["order"], humans["model_id"], humans["baseline_id"])],
-                               "L's result": view, "time": humans["created_at"]}), hide_index=True, width="stretch")
+                               "L's result": results_of_left, "time": humans["created_at"]}), hide_index=True, width="stretch")
 timer.footer()
