@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from evalkit.stats.bootstrap import resample_counts
-from evalkit.stats.compare import paired_bootstrap_difference, sign_test, wilcoxon_signed_rank
+from evalkit.stats.compare import paired_bootstrap_difference, paired_bootstrap_differences, sign_test, wilcoxon_signed_rank
 
 
 def test_sign_test_hand_worked() -> None:
@@ -84,7 +84,7 @@ def test_columns_share_resamples_with_single_calls() -> None:
     rng = np.random.default_rng(3)
     a, b = rng.uniform(size=(50, 3)), rng.uniform(size=(50, 3))
     a[4, 1] = np.nan
-    together = paired_bootstrap_difference(a, b, n_resamples=800, seed=2)
+    together = paired_bootstrap_differences(a, b, n_resamples=800, seed=2)
     for column in (0, 2):  # columns without NaN see exactly the single-call resamples
         alone = paired_bootstrap_difference(a[:, column], b[:, column], n_resamples=800, seed=2)
         assert together[column] == pytest.approx(alone)

@@ -43,7 +43,7 @@ def schedule_settings(recipe: Recipe) -> dict[str, Any]:
     return {"lr_scheduler_type": "constant_with_warmup" if recipe.warmup_steps else "constant", "lr_scheduler_kwargs": {}}
 
 
-def precision_settings(recipe: Recipe) -> dict[str, bool]:
+def precision_settings(recipe: Recipe) -> dict[str, Any]:
     import torch
 
     precision = recipe.precision

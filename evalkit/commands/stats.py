@@ -4,6 +4,7 @@ annotation files or from the judgments in the store."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from evalkit.commands.common import add_db_flag, add_json_flag
 
@@ -157,8 +158,11 @@ def run_compare(args: argparse.Namespace) -> int:
 
     _, pairwise, likert = store_tables(args.db)
     pairwise, likert = as_players(pairwise), as_players(likert)
-    results, problems = {}, []
-    for name, table, compare in (("pairwise", pairwise, compare_pairwise), ("likert", likert, compare_likert)):
+    results: dict[str, pd.DataFrame] = {}
+    problems: list[str] = []
+    comparisons: list[tuple[str, pd.DataFrame, Callable[..., pd.DataFrame]]] = [
+        ("pairwise", pairwise, compare_pairwise), ("likert", likert, compare_likert)]
+    for name, table, compare in comparisons:
         results[name] = pd.DataFrame()
         if table.empty:
             continue

@@ -136,7 +136,8 @@ def _pandalm(row: dict[str, Any], _state: dict[str, Any]) -> tuple[dict[str, Any
     instruction, extra = _text(row, "instruction"), row.get("input") or ""
     item = str(row["idx"])
     labels = []
-    for key in sorted((k for k in row if _PANDALM_RATER.match(k)), key=lambda k: int(_PANDALM_RATER.match(k).group(1))):
+    raters = {k: int(match.group(1)) for k in row if (match := _PANDALM_RATER.match(k))}
+    for key in sorted(raters, key=raters.__getitem__):
         if row[key] not in _PANDALM_LABELS or isinstance(row[key], bool):
             raise BadRow(f"{key} must be 0 (tie), 1 (response1) or 2 (response2), got {row[key]!r}")
         labels.append({"item": item, "rater": key, "label": _PANDALM_LABELS[row[key]], "cost_usd": None, "seconds": None})
@@ -174,7 +175,8 @@ def _mtbench(row: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any]
     if rater is None:
         state["implicit_raters"] = True
     label = _MTBENCH_WINNERS[row["winner"]]
-    first = state.setdefault((str(question), turn, frozenset((model_a, model_b))), model_a)  # first-seen orientation
+    orientations: dict[tuple[str, int, frozenset[str]], str] = state.setdefault("orientations", {})
+    first = orientations.setdefault((str(question), turn, frozenset((model_a, model_b))), model_a)  # first-seen orientation
     flipped = first != model_a
     ordered = (model_b, model_a) if flipped else (model_a, model_b)
     item = f"{question}:{ordered[0]}:{ordered[1]}:{turn}"

@@ -59,12 +59,25 @@ def paired_bootstrap_difference(
     level: float = DEFAULT_LEVEL,
     seed: int = 0,
     clusters: Sequence[object] | np.ndarray | None = None,
-) -> PairedDifference | list[PairedDifference]:
-    """Bootstrap interval of mean(a) - mean(b) over rows where both are valid (not NaN).
+) -> PairedDifference:
+    """Bootstrap interval of mean(a) - mean(b) over rows where both are valid (not NaN); `a` and `b`
+    are aligned per prompt, shape (n,). `p_value` is the two-sided bootstrap p-value, twice the
+    smaller share of resampled differences on either side of 0 (capped at 1)."""
+    if np.ndim(a) != 1:
+        raise ValueError("paired_bootstrap_difference compares two columns; use paired_bootstrap_differences for matrices")
+    return paired_bootstrap_differences(a, b, n_resamples, level, seed, clusters)[0]
 
-    `a` and `b` are aligned per prompt: shape (n,) for one comparison, or (n, k) for k comparisons that
-    share the resamples. `p_value` is the two-sided bootstrap p-value, twice the smaller share of
-    resampled differences on either side of 0 (capped at 1)."""
+
+def paired_bootstrap_differences(
+    a: np.ndarray | Sequence[float],
+    b: np.ndarray | Sequence[float],
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+    clusters: Sequence[object] | np.ndarray | None = None,
+) -> list[PairedDifference]:
+    """paired_bootstrap_difference for k comparisons at once, shape (n, k): they share one set of
+    resamples, so k comparisons cost about one."""
     left, right = _as_columns(a), _as_columns(b)
     if left.shape != right.shape:
         raise ValueError(f"paired samples must have the same shape, got {left.shape} and {right.shape}")
@@ -85,7 +98,7 @@ def paired_bootstrap_difference(
             if result["n"] and draws.size:
                 result["ci_low"], result["ci_high"] = float(low[j]), float(high[j])
                 result["p_value"] = float(min(1.0, 2.0 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
-    return results[0] if np.ndim(a) == 1 else results
+    return results
 
 
 def _paired_result(a: np.ndarray, b: np.ndarray) -> PairedDifference:

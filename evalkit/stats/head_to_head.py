@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.stats.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
-from evalkit.stats.compare import paired_bootstrap_difference, sign_test, wilcoxon_signed_rank
+from evalkit.stats.compare import paired_bootstrap_differences, sign_test, wilcoxon_signed_rank
 from evalkit.stats.ranking import bradley_terry
 from evalkit.stats.summary import JUDGE_KEYS, group_rows, likert_scores, preference_column, present_keys
 from evalkit.stats.winrate import preference_unit
@@ -95,7 +95,7 @@ def _compare_many(table: pd.DataFrame, pairs: Sequence[tuple[Hashable, Hashable]
             continue
         left = matrix[[a for a, _ in present]].to_numpy(dtype=np.float64)
         right = matrix[[b for _, b in present]].to_numpy(dtype=np.float64)
-        diffs = paired_bootstrap_difference(left * scale, right * scale, n_resamples, level, seed)
+        diffs = paired_bootstrap_differences(left * scale, right * scale, n_resamples, level, seed)
         for column, ((a, b), diff) in enumerate(zip(present, diffs)):
             if diff["n"] == 0:
                 continue

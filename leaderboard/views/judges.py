@@ -13,7 +13,7 @@ from evalkit.leaderboard.store_access import PageTimer
 timer = PageTimer()
 st.title("Judges")
 LIVE = "live"
-FRACTION = {"format": "%.3f"}
+FRACTION = "%.3f"  # number format of agreement fractions
 COLUMNS = {
     "name": st.column_config.TextColumn("rater", help="humans: each human against the mode of the others (the ceiling)"),
     "judge_kind": st.column_config.TextColumn("kind"),
@@ -21,20 +21,20 @@ COLUMNS = {
     "spec_hash": st.column_config.TextColumn("spec hash", help="hash of the judge's template, parse rule and sampling"),
     "n": st.column_config.NumberColumn("items"),
     "human_agreement_tie_discounted": st.column_config.NumberColumn(
-        "tie-discounted", help="LIMA's accuracy against the humans' mode: 1 same, 0.5 one is a tie, 0 opposite", **FRACTION),
-    "human_agreement_tie_discounted_ci_low": st.column_config.NumberColumn("95% low", **FRACTION),
-    "human_agreement_tie_discounted_ci_high": st.column_config.NumberColumn("95% high", **FRACTION),
-    "human_agreement": st.column_config.NumberColumn("exact", help="same label as the humans' mode", **FRACTION),
+        "tie-discounted", help="LIMA's accuracy against the humans' mode: 1 same, 0.5 one is a tie, 0 opposite", format=FRACTION),
+    "human_agreement_tie_discounted_ci_low": st.column_config.NumberColumn("95% low", format=FRACTION),
+    "human_agreement_tie_discounted_ci_high": st.column_config.NumberColumn("95% high", format=FRACTION),
+    "human_agreement": st.column_config.NumberColumn("exact", help="same label as the humans' mode", format=FRACTION),
     "human_agreement_without_ties": st.column_config.NumberColumn(
-        "without ties", help="on pairs neither the judge nor the humans' mode called a tie (MT-Bench)", **FRACTION),
-    "cohen_kappa": st.column_config.NumberColumn("Cohen's κ", help="against the humans' majority label", **FRACTION),
+        "without ties", help="on pairs neither the judge nor the humans' mode called a tie (MT-Bench)", format=FRACTION),
+    "cohen_kappa": st.column_config.NumberColumn("Cohen's κ", help="against the humans' majority label", format=FRACTION),
     "prefer_first": st.column_config.NumberColumn(
-        "P(first)", help="decisive verdicts for the first shown answer; 0.5 = no position bias", **FRACTION),
+        "P(first)", help="decisive verdicts for the first shown answer; 0.5 = no position bias", format=FRACTION),
     "prefer_longer": st.column_config.NumberColumn(
-        "P(longer)", help="decisive verdicts for the longer answer, lengths differing by > 30 characters", **FRACTION),
-    "position_consistency": st.column_config.NumberColumn("same verdict both orders", **FRACTION),
+        "P(longer)", help="decisive verdicts for the longer answer, lengths differing by > 30 characters", format=FRACTION),
+    "position_consistency": st.column_config.NumberColumn("same verdict both orders", format=FRACTION),
     "self_consistency": st.column_config.NumberColumn(
-        "self-consistency", help="K samples: each against the mode of the others", **FRACTION),
+        "self-consistency", help="K samples: each against the mode of the others", format=FRACTION),
     "invalid": st.column_config.NumberColumn("invalid"),
     "cost_per_1000": st.column_config.NumberColumn("USD / 1k", format="%.2f"),
     "seconds_per_1000": st.column_config.NumberColumn("s / 1k", format="%.0f"),
