@@ -40,7 +40,7 @@ class DemoSettings:
 
 
 def _tokenizer_corpus(dialogs: Path) -> list[str]:
-    texts = []
+    texts: list[str] = []
     for line in dialogs.read_text().splitlines():
         if line.strip():
             texts.extend(message["content"] for message in json.loads(line)["messages"])

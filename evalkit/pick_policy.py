@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import EvalkitError
-from evalkit.stats.compare import paired_bootstrap_differences
+from evalkit.stats.compare import PairedDifference, paired_bootstrap_differences
 from evalkit.stats.summary import preference_column, summarize_likert, summarize_pairwise
 from evalkit.stats.winrate import preference_unit
 
@@ -85,12 +85,12 @@ def choose(
     name_of = dict(zip(checkpoints["model_id"].astype(int), checkpoints["name"]))
     best = max(candidates, key=lambda i: (win_rate[i], -epoch_of[i]))
     others = [i for i in candidates if i != best]
-    comparisons: dict[int, dict[str, float]] = {}
+    comparisons: dict[int, PairedDifference] = {}
     if others:
         matrix_best = np.repeat(wins[best].to_numpy()[:, None], len(others), axis=1) * 100
         matrix_others = wins[others].to_numpy() * 100
         results = paired_bootstrap_differences(matrix_best, matrix_others, n_resamples=n_resamples, level=level, seed=seed)
-        comparisons = {other: dict(result) for other, result in zip(others, results)}
+        comparisons = dict(zip(others, results))
     tied = [best] + [i for i, c in comparisons.items() if not (c["ci_low"] > 0)]
     chosen = min(tied, key=lambda i: (math.isnan(likert_mean[i]), -(likert_mean[i] if not math.isnan(likert_mean[i]) else 0), epoch_of[i]))
     runner_up = max(others, key=lambda i: (win_rate[i], -epoch_of[i])) if others else None

@@ -71,8 +71,8 @@ def epoch_curve(points: pd.DataFrame, metric: str, window: tuple[int, int] | Non
         layers.append(alt.Chart(pick).mark_rule(color="#e45756", strokeDash=[4, 3], strokeWidth=2).encode(x="epoch:Q"))
         layers.append(alt.Chart(pick).mark_text(align="left", dx=4, dy=-6, color="#e45756").encode(
             x="epoch:Q", y=alt.value(8), text="label:N"))
-    title = alt.TitleParams(text=quantity, subtitle=judge or None, anchor="start")
-    return alt.layer(*layers).properties(title=title, width=420, height=220)
+    title = alt.TitleParams(text=quantity, subtitle=judge or "", anchor="start")
+    return alt.layer(*layers).properties(title=title, width=420, height=220)  # type: ignore[return-value]  # stubs: LayerChart | FacetChart
 
 
 def agreement_heatmap(pairs: pd.DataFrame, value: str = "agreement", title: str = "") -> alt.LayerChart:

@@ -36,7 +36,7 @@ def by_source(cells: pd.DataFrame, size: int) -> alt.LayerChart:
         )
     )
     rules = alt.Chart(frame).mark_errorbar(ticks=True).encode(x="source:N", y=alt.Y("ci_low:Q", title=""), y2="ci_high:Q")
-    return alt.layer(bars, rules).properties(title=f"Score by data source ({size} examples each)", height=320)
+    return alt.layer(bars, rules).properties(title=f"Score by data source ({size} examples each)", height=320)  # type: ignore[return-value]  # stubs: LayerChart | FacetChart
 
 
 def by_size(cells: pd.DataFrame) -> alt.LayerChart:
@@ -54,7 +54,7 @@ def by_size(cells: pd.DataFrame) -> alt.LayerChart:
         )
     )
     band = alt.Chart(frame).mark_errorbar(ticks=True).encode(x=x, y=alt.Y("ci_low:Q", title=""), y2="ci_high:Q", color="source:N")
-    return alt.layer(line, band).properties(title="Score by data size", height=320)
+    return alt.layer(line, band).properties(title="Score by data size", height=320)  # type: ignore[return-value]  # stubs: LayerChart | FacetChart
 
 
 def by_proportion(cells: pd.DataFrame) -> alt.Chart:

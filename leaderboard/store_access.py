@@ -49,7 +49,7 @@ def results_token(store: Store) -> str:
     and judgments are insert-only, so their max id suffices (an index lookup, where a count scans
     ~500k rows); uses have no integer id, so they are counted."""
     with store.engine.connect() as conn:
-        parts: list[object] = _id_aggregates(conn, RESULT_TABLES, count=False)
+        parts: list[object] = list(_id_aggregates(conn, RESULT_TABLES, count=False))
         parts.append(conn.execute(select(func.count()).select_from(t.judgment_uses)).scalar_one())
         parts.append([list(r) for r in conn.execute(select(t.prompt_sets.c.name, t.prompt_sets.c.content_hash)
                                                     .order_by(t.prompt_sets.c.name))])

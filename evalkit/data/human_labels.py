@@ -35,7 +35,6 @@ MTBENCH_SEPARATORS: tuple[str, ...] = (":", "|", "/", "-", "_", ",", " ")
 _PANDALM_RATER = re.compile(r"annotator(\d+)$")
 _PANDALM_LABELS = {0: "tie", 1: "A", 2: "B"}
 _MTBENCH_WINNERS = {"model_a": "A", "model_b": "B", "tie": "tie", "tie (bothbad)": "tie"}
-_FLIP = {"A": "B", "B": "A", "tie": "tie", None: None}
 
 
 class BadRow(Exception):
@@ -182,7 +181,7 @@ def _mtbench(row: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any]
     item = f"{question}:{ordered[0]}:{ordered[1]}:{turn}"
     instruction, answer_a, answer_b = _turn_texts(row, turn)
     if flipped:
-        answer_a, answer_b, label = answer_b, answer_a, _FLIP[label]
+        answer_a, answer_b, label = answer_b, answer_a, {"A": "B", "B": "A"}.get(label, label)
     for separator in MTBENCH_SEPARATORS:
         state["aliases"][separator.join(map(str, (question, *ordered, turn)))] = (item, False)
         state["aliases"][separator.join(map(str, (question, *reversed(ordered), turn)))] = (item, True)

@@ -42,7 +42,7 @@ def lengthen(store: Store, rows: list[Row], min_words: int, settings: LLMSetting
                     "name": str(row.extra.get("task") or row.extra.get("name") or ""),
                     "instruction": instruction,
                     "input": str(row.extra.get("input") or ""),
-                    "output": row.output,
+                    "output": row.output or "",
                 },
             )
         )

@@ -66,6 +66,6 @@ def json_tag_list(text: str) -> list[str] | None:
         return None
     if not isinstance(value, list):
         return None
-    tags = [item.get("tag") if isinstance(item, dict) else item for item in value]
-    tags = [tag.strip() for tag in tags if isinstance(tag, str) and tag.strip()]
+    candidates = [item.get("tag") if isinstance(item, dict) else item for item in value]
+    tags = [tag.strip() for tag in candidates if isinstance(tag, str) and tag.strip()]
     return tags or None

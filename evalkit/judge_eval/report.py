@@ -86,9 +86,8 @@ def judge_entry(judge: JudgeVerdicts, humans: pd.DataFrame, pairs: pd.DataFrame,
 def build_report(humans: pd.DataFrame, pairs: pd.DataFrame, judges: list[JudgeVerdicts], *, source: str,
                  n_resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Any]:
     """{"humans": ..., "judges": [...], ...}: judges sorted by tie-discounted agreement, best first."""
-    options = {"n_resamples": n_resamples, "level": level, "seed": seed}
-    entries = [judge_entry(judge, humans, pairs, **options) for judge in judges]
+    entries = [judge_entry(judge, humans, pairs, n_resamples=n_resamples, level=level, seed=seed) for judge in judges]
     entries.sort(key=lambda e: -e["human_agreement_tie_discounted"] if not math.isnan(e["human_agreement_tie_discounted"])
                  else math.inf)
     return {"source": source, "items": int(humans["item"].nunique()), "level": level, "resamples": n_resamples,
-            "humans": humans_entry(humans, pairs, **options), "judges": entries}
+            "humans": humans_entry(humans, pairs, n_resamples=n_resamples, level=level, seed=seed), "judges": entries}

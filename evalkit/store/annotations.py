@@ -82,7 +82,7 @@ def create_batch(
             insert(t.annotation_batches).values(
                 name=name, model_id=model_id, baseline_id=baseline_id, prompt_set=prompt_set, per_item=per_item
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has one
         rows = []
         for position, prompt_hash in enumerate(shared):
             rows.append({"batch_id": batch_id, "position": position, "prompt_hash": prompt_hash,

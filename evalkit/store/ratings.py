@@ -79,7 +79,7 @@ def create_rating_batch(store: Store, name: str, model_ids: list[int], prompt_se
         pairs = [(m, p) for p in shared for m in model_ids]
         random.Random(seed if seed is not None else int(sha256_text(name)[:12], 16)).shuffle(pairs)
         batch = conn.execute(insert(t.rating_batches).values(name=name, prompt_set=prompt_set, per_item=per_item)
-                             ).inserted_primary_key[0]
+                             ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has one
         conn.execute(insert(t.rating_items), [
             {"batch_id": batch, "position": position, "prompt_hash": p, "model_id": m, "generation_id": answers[(m, p)]}
             for position, (m, p) in enumerate(pairs)])

@@ -25,7 +25,7 @@ if sweeps.empty:
 
 labels = {row.sweep_key: f"{row.name} · {row.sweep_key[:8]}" for row in sweeps.itertuples()}
 keys = list(reversed(list(labels)))  # the latest sweep first
-sweep_key = st.selectbox("Sweep", keys, format_func=labels.get, key="experiments_sweep")
+sweep_key = st.selectbox("Sweep", keys, format_func=labels.__getitem__, key="experiments_sweep")
 sweep = sweeps.set_index("sweep_key").loc[sweep_key]
 cells = cells_frame(store, sweep_key)
 if cells.empty:
