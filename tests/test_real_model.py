@@ -85,7 +85,8 @@ def test_batched_answer_equals_the_unbatched_one(real_answers: dict) -> None:
     text = render(generator.tokenizer, [{"role": "user", "content": QUESTIONS["capital"]}])
     encoded = generator.tokenizer(text, return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
-        output = generator.model.generate(**encoded, max_new_tokens=48, do_sample=False, eos_token_id=generator.tokenizer.eos_token_id)
+        output = generator.model.generate(**encoded, max_new_tokens=48, do_sample=False, eos_token_id=generator.tokenizer.eos_token_id,
+                                          repetition_penalty=DecodingParams().repetition_penalty)
     alone = generator.tokenizer.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True).strip()
     assert alone == real_answers["answers"]["capital"].text
 
