@@ -90,7 +90,8 @@ def flops_per_token(model: Any, context: float) -> float:
     """2 FLOPs per matmul parameter (the embedding lookup is free, the tied lm_head is a matmul), plus
     attention's QK^T and AV over `context` positions in every layer."""
     config = model.config
-    attention = 4 * config.num_hidden_layers * context * config.num_attention_heads * (config.hidden_size // config.num_attention_heads)
+    head_dim = config.hidden_size // config.num_attention_heads
+    attention = 4 * config.num_hidden_layers * context * config.num_attention_heads * head_dim
     lookup = 0 if config.tie_word_embeddings else config.vocab_size * config.hidden_size
     return 2 * (model.num_parameters() - lookup) + attention
 
@@ -112,7 +113,8 @@ def report(label: str, generator: TransformersGenerator, prompts: list[Prompt], 
            new_tokens: int, rounds: int, gflops: float) -> None:
     best = measure(generator, prompts, naive_prompts, new_tokens, rounds)
     tokenizer = generator.tokenizer
-    prompt_tokens = sum(len(tokenizer(render(tokenizer, p.messages), add_special_tokens=False)["input_ids"]) for p in prompts) / len(prompts)
+    rendered = [render(tokenizer, p.messages) for p in prompts]
+    prompt_tokens = sum(len(ids) for ids in tokenizer(rendered, add_special_tokens=False)["input_ids"]) / len(prompts)
     answer_tokens = best["evalkit"][1] / len(prompts)
     flops = flops_per_token(generator.model, prompt_tokens + answer_tokens / 2)
     ceiling = gflops * 1e9 / flops
@@ -150,7 +152,8 @@ def main() -> None:
                 path = get_smollm2()
             else:  # a tokenizer trained on the prompts' own domain gives realistic prompt lengths
                 corpus = [p.reference or "" for p in prompts] + [m["content"] for p in prompts for m in p.messages]
-                path = build_tiny_model(Path(tmp) / "tiny", corpus * 3 + list(DEFAULT_CORPUS), vocab_size=2048, hidden_size=128, layers=4)
+                path = build_tiny_model(Path(tmp) / "tiny", corpus * 3 + list(DEFAULT_CORPUS), vocab_size=2048,
+                                        hidden_size=128, layers=4)
             generator = TransformersGenerator(path, device="cpu")
             for new_tokens in (int(n) for n in args.new_tokens.split(",")):
                 report(name, generator, prompts, naive_prompts, new_tokens, args.rounds, gflops)

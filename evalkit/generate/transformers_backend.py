@@ -61,10 +61,12 @@ class TransformersGenerator:
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
         order = sorted(range(len(requests)), key=lambda i: lengths[i], reverse=True)
         for start, batch in self._batches(order, lengths, decoding.max_new_tokens):
-            encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
+                                     add_special_tokens=False).to(self.device)
             torch.manual_seed(decoding.seed + start)
             began = time.perf_counter()
-            new_tokens = decode_dropping_finished(self.model, encoded["input_ids"], encoded["attention_mask"], decoding, self.stop_ids)
+            new_tokens = decode_dropping_finished(self.model, encoded["input_ids"], encoded["attention_mask"], decoding,
+                                                  self.stop_ids)
             elapsed = time.perf_counter() - began
             results = []
             for row, index in zip(new_tokens, batch):
