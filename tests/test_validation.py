@@ -8,7 +8,6 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -113,29 +112,19 @@ def test_left_out_preferences_are_counted_and_the_win_rate_is_alpaca_evals() -> 
     assert ours["win_rate"] == pytest.approx(theirs["win_rate"])
 
 
-def test_decoding_steps_report_tokens_and_finished_answers(tiny_model_dir: Path) -> None:
+def test_step_counter_reports_tokens_and_finished_answers() -> None:
     import torch
-    from transformers import AutoModelForCausalLM
 
-    from evalkit.generate.decode import decode_dropping_finished
-    from evalkit.generate.progress import GenerationProgress
-    from evalkit.records import DecodingParams, GenerationResult
+    from evalkit.generate.progress import GenerationProgress, step_counter
+    from evalkit.records import GenerationResult
 
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    prompts = torch.tensor([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
-    with torch.inference_mode():
-        free = decode_dropping_finished(model, prompts, torch.ones_like(prompts), DecodingParams(greedy=True, max_new_tokens=3), [])
-    # Rows stop on their own second token: each step reports the rows still decoding and those just finished.
-    stops = sorted({answer[1] for answer in free})
     steps: list[tuple[int, int]] = []
-    with torch.inference_mode():
-        answers = decode_dropping_finished(model, prompts, torch.ones_like(prompts), DecodingParams(greedy=True, max_new_tokens=3),
-                                           stops, on_step=lambda tokens, finished: steps.append((tokens, finished)))
-    ended = [next((i for i, token in enumerate(answer) if token in stops), len(answer) - 1) for answer in answers]
-    expected = [(sum(1 for e in ended if e >= step), sum(1 for a, e in zip(answers, ended) if e == step and a[e] in stops))
-                for step in range(max(ended) + 1)]
-    assert steps == expected and steps[0][0] == 3
-    steps = [(3, 1), (2, 1), (1, 0)]
+    criteria = step_counter([7], lambda tokens, finished: steps.append((tokens, finished)))
+    rows = torch.tensor([[1, 2], [1, 2], [1, 2]])
+    for new in ([3, 7, 3], [7, 0, 3], [0, 0, 4]):  # row 1 stops first, row 0 next, row 2 runs to the limit
+        rows = torch.cat([rows, torch.tensor(new)[:, None]], dim=1)
+        assert not criteria(rows, None).any()
+    assert steps == [(3, 1), (2, 1), (1, 0)]
     with GenerationProgress(3, "t", enabled=True) as shown:
         for tokens, finished in steps:
             shown.on_step(tokens, finished)

@@ -58,3 +58,27 @@ class GenerationProgress:
 
     def __exit__(self, *_: object) -> None:
         self.bar.close()
+
+
+def step_counter(stop_ids: Sequence[int], on_step: StepCallback) -> Any:
+    """A transformers StoppingCriteriaList holding one criterion that stops nothing: after each decoding step it reports how
+    many rows produced a token and how many of them just emitted a stop token."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class StepCounter(StoppingCriteria):
+        def __init__(self) -> None:
+            self.done: Any = None
+            self.stop = torch.tensor(list(stop_ids))
+
+        def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
+            if self.done is None:
+                self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+                self.stop = self.stop.to(input_ids.device)
+            active = ~self.done
+            finished = active & torch.isin(input_ids[:, -1], self.stop)
+            self.done |= finished
+            on_step(int(active.sum()), int(finished.sum()))
+            return torch.zeros_like(self.done)
+
+    return StoppingCriteriaList([StepCounter()])

@@ -1,10 +1,9 @@
-"""In-process generation with transformers: batched, length-sorted, left-padded, finished rows dropped.
+"""In-process generation with transformers: batched, length-sorted, left-padded.
 
 Sorting by prompt length keeps padding (wasted compute) small inside each batch, and a token budget
 (rows x (longest prompt + new tokens)) closes a batch early when its prompts are long, so one long
 prompt does not pad dozens of short ones; left padding keeps every prompt's last token adjacent to the
-first generated one, as decoder-only batching requires. Each row leaves its batch the step it ends
-(evalkit.generate.decode), so answers of natural length cost only their own tokens.
+first generated one, as decoder-only batching requires.
 """
 
 from __future__ import annotations
@@ -16,8 +15,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.generate.chat import render, stop_token_ids
-from evalkit.generate.decode import decode_dropping_finished
-from evalkit.generate.progress import StepCallback
+from evalkit.generate.progress import StepCallback, step_counter
 from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
 
 
@@ -55,20 +53,35 @@ class TransformersGenerator:
         self.max_batch_tokens = max_batch_tokens or (131_072 if self.device.startswith("cuda") else 16_384)
         self.stop_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
 
+    def _generate_kwargs(self, decoding: DecodingParams) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": decoding.max_new_tokens,
+            "repetition_penalty": decoding.repetition_penalty,
+            "eos_token_id": self.stop_ids,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if decoding.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(do_sample=True, temperature=decoding.temperature, top_p=decoding.top_p, top_k=None)
+        return kwargs
+
     def generate(self, requests: Sequence[GenerationRequest], decoding: DecodingParams) -> Iterator[list[GenerationResult]]:
         import torch
 
         texts = [render(self.tokenizer, r.prompt.messages) for r in requests]
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
         order = sorted(range(len(requests)), key=lambda i: lengths[i], reverse=True)
+        kwargs = self._generate_kwargs(decoding)
         for start, batch in self._batches(order, lengths, decoding.max_new_tokens):
-            encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
-                                     add_special_tokens=False).to(self.device)
+            encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
             torch.manual_seed(decoding.seed + start)
             began = time.perf_counter()
-            new_tokens = decode_dropping_finished(self.model, encoded["input_ids"], encoded["attention_mask"], decoding,
-                                                  self.stop_ids, on_step=self.on_step)
+            steps = {"stopping_criteria": step_counter(self.stop_ids, self.on_step)} if self.on_step else {}
+            with torch.inference_mode():
+                output = self.model.generate(**encoded, **kwargs, **steps)
             elapsed = time.perf_counter() - began
+            new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
             results = []
             for row, index in zip(new_tokens, batch):
                 kept, finish = self._until_stop(row)
