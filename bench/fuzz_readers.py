@@ -36,8 +36,10 @@ def main() -> int:
                 continue
         total += tried
         print(f"{reader.name:22} {tried:>7,} inputs, no traceback  ({time.perf_counter() - started:.0f} s)", flush=True)
-    print(f"total: {total:,} generated inputs over {len(READERS)} readers in {time.perf_counter() - began:.0f} s; "
-          f"{len(failed)} readers failed")
+    print(
+        f"total: {total:,} generated inputs over {len(READERS)} readers in {time.perf_counter() - began:.0f} s; "
+        f"{len(failed)} readers failed"
+    )
     return 1 if failed else 0
 
 

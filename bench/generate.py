@@ -48,8 +48,14 @@ def naive(generator: TransformersGenerator, prompts: list[Prompt], new_tokens: i
     for prompt in prompts:
         encoded = tokenizer(render(tokenizer, prompt.messages), return_tensors="pt", add_special_tokens=False)
         with torch.inference_mode():
-            output = model.generate(**encoded, max_new_tokens=new_tokens, do_sample=False, repetition_penalty=1.0,
-                                    eos_token_id=generator.stop_ids, pad_token_id=tokenizer.pad_token_id)
+            output = model.generate(
+                **encoded,
+                max_new_tokens=new_tokens,
+                do_sample=False,
+                repetition_penalty=1.0,
+                eos_token_id=generator.stop_ids,
+                pad_token_id=tokenizer.pad_token_id,
+            )
         produced += output.shape[1] - encoded["input_ids"].shape[1]
     return produced
 
@@ -57,8 +63,13 @@ def naive(generator: TransformersGenerator, prompts: list[Prompt], new_tokens: i
 def generate_batch(generator: TransformersGenerator, prompts: list[Prompt], new_tokens: int) -> int:
     tokenizer = generator.tokenizer
     inputs = [tokenizer(render(tokenizer, p.messages), add_special_tokens=False)["input_ids"] for p in prompts]
-    config = GenerationConfig(max_new_tokens=new_tokens, do_sample=False, repetition_penalty=1.0,
-                              eos_token_id=generator.stop_ids, pad_token_id=tokenizer.pad_token_id)
+    config = GenerationConfig(
+        max_new_tokens=new_tokens,
+        do_sample=False,
+        repetition_penalty=1.0,
+        eos_token_id=generator.stop_ids,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     with torch.inference_mode():
         outputs = generator.model.generate_batch(inputs=inputs, generation_config=config)
     return sum(len(o.generated_tokens) for o in outputs.values())
@@ -96,8 +107,9 @@ def flops_per_token(model: Any, context: float) -> float:
     return 2 * (model.num_parameters() - lookup) + attention
 
 
-def measure(generator: TransformersGenerator, prompts: list[Prompt], naive_prompts: list[Prompt], new_tokens: int,
-            rounds: int) -> dict[str, tuple[float, int]]:
+def measure(
+    generator: TransformersGenerator, prompts: list[Prompt], naive_prompts: list[Prompt], new_tokens: int, rounds: int
+) -> dict[str, tuple[float, int]]:
     for method in METHODS.values():  # warm-up: kernels, allocator, the continuous-batching manager
         method(generator, prompts[:4], 8)
     runs: dict[str, list[tuple[float, int]]] = {name: [] for name in METHODS}
@@ -109,8 +121,15 @@ def measure(generator: TransformersGenerator, prompts: list[Prompt], naive_promp
     return {name: max(results) for name, results in runs.items()}
 
 
-def report(label: str, generator: TransformersGenerator, prompts: list[Prompt], naive_prompts: list[Prompt],
-           new_tokens: int, rounds: int, gflops: float) -> None:
+def report(
+    label: str,
+    generator: TransformersGenerator,
+    prompts: list[Prompt],
+    naive_prompts: list[Prompt],
+    new_tokens: int,
+    rounds: int,
+    gflops: float,
+) -> None:
     best = measure(generator, prompts, naive_prompts, new_tokens, rounds)
     tokenizer = generator.tokenizer
     rendered = [render(tokenizer, p.messages) for p in prompts]
@@ -118,15 +137,19 @@ def report(label: str, generator: TransformersGenerator, prompts: list[Prompt], 
     answer_tokens = best["evalkit"][1] / len(prompts)
     flops = flops_per_token(generator.model, prompt_tokens + answer_tokens / 2)
     ceiling = gflops * 1e9 / flops
-    print(f"\n{label}: {len(prompts)} prompts (naive: {len(naive_prompts)}), at most {new_tokens} new tokens, "
-          f"mean answer {answer_tokens:.0f} tokens, mean prompt {prompt_tokens:.0f} tokens")
+    print(
+        f"\n{label}: {len(prompts)} prompts (naive: {len(naive_prompts)}), at most {new_tokens} new tokens, "
+        f"mean answer {answer_tokens:.0f} tokens, mean prompt {prompt_tokens:.0f} tokens"
+    )
     for name, (rate, produced) in best.items():
         print(f"  {name:<15}: {rate:8.1f} tokens/s ({produced} tokens)")
     library = best["generate_batch"][0]
     print(f"  evalkit / naive          : {best['evalkit'][0] / best['naive'][0]:6.1f}x  (floor 10x)")
     print(f"  evalkit / generate_batch : {best['evalkit'][0] / library:6.1f}x  (floor 2x)")
-    print(f"  CPU limit: {flops / 1e6:.0f} MFLOP/token at {gflops:.0f} GFLOP/s matmul = {ceiling:.0f} tokens/s; "
-          f"evalkit reaches {100 * best['evalkit'][0] / ceiling:.0f}% of it")
+    print(
+        f"  CPU limit: {flops / 1e6:.0f} MFLOP/token at {gflops:.0f} GFLOP/s matmul = {ceiling:.0f} tokens/s; "
+        f"evalkit reaches {100 * best['evalkit'][0] / ceiling:.0f}% of it"
+    )
 
 
 def main() -> None:
@@ -142,8 +165,7 @@ def main() -> None:
     prompts = list(load_prompt_set("dev").prompts[: args.prompts])
     naive_prompts = prompts[:: max(1, len(prompts) // args.naive_prompts)][: args.naive_prompts]
     gflops = matmul_gflops()
-    print(f"threads={args.threads} matmul={gflops:.0f} GFLOP/s load average={os.getloadavg()[0]:.1f} "
-          f"torch={torch.__version__}")
+    print(f"threads={args.threads} matmul={gflops:.0f} GFLOP/s load average={os.getloadavg()[0]:.1f} torch={torch.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             if name == "smollm2":
@@ -152,8 +174,9 @@ def main() -> None:
                 path = get_smollm2()
             else:  # a tokenizer trained on the prompts' own domain gives realistic prompt lengths
                 corpus = [p.reference or "" for p in prompts] + [m["content"] for p in prompts for m in p.messages]
-                path = build_tiny_model(Path(tmp) / "tiny", corpus * 3 + list(DEFAULT_CORPUS), vocab_size=2048,
-                                        hidden_size=128, layers=4)
+                path = build_tiny_model(
+                    Path(tmp) / "tiny", corpus * 3 + list(DEFAULT_CORPUS), vocab_size=2048, hidden_size=128, layers=4
+                )
             generator = TransformersGenerator(path, device="cpu")
             for new_tokens in (int(n) for n in args.new_tokens.split(",")):
                 report(name, generator, prompts, naive_prompts, new_tokens, args.rounds, gflops)

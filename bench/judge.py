@@ -31,8 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 def start_server(latency: float) -> tuple[subprocess.Popen, str]:
     """The scripted server in its own process, so it does not share the client's interpreter lock."""
-    process = subprocess.Popen([sys.executable, "-m", "tests.fixtures.fake_openai_server", "--latency", str(latency),
-                                "--vary-logprobs"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fixtures.fake_openai_server", "--latency", str(latency), "--vary-logprobs"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
 
@@ -43,10 +47,18 @@ def server_requests(base_url: str) -> int:
 
 
 def write_outputs(folder: Path, pairs: int) -> tuple[Path, Path]:
-    model = [{"instruction": f"Question {i}: explain topic {i} briefly.", "output": f"Model answer {i}: " + "detail " * (i % 40),
-              "generator": "bench-model"} for i in range(pairs)]
-    baseline = [{"instruction": row["instruction"], "output": f"Baseline answer {i}.", "generator": "bench-baseline"}
-                for i, row in enumerate(model)]
+    model = [
+        {
+            "instruction": f"Question {i}: explain topic {i} briefly.",
+            "output": f"Model answer {i}: " + "detail " * (i % 40),
+            "generator": "bench-model",
+        }
+        for i in range(pairs)
+    ]
+    baseline = [
+        {"instruction": row["instruction"], "output": f"Baseline answer {i}.", "generator": "bench-baseline"}
+        for i, row in enumerate(model)
+    ]
     (folder / "model.json").write_text(json.dumps(model))
     (folder / "baseline.json").write_text(json.dumps(baseline))
     return folder / "model.json", folder / "baseline.json"
@@ -69,7 +81,9 @@ async def bare_openai_loop(base_url: str, requests: list[list[dict[str, str]]], 
     return elapsed
 
 
-def alpaca_eval_annotator(base_url: str, model_file: Path, baseline_file: Path, subset: int, folder: Path) -> tuple[float, list[float]]:
+def alpaca_eval_annotator(
+    base_url: str, model_file: Path, baseline_file: Path, subset: int, folder: Path
+) -> tuple[float, list[float]]:
     """alpaca-eval's PairwiseAnnotator with its defaults, its OpenAI client config pointed at our server."""
     config = folder / "openai_configs.yaml"
     config.write_text(json.dumps({"default": [{"api_key": "bench", "base_url": base_url}]}))
@@ -89,7 +103,9 @@ def alpaca_eval_annotator(base_url: str, model_file: Path, baseline_file: Path, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=1000, help="pairs; each is judged in both orders (default 1000 = 2000 requests)")
+    parser.add_argument(
+        "--pairs", type=int, default=1000, help="pairs; each is judged in both orders (default 1000 = 2000 requests)"
+    )
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--alpaca-subset", type=int, default=100)
@@ -101,8 +117,8 @@ def main() -> None:
     from evalkit.judges.alpaca import AlpacaEvalJudge
     from evalkit.judges.pairing import pair_items
     from evalkit.judges.registry import make_judge
-    from evalkit.results.tables import alpaca_table
     from evalkit.judges.runner import RunOptions, as_generation_set, judge_pairs
+    from evalkit.results.tables import alpaca_table
     from evalkit.store import Store
 
     server, base_url = start_server(args.latency)
@@ -127,8 +143,13 @@ def main() -> None:
             sent = server_requests(base_url) - before
             assert summary["requests"] == requests == sent and summary["stored"] == requests, summary
 
-            items, _ = pair_items(store, judge, judge.kind, as_generation_set(store, model_id),  # the very messages the judge sent
-                                  as_generation_set(store, baseline_id))
+            items, _ = pair_items(
+                store,
+                judge,
+                judge.kind,
+                as_generation_set(store, model_id),  # the very messages the judge sent
+                as_generation_set(store, baseline_id),
+            )
             bare = asyncio.run(bare_openai_loop(base_url, [judge.messages(i.texts, i.order) for i in items], args.concurrency))
 
             before = server_requests(base_url)
@@ -152,14 +173,24 @@ def main() -> None:
         server.wait()
 
     ours_rate, ae_rate = requests / ours, subset / ae_wall
-    print(f"judge bench: {requests} pairwise requests, latency {args.latency:g} s, concurrency {args.concurrency}, {os.cpu_count()} cores")
+    print(
+        f"judge bench: {requests} pairwise requests, latency {args.latency:g} s, concurrency {args.concurrency}, {os.cpu_count()} cores"
+    )
     print(f"  physical limit N*latency/concurrency   {limit:8.2f} s")
     print(f"  evalkit judge_pairs (pairwise)         {ours:8.2f} s   {ours / limit:5.2f}x the limit   {ours_rate:7.1f} req/s")
-    print(f"  bare AsyncOpenAI + semaphore           {bare:8.2f} s   {bare / limit:5.2f}x the limit   {requests / bare:7.1f} req/s")
-    print(f"  alpaca-eval annotator, {subset} pairs     {ae_wall:8.2f} s   {ae_rate:7.1f} req/s   "
-          f"-> evalkit {ours_rate / ae_rate:5.1f}x faster per request")
-    print(f"  evalkit alpaca_eval judge, same {subset}   {ours_alpaca['wall_s']:8.2f} s   preferences differing from alpaca-eval: {mismatches}")
-    print(f"  re-run of the finished job             {rerun['wall_s']:8.2f} s   requests sent: {rerun_sent} (counted by the server)")
+    print(
+        f"  bare AsyncOpenAI + semaphore           {bare:8.2f} s   {bare / limit:5.2f}x the limit   {requests / bare:7.1f} req/s"
+    )
+    print(
+        f"  alpaca-eval annotator, {subset} pairs     {ae_wall:8.2f} s   {ae_rate:7.1f} req/s   "
+        f"-> evalkit {ours_rate / ae_rate:5.1f}x faster per request"
+    )
+    print(
+        f"  evalkit alpaca_eval judge, same {subset}   {ours_alpaca['wall_s']:8.2f} s   preferences differing from alpaca-eval: {mismatches}"
+    )
+    print(
+        f"  re-run of the finished job             {rerun['wall_s']:8.2f} s   requests sent: {rerun_sent} (counted by the server)"
+    )
     ok = ours / limit <= 1.3 and ours_rate / ae_rate >= 5 and rerun_sent == 0 and rerun["requests"] == 0 and mismatches == 0
     print("  floors (<=1.3x limit, >=5x alpaca-eval, 0 re-run requests, equal preferences):", "met" if ok else "NOT met")
     sys.exit(0 if ok else 1)

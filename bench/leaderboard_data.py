@@ -25,8 +25,10 @@ from evalkit.records import Decision, DecodingParams, GenerationResult, Judgment
 from evalkit.store import Store
 from evalkit.store import schema as t
 
-WORDS = ("the model answer explains data training loss token prompt step gradient epoch helpful clear "
-         "because therefore example python list value result first second finally note however").split()
+WORDS = (
+    "the model answer explains data training loss token prompt step gradient epoch helpful clear "
+    "because therefore example python list value result first second finally note however"
+).split()
 BASELINES = ("gpt-3.5-turbo", "alpaca-65b")
 PAIRWISE_JUDGE = "gpt-4o-2024-08-06"
 LIKERT_JUDGE = "gpt-4o-mini"
@@ -56,16 +58,46 @@ def _generations(store: Store, model_id: int, prompts: list[Prompt], rng: np.ran
     store.add_generations(model_id, DecodingParams(), "bench", results)
 
 
-def _judgment(kind: str, judge: str, prompt_hash: str, a: int, b: int | None, order: str | None, raw: str,
-              verdict: str | None = None, score: float | None = None, valid: bool = True, sample: int = 0) -> Judgment:
+def _judgment(
+    kind: str,
+    judge: str,
+    prompt_hash: str,
+    a: int,
+    b: int | None,
+    order: str | None,
+    raw: str,
+    verdict: str | None = None,
+    score: float | None = None,
+    valid: bool = True,
+    sample: int = 0,
+) -> Judgment:
     """A stored judge call: `a` is the evaluated model's generation, `b` the baseline's, `order` the shown one."""
     key = content_hash([kind, judge, prompt_hash, a, b, order, sample])
-    return Judgment(key, kind, content_hash([kind, judge]), judge, prompt_hash, a, b, order, sample, raw, verdict, score,
-                    valid, 1, 300, 40, 0.0004, 1.2)
+    return Judgment(
+        key,
+        kind,
+        content_hash([kind, judge]),
+        judge,
+        prompt_hash,
+        a,
+        b,
+        order,
+        sample,
+        raw,
+        verdict,
+        score,
+        valid,
+        1,
+        300,
+        40,
+        0.0004,
+        1.2,
+    )
 
 
-def _pairwise(rng: np.random.Generator, q: float, model_gen: dict[str, int], base_gen: dict[str, int],
-              prompts: list[Prompt]) -> list[Judgment]:
+def _pairwise(
+    rng: np.random.Generator, q: float, model_gen: dict[str, int], base_gen: dict[str, int], prompts: list[Prompt]
+) -> list[Judgment]:
     out: list[Judgment] = []
     n = len(prompts)
     per_prompt = q + rng.normal(0, 1.2, n)  # how much better this answer really is
@@ -79,19 +111,35 @@ def _pairwise(rng: np.random.Generator, q: float, model_gen: dict[str, int], bas
         for i, p in enumerate(prompts):
             model_wins = draw[i] < p_model[i]
             verdict = "tie" if tie[i] else ("A" if model_wins == model_shown_first else "B")
-            raw = (f"Answer {verdict} is more complete and accurate.\nAnswer {verdict} is significantly better."
-                   if verdict != "tie" else "Both are fine.\nNeither is significantly better.")
-            out.append(_judgment("pairwise", PAIRWISE_JUDGE, p.hash, model_gen[p.hash], base_gen[p.hash], order,
-                                 "I cannot decide." if invalid[i] else raw, None if invalid[i] else verdict,
-                                 valid=not invalid[i]))
+            raw = (
+                f"Answer {verdict} is more complete and accurate.\nAnswer {verdict} is significantly better."
+                if verdict != "tie"
+                else "Both are fine.\nNeither is significantly better."
+            )
+            out.append(
+                _judgment(
+                    "pairwise",
+                    PAIRWISE_JUDGE,
+                    p.hash,
+                    model_gen[p.hash],
+                    base_gen[p.hash],
+                    order,
+                    "I cannot decide." if invalid[i] else raw,
+                    None if invalid[i] else verdict,
+                    valid=not invalid[i],
+                )
+            )
     return out
 
 
-def populate(store: Store, runs: int = 10, epochs: int = 10, prompts: int = 805, seed: int = 0,
-             with_decisions: bool = True) -> Populated:
+def populate(
+    store: Store, runs: int = 10, epochs: int = 10, prompts: int = 805, seed: int = 0, with_decisions: bool = True
+) -> Populated:
     rng = np.random.default_rng(seed)
-    prompt_list = [Prompt(f"p{i}", ({"role": "user", "content": f"Question {i}: {_text(rng, 12)}?"},), dataset="bench")
-                   for i in range(prompts)]
+    prompt_list = [
+        Prompt(f"p{i}", ({"role": "user", "content": f"Question {i}: {_text(rng, 12)}?"},), dataset="bench")
+        for i in range(prompts)
+    ]
     prompt_set = PromptSet("bench", tuple(prompt_list), "bench")
     store.save_prompt_set(prompt_set)
 
@@ -103,8 +151,9 @@ def populate(store: Store, runs: int = 10, epochs: int = 10, prompts: int = 805,
     for run in range(runs):
         for epoch in range(1, epochs + 1):
             name = f"run-{run}/epoch-{epoch}"
-            names[name] = store.register_model(ModelInfo(name, content_hash(["ckpt", run, epoch]), f"ckpt/run-{run}/epoch-{epoch}",
-                                                         epoch, f"run-{run}"))
+            names[name] = store.register_model(
+                ModelInfo(name, content_hash(["ckpt", run, epoch]), f"ckpt/run-{run}/epoch-{epoch}", epoch, f"run-{run}")
+            )
             _generations(store, names[name], prompt_list, rng, 80 + 6 * epoch)
             checkpoints.append(name)
 
@@ -122,9 +171,21 @@ def populate(store: Store, runs: int = 10, epochs: int = 10, prompts: int = 805,
         alpaca = 1 + 1 / (1 + np.exp(-(q - 0.3 + rng.normal(0, 1.5, prompts))))
         for i, p in enumerate(prompt_list):
             m = gens[name][p.hash]
-            judgments.append(_judgment("likert", LIKERT_JUDGE, p.hash, m, None, None, f"Score: {int(scores[i])}", score=float(scores[i])))
-            judgments.append(_judgment("alpaca_eval", ALPACA_JUDGE, p.hash, m, gens[BASELINES[0]][p.hash],
-                                       "AB" if i % 2 else "BA", "m" if alpaca[i] > 1.5 else "M", score=float(alpaca[i])))
+            judgments.append(
+                _judgment("likert", LIKERT_JUDGE, p.hash, m, None, None, f"Score: {int(scores[i])}", score=float(scores[i]))
+            )
+            judgments.append(
+                _judgment(
+                    "alpaca_eval",
+                    ALPACA_JUDGE,
+                    p.hash,
+                    m,
+                    gens[BASELINES[0]][p.hash],
+                    "AB" if i % 2 else "BA",
+                    "m" if alpaca[i] > 1.5 else "M",
+                    score=float(alpaca[i]),
+                )
+            )
         store.add_judgments_with_uses(judgments, [(j.cache_key, j.generation_a, j.generation_b) for j in judgments])
 
     if with_decisions:
@@ -137,8 +198,8 @@ def _decide(store: Store, runs: int, epochs: int, names: dict[str, int]) -> None
     `evalkit pick` stores it."""
     import pandas as pd
 
-    from evalkit.results.tables import likert_table, pairwise_table
     from evalkit.pick_policy import POLICY, choose
+    from evalkit.results.tables import likert_table, pairwise_table
 
     pairwise = pairwise_table(store)
     pairwise = pairwise[pairwise["baseline"] == BASELINES[0]]
@@ -147,13 +208,15 @@ def _decide(store: Store, runs: int, epochs: int, names: dict[str, int]) -> None
         window = [e for e in range(5, 11) if e <= epochs]
         if not window:
             continue
-        checkpoints = pd.DataFrame({"model_id": [names[f"run-{run}/epoch-{e}"] for e in window],
-                                    "name": [f"epoch-{e}" for e in window], "epoch": window})
+        checkpoints = pd.DataFrame(
+            {"model_id": [names[f"run-{run}/epoch-{e}"] for e in window], "name": [f"epoch-{e}" for e in window], "epoch": window}
+        )
         decision = choose(pairwise, likert, checkpoints, n_resamples=2000)
         evidence = {k: v for k, v in decision.items() if k not in ("chosen", "epoch", "policy")}
         evidence.update(judge="pairwise", baseline=BASELINES[0], prompt_set="bench", window=[5, 10])
-        store.add_decision(Decision(f"run-{run}", decision["chosen"], decision["epoch"], POLICY, _json_safe(evidence)),
-                           decision["model_id"])
+        store.add_decision(
+            Decision(f"run-{run}", decision["chosen"], decision["epoch"], POLICY, _json_safe(evidence)), decision["model_id"]
+        )
 
 
 def _json_safe(value: object) -> object:
@@ -162,8 +225,9 @@ def _json_safe(value: object) -> object:
     return json_safe(value)
 
 
-def simulate_annotators(store: Store, model: str, baseline: str, items: int, annotators: tuple[str, ...] = ("ann", "bob", "cat"),
-                        seed: int = 0) -> int:
+def simulate_annotators(
+    store: Store, model: str, baseline: str, items: int, annotators: tuple[str, ...] = ("ann", "bob", "cat"), seed: int = 0
+) -> int:
     """A batch of `items` prompts labelled by every annotator: each copies the stored pairwise judge's
     combined verdict 75% of the time and otherwise picks at random, so agreement is high but not perfect."""
     from evalkit.results.tables import pairwise_table
@@ -171,14 +235,18 @@ def simulate_annotators(store: Store, model: str, baseline: str, items: int, ann
 
     rng = np.random.default_rng(seed)
     model_id, baseline_id = store.model_id(model), store.model_id(baseline)
-    batch, _ = annotations.create_batch(store, f"{model}-vs-{baseline}", model_id, baseline_id, "bench",
-                                        per_item=len(annotators), limit=items)
+    batch, _ = annotations.create_batch(
+        store, f"{model}-vs-{baseline}", model_id, baseline_id, "bench", per_item=len(annotators), limit=items
+    )
     judged = pairwise_table(store)
     judged = judged[(judged["model_id"] == model_id) & (judged["baseline_id"] == baseline_id)]
     outcome = dict(zip(judged["prompt_hash"], judged["outcome"]))
     shown = {("AB", "win"): "A", ("AB", "loss"): "B", ("BA", "win"): "B", ("BA", "loss"): "A"}
-    rows = store.frame(select(t.annotation_items.c.id, t.annotation_items.c.prompt_hash, t.annotation_items.c.order)
-                       .where(t.annotation_items.c.batch_id == batch))
+    rows = store.frame(
+        select(t.annotation_items.c.id, t.annotation_items.c.prompt_hash, t.annotation_items.c.order).where(
+            t.annotation_items.c.batch_id == batch
+        )
+    )
     for annotator in annotators:
         for item in rows.itertuples():
             label = shown.get((item.order, outcome.get(item.prompt_hash)), "tie")

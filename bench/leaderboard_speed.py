@@ -38,9 +38,9 @@ PAGES = ("", "checkpoints", "compare", "annotate", "agreement")
 
 def _read_seconds(url: str) -> tuple[float, float, float]:
     """(plain read, evalkit read, whole snapshot) in seconds."""
-    from evalkit.results.tables import tables
     from evalkit.leaderboard.snapshot import build_snapshot
     from evalkit.leaderboard.store_access import results_token
+    from evalkit.results.tables import tables
     from evalkit.store import Store
     from tests.test_results_reading import plain_alpaca, plain_likert, plain_pairwise
 
@@ -84,8 +84,11 @@ def _timed_serve(url: str) -> Iterator[tuple[str, float]]:
 
 def _line(label: str, pages: dict[str, float]) -> str:
     worst = max(pages.values())
-    return (f"{label:34s} " + "  ".join(f"{page} {seconds:.2f}" for page, seconds in pages.items())
-            + f"  | worst {worst:.2f} s {'OK' if worst < 3 else 'SLOW'} (< 3 s)")
+    return (
+        f"{label:34s} "
+        + "  ".join(f"{page} {seconds:.2f}" for page, seconds in pages.items())
+        + f"  | worst {worst:.2f} s {'OK' if worst < 3 else 'SLOW'} (< 3 s)"
+    )
 
 
 def _wait_for_lc(base: str, timeout: float = 900) -> float:
@@ -132,13 +135,18 @@ def main() -> None:
         data = populate(store, args.runs, args.epochs, args.prompts)
         simulate_annotators(store, data.checkpoints[min(6, len(data.checkpoints) - 1)], data.baselines[0], 100)
     with store.engine.connect() as conn:
-        counts = {name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-                  for name, table in (("models", t.models), ("generations", t.generations), ("judgments", t.judgments))}
+        counts = {
+            name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for name, table in (("models", t.models), ("generations", t.generations), ("judgments", t.judgments))
+        }
     print(f"store: {counts}", flush=True)
 
     plain, fast, built = _read_seconds(args.db)
-    print(f"read the judge tables: plain pandas joins {plain:.2f} s, evalkit {fast:.2f} s  ({plain / fast:.1f}x faster); "
-          f"whole snapshot (read + summaries) {built:.2f} s", flush=True)
+    print(
+        f"read the judge tables: plain pandas joins {plain:.2f} s, evalkit {fast:.2f} s  ({plain / fast:.1f}x faster); "
+        f"whole snapshot (read + summaries) {built:.2f} s",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as cache:
         os.environ["EVALKIT_CACHE_DIR"] = cache
         with _timed_serve(args.db) as (base, started):

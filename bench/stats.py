@@ -45,20 +45,44 @@ def make_tables(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
         for opponent, opp_quality, opp_id in opponents:
             p_win = 1 / (1 + np.exp(-(quality[k] - opp_quality - 0.3 * difficulty)))
             u = rng.uniform(size=N_PROMPTS)
-            outcome = np.where(u < 0.03, "invalid", np.where(u < 0.03 + 0.9 * p_win, "win",
-                               np.where(u < 0.13 + 0.9 * p_win, "tie", "loss")))
-            frames.append(pd.DataFrame({
-                "judge_kind": "pairwise", "judge_model": "gpt-4", "judge_spec_hash": "spec", "prompt_hash": prompts,
-                "model": names[k], "model_id": k, "baseline": opponent, "baseline_id": opp_id, "outcome": outcome,
-                "preference": pd.Series(outcome).map({"win": 2.0, "tie": 1.5, "loss": 1.0}).to_numpy(),
-                "model_len": rng.integers(200, 2500, N_PROMPTS), "baseline_len": rng.integers(200, 2500, N_PROMPTS),
-            }))
+            outcome = np.where(
+                u < 0.03, "invalid", np.where(u < 0.03 + 0.9 * p_win, "win", np.where(u < 0.13 + 0.9 * p_win, "tie", "loss"))
+            )
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "judge_kind": "pairwise",
+                        "judge_model": "gpt-4",
+                        "judge_spec_hash": "spec",
+                        "prompt_hash": prompts,
+                        "model": names[k],
+                        "model_id": k,
+                        "baseline": opponent,
+                        "baseline_id": opp_id,
+                        "outcome": outcome,
+                        "preference": pd.Series(outcome).map({"win": 2.0, "tie": 1.5, "loss": 1.0}).to_numpy(),
+                        "model_len": rng.integers(200, 2500, N_PROMPTS),
+                        "baseline_len": rng.integers(200, 2500, N_PROMPTS),
+                    }
+                )
+            )
         scores = np.clip(np.round(rng.normal(3.5 + quality[k], 1.1, N_PROMPTS) - 0.3 * difficulty), 1, 6)
         valid = rng.uniform(size=N_PROMPTS) > 0.02
-        likert.append(pd.DataFrame({
-            "judge_kind": "likert", "judge_model": "gpt-4", "judge_spec_hash": "spec-l", "prompt_hash": prompts,
-            "model": names[k], "model_id": k, "sample": 0, "score": np.where(valid, scores, np.nan), "valid": valid,
-        }))
+        likert.append(
+            pd.DataFrame(
+                {
+                    "judge_kind": "likert",
+                    "judge_model": "gpt-4",
+                    "judge_spec_hash": "spec-l",
+                    "prompt_hash": prompts,
+                    "model": names[k],
+                    "model_id": k,
+                    "sample": 0,
+                    "score": np.where(valid, scores, np.nan),
+                    "valid": valid,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True), pd.concat(likert, ignore_index=True)
 
 
@@ -127,14 +151,29 @@ def lc_timings(pairwise: pd.DataFrame) -> tuple[float, float]:
         pd.DataFrame({"model": "x", "index": np.arange(N_PROMPTS), "instruction_difficulty": 0.0}).to_csv(stand_in, index=False)
         original = glm_winrate.hf_hub_download
         glm_winrate.hf_hub_download = lambda **kwargs: str(stand_in)
-        frames = [pd.DataFrame({"output_1": ["x" * n for n in g["baseline_len"]], "output_2": ["y" * n for n in g["model_len"]],
-                                "generator_1": "baseline", "generator_2": g["model"], "preference": g["preference"]})
-                  for g in groups]
+        frames = [
+            pd.DataFrame(
+                {
+                    "output_1": ["x" * n for n in g["baseline_len"]],
+                    "output_2": ["y" * n for n in g["model_len"]],
+                    "generator_1": "baseline",
+                    "generator_2": g["model"],
+                    "preference": g["preference"],
+                }
+            )
+            for g in groups
+        ]
         try:
             with sklearn.config_context():
-                theirs = timed(lambda: [glm_winrate.get_length_controlled_winrate(
-                    f, glm_name="length_controlled_minimal", save_weights_dir=None, is_warn_extreme_changes=False)
-                    for f in frames], 1)
+                theirs = timed(
+                    lambda: [
+                        glm_winrate.get_length_controlled_winrate(
+                            f, glm_name="length_controlled_minimal", save_weights_dir=None, is_warn_extreme_changes=False
+                        )
+                        for f in frames
+                    ],
+                    1,
+                )
         finally:
             glm_winrate.hf_hub_download = original
     return ours, theirs
@@ -144,8 +183,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--resamples", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--baseline-resamples", type=int, default=20,
-                        help="resamples per checkpoint actually run through alpaca-eval's get_winrate (then scaled)")
+    parser.add_argument(
+        "--baseline-resamples",
+        type=int,
+        default=20,
+        help="resamples per checkpoint actually run through alpaca-eval's get_winrate (then scaled)",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -164,18 +207,28 @@ def main() -> None:
 
     print(f"evalkit stats bench: {N_CHECKPOINTS} checkpoints x {N_PROMPTS} prompts, {args.resamples} resamples, one core")
     print(f"{'what':58s} {'evalkit':>10s} {'alpaca-eval':>12s} {'ratio':>8s}")
-    print(f"{'all summaries + Bradley-Terry with CIs (floor: < 1 s)':58s} {ours_all:9.3f}s {theirs['bootstrap']:11.1f}s "
-          f"{theirs['bootstrap'] / ours_all:7.0f}x")
-    print(f"{'  same, CPU time (= wall time on an idle core)':58s} {ours_cpu:9.3f}s {'':11s}  "
-          f"{theirs['bootstrap'] / ours_cpu:7.0f}x")
+    print(
+        f"{'all summaries + Bradley-Terry with CIs (floor: < 1 s)':58s} {ours_all:9.3f}s {theirs['bootstrap']:11.1f}s "
+        f"{theirs['bootstrap'] / ours_all:7.0f}x"
+    )
+    print(
+        f"{'  same, CPU time (= wall time on an idle core)':58s} {ours_cpu:9.3f}s {'':11s}  "
+        f"{theirs['bootstrap'] / ours_cpu:7.0f}x"
+    )
     print(f"{'  (alpaca-eval column: get_winrate per resample, scaled)':58s}")
-    print(f"{'win-rate point estimates (20 x get_winrate)':58s} {ours_point * 1e3:8.2f}ms {theirs['point'] * 1e3:10.1f}ms "
-          f"{theirs['point'] / ours_point:7.0f}x")
-    print(f"{'length-controlled GLM, 20 fits (same alpaca-eval fit)':58s} {ours_lc:9.3f}s {theirs_lc:11.3f}s "
-          f"{theirs_lc / ours_lc:7.2f}x")
+    print(
+        f"{'win-rate point estimates (20 x get_winrate)':58s} {ours_point * 1e3:8.2f}ms {theirs['point'] * 1e3:10.1f}ms "
+        f"{theirs['point'] / ours_point:7.0f}x"
+    )
+    print(
+        f"{'length-controlled GLM, 20 fits (same alpaca-eval fit)':58s} {ours_lc:9.3f}s {theirs_lc:11.3f}s "
+        f"{theirs_lc / ours_lc:7.2f}x"
+    )
     verdict = "meets" if min(ours_all, ours_cpu) < 1.0 else "MISSES"
-    print(f"floor: all summaries in {ours_all:.3f} s wall / {ours_cpu:.3f} s CPU: {verdict} the 1 s target "
-          f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"floor: all summaries in {ours_all:.3f} s wall / {ours_cpu:.3f} s CPU: {verdict} the 1 s target "
+        f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

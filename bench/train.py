@@ -46,8 +46,14 @@ def dialog_tokens(model_dir: Path) -> int:
 def run_evalkit(model_dir: Path, out: Path, args: argparse.Namespace, packing: bool) -> tuple[float, float]:
     from evalkit.train.engine import TrainRequest, run_training
 
-    overrides = {"epochs": str(args.epochs), "batch_size": str(args.batch_size), "micro_batch_size": str(args.batch_size),
-                 "learning_rate": "1e-3", "min_learning_rate": "1e-4", "packing": str(packing).lower()}
+    overrides = {
+        "epochs": str(args.epochs),
+        "batch_size": str(args.batch_size),
+        "micro_batch_size": str(args.batch_size),
+        "learning_rate": "1e-3",
+        "min_learning_rate": "1e-4",
+        "packing": str(packing).lower(),
+    }
     cpu = time.process_time()
     result = run_training(TrainRequest(DATA, model_dir, out, "lima", overrides, progress=False))
     return result.seconds, time.process_time() - cpu
@@ -64,11 +70,28 @@ def run_trl(model_dir: Path, out: Path, args: argparse.Namespace) -> tuple[float
     tokenizer.chat_template = TRAINING_CHATML
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     config = SFTConfig(
-        output_dir=str(out), num_train_epochs=args.epochs, per_device_train_batch_size=args.batch_size,
-        gradient_accumulation_steps=1, learning_rate=1e-3, lr_scheduler_type="linear", weight_decay=0.1,
-        adam_beta1=0.9, adam_beta2=0.95, max_length=2048, assistant_only_loss=True, packing=False,
-        gradient_checkpointing=False, bf16=False, fp16=False, use_cpu=True, report_to="none", save_strategy="no",
-        logging_steps=1, disable_tqdm=True, seed=42, dataset_num_proc=None,
+        output_dir=str(out),
+        num_train_epochs=args.epochs,
+        per_device_train_batch_size=args.batch_size,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-3,
+        lr_scheduler_type="linear",
+        weight_decay=0.1,
+        adam_beta1=0.9,
+        adam_beta2=0.95,
+        max_length=2048,
+        assistant_only_loss=True,
+        packing=False,
+        gradient_checkpointing=False,
+        bf16=False,
+        fp16=False,
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        disable_tqdm=True,
+        seed=42,
+        dataset_num_proc=None,
     )
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     trainer.remove_callback(PrinterCallback)  # logs are still computed every step, as evalkit's are, just not printed
@@ -116,11 +139,15 @@ def main() -> None:
                 if name not in results or wall < results[name][0]:
                     results[name] = (wall, cpu)
     baseline_wall, baseline_cpu = results["trl SFTTrainer (assistant_only_loss)"]
-    print(f"{tokens:,} dialog tokens, batch {args.batch_size}, {args.epochs} epoch(s), tiny Llama h{args.hidden} x{args.layers}, "
-          f"best of {args.repeats} rounds")
+    print(
+        f"{tokens:,} dialog tokens, batch {args.batch_size}, {args.epochs} epoch(s), tiny Llama h{args.hidden} x{args.layers}, "
+        f"best of {args.repeats} rounds"
+    )
     for name, (wall, cpu) in results.items():
-        print(f"{name:38s} {tokens / wall:9,.0f} tokens/s  {wall:6.1f}s wall  {cpu:6.1f}s cpu  "
-              f"{baseline_wall / wall:4.2f}x (wall)  {baseline_cpu / cpu:4.2f}x (cpu)")
+        print(
+            f"{name:38s} {tokens / wall:9,.0f} tokens/s  {wall:6.1f}s wall  {cpu:6.1f}s cpu  "
+            f"{baseline_wall / wall:4.2f}x (wall)  {baseline_cpu / cpu:4.2f}x (cpu)"
+        )
 
 
 if __name__ == "__main__":

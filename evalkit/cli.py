@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 from evalkit import __version__
 from evalkit.commands.common import OneLineErrorParser
-from evalkit.errors import EvalkitError
 from evalkit.failures import failure_line
 
 # Order is the order `evalkit --help` lists them in.
@@ -42,8 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"evalkit {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the Python traceback of a failure (env EVALKIT_DEBUG=1)")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of a failure (env EVALKIT_DEBUG=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"evalkit.commands.{name}").register(subparsers)

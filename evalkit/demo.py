@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.records import DecodingParams
 from evalkit.jsonio import json_safe
+from evalkit.records import DecodingParams
 from evalkit.run import RunConfig, run_evaluation, summary_table
 from evalkit.store import Store
 from evalkit.tinymodel import build_tiny_model
@@ -45,8 +45,9 @@ class DemoSettings:
 
 
 # Sized for 2 CPU cores, where the real model trains and generates far slower than the tiny one.
-SMOLLM2_DEMO = DemoSettings(model="smollm2", epochs=3, window=(2, 3), max_new_tokens=96, dialogs_limit=32,
-                            prompts_limit=16, recipe="smollm2_demo")
+SMOLLM2_DEMO = DemoSettings(
+    model="smollm2", epochs=3, window=(2, 3), max_new_tokens=96, dialogs_limit=32, prompts_limit=16, recipe="smollm2_demo"
+)
 
 
 def _tokenizer_corpus(dialogs: Path) -> list[str]:
@@ -75,8 +76,9 @@ def _limited_prompts(settings: DemoSettings) -> str:
         return settings.prompts
     prompts = load_prompt_set(settings.prompts).prompts[: settings.prompts_limit]
     target = settings.out / f"{settings.prompts}-{settings.prompts_limit}.jsonl"
-    target.write_text("".join(json.dumps({"id": p.id, "messages": list(p.messages), "reference": p.reference}) + "\n"
-                              for p in prompts))
+    target.write_text(
+        "".join(json.dumps({"id": p.id, "messages": list(p.messages), "reference": p.reference}) + "\n" for p in prompts)
+    )
     return str(target)
 
 
@@ -89,8 +91,13 @@ def _base_model(settings: DemoSettings, dialogs: Path, log: Any) -> Path:
     base = settings.out / "base"
     if not (base / "config.json").is_file():
         log(f"[1/5] building a tiny base model in {base}")
-        build_tiny_model(base, _tokenizer_corpus(dialogs), vocab_size=settings.vocab_size,
-                         hidden_size=settings.hidden_size, layers=settings.layers)
+        build_tiny_model(
+            base,
+            _tokenizer_corpus(dialogs),
+            vocab_size=settings.vocab_size,
+            hidden_size=settings.hidden_size,
+            layers=settings.layers,
+        )
     return base
 
 
@@ -106,8 +113,9 @@ def run_demo(settings: DemoSettings, db_url: str | None = None, log: Any = print
     base = _base_model(settings, dialogs, log)
     log(f"[2/5] fine-tuning with the {settings.recipe} recipe for {settings.epochs} epochs")
     ckpt = settings.out / "ckpt"
-    result = run_training(TrainRequest(data=dialogs, model=base, out=ckpt, recipe=settings.recipe,
-                                       overrides={"epochs": str(settings.epochs)}))
+    result = run_training(
+        TrainRequest(data=dialogs, model=base, out=ckpt, recipe=settings.recipe, overrides={"epochs": str(settings.epochs)})
+    )
     log(f"      train loss {result.train_loss}, {result.tokens_per_second:,.0f} tokens/s")
 
     decoding = DecodingParams(max_new_tokens=settings.max_new_tokens)

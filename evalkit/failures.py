@@ -33,8 +33,9 @@ def failure_line(exc: BaseException) -> Failure | None:
 
     if isinstance(exc, DBAPIError):
         # The driver's own message: it names the server or file, never the password or the SQL parameters.
-        return Failure(1, f"database failed mid-job: {_first_line(str(exc.orig))}; finished work is stored, "
-                          f"re-run to continue{DEBUG_HINT}")
+        return Failure(
+            1, f"database failed mid-job: {_first_line(str(exc.orig))}; finished work is stored, re-run to continue{DEBUG_HINT}"
+        )
     if isinstance(exc, UnicodeDecodeError):
         return Failure(2, f"a file is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8{DEBUG_HINT}")
     if isinstance(exc, OSError):

@@ -19,4 +19,3 @@ def sha256_text(text: str) -> str:
 def content_hash(value: Any) -> str:
     """sha256 of the canonical JSON of `value` (strings are hashed as JSON strings too)."""
     return sha256_text(canonical_json(value))
-

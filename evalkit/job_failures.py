@@ -15,14 +15,19 @@ def job_failures(summary: dict[str, Any]) -> list[str]:
     name = f"{summary.get('label') or summary.get('judge')} judge ({summary.get('judge_model')})"
     failures = []
     if summary.get("errors"):
-        failures.append(f"{name}: {summary['errors']} requests failed after retries (first: {summary.get('first_error')}); "
-                        "re-run to retry them")
+        failures.append(
+            f"{name}: {summary['errors']} requests failed after retries (first: {summary.get('first_error')}); "
+            "re-run to retry them"
+        )
     if summary.get("budget_stopped"):
-        failures.append(f"{name}: stopped before exceeding --max-cost (${summary.get('cost_usd', 0):.4f} spent) with work left; "
-                        "re-run with a higher budget to continue")
+        failures.append(
+            f"{name}: stopped before exceeding --max-cost (${summary.get('cost_usd', 0):.4f} spent) with work left; "
+            "re-run with a higher budget to continue"
+        )
     if summary.get("n_invalid") and not summary.get("n"):
-        failures.append(f"{name}: all {summary['n_invalid']} replies were invalid, no result; check --judge-model and the "
-                        "judge's template")
+        failures.append(
+            f"{name}: all {summary['n_invalid']} replies were invalid, no result; check --judge-model and the judge's template"
+        )
     return failures
 
 
@@ -31,5 +36,8 @@ def all_invalid(rows: pd.DataFrame) -> list[str]:
     if rows.empty:
         return []
     bad = rows[(rows["n"] == 0) & (rows["n_invalid"] > 0)]
-    return [f"{row['judge_kind']} judge ({row['judge_model']}) on {row['model']}: all {int(row['n_invalid'])} replies were "
-            "invalid, no result; check --judge-model and the judge's template" for _, row in bad.iterrows()]
+    return [
+        f"{row['judge_kind']} judge ({row['judge_model']}) on {row['model']}: all {int(row['n_invalid'])} replies were "
+        "invalid, no result; check --judge-model and the judge's template"
+        for _, row in bad.iterrows()
+    ]

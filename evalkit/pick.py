@@ -58,24 +58,45 @@ def _ref(judge: JudgeKey | None) -> JudgeRef | None:
     return JudgeRef(*judge) if judge else None
 
 
-def _evidence(decision: dict[str, Any], report: RunReport, checkpoints: pd.DataFrame, window: tuple[int, ...],
-              win_judge: JudgeKey, grade_judge: JudgeKey | None) -> PickEvidence:
+def _evidence(
+    decision: dict[str, Any],
+    report: RunReport,
+    checkpoints: pd.DataFrame,
+    window: tuple[int, ...],
+    win_judge: JudgeKey,
+    grade_judge: JudgeKey | None,
+) -> PickEvidence:
     decodings = dict(report.generation_sets)
     rows = [EvidenceRow(decoding=decodings[int(row["model_id"])], **row) for row in decision["evidence"]]
     significance = Significance(**decision["significance"]) if decision["significance"] else None
     return PickEvidence(
-        policy=decision["policy"], reason=decision["reason"], best_by_win_rate=decision["best_by_win_rate"],
-        judge=JudgeRef(*win_judge), likert_judge=_ref(grade_judge), baseline=report.baseline_name,
-        baseline_decoding=report.baseline[1], decoding=decodings[int(decision["model_id"])], prompt_set=report.prompt_set.name,
+        policy=decision["policy"],
+        reason=decision["reason"],
+        best_by_win_rate=decision["best_by_win_rate"],
+        judge=JudgeRef(*win_judge),
+        likert_judge=_ref(grade_judge),
+        baseline=report.baseline_name,
+        baseline_decoding=report.baseline[1],
+        decoding=decodings[int(decision["model_id"])],
+        prompt_set=report.prompt_set.name,
         window=(min(window), max(window)),
         missing_epochs=sorted(set(window) - {int(e) for e in checkpoints["epoch"]}),
         skipped={o.checkpoint.path.name: o.error for o in report.outcomes if o.error},
-        rows=rows, significance=significance,
-        provenance=Provenance(evalkit_version=__version__, git_revision=git_revision(), run_id=report.run_id))
+        rows=rows,
+        significance=significance,
+        provenance=Provenance(evalkit_version=__version__, git_revision=git_revision(), run_id=report.run_id),
+    )
 
 
-def pick_checkpoint(run_dir: str | Path, *, db_url: str | None = None, config: RunConfig | None = None,
-                    window: tuple[int, ...] = DEFAULT_WINDOW, policy: str = POLICY, n_resamples: int = 10_000) -> dict[str, Any]:
+def pick_checkpoint(
+    run_dir: str | Path,
+    *,
+    db_url: str | None = None,
+    config: RunConfig | None = None,
+    window: tuple[int, ...] = DEFAULT_WINDOW,
+    policy: str = POLICY,
+    n_resamples: int = 10_000,
+) -> dict[str, Any]:
     """Evaluate the window's checkpoints (finished work is skipped) and apply the policy."""
     if policy not in POLICIES:
         raise EvalkitError(f"unknown picking policy {policy!r}; use one of {', '.join(POLICIES)}")
@@ -88,29 +109,52 @@ def pick_checkpoint(run_dir: str | Path, *, db_url: str | None = None, config: R
     report = run_evaluation(store, str(root), config, command="pick")
     win_judge, grade_judge = report.headline(True), report.headline(False)
     if win_judge is None:
-        raise EvalkitError("picking needs a judge that compares with the baseline (pairwise, alpaca_eval, reference or a "
-                           "pairwise spec) in --judges")
+        raise EvalkitError(
+            "picking needs a judge that compares with the baseline (pairwise, alpaca_eval, reference or a "
+            "pairwise spec) in --judges"
+        )
     evaluated = [o for o in report.outcomes if o.generation_set is not None]
-    checkpoints = pd.DataFrame({"model_id": [o.model_id for o in evaluated], "name": [o.checkpoint.path.name for o in evaluated],
-                                "epoch": [o.checkpoint.epoch for o in evaluated]})
+    checkpoints = pd.DataFrame(
+        {
+            "model_id": [o.model_id for o in evaluated],
+            "name": [o.checkpoint.path.name for o in evaluated],
+            "epoch": [o.checkpoint.epoch for o in evaluated],
+        }
+    )
     # Epochs with identical weights are one model in the store; the earliest stands for them.
     checkpoints = checkpoints.sort_values("epoch").drop_duplicates("model_id", keep="first")
     tables: Tables = select(read_tables(store, instructions=False), report.scope())
     summary = summarize(tables)
     comparisons = _judge_rows(tables.comparisons, win_judge)
     grades = _judge_rows(tables.single, grade_judge)
-    decision = json_safe(choose(comparisons, grades, checkpoints, figures=_figures(summary, win_judge, grade_judge),
-                                n_resamples=n_resamples))
+    decision = json_safe(
+        choose(comparisons, grades, checkpoints, figures=_figures(summary, win_judge, grade_judge), n_resamples=n_resamples)
+    )
     evidence = _evidence(decision, report, checkpoints, window, win_judge, grade_judge)
-    decision.update({
-        "run": str(root.resolve()), "judge": win_judge[0], "baseline": report.baseline_name, "prompt_set": report.prompt_set.name,
-        "decoding": evidence.decoding, "window": list(evidence.window), "missing_epochs": evidence.missing_epochs,
-        "skipped": evidence.skipped, "evidence": json_safe([row.__dict__ for row in evidence.rows]),
-        "provenance": json_safe(evidence.provenance.__dict__),
-    })
+    decision.update(
+        {
+            "run": str(root.resolve()),
+            "judge": win_judge[0],
+            "baseline": report.baseline_name,
+            "prompt_set": report.prompt_set.name,
+            "decoding": evidence.decoding,
+            "window": list(evidence.window),
+            "missing_epochs": evidence.missing_epochs,
+            "skipped": evidence.skipped,
+            "evidence": json_safe([row.__dict__ for row in evidence.rows]),
+            "provenance": json_safe(evidence.provenance.__dict__),
+        }
+    )
     write_json_atomic(root / "picked.json", decision)
     _link_best(root, decision["chosen"])
-    store.add_decision(Decision(run=decision["run"], chosen_model=decision["chosen"], epoch=decision["epoch"], policy=policy,
-                                evidence=json_safe(evidence.as_dict())),
-                       chosen_model_id=decision["model_id"])
+    store.add_decision(
+        Decision(
+            run=decision["run"],
+            chosen_model=decision["chosen"],
+            epoch=decision["epoch"],
+            policy=policy,
+            evidence=json_safe(evidence.as_dict()),
+        ),
+        chosen_model_id=decision["model_id"],
+    )
     return decision

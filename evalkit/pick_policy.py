@@ -21,11 +21,10 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import EvalkitError
+from evalkit.policies import POLICIES, POLICY  # noqa: F401  (re-exported: the policy's name lives with its code)
 from evalkit.stats.compare import PairedDifference, paired_bootstrap_differences
 from evalkit.stats.summary import preference_column, summarize_likert, summarize_pairwise
 from evalkit.stats.winrate import preference_unit
-
-from evalkit.policies import POLICIES, POLICY  # noqa: F401  (re-exported: the policy's name lives with its code)
 
 
 def _per_prompt(frame: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -39,13 +38,25 @@ def figures_of(pairwise: pd.DataFrame, likert: pd.DataFrame) -> pd.DataFrame:
     """Per model_id: win_rate, n_valid, n_invalid and likert_mean, by the summary's own definitions
     (evalkit.stats.summary). `pick` passes the results layer's summary of the same rows instead."""
     keys = ["model_id"]
-    wins = summarize_pairwise(pairwise[[c for c in pairwise.columns if c in (*keys, "prompt_hash", "preference", "outcome")]],
-                              n_resamples=1, length_controlled=False) if not pairwise.empty else pd.DataFrame()
-    grades = summarize_likert(likert[[c for c in likert.columns if c in (*keys, "prompt_hash", "score", "valid")]],
-                              n_resamples=1) if not likert.empty else pd.DataFrame()
+    wins = (
+        summarize_pairwise(
+            pairwise[[c for c in pairwise.columns if c in (*keys, "prompt_hash", "preference", "outcome")]],
+            n_resamples=1,
+            length_controlled=False,
+        )
+        if not pairwise.empty
+        else pd.DataFrame()
+    )
+    grades = (
+        summarize_likert(likert[[c for c in likert.columns if c in (*keys, "prompt_hash", "score", "valid")]], n_resamples=1)
+        if not likert.empty
+        else pd.DataFrame()
+    )
     frame = pd.DataFrame({"model_id": pd.Series(dtype=np.int64)})
     if not wins.empty:
-        frame = frame.merge(wins[["model_id", "win_rate", "n", "n_invalid"]].rename(columns={"n": "n_valid"}), on="model_id", how="outer")
+        frame = frame.merge(
+            wins[["model_id", "win_rate", "n", "n_invalid"]].rename(columns={"n": "n_valid"}), on="model_id", how="outer"
+        )
     if not grades.empty:
         frame = frame.merge(grades[["model_id", "mean"]].rename(columns={"mean": "likert_mean"}), on="model_id", how="outer")
     return frame
@@ -76,11 +87,17 @@ def choose(
     valid_counts = figures["n_valid"].fillna(0).astype(int) if "n_valid" in figures else pd.Series(0, index=ids)
     candidates = [i for i in ids if valid_counts.get(i, 0) > 0]
     if not candidates:
-        raise EvalkitError("no valid pairwise judgment for any checkpoint in the window; cannot pick (check the judge's invalid counts)")
+        raise EvalkitError(
+            "no valid pairwise judgment for any checkpoint in the window; cannot pick (check the judge's invalid counts)"
+        )
 
     win_rate = {i: float(figures.at[i, "win_rate"]) for i in candidates}
-    likert_mean = {i: float(figures.at[i, "likert_mean"]) if "likert_mean" in figures and pd.notna(figures.at[i, "likert_mean"])
-                   else math.nan for i in ids}
+    likert_mean = {
+        i: float(figures.at[i, "likert_mean"])
+        if "likert_mean" in figures and pd.notna(figures.at[i, "likert_mean"])
+        else math.nan
+        for i in ids
+    }
     epoch_of = dict(zip(checkpoints["model_id"].astype(int), checkpoints["epoch"]))
     name_of = dict(zip(checkpoints["model_id"].astype(int), checkpoints["name"]))
     best = max(candidates, key=lambda i: (win_rate[i], -epoch_of[i]))
@@ -92,7 +109,9 @@ def choose(
         results = paired_bootstrap_differences(matrix_best, matrix_others, n_resamples=n_resamples, level=level, seed=seed)
         comparisons = dict(zip(others, results))
     tied = [best] + [i for i, c in comparisons.items() if not (c["ci_low"] > 0)]
-    chosen = min(tied, key=lambda i: (math.isnan(likert_mean[i]), -(likert_mean[i] if not math.isnan(likert_mean[i]) else 0), epoch_of[i]))
+    chosen = min(
+        tied, key=lambda i: (math.isnan(likert_mean[i]), -(likert_mean[i] if not math.isnan(likert_mean[i]) else 0), epoch_of[i])
+    )
     runner_up = max(others, key=lambda i: (win_rate[i], -epoch_of[i])) if others else None
 
     if runner_up is None:
@@ -100,22 +119,46 @@ def choose(
     elif len(tied) == 1:
         reason = f"highest win rate, significantly above every other checkpoint ({level:.0%} paired bootstrap)"
     else:
-        reason = (f"{len(tied)} checkpoints statistically tied on win rate with the best; "
-                  f"{'highest Likert mean' if not math.isnan(likert_mean[chosen]) else 'no Likert scores'}, then earliest epoch")
+        reason = (
+            f"{len(tied)} checkpoints statistically tied on win rate with the best; "
+            f"{'highest Likert mean' if not math.isnan(likert_mean[chosen]) else 'no Likert scores'}, then earliest epoch"
+        )
 
     evidence = []
     for i in ids:
-        row: dict[str, Any] = {"model_id": i, "name": name_of[i], "epoch": int(epoch_of[i]),
-                               "n_valid": int(valid_counts.get(i, 0)),
-                               "n_invalid": int(figures.at[i, "n_invalid"]) if "n_invalid" in figures and pd.notna(figures.at[i, "n_invalid"]) else 0,
-                               "win_rate": win_rate.get(i, math.nan), "likert_mean": likert_mean[i],
-                               "tied_with_best": i in tied}
+        row: dict[str, Any] = {
+            "model_id": i,
+            "name": name_of[i],
+            "epoch": int(epoch_of[i]),
+            "n_valid": int(valid_counts.get(i, 0)),
+            "n_invalid": int(figures.at[i, "n_invalid"])
+            if "n_invalid" in figures and pd.notna(figures.at[i, "n_invalid"])
+            else 0,
+            "win_rate": win_rate.get(i, math.nan),
+            "likert_mean": likert_mean[i],
+            "tied_with_best": i in tied,
+        }
         if i in comparisons:
-            row.update({f"vs_best_{k}": v for k, v in comparisons[i].items() if k in ("difference", "ci_low", "ci_high", "p_value")})
+            row.update(
+                {f"vs_best_{k}": v for k, v in comparisons[i].items() if k in ("difference", "ci_low", "ci_high", "p_value")}
+            )
         evidence.append(row)
     significance = None
     if runner_up is not None:
-        significance = {"best": name_of[best], "runner_up": name_of[runner_up], **{k: comparisons[runner_up][k] for k in ("difference", "ci_low", "ci_high", "p_value", "n")},
-                        "level": level, "n_resamples": n_resamples}
-    return {"chosen": name_of[chosen], "epoch": int(epoch_of[chosen]), "model_id": chosen, "policy": POLICY,
-            "reason": reason, "best_by_win_rate": name_of[best], "evidence": evidence, "significance": significance}
+        significance = {
+            "best": name_of[best],
+            "runner_up": name_of[runner_up],
+            **{k: comparisons[runner_up][k] for k in ("difference", "ci_low", "ci_high", "p_value", "n")},
+            "level": level,
+            "n_resamples": n_resamples,
+        }
+    return {
+        "chosen": name_of[chosen],
+        "epoch": int(epoch_of[chosen]),
+        "model_id": chosen,
+        "policy": POLICY,
+        "reason": reason,
+        "best_by_win_rate": name_of[best],
+        "evidence": evidence,
+        "significance": significance,
+    }

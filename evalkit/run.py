@@ -34,8 +34,10 @@ from evalkit.store.provenance import finish_run, start_run
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW = tuple(range(5, 11))
-REFERENCE_AS_BASELINE = ("the reference-overlap judge scores answers by their overlap with the reference answers, so those "
-                         "cannot also be its baseline; pass --baseline FILE or MODEL (e.g. the base model's outputs)")
+REFERENCE_AS_BASELINE = (
+    "the reference-overlap judge scores answers by their overlap with the reference answers, so those "
+    "cannot also be its baseline; pass --baseline FILE or MODEL (e.g. the base model's outputs)"
+)
 
 
 @dataclass
@@ -54,9 +56,15 @@ class RunConfig:
 
     def record(self, judges: list[Judge]) -> dict[str, Any]:
         """What the run was asked, for the store's run record (no endpoints: they may carry credentials)."""
-        return {"prompts": self.prompts, "baseline": self.baseline, "epochs": self.epochs, "decoding": self.decoding.as_dict(),
-                "decoding_hash": self.decoding.hash, "likert_samples": self.likert_samples,
-                "judges": [{"kind": j.kind, "judge_model": j.judge_model, "spec_hash": j.spec_hash} for j in judges]}
+        return {
+            "prompts": self.prompts,
+            "baseline": self.baseline,
+            "epochs": self.epochs,
+            "decoding": self.decoding.as_dict(),
+            "decoding_hash": self.decoding.hash,
+            "likert_samples": self.likert_samples,
+            "judges": [{"kind": j.kind, "judge_model": j.judge_model, "spec_hash": j.spec_hash} for j in judges],
+        }
 
 
 @dataclass
@@ -98,8 +106,12 @@ class RunReport:
 
     def scope(self) -> Scope:
         keys = {(s.kind, j.judge_model, j.spec_hash) for j in self.judges for s in j.scorers()}
-        return Scope(prompt_hashes=frozenset(p.hash for p in self.prompt_set.prompts),
-                     generation_sets=frozenset(self.generation_sets), judges=frozenset(keys), baseline=self.baseline)
+        return Scope(
+            prompt_hashes=frozenset(p.hash for p in self.prompt_set.prompts),
+            generation_sets=frozenset(self.generation_sets),
+            judges=frozenset(keys),
+            baseline=self.baseline,
+        )
 
 
 def default_judges(judge_base_url: str | None = None) -> tuple[str, ...]:
@@ -136,15 +148,24 @@ def base_model_of(target: str) -> Path | None:
     return Path(base) if base and (Path(base) / "config.json").is_file() else None
 
 
-def _generate(store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, config: RunConfig, model_id: int | None = None) -> GenerationSet:
-    summary = generate_for_checkpoint(store, checkpoint, prompt_set, effective_decoding(config.backend, config.decoding),
-                                      lambda: make_generator(checkpoint, config.backend), model_id=model_id,
-                                      progress=config.progress)
+def _generate(
+    store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, config: RunConfig, model_id: int | None = None
+) -> GenerationSet:
+    summary = generate_for_checkpoint(
+        store,
+        checkpoint,
+        prompt_set,
+        effective_decoding(config.backend, config.decoding),
+        lambda: make_generator(checkpoint, config.backend),
+        model_id=model_id,
+        progress=config.progress,
+    )
     return (summary.model_id, summary.decoding_hash)
 
 
-def resolve_baseline(store: Store, spec: str | None, prompt_set: PromptSet, judges: list[Judge], target: str,
-                     config: RunConfig) -> GenerationSet:
+def resolve_baseline(
+    store: Store, spec: str | None, prompt_set: PromptSet, judges: list[Judge], target: str, config: RunConfig
+) -> GenerationSet:
     """--baseline FILE or MODEL; else the set's reference answers — except for a judge that scores
     against those references (the reference-overlap judge): it compares with the run's untrained base
     model, generated under the run's decoding."""
@@ -174,7 +195,7 @@ def select_checkpoints(target: str, epochs: list[int] | None) -> list[Checkpoint
 
 
 def note_other_decodings(store: Store, model_id: int, name: str, decoding: DecodingParams) -> str | None:
-    """"50 answers stored under max_new_tokens=96; generating under max_new_tokens=2048" when the model
+    """ "50 answers stored under max_new_tokens=96; generating under max_new_tokens=2048" when the model
     has answers under other decoding configurations only: they are kept and never mixed in."""
     frame = store.generations(model_id=model_id)
     if frame.empty or decoding.hash in set(frame["decoding_hash"]):
@@ -190,8 +211,9 @@ def note_other_decodings(store: Store, model_id: int, name: str, decoding: Decod
     return f"{name}: {'; '.join(notes)}; generating under {now} (kept apart: a result is about one decoding)"
 
 
-def _judge_checkpoint(store: Store, model: GenerationSet, baseline: GenerationSet, judges: list[Judge], config: RunConfig,
-                      prompt_hashes: set[str]) -> list[dict[str, Any]]:
+def _judge_checkpoint(
+    store: Store, model: GenerationSet, baseline: GenerationSet, judges: list[Judge], config: RunConfig, prompt_hashes: set[str]
+) -> list[dict[str, Any]]:
     from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
 
     options = RunOptions(progress=config.progress, **config.judge_options)
@@ -200,8 +222,9 @@ def _judge_checkpoint(store: Store, model: GenerationSet, baseline: GenerationSe
         if judge.scorer(compares=True) is not None:
             jobs.append(judge_pairs(store, judge, model, baseline, prompt_hashes=prompt_hashes, options=options))
         if judge.scorer(compares=False) is not None:
-            jobs.append(judge_single(store, judge, model, samples=config.likert_samples, prompt_hashes=prompt_hashes,
-                                     options=options))
+            jobs.append(
+                judge_single(store, judge, model, samples=config.likert_samples, prompt_hashes=prompt_hashes, options=options)
+            )
     return jobs
 
 
@@ -220,16 +243,23 @@ def run_evaluation(store: Store, target: str, config: RunConfig, command: str = 
     if config.backend.workers is not None:  # generate on Ray tasks first; the loop below finds the answers stored
         from evalkit.generate.scaleout import generate_on_ray
 
-        generate_on_ray(store.url, checkpoints, prompt_set, effective_decoding(config.backend, config.decoding), config.backend,
-                        progress=config.progress)
+        generate_on_ray(
+            store.url,
+            checkpoints,
+            prompt_set,
+            effective_decoding(config.backend, config.decoding),
+            config.backend,
+            progress=config.progress,
+        )
     outcomes = []
     for checkpoint in checkpoints:
         outcome = CheckpointOutcome(checkpoint)
         outcomes.append(outcome)
         try:
             outcome.model_id = register_checkpoint(store, checkpoint)
-            note = note_other_decodings(store, outcome.model_id, checkpoint.name,
-                                        effective_decoding(config.backend, config.decoding))
+            note = note_other_decodings(
+                store, outcome.model_id, checkpoint.name, effective_decoding(config.backend, config.decoding)
+            )
             if note and config.progress:
                 print(note, file=sys.stderr)
             _, outcome.decoding_hash = _generate(store, checkpoint, prompt_set, config, outcome.model_id)
@@ -259,18 +289,36 @@ def summary_table(store: Store, report: RunReport, summary: Summary | None = Non
     compare_judge, grade_judge = report.headline(True), report.headline(False)
     rows = []
     for outcome in report.outcomes:
-        row: dict[str, Any] = {"checkpoint": outcome.checkpoint.name,
-                               "status": "ok" if outcome.error is None else "skipped: " + outcome.error,
-                               "decoding": outcome.decoding_hash}
+        row: dict[str, Any] = {
+            "checkpoint": outcome.checkpoint.name,
+            "status": "ok" if outcome.error is None else "skipped: " + outcome.error,
+            "decoding": outcome.decoding_hash,
+        }
         model = outcome.generation_set
         found = summary.row(True, compare_judge, model) if model and compare_judge else None
         if found:
-            row.update({"judge": found["judge_kind"], "n": found["n"], "win_rate": found["win_rate"],
-                        "standard_error": found["standard_error"], "win%": found["win_pct"], "tie%": found["tie_pct"],
-                        "loss%": found["loss_pct"], "invalid": found["n_invalid"]})
+            row.update(
+                {
+                    "judge": found["judge_kind"],
+                    "n": found["n"],
+                    "win_rate": found["win_rate"],
+                    "standard_error": found["standard_error"],
+                    "win%": found["win_pct"],
+                    "tie%": found["tie_pct"],
+                    "loss%": found["loss_pct"],
+                    "invalid": found["n_invalid"],
+                }
+            )
         grade = summary.row(False, grade_judge, model) if model and grade_judge else None
         if grade:
-            row.update({"likert_judge": grade["judge_kind"], "likert": grade["mean"], "likert_ci_low": grade["ci_low"],
-                        "likert_ci_high": grade["ci_high"], "likert_invalid": grade["n_invalid"]})
+            row.update(
+                {
+                    "likert_judge": grade["judge_kind"],
+                    "likert": grade["mean"],
+                    "likert_ci_low": grade["ci_low"],
+                    "likert_ci_high": grade["ci_high"],
+                    "likert_invalid": grade["n_invalid"],
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows)

@@ -7,10 +7,11 @@ names with dashes or underscores (`db`, `judge_base_url`, ...).
 from __future__ import annotations
 
 import os
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 DEFAULT_DB_URL = "sqlite:///evalkit.db"
 

@@ -39,11 +39,13 @@ def probe_endpoint(base_url: str | None) -> None:
     try:
         client.models.list()
     except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-        raise EvalkitError(f"judge endpoint {endpoint.shown_url} rejected the API key ({exc.status_code}); "
-                           "check OPENAI_API_KEY") from None
+        raise EvalkitError(
+            f"judge endpoint {endpoint.shown_url} rejected the API key ({exc.status_code}); check OPENAI_API_KEY"
+        ) from None
     except openai.APIConnectionError:  # includes timeouts
-        raise EvalkitError(f"cannot reach judge endpoint {endpoint.shown_url}; is the server running and "
-                           "--judge-base-url right?") from None
+        raise EvalkitError(
+            f"cannot reach judge endpoint {endpoint.shown_url}; is the server running and --judge-base-url right?"
+        ) from None
     except openai.APIStatusError:
         pass
     finally:

@@ -23,8 +23,12 @@ PREFERENCE: Final[dict[str, float]] = {"win": 2.0, "tie": 1.5, "loss": 1.0}
 
 # (shown order, shown verdict) -> the evaluated model's outcome.
 MODEL_VIEW: Final[dict[tuple[str, str], str]] = {
-    ("AB", "A"): "win", ("AB", "B"): "loss", ("BA", "A"): "loss", ("BA", "B"): "win",
-    ("AB", "tie"): "tie", ("BA", "tie"): "tie",
+    ("AB", "A"): "win",
+    ("AB", "B"): "loss",
+    ("BA", "A"): "loss",
+    ("BA", "B"): "win",
+    ("AB", "tie"): "tie",
+    ("BA", "tie"): "tie",
 }
 # The inverse: an outcome as the label of an item shown in `order`.
 SHOWN_LABEL: Final[dict[tuple[str, str], str]] = {(order, outcome): verdict for (order, verdict), outcome in MODEL_VIEW.items()}

@@ -47,16 +47,21 @@ class AbsoluteJudge(LLMJudge):
     SCORERS = (ScorerSpec(KIND, "score"),)  # 1 = Fail, 2 = Pass, 3 = Excellent
     label = "absolute (LIMA Fail / Pass / Excellent)"
 
-    def __init__(self, judge_model: str, *, template: Template | None = None, max_tokens: int = 512,
-                 temperature: float = 0.0) -> None:
+    def __init__(
+        self, judge_model: str, *, template: Template | None = None, max_tokens: int = 512, temperature: float = 0.0
+    ) -> None:
         self.judge_model = judge_model
         self.template = (template or builtin_template("absolute_lima.txt")).require(["instruction", "output"])
         self.max_tokens = max_tokens
         self.temperature = temperature
 
     def spec(self) -> dict[str, Any]:
-        return {"template": self.template.hash, "parse": PARSE_RULE, "max_tokens": self.max_tokens,
-                "temperature": self.temperature}
+        return {
+            "template": self.template.hash,
+            "parse": PARSE_RULE,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
 
     def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
         return [{"role": "user", "content": self.template.render({"instruction": texts.question, "output": texts.output})}]

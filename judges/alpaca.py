@@ -75,9 +75,15 @@ class AlpacaEvalJudge(LLMJudge):
         self.temperature = temperature
 
     def spec(self) -> dict[str, Any]:
-        return {"config": self.config_name, "template": self.template.hash, "parser": self.parser_kwargs,
-                "max_tokens": self.max_tokens, "top_logprobs": self.top_logprobs, "temperature": self.temperature,
-                "switch_seed": SWITCH_SEED}
+        return {
+            "config": self.config_name,
+            "template": self.template.hash,
+            "parser": self.parser_kwargs,
+            "max_tokens": self.max_tokens,
+            "top_logprobs": self.top_logprobs,
+            "temperature": self.temperature,
+            "switch_seed": SWITCH_SEED,
+        }
 
     def orders(self, instruction: str) -> tuple[str, ...]:
         switched = self._seeded_choice(seed=SWITCH_COLUMN + instruction + str(SWITCH_SEED), choices=[False, True])
@@ -97,7 +103,9 @@ class AlpacaEvalJudge(LLMJudge):
     def _preference_shown(self, reply: Reply) -> tuple[float, str] | None:
         """AlpacaEval's preference in the shown order (1 = first shown better) and where it came from."""
         if reply.top_logprobs:
-            completion = {"logprobs": {"content": [{"top_logprobs": [{"token": t, "logprob": lp} for t, lp in reply.top_logprobs]}]}}
+            completion = {
+                "logprobs": {"content": [{"top_logprobs": [{"token": t, "logprob": lp} for t, lp in reply.top_logprobs]}]}
+            }
             value = self._logprob_parser(completion, **self.parser_kwargs)[0]
             if value is not None and not math.isnan(value):
                 return float(value), "logprobs"

@@ -105,8 +105,17 @@ class Judge(ABC):
 
     def spec_rows(self) -> list[dict[str, Any]]:
         """judge_specs rows of this judge, one per scorer."""
-        return [{"spec_hash": self.spec_hash, "judge_model": self.judge_model, "judge_kind": s.kind, "output": s.output,
-                 "label": self.label, "description": self.description()} for s in self.scorers()]
+        return [
+            {
+                "spec_hash": self.spec_hash,
+                "judge_model": self.judge_model,
+                "judge_kind": s.kind,
+                "output": s.output,
+                "label": self.label,
+                "description": self.description(),
+            }
+            for s in self.scorers()
+        ]
 
     @cached_property
     def spec_hash(self) -> str:
@@ -124,8 +133,12 @@ class LLMJudge(Judge):
     template: Template
 
     def description(self) -> dict[str, Any]:
-        return {**super().description(), "template_name": self.template.name, "template_text": self.template.text,
-                "judge_model": self.judge_model}
+        return {
+            **super().description(),
+            "template_name": self.template.name,
+            "template_text": self.template.text,
+            "judge_model": self.judge_model,
+        }
 
     def shortcut(self, texts: SlotTexts) -> Verdict | None:
         """A verdict known without asking (None: ask). AlpacaEval does not ask about identical outputs."""

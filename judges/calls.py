@@ -43,7 +43,9 @@ def resolve_endpoint(base_url: str | None = None, *, timeout_s: float = 120.0, h
     key = os.environ.get("OPENAI_API_KEY")
     if not key:
         if url is None:
-            raise EvalkitError("OPENAI_API_KEY is not set; export it, or point --judge-base-url at a local OpenAI-compatible server")
+            raise EvalkitError(
+                "OPENAI_API_KEY is not set; export it, or point --judge-base-url at a local OpenAI-compatible server"
+            )
         key = "EMPTY"  # local servers (vLLM, transformers serve) accept any key
     return Endpoint(base_url=str(url) if url else None, api_key=key, timeout_s=timeout_s, http_retries=http_retries)
 
@@ -79,7 +81,9 @@ class ChatCaller:
         if isinstance(exc, openai.APIConnectionError):
             return EvalkitError(f"cannot reach judge endpoint {url}; is the server running and --judge-base-url right?")
         if isinstance(exc, openai.NotFoundError):
-            return EvalkitError(f"judge endpoint {url} answered 404 for model {self.model!r}; check --judge-model and --judge-base-url")
+            return EvalkitError(
+                f"judge endpoint {url} answered 404 for model {self.model!r}; check --judge-model and --judge-base-url"
+            )
         if isinstance(exc, openai.APIStatusError):
             message = _scrub(str(getattr(exc, "message", "") or exc), self.endpoint.api_key)
             return TransportError(f"HTTP {exc.status_code}: {message[:200]}")

@@ -1,16 +1,16 @@
 """Judges defined by a YAML spec file (`--judge path/to/spec.yaml`), so a new rubric needs no code.
 
-    name: concise                 # stored as the judgments' judge_kind
-    mode: pairwise                # or: single
-    template: concise.txt         # relative to the spec; pairwise slots {instruction} {output_a} {output_b},
-                                  # single slots {instruction} {output}
-    parse: last_line              # last_line | ends_with | regex (then `pattern:`, first group = the choice)
-    choices:                      # reply text -> verdict (pairwise: A / B / tie) or score (single: a number)
-      "Output (a)": A
-      "Output (b)": B
-      "Tie": tie
-    max_tokens: 256               # optional (default 512)
-    temperature: 0                # optional (default 0)
+name: concise                 # stored as the judgments' judge_kind
+mode: pairwise                # or: single
+template: concise.txt         # relative to the spec; pairwise slots {instruction} {output_a} {output_b},
+                              # single slots {instruction} {output}
+parse: last_line              # last_line | ends_with | regex (then `pattern:`, first group = the choice)
+choices:                      # reply text -> verdict (pairwise: A / B / tie) or score (single: a number)
+  "Output (a)": A
+  "Output (b)": B
+  "Tie": tie
+max_tokens: 256               # optional (default 512)
+temperature: 0                # optional (default 0)
 """
 
 from __future__ import annotations
@@ -110,8 +110,14 @@ class CustomJudge(LLMJudge):
             raise EvalkitError(f"judge spec {path}: pattern is not a valid regular expression ({exc})") from None
 
     def spec(self) -> dict[str, Any]:
-        return {"template": self.template.hash, "parse": self.parse_rule, "pattern": self.pattern.pattern if self.pattern else None,
-                "choices": self.choices, "max_tokens": self.max_tokens, "temperature": self.temperature}
+        return {
+            "template": self.template.hash,
+            "parse": self.parse_rule,
+            "pattern": self.pattern.pattern if self.pattern else None,
+            "choices": self.choices,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
 
     def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
         if self.mode == "pairwise":

@@ -37,8 +37,9 @@ class Counters:
     budget_stopped: bool = False
 
 
-def judgment_for(item: Item, judge_model: str, spec_hash: str, verdict: Verdict, replies: Sequence[Reply],
-                 cost: float | None) -> Judgment:
+def judgment_for(
+    item: Item, judge_model: str, spec_hash: str, verdict: Verdict, replies: Sequence[Reply], cost: float | None
+) -> Judgment:
     """The stored row: the last reply's text, tokens and latency summed over re-asks."""
     last = replies[-1] if replies else Reply(text="")
     extra: dict[str, Any] = dict(verdict.extra)
@@ -53,11 +54,25 @@ def judgment_for(item: Item, judge_model: str, spec_hash: str, verdict: Verdict,
 
     latencies = [r.latency_s for r in replies if r.latency_s is not None]
     return Judgment(
-        cache_key=item.cache_key, judge_kind=item.judge_kind, judge_spec_hash=spec_hash, judge_model=judge_model,
-        prompt_hash=item.prompt_hash, generation_a=item.generation_a, generation_b=item.generation_b, order=item.order,
-        sample=item.sample, raw=last.text, verdict=verdict.verdict, score=verdict.score, valid=verdict.valid,
-        attempts=max(1, len(replies)), prompt_tokens=total("prompt_tokens"), completion_tokens=total("completion_tokens"),
-        cost_usd=cost, latency_s=sum(latencies) if latencies else None, extra=extra,
+        cache_key=item.cache_key,
+        judge_kind=item.judge_kind,
+        judge_spec_hash=spec_hash,
+        judge_model=judge_model,
+        prompt_hash=item.prompt_hash,
+        generation_a=item.generation_a,
+        generation_b=item.generation_b,
+        order=item.order,
+        sample=item.sample,
+        raw=last.text,
+        verdict=verdict.verdict,
+        score=verdict.score,
+        valid=verdict.valid,
+        attempts=max(1, len(replies)),
+        prompt_tokens=total("prompt_tokens"),
+        completion_tokens=total("completion_tokens"),
+        cost_usd=cost,
+        latency_s=sum(latencies) if latencies else None,
+        extra=extra,
     )
 
 
@@ -113,15 +128,18 @@ class Progress:
         elapsed = max(time.perf_counter() - self.began, 1e-9)
         self.bar.set_postfix_str(
             f"{counters.requests / elapsed:.1f} req/s, {counters.prompt_tokens + counters.completion_tokens} tok, "
-            f"${counters.cost_usd:.4f}", refresh=False)
+            f"${counters.cost_usd:.4f}",
+            refresh=False,
+        )
         self.bar.update(1)
 
     def close(self) -> None:
         self.bar.close()
 
 
-async def _ask(item: Item, judge: LLMJudge, caller: ChatCaller, budget: Budget, prices: PriceTable,
-               max_retries: int, counters: Counters) -> tuple[Verdict, list[Reply], float | None] | None:
+async def _ask(
+    item: Item, judge: LLMJudge, caller: ChatCaller, budget: Budget, prices: PriceTable, max_retries: int, counters: Counters
+) -> tuple[Verdict, list[Reply], float | None] | None:
     """Ask (and re-ask while unreadable); None when the budget or a transport error stops the item."""
     messages = judge.messages(item.texts, item.order)
     prompt_bytes = sum(len(m["content"].encode("utf-8")) for m in messages)
@@ -156,8 +174,18 @@ async def _ask(item: Item, judge: LLMJudge, caller: ChatCaller, budget: Budget, 
     return verdict, replies, (sum(known) if known else None)
 
 
-async def execute(store: Any, judge: LLMJudge, items: Sequence[Item], caller: ChatCaller, *, concurrency: int,
-                  max_retries: int, budget: Budget, prices: PriceTable, progress: bool) -> Counters:
+async def execute(
+    store: Any,
+    judge: LLMJudge,
+    items: Sequence[Item],
+    caller: ChatCaller,
+    *,
+    concurrency: int,
+    max_retries: int,
+    budget: Budget,
+    prices: PriceTable,
+    progress: bool,
+) -> Counters:
     counters = Counters()
     writer = StoreWriter(store)
     bar = Progress(len(items), progress, judge.kind)

@@ -48,16 +48,21 @@ class LikertJudge(LLMJudge):
     mode = "single"
     label = "likert (LIMA 6-point helpfulness)"
 
-    def __init__(self, judge_model: str, *, template: Template | None = None, max_tokens: int = 1024,
-                 temperature: float = 0.0) -> None:
+    def __init__(
+        self, judge_model: str, *, template: Template | None = None, max_tokens: int = 1024, temperature: float = 0.0
+    ) -> None:
         self.judge_model = judge_model
         self.template = (template or builtin_template("likert_lima.txt")).require(["instruction", "output"])
         self.max_tokens = max_tokens
         self.temperature = temperature
 
     def spec(self) -> dict[str, Any]:
-        return {"template": self.template.hash, "parse": PARSE_RULE, "max_tokens": self.max_tokens,
-                "temperature": self.temperature}
+        return {
+            "template": self.template.hash,
+            "parse": PARSE_RULE,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
 
     def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
         return [{"role": "user", "content": self.template.render({"instruction": texts.question, "output": texts.output})}]

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from evalkit.hashing import content_hash
 from evalkit.judges.base import Judge, LLMJudge, SlotTexts
 from evalkit.records import context_of
-from evalkit.store.generation_sets import choose_decoding
 from evalkit.store import schema as t
 
 CONTEXT_RENDERING = "context-v1"  # bump when evalkit.conversation changes how a conversation is shown
@@ -43,15 +42,24 @@ class Item:
 
 def cache_key(judge: Judge, judge_kind: str, prompt_hash: str, texts: SlotTexts, order: str | None, sample: int) -> str:
     reference = None if isinstance(judge, LLMJudge) else texts.reference  # only the offline judge reads it
-    parts: list[object] = ["judgment-v1", judge_kind, judge.spec_hash, judge.judge_model, prompt_hash,
-                           texts.output, texts.baseline, reference, order, sample]
+    parts: list[object] = [
+        "judgment-v1",
+        judge_kind,
+        judge.spec_hash,
+        judge.judge_model,
+        prompt_hash,
+        texts.output,
+        texts.baseline,
+        reference,
+        order,
+        sample,
+    ]
     if texts.context:
         parts += [CONTEXT_RENDERING, [dict(m) for m in texts.context]]
     return content_hash(parts)
 
 
-def answers(store: object, model_id: int, decoding_hash: str, sample: int,
-            prompt_hashes: Collection[str] | None) -> pd.DataFrame:
+def answers(store: object, model_id: int, decoding_hash: str, sample: int, prompt_hashes: Collection[str] | None) -> pd.DataFrame:
     """One generation set's answers of one sample index: id, prompt_hash, instruction, messages, text."""
     frame = store.generations(model_id=model_id, decoding_hash=decoding_hash)  # type: ignore[attr-defined]
     frame = frame[frame["sample"] == sample]
@@ -63,21 +71,29 @@ def answers(store: object, model_id: int, decoding_hash: str, sample: int,
 def references(store: object, prompt_hashes: Collection[str]) -> dict[str, str]:
     """Reference answers by prompt hash, from any stored prompt set that has one (first set by name)."""
     items = t.prompt_set_items
-    query = (select(items.c.prompt_hash, items.c.reference).where(items.c.reference.is_not(None))
-             .order_by(items.c.set_name.desc()))
+    query = select(items.c.prompt_hash, items.c.reference).where(items.c.reference.is_not(None)).order_by(items.c.set_name.desc())
     frame = store.frame(query)  # type: ignore[attr-defined]
     wanted = set(prompt_hashes)
     return {row.prompt_hash: row.reference for row in frame.itertuples() if row.prompt_hash in wanted}
 
 
-def _texts(instruction: str, messages: list[dict[str, str]], output: str, baseline: str | None,
-           reference: str | None) -> SlotTexts:
+def _texts(
+    instruction: str, messages: list[dict[str, str]], output: str, baseline: str | None, reference: str | None
+) -> SlotTexts:
     return SlotTexts(instruction, output, baseline, reference, context_of(list(messages)))
 
 
-def pair_items(store: object, judge: Judge, judge_kind: str, model: tuple[int, str], baseline: tuple[int, str], *,
-               sample: int = 0, prompt_hashes: Collection[str] | None = None,
-               with_reference: bool = False) -> tuple[list[Item], int]:
+def pair_items(
+    store: object,
+    judge: Judge,
+    judge_kind: str,
+    model: tuple[int, str],
+    baseline: tuple[int, str],
+    *,
+    sample: int = 0,
+    prompt_hashes: Collection[str] | None = None,
+    with_reference: bool = False,
+) -> tuple[list[Item], int]:
     """Items for every prompt both generation sets answered, one per shown order the judge uses; and
     how many pairs were left out for lack of a reference answer (only when `with_reference`)."""
     ours = answers(store, *model, sample, prompt_hashes)
@@ -98,9 +114,17 @@ def pair_items(store: object, judge: Judge, judge_kind: str, model: tuple[int, s
     return items, missing
 
 
-def single_items(store: object, judge: Judge, judge_kind: str, model: tuple[int, str], *, samples: int = 1,
-                 sample: int = 0, prompt_hashes: Collection[str] | None = None,
-                 with_reference: bool = False) -> tuple[list[Item], int]:
+def single_items(
+    store: object,
+    judge: Judge,
+    judge_kind: str,
+    model: tuple[int, str],
+    *,
+    samples: int = 1,
+    sample: int = 0,
+    prompt_hashes: Collection[str] | None = None,
+    with_reference: bool = False,
+) -> tuple[list[Item], int]:
     """Items grading each of a generation set's answers `samples` times; and how many lacked a reference."""
     ours = answers(store, *model, sample, prompt_hashes)
     refs = references(store, ours["prompt_hash"]) if with_reference else {}

@@ -31,7 +31,7 @@ def _normalize(text: str) -> str:
 
 
 def parse_pairwise_reply(text: str) -> str | None:
-    """"A", "B" or "tie" from the shown order, or None when the reply is not one of the allowed forms."""
+    """ "A", "B" or "tie" from the shown order, or None when the reply is not one of the allowed forms."""
     body = _normalize(text)
     if not body:
         return None
@@ -51,16 +51,21 @@ class PairwiseJudge(LLMJudge):
     mode = "pairwise"
     label = "pairwise (LIMA, both orders)"
 
-    def __init__(self, judge_model: str, *, template: Template | None = None, max_tokens: int = 512,
-                 temperature: float = 0.0) -> None:
+    def __init__(
+        self, judge_model: str, *, template: Template | None = None, max_tokens: int = 512, temperature: float = 0.0
+    ) -> None:
         self.judge_model = judge_model
         self.template = (template or builtin_template("pairwise_lima.txt")).require(["instruction", "output_a", "output_b"])
         self.max_tokens = max_tokens
         self.temperature = temperature
 
     def spec(self) -> dict[str, Any]:
-        return {"template": self.template.hash, "parse": PARSE_RULE, "max_tokens": self.max_tokens,
-                "temperature": self.temperature}
+        return {
+            "template": self.template.hash,
+            "parse": PARSE_RULE,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
 
     def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
         first, second = shown(texts, order)

@@ -70,7 +70,9 @@ def load_price_table(path: str | Path | None) -> PriceTable:
         try:
             table.prices[str(model)] = (float(entry["input"]), float(entry["output"]))
         except (TypeError, KeyError, ValueError):
-            raise EvalkitError(f"price table {source}: entry {model!r} needs numeric `input` and `output` (USD per 1M tokens)") from None
+            raise EvalkitError(
+                f"price table {source}: entry {model!r} needs numeric `input` and `output` (USD per 1M tokens)"
+            ) from None
     return table
 
 

@@ -70,4 +70,8 @@ class ReferenceJudge(OfflineJudge):
         if texts.reference is None:
             raise ValueError("the reference judge needs a reference answer")
         score = self.overlap(texts.output, texts.reference)
-        return [OfflineRow(self.single_kind, None, None, float(overlap_band(score, self.bands)), True, {"overlap": score, "label": LABEL})]
+        return [
+            OfflineRow(
+                self.single_kind, None, None, float(overlap_band(score, self.bands)), True, {"overlap": score, "label": LABEL}
+            )
+        ]

@@ -31,8 +31,10 @@ def sampling_temperature(given: float | None, samples: int) -> float | None:
         return given
     temperature = DEFAULT_SAMPLING_TEMPERATURE if given is None else given
     if temperature <= 0:
-        raise EvalkitError(f"{samples} judge samples need a judge temperature above 0 (got {temperature}); "
-                           "drop --judge-temperature or set it above 0")
+        raise EvalkitError(
+            f"{samples} judge samples need a judge temperature above 0 (got {temperature}); "
+            "drop --judge-temperature or set it above 0"
+        )
     return temperature
 
 
@@ -58,8 +60,14 @@ def _judge_model(given: str | None, fallback: str | None = DEFAULT_JUDGE_MODEL) 
     return str(resolve("judge_model", given, fallback))
 
 
-def make_judge(name_or_spec_path: str, *, judge_model: str | None = None, temperature: float | None = None,
-               max_tokens: int | None = None, **options: Any) -> Judge:
+def make_judge(
+    name_or_spec_path: str,
+    *,
+    judge_model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    **options: Any,
+) -> Judge:
     """Build a judge. `judge_model` falls back to EVALKIT_JUDGE_MODEL / config / the judge's default
     (gpt-4o; alpaca_eval: the model its alpaca-eval config names). `options` go to the judge's
     constructor (e.g. `tie_margin` for the reference judge)."""
@@ -81,7 +89,9 @@ def make_judge(name_or_spec_path: str, *, judge_model: str | None = None, temper
         from evalkit.judges.alpaca import AlpacaEvalJudge
 
         if "max_tokens" in sampling:
-            raise EvalkitError("the alpaca_eval judge reads one token (max_tokens=1 from its alpaca-eval config); drop --max-tokens")
+            raise EvalkitError(
+                "the alpaca_eval judge reads one token (max_tokens=1 from its alpaca-eval config); drop --max-tokens"
+            )
         return AlpacaEvalJudge(resolve("judge_model", judge_model, None), **sampling, **options)
     if name == "reference":
         from evalkit.judges.reference import ReferenceJudge

@@ -64,11 +64,27 @@ def _offline_judgments(judge: OfflineJudge, items: Sequence[Item]) -> list[Judgm
     for item in items:
         computed = judge.judge_pair(item.texts) if item.generation_b is not None else judge.judge_one(item.texts)
         row = next(r for r in computed if r.order == item.order)
-        rows.append(Judgment(
-            cache_key=item.cache_key, judge_kind=row.judge_kind, judge_spec_hash=judge.spec_hash, judge_model=judge.judge_model,
-            prompt_hash=item.prompt_hash, generation_a=item.generation_a, generation_b=item.generation_b, order=item.order,
-            sample=item.sample, raw="", verdict=row.verdict, score=row.score, valid=row.valid, attempts=1, cost_usd=0.0,
-            latency_s=0.0, extra=row.extra))
+        rows.append(
+            Judgment(
+                cache_key=item.cache_key,
+                judge_kind=row.judge_kind,
+                judge_spec_hash=judge.spec_hash,
+                judge_model=judge.judge_model,
+                prompt_hash=item.prompt_hash,
+                generation_a=item.generation_a,
+                generation_b=item.generation_b,
+                order=item.order,
+                sample=item.sample,
+                raw="",
+                verdict=row.verdict,
+                score=row.score,
+                valid=row.valid,
+                attempts=1,
+                cost_usd=0.0,
+                latency_s=0.0,
+                extra=row.extra,
+            )
+        )
     return rows
 
 
@@ -77,8 +93,17 @@ async def _ask_judge(store: Any, judge: LLMJudge, items: Sequence[Item], options
     prices = options.prices or load_price_table(resolve("prices", None, None))
     budget = Budget(options.max_cost, prices, judge.judge_model)
     caller = ChatCaller(endpoint, judge.judge_model)  # created inside the loop its connections belong to
-    return await execute(store, judge, items, caller, concurrency=options.concurrency, max_retries=options.max_retries,
-                         budget=budget, prices=prices, progress=options.progress)
+    return await execute(
+        store,
+        judge,
+        items,
+        caller,
+        concurrency=options.concurrency,
+        max_retries=options.max_retries,
+        budget=budget,
+        prices=prices,
+        progress=options.progress,
+    )
 
 
 def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptions) -> tuple[Counters, int]:
@@ -102,7 +127,9 @@ def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptio
         decided = [(item, judge.shortcut(item.texts)) for item in todo]
         direct = [(item, verdict) for item, verdict in decided if verdict is not None]
         if direct:
-            rows = [judgment_for(item, judge.judge_model, judge.spec_hash, verdict, [Reply(text="")], 0.0) for item, verdict in direct]
+            rows = [
+                judgment_for(item, judge.judge_model, judge.spec_hash, verdict, [Reply(text="")], 0.0) for item, verdict in direct
+            ]
             store.add_judgments_with_uses(rows, [item.use for item, _ in direct])
             answered = {item.cache_key for item, _ in direct}
             todo = [item for item in todo if item.cache_key not in answered]
@@ -115,14 +142,24 @@ def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptio
     return counters, len(cached)
 
 
-def _job_report(judge: Judge, judge_kind: str, items: Sequence[Item], counters: Counters, cached: int, began: float,
-                missing: int) -> dict[str, Any]:
+def _job_report(
+    judge: Judge, judge_kind: str, items: Sequence[Item], counters: Counters, cached: int, began: float, missing: int
+) -> dict[str, Any]:
     report: dict[str, Any] = {
-        "judge": judge_kind, "label": judge.label, "judge_model": judge.judge_model, "spec_hash": judge.spec_hash,
-        "items": len(items), "cached": cached, "requests": counters.requests, "stored": counters.stored,
-        "errors": len(counters.errors), "prompt_tokens": counters.prompt_tokens,
-        "completion_tokens": counters.completion_tokens, "cost_usd": counters.cost_usd,
-        "budget_stopped": counters.budget_stopped, "wall_s": round(time.perf_counter() - began, 3),
+        "judge": judge_kind,
+        "label": judge.label,
+        "judge_model": judge.judge_model,
+        "spec_hash": judge.spec_hash,
+        "items": len(items),
+        "cached": cached,
+        "requests": counters.requests,
+        "stored": counters.stored,
+        "errors": len(counters.errors),
+        "prompt_tokens": counters.prompt_tokens,
+        "completion_tokens": counters.completion_tokens,
+        "cost_usd": counters.cost_usd,
+        "budget_stopped": counters.budget_stopped,
+        "wall_s": round(time.perf_counter() - began, 3),
     }
     if counters.errors:
         report["first_error"] = counters.errors[0]
@@ -133,7 +170,9 @@ def _job_report(judge: Judge, judge_kind: str, items: Sequence[Item], counters: 
 
 def _no_references(judge: Judge, items: Sequence[Item], missing: int) -> None:
     if isinstance(judge, OfflineJudge) and missing and not items:
-        raise EvalkitError("no reference answers for these prompts; the reference judge needs a prompt set with references (--prompts)")
+        raise EvalkitError(
+            "no reference answers for these prompts; the reference judge needs a prompt set with references (--prompts)"
+        )
 
 
 def as_generation_set(store: Any, model: int | GenerationSet) -> GenerationSet:
@@ -145,23 +184,47 @@ def as_generation_set(store: Any, model: int | GenerationSet) -> GenerationSet:
     return (int(model), choose_decoding(store, int(model), f"model {model}"))
 
 
-def judge_pairs(store: Any, judge: Judge, model: int | GenerationSet, baseline: int | GenerationSet, *, sample: int = 0,
-                prompt_hashes: Collection[str] | None = None, options: RunOptions | None = None) -> dict[str, Any]:
+def judge_pairs(
+    store: Any,
+    judge: Judge,
+    model: int | GenerationSet,
+    baseline: int | GenerationSet,
+    *,
+    sample: int = 0,
+    prompt_hashes: Collection[str] | None = None,
+    options: RunOptions | None = None,
+) -> dict[str, Any]:
     """Judge one generation set's answers against a baseline generation set's on every prompt both
     answered (generation `sample`, default 0), optionally only `prompt_hashes`. Returns the job report."""
     scorer = judge.scorer(compares=True)
     if scorer is None:
         raise EvalkitError(f"the {judge.kind} judge grades single answers; judge it without a baseline")
     began, options = time.perf_counter(), options or RunOptions()
-    items, missing = pair_items(store, judge, scorer.kind, as_generation_set(store, model), as_generation_set(store, baseline), sample=sample, prompt_hashes=prompt_hashes,
-                                with_reference=isinstance(judge, OfflineJudge))
+    items, missing = pair_items(
+        store,
+        judge,
+        scorer.kind,
+        as_generation_set(store, model),
+        as_generation_set(store, baseline),
+        sample=sample,
+        prompt_hashes=prompt_hashes,
+        with_reference=isinstance(judge, OfflineJudge),
+    )
     _no_references(judge, items, missing)
     counters, cached = run_items(store, judge, items, options)
     return _job_report(judge, scorer.kind, items, counters, cached, began, missing)
 
 
-def judge_single(store: Any, judge: Judge, model: int | GenerationSet, *, samples: int = 1, sample: int = 0,
-                 prompt_hashes: Collection[str] | None = None, options: RunOptions | None = None) -> dict[str, Any]:
+def judge_single(
+    store: Any,
+    judge: Judge,
+    model: int | GenerationSet,
+    *,
+    samples: int = 1,
+    sample: int = 0,
+    prompt_hashes: Collection[str] | None = None,
+    options: RunOptions | None = None,
+) -> dict[str, Any]:
     """Grade each of a generation set's answers `samples` times (likert, custom single judges, or the
     reference judge's overlap band). Returns the job report."""
     scorer = judge.scorer(compares=False)
@@ -170,13 +233,23 @@ def judge_single(store: Any, judge: Judge, model: int | GenerationSet, *, sample
     if samples < 1:
         raise EvalkitError("--samples must be at least 1")
     if samples > 1 and isinstance(judge, LLMJudge) and judge.temperature <= 0:
-        raise EvalkitError(f"{samples} grades per answer at judge temperature {judge.temperature} would be copies of one grade; "
-                           "use a judge temperature above 0 (--judge-temperature, default 0.7 with several samples)")
+        raise EvalkitError(
+            f"{samples} grades per answer at judge temperature {judge.temperature} would be copies of one grade; "
+            "use a judge temperature above 0 (--judge-temperature, default 0.7 with several samples)"
+        )
     offline = isinstance(judge, OfflineJudge)
     began, options = time.perf_counter(), options or RunOptions()
     # An offline judge is deterministic: a second sample would be a copy.
-    items, missing = single_items(store, judge, scorer.kind, as_generation_set(store, model), samples=1 if offline else samples, sample=sample,
-                                  prompt_hashes=prompt_hashes, with_reference=offline)
+    items, missing = single_items(
+        store,
+        judge,
+        scorer.kind,
+        as_generation_set(store, model),
+        samples=1 if offline else samples,
+        sample=sample,
+        prompt_hashes=prompt_hashes,
+        with_reference=offline,
+    )
     _no_references(judge, items, missing)
     counters, cached = run_items(store, judge, items, options)
     return _job_report(judge, scorer.kind, items, counters, cached, began, missing)

@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
-from evalkit.jsonio import read_user_text
 from evalkit.hashing import sha256_text
+from evalkit.jsonio import read_user_text
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -32,7 +32,7 @@ class Template:
     def placeholders(self) -> set[str]:
         return set(_PLACEHOLDER.findall(self.text))
 
-    def require(self, names: Iterable[str]) -> "Template":
+    def require(self, names: Iterable[str]) -> Template:
         """Fail at load time, not after paying for requests, when a template lacks a slot its judge fills."""
         missing = sorted(set(names) - self.placeholders)
         if missing:

@@ -145,8 +145,11 @@ class SnapshotCache:
         assert current is not None
         self._lc_tried = current.token
         try:
-            lc = (self.worker.run(snap.length_control_table, current.alpaca, current.prompt_sets, set(current.prompts["hash"]))
-                  if self.worker is not None else None)
+            lc = (
+                self.worker.run(snap.length_control_table, current.alpaca, current.prompt_sets, set(current.prompts["hash"]))
+                if self.worker is not None
+                else None
+            )
             self._publish(snap.with_length_control(current, lc), only_if_token=current.token)
         except Exception as exc:
             log.exception("length-controlled win rates failed")

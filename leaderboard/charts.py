@@ -32,21 +32,36 @@ def preference_bars(shares: pd.DataFrame, title: str = "", row_title: str = "") 
         x=alt.X("start:Q", title="share of comparisons", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         x2="end:Q",
         y=y,
-        color=alt.Color("legend:N", scale=alt.Scale(domain=legend_domain, range=list(OUTCOME_COLORS)),
-                        legend=alt.Legend(title=None, orient="top")),
-        tooltip=[alt.Tooltip("row:N", title="comparison"), alt.Tooltip("legend:N", title="outcome"),
-                 alt.Tooltip("share:Q", title="share", format=".1%")],
+        color=alt.Color(
+            "legend:N",
+            scale=alt.Scale(domain=legend_domain, range=list(OUTCOME_COLORS)),
+            legend=alt.Legend(title=None, orient="top"),
+        ),
+        tooltip=[
+            alt.Tooltip("row:N", title="comparison"),
+            alt.Tooltip("legend:N", title="outcome"),
+            alt.Tooltip("share:Q", title="share", format=".1%"),
+        ],
     )
-    text = base.transform_filter("datum.share >= 0.06").mark_text(fontSize=11, color="black").encode(
-        x="mid:Q", y=y, text="label:N"
+    text = (
+        base.transform_filter("datum.share >= 0.06").mark_text(fontSize=11, color="black").encode(x="mid:Q", y=y, text="label:N")
     )
-    return (bars + text).properties(title=title, width=560, height=alt.Step(34)).configure_axis(
-        labelFont=FONT, titleFont=FONT
-    ).configure_legend(labelFont=FONT).configure_title(font=FONT, anchor="start")
+    return (
+        (bars + text)
+        .properties(title=title, width=560, height=alt.Step(34))
+        .configure_axis(labelFont=FONT, titleFont=FONT)
+        .configure_legend(labelFont=FONT)
+        .configure_title(font=FONT, anchor="start")
+    )
 
 
-def epoch_curve(points: pd.DataFrame, metric: str, window: tuple[int, int] | None = (5, 10),
-                picked_epoch: int | None = None, value_format: str = ".0f") -> alt.LayerChart:
+def epoch_curve(
+    points: pd.DataFrame,
+    metric: str,
+    window: tuple[int, int] | None = (5, 10),
+    picked_epoch: int | None = None,
+    value_format: str = ".0f",
+) -> alt.LayerChart:
     """A metric by epoch with its confidence band, the selection window shaded and the pick marked.
 
     `points` has columns `epoch`, `value`, `lo`, `hi` (lo/hi may be NaN when no interval exists).
@@ -61,16 +76,26 @@ def epoch_curve(points: pd.DataFrame, metric: str, window: tuple[int, int] | Non
         layers.append(alt.Chart(shade).mark_rect(color="#e8eef7").encode(x="start:Q", x2="end:Q"))
     base = alt.Chart(points)
     layers.append(base.mark_area(opacity=0.25, color="#4c78a8").encode(x=x, y=alt.Y("lo:Q"), y2="hi:Q"))
-    layers.append(base.mark_line(point=True, color="#4c78a8").encode(
-        x=x, y=alt.Y("value:Q", title=quantity, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
-        tooltip=[alt.Tooltip("epoch:Q"), alt.Tooltip("value:Q", format=".3f"), alt.Tooltip("lo:Q", format=".3f"),
-                 alt.Tooltip("hi:Q", format=".3f")],
-    ))
+    layers.append(
+        base.mark_line(point=True, color="#4c78a8").encode(
+            x=x,
+            y=alt.Y("value:Q", title=quantity, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+            tooltip=[
+                alt.Tooltip("epoch:Q"),
+                alt.Tooltip("value:Q", format=".3f"),
+                alt.Tooltip("lo:Q", format=".3f"),
+                alt.Tooltip("hi:Q", format=".3f"),
+            ],
+        )
+    )
     if picked_epoch is not None:
         pick = pd.DataFrame({"epoch": [picked_epoch], "label": [f"picked: epoch {picked_epoch}"]})
         layers.append(alt.Chart(pick).mark_rule(color="#e45756", strokeDash=[4, 3], strokeWidth=2).encode(x="epoch:Q"))
-        layers.append(alt.Chart(pick).mark_text(align="left", dx=4, dy=-6, color="#e45756").encode(
-            x="epoch:Q", y=alt.value(8), text="label:N"))
+        layers.append(
+            alt.Chart(pick)
+            .mark_text(align="left", dx=4, dy=-6, color="#e45756")
+            .encode(x="epoch:Q", y=alt.value(8), text="label:N")
+        )
     title = alt.TitleParams(text=quantity, subtitle=judge or "", anchor="start")
     return alt.layer(*layers).properties(title=title, width=420, height=220)  # type: ignore[return-value]  # stubs: LayerChart | FacetChart
 
@@ -99,10 +124,19 @@ def length_bias_curve(binned: pd.DataFrame) -> alt.Chart:
     """Mean preference (2 = the model wins) by length-difference bin, one line per judge: a judge whose
     line climbs to the right prefers the longer answer. `binned` has `judge`, `length_difference`
     (bin centre, model minus baseline, characters), `preference` and `n`."""
-    return alt.Chart(binned).mark_line(point=True).encode(
-        x=alt.X("length_difference:Q", title="model length − baseline length (characters, bin centre)"),
-        y=alt.Y("preference:Q", title="mean preference (2 = model wins)", scale=alt.Scale(domain=[1, 2])),
-        color=alt.Color("judge:N", title=None, legend=alt.Legend(orient="top")),
-        tooltip=["judge:N", alt.Tooltip("length_difference:Q", format=".0f"), alt.Tooltip("preference:Q", format=".2f"),
-                 "n:Q"],
-    ).properties(width=640, height=260)
+    return (
+        alt.Chart(binned)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("length_difference:Q", title="model length − baseline length (characters, bin centre)"),
+            y=alt.Y("preference:Q", title="mean preference (2 = model wins)", scale=alt.Scale(domain=[1, 2])),
+            color=alt.Color("judge:N", title=None, legend=alt.Legend(orient="top")),
+            tooltip=[
+                "judge:N",
+                alt.Tooltip("length_difference:Q", format=".0f"),
+                alt.Tooltip("preference:Q", format=".2f"),
+                "n:Q",
+            ],
+        )
+        .properties(width=640, height=260)
+    )

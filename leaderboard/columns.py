@@ -46,8 +46,11 @@ def column_config(columns: Iterable[str]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for column in columns:
         title, number_format, help_text = METRICS[column]
-        config[column] = (st.column_config.NumberColumn(title, format=number_format, help=help_text) if number_format
-                          else st.column_config.TextColumn(title, help=help_text))
+        config[column] = (
+            st.column_config.NumberColumn(title, format=number_format, help=help_text)
+            if number_format
+            else st.column_config.TextColumn(title, help=help_text)
+        )
     return config
 
 

@@ -41,8 +41,9 @@ def _majority(outcomes: list[str]) -> str | None:
     return str(counts.index[0]) if len(counts) and (len(counts) == 1 or counts.iloc[0] > counts.iloc[1]) else None
 
 
-def compare_rows(snapshot: Snapshot, left: int, right: int, humans: pd.DataFrame,
-                 labels: dict[JudgeKey, str], decoding: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+def compare_rows(
+    snapshot: Snapshot, left: int, right: int, humans: pd.DataFrame, labels: dict[JudgeKey, str], decoding: str | None = None
+) -> tuple[pd.DataFrame, list[str]]:
     """(rows, judge column names). Columns: prompt_hash, instruction, per pairwise judge `<judge>` plus
     `<judge> · L first` / `· L second`, per Likert judge `<judge> · L` / `· R`, `humans`,
     `human_majority`, and the flags `order_flip`, `invalid`, `judge_vs_human`."""
@@ -58,8 +59,9 @@ def compare_rows(snapshot: Snapshot, left: int, right: int, humans: pd.DataFrame
                 columns.update({"first": f"{name} · L first", "second": f"{name} · L second"})
                 flip_pairs.append((f"{name} · L first", f"{name} · L second"))
             outcome_columns.append(name)
-            parts.append(rows.drop_duplicates("prompt_hash", keep="last").set_index("prompt_hash")[list(columns)]
-                         .rename(columns=columns))
+            parts.append(
+                rows.drop_duplicates("prompt_hash", keep="last").set_index("prompt_hash")[list(columns)].rename(columns=columns)
+            )
     likert = snapshot.likert[snapshot.likert["model_id"].isin([left, right])]
     if decoding is not None:
         likert = likert[likert["decoding"] == decoding]
@@ -68,8 +70,10 @@ def compare_rows(snapshot: Snapshot, left: int, right: int, humans: pd.DataFrame
         means = rows.groupby(["prompt_hash", "model_id"])["score"].mean().unstack("model_id")
         parts.append(pd.DataFrame({f"{name} · L": means.get(left), f"{name} · R": means.get(right)}, index=means.index))
 
-    pair_humans = humans[((humans["model_id"] == left) & (humans["baseline_id"] == right))
-                         | ((humans["model_id"] == right) & (humans["baseline_id"] == left))].copy()
+    pair_humans = humans[
+        ((humans["model_id"] == left) & (humans["baseline_id"] == right))
+        | ((humans["model_id"] == right) & (humans["baseline_id"] == left))
+    ].copy()
     if not pair_humans.empty:
         flipped = pair_humans["model_id"] == right
         pair_humans.loc[flipped, "outcome"] = _flip(pair_humans.loc[flipped, "outcome"])

@@ -10,12 +10,12 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import select
 
-from evalkit.vocabulary import MODEL_VIEW
 from evalkit.leaderboard.cache import Served, shared_cache
 from evalkit.leaderboard.store_access import current_url, results_token, store_for
 from evalkit.leaderboard.store_access import labels_token as _labels_token
 from evalkit.store import annotations as annotation_store
 from evalkit.store import schema as t
+from evalkit.vocabulary import MODEL_VIEW
 
 
 def results() -> Served:
@@ -32,8 +32,10 @@ def freshness_note(served: Served) -> None:
     if served.error:
         st.error(f"Reading the store failed ({served.error}); showing results as of {built}.")
     elif served.stale:
-        st.info(f"New results are being read in the background; showing results as of {built}. Rerun to update.",
-                icon=":material/sync:")
+        st.info(
+            f"New results are being read in the background; showing results as of {built}. Rerun to update.",
+            icon=":material/sync:",
+        )
     if served.lc_pending:
         st.caption("Length-controlled win rates are being computed in the background; rerun in a few seconds.")
 
@@ -76,8 +78,11 @@ def decisions() -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _generation_texts(url: str, model_ids: tuple[int, ...], prompt_hash: str) -> pd.DataFrame:
     g = t.generations
-    query = (select(g.c.id, g.c.model_id, g.c.sample, g.c.decoding_hash, g.c.text, g.c.completion_tokens)
-             .where(g.c.prompt_hash == prompt_hash, g.c.model_id.in_(model_ids)).order_by(g.c.id))
+    query = (
+        select(g.c.id, g.c.model_id, g.c.sample, g.c.decoding_hash, g.c.text, g.c.completion_tokens)
+        .where(g.c.prompt_hash == prompt_hash, g.c.model_id.in_(model_ids))
+        .order_by(g.c.id)
+    )
     return store_for(url).frame(query)
 
 
@@ -90,8 +95,19 @@ def generation_texts(model_ids: tuple[int, ...], prompt_hash: str) -> pd.DataFra
 def _judgments_for(url: str, token: str, model_ids: tuple[int, int], prompt_hash: str) -> pd.DataFrame:
     j, u, ga, gb = t.judgments, t.judgment_uses, t.generations.alias("ga"), t.generations.alias("gb")
     query = (
-        select(j.c.id, j.c.judge_kind, j.c.judge_model, j.c.order, j.c.sample, j.c.verdict, j.c.score, j.c.valid,
-               j.c.raw, ga.c.model_id.label("model_id"), gb.c.model_id.label("baseline_id"))
+        select(
+            j.c.id,
+            j.c.judge_kind,
+            j.c.judge_model,
+            j.c.order,
+            j.c.sample,
+            j.c.verdict,
+            j.c.score,
+            j.c.valid,
+            j.c.raw,
+            ga.c.model_id.label("model_id"),
+            gb.c.model_id.label("baseline_id"),
+        )
         .select_from(u)
         .join(j, j.c.cache_key == u.c.cache_key)
         .join(ga, ga.c.id == u.c.generation_a)

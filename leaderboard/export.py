@@ -26,7 +26,21 @@ def export_buttons(chart: alt.TopLevelMixin, basename: str, key: str) -> None:
     page does not pay ~0.5 s for a PNG nobody asked for; on_click="ignore" keeps the page as it is."""
     spec = chart.to_json()
     left, right = st.columns(2)
-    left.download_button("Download PNG", data=partial(spec_png, spec), file_name=f"{basename}.png", mime="image/png",
-                         key=f"{key}_png", on_click="ignore", icon=":material/image:")
-    right.download_button("Download SVG", data=partial(spec_svg, spec), file_name=f"{basename}.svg",
-                          mime="image/svg+xml", key=f"{key}_svg", on_click="ignore", icon=":material/draw:")
+    left.download_button(
+        "Download PNG",
+        data=partial(spec_png, spec),
+        file_name=f"{basename}.png",
+        mime="image/png",
+        key=f"{key}_png",
+        on_click="ignore",
+        icon=":material/image:",
+    )
+    right.download_button(
+        "Download SVG",
+        data=partial(spec_svg, spec),
+        file_name=f"{basename}.svg",
+        mime="image/svg+xml",
+        key=f"{key}_svg",
+        on_click="ignore",
+        icon=":material/draw:",
+    )

@@ -15,8 +15,15 @@ from evalkit.leaderboard.snapshot import Snapshot
 T = TypeVar("T")
 
 
-def remembered_select(label: str, options: Sequence[T], key: str, format_func: Callable[[T], str] = str,
-                      container=st.sidebar, help: str | None = None, default: T | None = None) -> T | None:  # type: ignore[no-untyped-def]
+def remembered_select(
+    label: str,
+    options: Sequence[T],
+    key: str,
+    format_func: Callable[[T], str] = str,
+    container=st.sidebar,
+    help: str | None = None,
+    default: T | None = None,
+) -> T | None:  # type: ignore[no-untyped-def]
     """A selectbox whose choice survives page switches (kept under `keep_<key>`)."""
     if not options:
         return None
@@ -40,15 +47,22 @@ def results_selection(snapshot: Snapshot) -> tables.Selection:
     """Prompt set, decoding, baseline and one judge of each output (evalkit.vocabulary), from the sidebar."""
     labels = judge_labels(snapshot)
     st.sidebar.header("Filters")
-    scope = remembered_select("Prompt set", snapshot.scopes(), "scope",
-                              help="Prompts judged, or one stored prompt set")
+    scope = remembered_select("Prompt set", snapshot.scopes(), "scope", help="Prompts judged, or one stored prompt set")
     decoding_names = {ALL_DECODINGS: ALL_DECODINGS, **tables.decoding_labels(snapshot)}
-    decoding = remembered_select("Decoding", list(decoding_names), "decoding", decoding_names.__getitem__,
-                                 help="A result is about one decoding configuration: each is its own row")
+    decoding = remembered_select(
+        "Decoding",
+        list(decoding_names),
+        "decoding",
+        decoding_names.__getitem__,
+        help="A result is about one decoding configuration: each is its own row",
+    )
     base = tables.baselines(snapshot)
-    baseline_names = {(int(i), str(d)): name for i, d, name in zip(base["baseline_id"], base["baseline_decoding"], base["baseline"])}
-    baseline = remembered_select("Baseline", list(baseline_names), "baseline", baseline_names.__getitem__,
-                                 help="The answers every comparison is against")
+    baseline_names = {
+        (int(i), str(d)): name for i, d, name in zip(base["baseline_id"], base["baseline_decoding"], base["baseline"])
+    }
+    baseline = remembered_select(
+        "Baseline", list(baseline_names), "baseline", baseline_names.__getitem__, help="The answers every comparison is against"
+    )
 
     def pick(summary: object, output: str | None, label: str, key: str) -> tables.JudgeKey | None:
         options = [k for k in labels if k in tables.judge_keys(summary, output=output)]  # type: ignore[arg-type]
@@ -57,5 +71,6 @@ def results_selection(snapshot: Snapshot) -> tables.Selection:
     alpaca = pick(snapshot.pairwise_summary, "preference", "Preference judge (AlpacaEval)", "alpaca_judge")
     pairwise = pick(snapshot.pairwise_summary, "verdict", "Pairwise judge", "pairwise_judge")
     likert = pick(snapshot.likert_summary, None, "Grading judge (Likert)", "likert_judge")
-    return tables.Selection(scope or snapshot.scopes()[0], baseline, pairwise, alpaca, likert,
-                            None if decoding in (None, ALL_DECODINGS) else decoding)
+    return tables.Selection(
+        scope or snapshot.scopes()[0], baseline, pairwise, alpaca, likert, None if decoding in (None, ALL_DECODINGS) else decoding
+    )

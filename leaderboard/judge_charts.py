@@ -16,11 +16,17 @@ def agreement_chart(rows: pd.DataFrame) -> alt.LayerChart:
     order = list(judges.sort_values(AGREEMENT, ascending=False)["name"])
     y = alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelLimit=320))
     x = alt.X(f"{AGREEMENT}:Q", title="tie-discounted agreement with the humans' mode", scale=alt.Scale(domain=[0, 1]))
-    points = alt.Chart(judges).mark_point(filled=True, size=80).encode(
-        x=x, y=y, tooltip=["name:N", alt.Tooltip(f"{AGREEMENT}:Q", format=".3f"), "n:Q"])
+    points = (
+        alt.Chart(judges)
+        .mark_point(filled=True, size=80)
+        .encode(x=x, y=y, tooltip=["name:N", alt.Tooltip(f"{AGREEMENT}:Q", format=".3f"), "n:Q"])
+    )
     bars = alt.Chart(judges).mark_rule().encode(x=f"{AGREEMENT}_ci_low:Q", x2=f"{AGREEMENT}_ci_high:Q", y=y)
-    ceiling = alt.Chart(rows.iloc[:1].dropna(subset=[AGREEMENT])).mark_rule(strokeDash=[4, 4], color="#f58518").encode(
-        x=f"{AGREEMENT}:Q", tooltip=[alt.Tooltip(f"{AGREEMENT}:Q", title="humans vs each other", format=".3f")])
+    ceiling = (
+        alt.Chart(rows.iloc[:1].dropna(subset=[AGREEMENT]))
+        .mark_rule(strokeDash=[4, 4], color="#f58518")
+        .encode(x=f"{AGREEMENT}:Q", tooltip=[alt.Tooltip(f"{AGREEMENT}:Q", title="humans vs each other", format=".3f")])
+    )
     return (bars + points + ceiling).properties(width=560, height=alt.Step(30))
 
 
@@ -30,9 +36,15 @@ def bias_chart(rows: pd.DataFrame) -> alt.LayerChart:
     long = long.dropna(subset=["share"])
     long["bias"] = long["bias"].map({"prefer_first": "prefers the first shown", "prefer_longer": "prefers the longer"})
     y = alt.Y("name:N", sort=list(rows["name"]), title=None, axis=alt.Axis(labelLimit=320))
-    points = alt.Chart(long).mark_point(filled=True, size=80).encode(
-        x=alt.X("share:Q", title="share of decisive verdicts", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        y=y, color=alt.Color("bias:N", title=None, legend=alt.Legend(orient="top")),
-        tooltip=["name:N", "bias:N", alt.Tooltip("share:Q", format=".1%")])
+    points = (
+        alt.Chart(long)
+        .mark_point(filled=True, size=80)
+        .encode(
+            x=alt.X("share:Q", title="share of decisive verdicts", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            y=y,
+            color=alt.Color("bias:N", title=None, legend=alt.Legend(orient="top")),
+            tooltip=["name:N", "bias:N", alt.Tooltip("share:Q", format=".1%")],
+        )
+    )
     unbiased = alt.Chart(pd.DataFrame({"share": [0.5]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="share:Q")
     return (points + unbiased).properties(width=560, height=alt.Step(30))

@@ -13,25 +13,42 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from evalkit.leaderboard.store_access import (
-    current_url,
-    labels_token,
-    results_token,
-    store_for,
-)
 from sqlalchemy import func, select
 
 from evalkit.errors import EvalkitError
 from evalkit.judge_eval.report import build_report
 from evalkit.judge_eval.saved import saved_reports
 from evalkit.judge_eval.store_source import store_judge_quality
+from evalkit.leaderboard.store_access import (
+    current_url,
+    labels_token,
+    results_token,
+    store_for,
+)
 from evalkit.store import schema as t
 
 LIVE_RESAMPLES = 2_000  # enough for two-digit intervals, fast enough to compute on a page view
-ROW_COLUMNS = ["name", "judge_kind", "judge_model", "spec_hash", "n", "human_agreement_tie_discounted",
-               "human_agreement_tie_discounted_ci_low", "human_agreement_tie_discounted_ci_high", "human_agreement",
-               "human_agreement_without_ties", "cohen_kappa", "prefer_first", "prefer_longer", "position_consistency",
-               "self_consistency", "invalid", "cost_per_1000", "seconds_per_1000", "source"]
+ROW_COLUMNS = [
+    "name",
+    "judge_kind",
+    "judge_model",
+    "spec_hash",
+    "n",
+    "human_agreement_tie_discounted",
+    "human_agreement_tie_discounted_ci_low",
+    "human_agreement_tie_discounted_ci_high",
+    "human_agreement",
+    "human_agreement_without_ties",
+    "cohen_kappa",
+    "prefer_first",
+    "prefer_longer",
+    "position_consistency",
+    "self_consistency",
+    "invalid",
+    "cost_per_1000",
+    "seconds_per_1000",
+    "source",
+]
 
 
 def _reports_token(url: str) -> int:

@@ -28,11 +28,20 @@ def rating_bars(shares: pd.DataFrame, title: str = "") -> alt.LayerChart:
     base = alt.Chart(long)
     bars = base.mark_bar(height={"band": 0.75}).encode(
         x=alt.X("start:Q", title="share of answers", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        x2="end:Q", y=y,
-        color=alt.Color("legend:N", scale=alt.Scale(domain=[RATING_TITLES[r] for r in RATING_ORDER], range=list(RATING_COLORS)),
-                        legend=alt.Legend(title=None, orient="top")),
-        tooltip=[alt.Tooltip("row:N", title="model · rater"), alt.Tooltip("legend:N", title="rating"),
-                 alt.Tooltip("share:Q", format=".1%")],
+        x2="end:Q",
+        y=y,
+        color=alt.Color(
+            "legend:N",
+            scale=alt.Scale(domain=[RATING_TITLES[r] for r in RATING_ORDER], range=list(RATING_COLORS)),
+            legend=alt.Legend(title=None, orient="top"),
+        ),
+        tooltip=[
+            alt.Tooltip("row:N", title="model · rater"),
+            alt.Tooltip("legend:N", title="rating"),
+            alt.Tooltip("share:Q", format=".1%"),
+        ],
     )
-    text = base.transform_filter("datum.share >= 0.06").mark_text(fontSize=11, color="black").encode(x="mid:Q", y=y, text="label:N")
+    text = (
+        base.transform_filter("datum.share >= 0.06").mark_text(fontSize=11, color="black").encode(x="mid:Q", y=y, text="label:N")
+    )
     return (bars + text).properties(title=title, width=560, height=alt.Step(34))

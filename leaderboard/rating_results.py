@@ -22,15 +22,21 @@ def judge_ratings(store: Store, batch: int) -> pd.DataFrame:
     """The absolute judges' latest valid sample-0 rating of each answer in the batch: item_id, model,
     rater ("absolute:MODEL", plus the spec hash where one judge model has several specs), label."""
     j, u, i, m = t.judgments, t.judgment_uses, t.rating_items, t.models
-    query = (select(j.c.id, j.c.judge_model, j.c.judge_spec_hash, j.c.score, i.c.id.label("item_id"), m.c.name.label("model"))
-             .select_from(u).join(j, j.c.cache_key == u.c.cache_key).join(i, i.c.generation_id == u.c.generation_a)
-             .join(m, m.c.id == i.c.model_id)
-             .where(j.c.judge_kind == KIND, j.c.valid.is_(True), j.c.sample == 0, u.c.generation_b.is_(None), i.c.batch_id == batch)
-             .order_by(j.c.id))
+    query = (
+        select(j.c.id, j.c.judge_model, j.c.judge_spec_hash, j.c.score, i.c.id.label("item_id"), m.c.name.label("model"))
+        .select_from(u)
+        .join(j, j.c.cache_key == u.c.cache_key)
+        .join(i, i.c.generation_id == u.c.generation_a)
+        .join(m, m.c.id == i.c.model_id)
+        .where(j.c.judge_kind == KIND, j.c.valid.is_(True), j.c.sample == 0, u.c.generation_b.is_(None), i.c.batch_id == batch)
+        .order_by(j.c.id)
+    )
     frame = store.frame(query).drop_duplicates(["judge_model", "judge_spec_hash", "item_id"], keep="last")
     specs = frame.groupby("judge_model")["judge_spec_hash"].transform("nunique")
-    frame["rater"] = [f"{KIND}:{model}" + (f"@{spec[:8]}" if n > 1 else "")
-                      for model, spec, n in zip(frame["judge_model"], frame["judge_spec_hash"], specs)]
+    frame["rater"] = [
+        f"{KIND}:{model}" + (f"@{spec[:8]}" if n > 1 else "")
+        for model, spec, n in zip(frame["judge_model"], frame["judge_spec_hash"], specs)
+    ]
     frame["label"] = frame["score"].map(_LABEL_OF_SCORE)
     return frame[["item_id", "model", "rater", "label"]].reset_index(drop=True)
 
@@ -45,10 +51,20 @@ class Figure3:
 def figure3(store: Store, batch: int) -> Figure3:
     humans = ratings(store, batch)
     judged = judge_ratings(store, batch)
-    shares = pd.concat([rating_shares(humans.assign(source=HUMANS), ["model", "source"]),
-                        rating_shares(judged.rename(columns={"rater": "source"}), ["model", "source"])], ignore_index=True)
-    long = pd.concat([humans[["item_id", "annotator", "label"]].set_axis(["item", "rater", "label"], axis=1),
-                      judged[["item_id", "rater", "label"]].rename(columns={"item_id": "item"})], ignore_index=True)
+    shares = pd.concat(
+        [
+            rating_shares(humans.assign(source=HUMANS), ["model", "source"]),
+            rating_shares(judged.rename(columns={"rater": "source"}), ["model", "source"]),
+        ],
+        ignore_index=True,
+    )
+    long = pd.concat(
+        [
+            humans[["item_id", "annotator", "label"]].set_axis(["item", "rater", "label"], axis=1),
+            judged[["item_id", "rater", "label"]].rename(columns={"item_id": "item"}),
+        ],
+        ignore_index=True,
+    )
     people = set(humans["annotator"])
     rows = [{"raters": f"{HUMANS} – {HUMANS}", **pooled_agreement(*_sides(rating_pairs(long, people)))}]
     for judge in sorted(set(judged["rater"])):

@@ -11,14 +11,17 @@ from evalkit.store import ratings
 from evalkit.store.invitations import Invitation
 from evalkit.store.store import Store
 
-PREAMBLE = ("Imagine that you have a super-intelligent AI assistant, and that you require help with the "
-            "following question. How well does this answer meet your needs?")
+PREAMBLE = (
+    "Imagine that you have a super-intelligent AI assistant, and that you require help with the "
+    "following question. How well does this answer meet your needs?"
+)
 
 
 def _record(store: Store, invitation: Invitation, item_id: int, label: str) -> None:
     """Button callback: the name and batch come from the invitation, checked again at the click."""
-    stored = still_valid(store, invitation) and ratings.add_rating(store, invitation.annotator, item_id, label,
-                                                                   batch=invitation.batch_id)
+    stored = still_valid(store, invitation) and ratings.add_rating(
+        store, invitation.annotator, item_id, label, batch=invitation.batch_id
+    )
     st.session_state["last_label"] = (item_id, label if stored else None)
 
 
@@ -39,5 +42,4 @@ def show(store: Store, invitation: Invitation) -> None:
         st.text(item.answer)
     st.write("Rate this answer:")
     for column, (label, text) in zip(st.columns(len(ratings.RATINGS)), ratings.RATINGS.items()):
-        column.button(text, key=f"rate_{label}", on_click=_record, args=(store, invitation, item.item_id, label),
-                      width="stretch")
+        column.button(text, key=f"rate_{label}", on_click=_record, args=(store, invitation, item.item_id, label), width="stretch")

@@ -32,8 +32,9 @@ def _report(out: dict[str, object], started_at: float, seconds: float) -> str:
     snapshot = served.snapshot
     rows = len(snapshot.pairwise) + len(snapshot.alpaca) + len(snapshot.likert)
     how = "read from the store" if snapshot.built_at >= started_at else "loaded from the snapshot saved earlier"
-    return (f"evalkit leaderboard: {len(snapshot.models)} models, {rows:,} judged rows {how} in {seconds:.1f} s"
-            + (f"; {served.error}" if served.error else ""))
+    return f"evalkit leaderboard: {len(snapshot.models)} models, {rows:,} judged rows {how} in {seconds:.1f} s" + (
+        f"; {served.error}" if served.error else ""
+    )
 
 
 def main(argv: list[str]) -> None:

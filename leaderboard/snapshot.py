@@ -31,8 +31,20 @@ from evalkit.store import schema as t
 
 SNAPSHOT_VERSION = 2  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
 ALL_PROMPTS = "All prompts"
-TABLES = ("models", "prompts", "prompt_sets", "decodings", "pairwise", "alpaca", "likert", "pairwise_summary",
-          "likert_summary", "judge_bias", "length_bins", "lc")
+TABLES = (
+    "models",
+    "prompts",
+    "prompt_sets",
+    "decodings",
+    "pairwise",
+    "alpaca",
+    "likert",
+    "pairwise_summary",
+    "likert_summary",
+    "judge_bias",
+    "length_bins",
+    "lc",
+)
 LC_KEYS = ["scope", "judge_kind", "judge_model", "judge_spec_hash", "model_id", "decoding", "baseline_id", "baseline_decoding"]
 
 
@@ -59,12 +71,16 @@ class Snapshot:
         return not self.lc.empty
 
     def scopes(self) -> list[str]:
-        return list(dict.fromkeys(self.pairwise_summary.get("scope", pd.Series(dtype=object)).tolist()
-                                  + self.likert_summary.get("scope", pd.Series(dtype=object)).tolist())) or [ALL_PROMPTS]
+        return list(
+            dict.fromkeys(
+                self.pairwise_summary.get("scope", pd.Series(dtype=object)).tolist()
+                + self.likert_summary.get("scope", pd.Series(dtype=object)).tolist()
+            )
+        ) or [ALL_PROMPTS]
 
 
 def _scopes(prompt_sets: pd.DataFrame, judged: set[str]) -> dict[str, frozenset[str]]:
-    """"All prompts" plus each stored set that shares prompts with the judgments; a set equal to "all"
+    """ "All prompts" plus each stored set that shares prompts with the judgments; a set equal to "all"
     (the common case: one set) is not summarised twice."""
     scopes: dict[str, frozenset[str]] = {ALL_PROMPTS: frozenset(judged)}
     seen = {frozenset(judged)}
@@ -85,8 +101,10 @@ def _summaries(tables: Tables, scopes: dict[str, frozenset[str]]) -> tuple[pd.Da
             pair_parts.append(summary.pairwise.assign(scope=scope))
         if not summary.single.empty:
             likert_parts.append(summary.single.assign(scope=scope))
-    return (pd.concat(pair_parts, ignore_index=True) if pair_parts else pd.DataFrame(columns=["scope"]),
-            pd.concat(likert_parts, ignore_index=True) if likert_parts else pd.DataFrame(columns=["scope"]))
+    return (
+        pd.concat(pair_parts, ignore_index=True) if pair_parts else pd.DataFrame(columns=["scope"]),
+        pd.concat(likert_parts, ignore_index=True) if likert_parts else pd.DataFrame(columns=["scope"]),
+    )
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
@@ -97,8 +115,9 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 def build_snapshot(store: Store, token: str) -> Snapshot:
     """Read every judge table and summarise it per scope (all prompts, each prompt set)."""
     started = time.perf_counter()
-    models = store.frame(select(t.models.c.id, t.models.c.name, t.models.c.run, t.models.c.epoch, t.models.c.path)
-                         .order_by(t.models.c.id))
+    models = store.frame(
+        select(t.models.c.id, t.models.c.name, t.models.c.run, t.models.c.epoch, t.models.c.path).order_by(t.models.c.id)
+    )
     prompt_sets = store.frame(select(t.prompt_set_items.c.set_name, t.prompt_set_items.c.prompt_hash))
     read = read_judged(store)
     tables = tables_of(read, known_outputs(store), instructions=False)
@@ -109,8 +128,22 @@ def build_snapshot(store: Store, token: str) -> Snapshot:
     both = _concat([pairwise, alpaca], PAIRWISE_COLUMNS)
     bias = pd.DataFrame(judge_biases(both), columns=BIAS_COLUMNS)
     decodings = read_decodings(store)[["decoding", "label"]]
-    return Snapshot(token, time.time(), time.perf_counter() - started, models, prompts, prompt_sets, decodings, pairwise,
-                    alpaca, likert, pair_summary, likert_summary, bias, length_bins(both))
+    return Snapshot(
+        token,
+        time.time(),
+        time.perf_counter() - started,
+        models,
+        prompts,
+        prompt_sets,
+        decodings,
+        pairwise,
+        alpaca,
+        likert,
+        pair_summary,
+        likert_summary,
+        bias,
+        length_bins(both),
+    )
 
 
 def _prompts(store: Store, judged: set[str]) -> pd.DataFrame:
@@ -120,8 +153,13 @@ def _prompts(store: Store, judged: set[str]) -> pd.DataFrame:
     frame = store.frame(select(t.prompts.c.hash, t.prompts.c.instruction, t.prompts.c.messages))
     frame = frame[frame["hash"].isin(judged)]
     context = [json.dumps(list(context_of(list(m)))) if context_of(list(m)) else "" for m in frame["messages"]]
-    return pd.DataFrame({"hash": frame["hash"].astype(object).to_numpy(), "instruction": frame["instruction"].to_numpy(),
-                         "context": pd.Series(context, dtype=object).to_numpy()})
+    return pd.DataFrame(
+        {
+            "hash": frame["hash"].astype(object).to_numpy(),
+            "instruction": frame["instruction"].to_numpy(),
+            "context": pd.Series(context, dtype=object).to_numpy(),
+        }
+    )
 
 
 def build_snapshot_at(url: str, token: str) -> Snapshot:
@@ -142,7 +180,11 @@ def length_control_table(alpaca: pd.DataFrame, prompt_sets: pd.DataFrame, judged
         if not part.empty:
             summary = summarize_pairwise(part, n_resamples=1, length_controlled=True)  # only its LC columns are kept
             parts.append(summary.assign(scope=scope)[[*LC_KEYS, "length_controlled_winrate", "lc_variant"]])
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*LC_KEYS, "length_controlled_winrate", "lc_variant"])
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=[*LC_KEYS, "length_controlled_winrate", "lc_variant"])
+    )
 
 
 def with_length_control(snapshot: Snapshot, lc: pd.DataFrame | None = None) -> Snapshot:
@@ -156,6 +198,7 @@ def with_length_control(snapshot: Snapshot, lc: pd.DataFrame | None = None) -> S
 
 # ---- persistence ---------------------------------------------------------------------------------
 
+
 def save(snapshot: Snapshot, directory: Path) -> None:
     """Write atomically: a crash mid-write leaves the previous snapshot in place."""
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -163,8 +206,12 @@ def save(snapshot: Snapshot, directory: Path) -> None:
     try:
         for name in TABLES:
             getattr(snapshot, name).to_parquet(staging / f"{name}.parquet", index=False)
-        meta = {"version": SNAPSHOT_VERSION, "token": snapshot.token, "built_at": snapshot.built_at,
-                "build_seconds": snapshot.build_seconds}
+        meta = {
+            "version": SNAPSHOT_VERSION,
+            "token": snapshot.token,
+            "built_at": snapshot.built_at,
+            "build_seconds": snapshot.build_seconds,
+        }
         (staging / "meta.json").write_text(json.dumps(meta))
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)

@@ -21,8 +21,15 @@ from evalkit.store import schema as t
 from evalkit.store.store import redact_url
 
 RESULT_TABLES: tuple[Table, ...] = (t.generations, t.judgments)
-LABEL_TABLES: tuple[Table, ...] = (t.human_labels, t.annotation_items, t.annotation_batches, t.decisions, t.rating_labels,
-                                   t.rating_items, t.rating_batches)
+LABEL_TABLES: tuple[Table, ...] = (
+    t.human_labels,
+    t.annotation_items,
+    t.annotation_batches,
+    t.decisions,
+    t.rating_labels,
+    t.rating_items,
+    t.rating_batches,
+)
 
 
 def current_url() -> str:
@@ -51,10 +58,20 @@ def results_token(store: Store) -> str:
     with store.engine.connect() as conn:
         parts: list[object] = list(_id_aggregates(conn, RESULT_TABLES, count=False))
         parts.append(conn.execute(select(func.count()).select_from(t.judgment_uses)).scalar_one())
-        parts.append([list(r) for r in conn.execute(select(t.prompt_sets.c.name, t.prompt_sets.c.content_hash)
-                                                    .order_by(t.prompt_sets.c.name))])
-        parts.append([list(r) for r in conn.execute(select(t.models.c.id, t.models.c.name, t.models.c.epoch, t.models.c.run)
-                                                    .order_by(t.models.c.id))])
+        parts.append(
+            [
+                list(r)
+                for r in conn.execute(select(t.prompt_sets.c.name, t.prompt_sets.c.content_hash).order_by(t.prompt_sets.c.name))
+            ]
+        )
+        parts.append(
+            [
+                list(r)
+                for r in conn.execute(
+                    select(t.models.c.id, t.models.c.name, t.models.c.epoch, t.models.c.run).order_by(t.models.c.id)
+                )
+            ]
+        )
     return content_hash(parts)
 
 

@@ -25,7 +25,7 @@ def judge_keys(summary: pd.DataFrame, output: str | None = None) -> list[JudgeKe
 
 
 def judge_label(key: JudgeKey, others: list[JudgeKey]) -> str:
-    """"pairwise · gpt-4o"; the spec hash is added only when one judge model ran with several specs."""
+    """ "pairwise · gpt-4o"; the spec hash is added only when one judge model ran with several specs."""
     kind, model, spec = key
     label = f"{kind} · {model}"
     clash = sum(1 for other in others if other[:2] == key[:2]) > 1
@@ -51,8 +51,10 @@ def baselines(snapshot: Snapshot) -> pd.DataFrame:
     counts = summary.groupby(["baseline_id", "baseline_decoding", "baseline"]).size().rename("n").reset_index()
     several = counts.groupby("baseline_id")["baseline_decoding"].transform("nunique") > 1
     labels = decoding_labels(snapshot)
-    counts["baseline"] = [f"{name} [{labels.get(d, str(d)[:8])}]" if many else name
-                          for name, d, many in zip(counts["baseline"], counts["baseline_decoding"], several)]
+    counts["baseline"] = [
+        f"{name} [{labels.get(d, str(d)[:8])}]" if many else name
+        for name, d, many in zip(counts["baseline"], counts["baseline_decoding"], several)
+    ]
     return counts.sort_values(["n", "baseline"], ascending=[False, True]).reset_index(drop=True)
 
 
@@ -82,8 +84,11 @@ def _against(summary: pd.DataFrame, baseline: Baseline | None) -> pd.DataFrame:
 
 def generation_sets(snapshot: Snapshot) -> pd.DataFrame:
     """model_id, decoding of every generation set with a result."""
-    parts = [frame[["model_id", "decoding"]] for frame in (snapshot.pairwise_summary, snapshot.likert_summary)
-             if not frame.empty and "decoding" in frame]
+    parts = [
+        frame[["model_id", "decoding"]]
+        for frame in (snapshot.pairwise_summary, snapshot.likert_summary)
+        if not frame.empty and "decoding" in frame
+    ]
     if not parts:
         return pd.DataFrame(columns=["model_id", "decoding"])
     return pd.concat(parts, ignore_index=True).drop_duplicates().reset_index(drop=True)
@@ -102,33 +107,50 @@ def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
     pair = _against(snapshot.pairwise_summary, selection.baseline)
     alpaca = _one_judge(pair, selection.scope, selection.alpaca_judge)
     if not alpaca.empty:
-        alpaca = alpaca[[*keys, "win_rate", "standard_error", "n", "n_invalid"]].rename(columns={
-            "win_rate": "ae_win_rate", "standard_error": "ae_se", "n": "ae_n", "n_invalid": "ae_invalid"})
+        alpaca = alpaca[[*keys, "win_rate", "standard_error", "n", "n_invalid"]].rename(
+            columns={"win_rate": "ae_win_rate", "standard_error": "ae_se", "n": "ae_n", "n_invalid": "ae_invalid"}
+        )
         lc = snapshot.lc
         if not lc.empty and selection.alpaca_judge is not None:
-            lc = _against(lc[(lc["scope"] == selection.scope) & (lc["judge_model"] == selection.alpaca_judge[1])
-                             & (lc["judge_spec_hash"] == selection.alpaca_judge[2])], selection.baseline)
-            alpaca = alpaca.merge(lc[[*keys, "length_controlled_winrate", "lc_variant"]].rename(
-                columns={"length_controlled_winrate": "ae_lc"}), on=keys, how="left")
+            lc = _against(
+                lc[
+                    (lc["scope"] == selection.scope)
+                    & (lc["judge_model"] == selection.alpaca_judge[1])
+                    & (lc["judge_spec_hash"] == selection.alpaca_judge[2])
+                ],
+                selection.baseline,
+            )
+            alpaca = alpaca.merge(
+                lc[[*keys, "length_controlled_winrate", "lc_variant"]].rename(columns={"length_controlled_winrate": "ae_lc"}),
+                on=keys,
+                how="left",
+            )
         rows = rows.merge(alpaca, on=keys, how="left")
     pairwise = _one_judge(pair, selection.scope, selection.pairwise_judge)
     if not pairwise.empty:
-        pairwise = pairwise[[*keys, "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "n",
-                             "n_invalid"]].rename(columns={"win_rate": "pw_win_rate", "standard_error": "pw_se",
-                                                           "n": "pw_n", "n_invalid": "pw_invalid"})
+        pairwise = pairwise[[*keys, "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "n", "n_invalid"]].rename(
+            columns={"win_rate": "pw_win_rate", "standard_error": "pw_se", "n": "pw_n", "n_invalid": "pw_invalid"}
+        )
         rows = rows.merge(pairwise, on=keys, how="left")
     likert = _one_judge(snapshot.likert_summary, selection.scope, selection.likert_judge)
     if not likert.empty:
-        likert = likert[[*keys, "mean", "ci_low", "ci_high", "n", "n_invalid"]].rename(columns={
-            "mean": "likert_mean", "ci_low": "likert_low", "ci_high": "likert_high", "n": "likert_n",
-            "n_invalid": "likert_invalid"})
+        likert = likert[[*keys, "mean", "ci_low", "ci_high", "n", "n_invalid"]].rename(
+            columns={
+                "mean": "likert_mean",
+                "ci_low": "likert_low",
+                "ci_high": "likert_high",
+                "n": "likert_n",
+                "n_invalid": "likert_invalid",
+            }
+        )
         rows = rows.merge(likert, on=keys, how="left")
     sort_by = next((c for c in ("ae_win_rate", "pw_win_rate", "likert_mean") if c in rows.columns), "model")
     return rows.sort_values(sort_by, ascending=sort_by == "model", na_position="last").reset_index(drop=True)
 
 
-def preference_shares(snapshot: Snapshot, scope: str, judge: JudgeKey, model_ids: list[int],
-                      baseline_ids: list[int], decoding: str | None = None) -> pd.DataFrame:
+def preference_shares(
+    snapshot: Snapshot, scope: str, judge: JudgeKey, model_ids: list[int], baseline_ids: list[int], decoding: str | None = None
+) -> pd.DataFrame:
     """Rows for the LIMA bar chart: `row` = "model vs baseline", win/tie/loss as fractions of valid
     verdicts, in the order the models were given (one decoding configuration, or all)."""
     summary = _one_judge(snapshot.pairwise_summary, scope, judge)
@@ -139,11 +161,19 @@ def preference_shares(snapshot: Snapshot, scope: str, judge: JudgeKey, model_ids
         return pd.DataFrame(columns=["row", "win", "tie", "loss", "n"])
     rank = {model_id: i for i, model_id in enumerate(model_ids)}
     summary = summary.assign(_rank=summary["model_id"].map(rank)).sort_values(["_rank", "baseline"])
-    return pd.DataFrame({
-        "row": summary["model"].astype(str) + " vs " + summary["baseline"].astype(str),
-        "win": summary["win_pct"].to_numpy() / 100, "tie": summary["tie_pct"].to_numpy() / 100,
-        "loss": summary["loss_pct"].to_numpy() / 100, "n": summary["n"].to_numpy(),
-    }).dropna(subset=["win"]).reset_index(drop=True)
+    return (
+        pd.DataFrame(
+            {
+                "row": summary["model"].astype(str) + " vs " + summary["baseline"].astype(str),
+                "win": summary["win_pct"].to_numpy() / 100,
+                "tie": summary["tie_pct"].to_numpy() / 100,
+                "loss": summary["loss_pct"].to_numpy() / 100,
+                "n": summary["n"].to_numpy(),
+            }
+        )
+        .dropna(subset=["win"])
+        .reset_index(drop=True)
+    )
 
 
 def epoch_metrics(snapshot: Snapshot, selection: Selection, run: str, labels: dict[JudgeKey, str]) -> pd.DataFrame:
@@ -159,17 +189,45 @@ def epoch_metrics(snapshot: Snapshot, selection: Selection, run: str, labels: di
         if summary.empty:
             continue
         merged = board[["model_id", "decoding", "decoding_label", "epoch"]].merge(summary, on=["model_id", "decoding"])
-        parts.append(pd.DataFrame({"metric": _per_decoding(f"{labels[judge]}: win rate (%)", merged, several),  # type: ignore[index]
-                                   "epoch": merged["epoch"], "value": merged["win_rate"], "lo": merged["ci_low"],
-                                   "hi": merged["ci_high"]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "metric": _per_decoding(f"{labels[judge]}: win rate (%)", merged, several),  # type: ignore[index]
+                    "epoch": merged["epoch"],
+                    "value": merged["win_rate"],
+                    "lo": merged["ci_low"],
+                    "hi": merged["ci_high"],
+                }
+            )
+        )
     if "ae_lc" in board.columns and board["ae_lc"].notna().any():
-        parts.append(pd.DataFrame({"metric": _per_decoding(f"{labels[selection.alpaca_judge]}: length-controlled win rate (%)",  # type: ignore[index]
-                                                           board, several),
-                                   "epoch": board["epoch"], "value": board["ae_lc"], "lo": np.nan, "hi": np.nan}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "metric": _per_decoding(
+                        f"{labels[selection.alpaca_judge]}: length-controlled win rate (%)",  # type: ignore[index]
+                        board,
+                        several,
+                    ),
+                    "epoch": board["epoch"],
+                    "value": board["ae_lc"],
+                    "lo": np.nan,
+                    "hi": np.nan,
+                }
+            )
+        )
     if "likert_mean" in board.columns:
-        parts.append(pd.DataFrame({"metric": _per_decoding(f"{labels[selection.likert_judge]}: Likert mean (1-6)", board, several),  # type: ignore[index]
-                                   "epoch": board["epoch"], "value": board["likert_mean"], "lo": board["likert_low"],
-                                   "hi": board["likert_high"]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "metric": _per_decoding(f"{labels[selection.likert_judge]}: Likert mean (1-6)", board, several),  # type: ignore[index]
+                    "epoch": board["epoch"],
+                    "value": board["likert_mean"],
+                    "lo": board["likert_low"],
+                    "hi": board["likert_high"],
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=["metric", "epoch", "value", "lo", "hi"])
     frame = pd.concat(parts, ignore_index=True).dropna(subset=["value"])
@@ -193,8 +251,9 @@ def length_bins(judged: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     parts = []
     for key, rows in frame.groupby(JUDGE_COLUMNS, sort=True):
         deciles = pd.qcut(rows["difference"], q=min(bins, rows["difference"].nunique()), duplicates="drop")
-        grouped = rows.groupby(deciles, observed=True).agg(length_difference=("difference", "median"),
-                                                           preference=("preference", "mean"), n=("preference", "size"))
+        grouped = rows.groupby(deciles, observed=True).agg(
+            length_difference=("difference", "median"), preference=("preference", "mean"), n=("preference", "size")
+        )
         parts.append(grouped.reset_index(drop=True).assign(**dict(zip(JUDGE_COLUMNS, map(str, key)))))
     return pd.concat(parts, ignore_index=True)
 
@@ -208,9 +267,13 @@ def rater_pair_kinds(pairs: pd.DataFrame, humans: set[str]) -> pd.DataFrame:
     is_human = pairs["rater_a"].isin(humans).astype(int) + pairs["rater_b"].isin(humans).astype(int)
     frame = pairs.assign(raters=is_human.map({2: "annotator – annotator", 1: "annotator – judge", 0: "judge – judge"}))
     frame = frame.assign(td_items=frame["tie_discounted"] * frame["n"], agree_items=frame["agreement"] * frame["n"])
-    grouped = frame.groupby("raters", sort=False).agg(pairs=("n", "size"), items=("n", "sum"), td_items=("td_items", "sum"),
-                                                      agree_items=("agree_items", "sum"),
-                                                      mean_cohen_kappa=("cohen_kappa", "mean"))
+    grouped = frame.groupby("raters", sort=False).agg(
+        pairs=("n", "size"),
+        items=("n", "sum"),
+        td_items=("td_items", "sum"),
+        agree_items=("agree_items", "sum"),
+        mean_cohen_kappa=("cohen_kappa", "mean"),
+    )
     grouped["tie_discounted"] = grouped["td_items"] / grouped["items"]
     grouped["agreement"] = grouped["agree_items"] / grouped["items"]
     return grouped.reset_index()[["raters", "pairs", "items", "tie_discounted", "agreement", "mean_cohen_kappa"]]

@@ -25,20 +25,74 @@ from hypothesis import strategies as st
 from evalkit.errors import EvalkitError
 
 FIELD_NAMES = [
-    "messages", "role", "content", "conversations", "prompt", "instruction", "output", "id", "reference", "dataset",
-    "generator", "preference", "item", "rater", "label", "name", "mode", "template", "parse", "choices", "system",
-    "input", "inherit", "epochs", "learning_rate", "batch_size", "db", "judge_model", "user", "assistant", "A", "B",
-    "tie", "small", "large", "scores", "max_tokens", "temperature", "output_1", "output_2", "annotator",
+    "messages",
+    "role",
+    "content",
+    "conversations",
+    "prompt",
+    "instruction",
+    "output",
+    "id",
+    "reference",
+    "dataset",
+    "generator",
+    "preference",
+    "item",
+    "rater",
+    "label",
+    "name",
+    "mode",
+    "template",
+    "parse",
+    "choices",
+    "system",
+    "input",
+    "inherit",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "db",
+    "judge_model",
+    "user",
+    "assistant",
+    "A",
+    "B",
+    "tie",
+    "small",
+    "large",
+    "scores",
+    "max_tokens",
+    "temperature",
+    "output_1",
+    "output_2",
+    "annotator",
 ]
 ODD_STRINGS = ["", " ", "\n", "1.5", "nan", "-1", "{instruction}", "{output}", "{output_a}", "{{", "}", "é", "\u0000", "A", "tie"]
 
 
 def random_scalar(rng: random.Random) -> Any:
-    return rng.choice([
-        None, True, False, 0, 1, 2, -1, 1.5, 3.7, 1e308, -0.0, math.nan, math.inf, rng.randint(-(1 << 40), 1 << 40),
-        rng.random() * 4 - 1, rng.choice(FIELD_NAMES), rng.choice(ODD_STRINGS),
-        "".join(chr(rng.randint(1, 0x2FFF)) for _ in range(rng.randint(0, 8))),
-    ])
+    return rng.choice(
+        [
+            None,
+            True,
+            False,
+            0,
+            1,
+            2,
+            -1,
+            1.5,
+            3.7,
+            1e308,
+            -0.0,
+            math.nan,
+            math.inf,
+            rng.randint(-(1 << 40), 1 << 40),
+            rng.random() * 4 - 1,
+            rng.choice(FIELD_NAMES),
+            rng.choice(ODD_STRINGS),
+            "".join(chr(rng.randint(1, 0x2FFF)) for _ in range(rng.randint(0, 8))),
+        ]
+    )
 
 
 def random_value(rng: random.Random, depth: int = 0) -> Any:
@@ -86,15 +140,16 @@ def serialize(value: Any, kind: str, rng: random.Random) -> str:
     if kind == "yaml" and rng.random() < 0.8:
         return yaml.safe_dump(value, allow_unicode=True)
     if kind == "toml" and isinstance(value, dict):
-        return "\n".join(f"{json.dumps(str(key))} = {json.dumps(item) if not isinstance(item, dict) else '{}'}"
-                         for key, item in value.items())
+        return "\n".join(
+            f"{json.dumps(str(key))} = {json.dumps(item) if not isinstance(item, dict) else '{}'}" for key, item in value.items()
+        )
     if isinstance(value, list) and rng.random() < 0.5:
         return "\n".join(json.dumps(row) for row in value)  # JSONL
     return json.dumps(value)
 
 
 @st.composite
-def documents(draw: st.DrawFn, reader: "Reader") -> bytes:
+def documents(draw: st.DrawFn, reader: Reader) -> bytes:
     """A file's bytes. Hypothesis draws the kind, raw bytes / text, and a seed; structured documents
     (random values, or mutated valid examples) are built from the seed, which is ~10x faster than
     drawing nested structures strategy by strategy and so lets a run reach 100,000 inputs."""
@@ -179,28 +234,76 @@ def _prices(path: Path) -> Any:
 
 
 PROMPTS = ([{"id": "a", "prompt": "Hi?", "reference": "Hello."}, {"messages": [{"role": "user", "content": "Q?"}]}],)
-DIALOGS = ([{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
-            {"conversations": ["q", "a", "q2", "a2"]}],)
+DIALOGS = (
+    [
+        {
+            "messages": [
+                {"role": "system", "content": "s"},
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a"},
+            ]
+        },
+        {"conversations": ["q", "a", "q2", "a2"]},
+    ],
+)
 READERS: tuple[Reader, ...] = (
     Reader("prompt set (JSONL)", ".jsonl", "json", _prompt_set, PROMPTS),
     Reader("prompt set (JSON)", ".json", "json", _prompt_set, PROMPTS),
-    Reader("model outputs", ".json", "json", _model_outputs,
-           ([{"instruction": "q", "output": "a", "generator": "m", "dataset": "d"}, {"instruction": "q2", "output": ""}],)),
-    Reader("annotations", ".json", "json", _annotations,
-           ([{"preference": 1.5, "instruction": "q", "output_1": "a", "output_2": "b"}, {"preference": 2}, {"preference": 0}],)),
-    Reader("labels", ".jsonl", "json", _labels,
-           ([{"item": "1", "rater": "r1", "label": "A"}, {"item": 2, "rater": 7, "label": "tie"}],)),
+    Reader(
+        "model outputs",
+        ".json",
+        "json",
+        _model_outputs,
+        ([{"instruction": "q", "output": "a", "generator": "m", "dataset": "d"}, {"instruction": "q2", "output": ""}],),
+    ),
+    Reader(
+        "annotations",
+        ".json",
+        "json",
+        _annotations,
+        ([{"preference": 1.5, "instruction": "q", "output_1": "a", "output_2": "b"}, {"preference": 2}, {"preference": 0}],),
+    ),
+    Reader(
+        "labels",
+        ".jsonl",
+        "json",
+        _labels,
+        ([{"item": "1", "rater": "r1", "label": "A"}, {"item": 2, "rater": 7, "label": "tie"}],),
+    ),
     Reader("training dialogs", ".jsonl", "json", _dialogs, DIALOGS),
-    Reader("judge spec", ".yaml", "yaml", _judge_spec,
-           ({"name": "goodbad", "mode": "single", "template": "t.txt", "parse": "last_line", "choices": {"GOOD": 1, "BAD": 0}},
-            {"name": "ab", "mode": "pairwise", "template": "p.txt", "parse": "regex", "pattern": "Winner: \\((a|b|tie)\\)",
-             "choices": {"a": "A", "b": "B", "tie": "tie"}})),
-    Reader("recipe", ".yaml", "yaml", _recipe, ({"inherit": "lima", "epochs": 3, "learning_rate": 1e-5},
-                                                {"epochs": 2, "learning_rate": {"small": 1e-4, "large": 1e-5}})),
+    Reader(
+        "judge spec",
+        ".yaml",
+        "yaml",
+        _judge_spec,
+        (
+            {"name": "goodbad", "mode": "single", "template": "t.txt", "parse": "last_line", "choices": {"GOOD": 1, "BAD": 0}},
+            {
+                "name": "ab",
+                "mode": "pairwise",
+                "template": "p.txt",
+                "parse": "regex",
+                "pattern": "Winner: \\((a|b|tie)\\)",
+                "choices": {"a": "A", "b": "B", "tie": "tie"},
+            },
+        ),
+    ),
+    Reader(
+        "recipe",
+        ".yaml",
+        "yaml",
+        _recipe,
+        ({"inherit": "lima", "epochs": 3, "learning_rate": 1e-5}, {"epochs": 2, "learning_rate": {"small": 1e-4, "large": 1e-5}}),
+    ),
     Reader("config", ".toml", "toml", _config, ({"db": "sqlite:///x.db", "judge_model": "m", "backend": "transformers"},)),
-    Reader("price table", ".yaml", "yaml", _prices, ({"gpt-4o": {"input": 2.5, "output": 10}, "local": {"input": 0, "output": 0}},)),
+    Reader(
+        "price table", ".yaml", "yaml", _prices, ({"gpt-4o": {"input": 2.5, "output": 10}, "local": {"input": 0, "output": 0}},)
+    ),
 )
-TEMPLATES = {"t.txt": "Rate {instruction} -> {output}. Say GOOD or BAD.", "p.txt": "{instruction}\n(a) {output_a}\n(b) {output_b}"}
+TEMPLATES = {
+    "t.txt": "Rate {instruction} -> {output}. Say GOOD or BAD.",
+    "p.txt": "{instruction}\n(a) {output_a}\n(b) {output_b}",
+}
 
 
 def fuzz_reader(reader: Reader, examples: int, folder: Path) -> int:

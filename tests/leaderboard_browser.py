@@ -50,7 +50,10 @@ def serve(db_url: str, port: int | None = None, startup_timeout: float = 60, log
     log = open(log_path or os.devnull, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "evalkit", "leaderboard", "--db", db_url, "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -85,8 +88,14 @@ def chrome(width: int = 1500, height: int = 1100):  # type: ignore[no-untyped-de
     options = webdriver.ChromeOptions()
     binary = next(shutil.which(name) for name in CHROMIUM_CANDIDATES if shutil.which(name))
     options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 f"--window-size={width},{height}", "--hide-scrollbars"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+    ):
         options.add_argument(flag)
     driver_path = next(shutil.which(name) for name in DRIVER_CANDIDATES if shutil.which(name))
     return webdriver.Chrome(service=Service(driver_path), options=options)
@@ -100,7 +109,9 @@ def wait_rendered(driver, timeout: float = 30) -> float:  # type: ignore[no-unty
     deadline = start + timeout
     while time.perf_counter() < deadline:
         footers = driver.find_elements(By.XPATH, "//*[@data-testid='stCaptionContainer'][contains(., 'Rendered in')]")
-        running = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget'] [data-testid='stStatusWidgetRunningIcon']")
+        running = driver.find_elements(
+            By.CSS_SELECTOR, "[data-testid='stStatusWidget'] [data-testid='stStatusWidgetRunningIcon']"
+        )
         if footers and not running:
             return time.perf_counter() - start
         time.sleep(0.05)

@@ -20,7 +20,9 @@ def populated(store: Store):
 
 def _make(store: Store, populated_data, per_item: int = 2, name: str = "b1", limit: int | None = None) -> int:
     model, baseline = populated_data.checkpoints[-1], populated_data.baselines[0]
-    batch, n_items = ann.create_batch(store, name, store.model_id(model), store.model_id(baseline), "bench", per_item, limit=limit)
+    batch, n_items = ann.create_batch(
+        store, name, store.model_id(model), store.model_id(baseline), "bench", per_item, limit=limit
+    )
     assert n_items == (limit or 30)
     return batch
 
@@ -87,8 +89,24 @@ def test_batches_report_progress(populated) -> None:
 
 def test_cli_create_and_status(populated, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     _, data = populated
-    code = cli_main(["annotate", "create", "--models", data.checkpoints[0], data.baselines[1], "--prompts", "bench",
-                     "--per-item", "3", "--limit", "10", "--db", db_url, "--json"])
+    code = cli_main(
+        [
+            "annotate",
+            "create",
+            "--models",
+            data.checkpoints[0],
+            data.baselines[1],
+            "--prompts",
+            "bench",
+            "--per-item",
+            "3",
+            "--limit",
+            "10",
+            "--db",
+            db_url,
+            "--json",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["items"] == 10 and summary["labels_needed"] == 30
@@ -96,19 +114,71 @@ def test_cli_create_and_status(populated, db_url: str, capsys: pytest.CaptureFix
     status = json.loads(capsys.readouterr().out)
     assert status[0]["name"] == summary["batch"] and status[0]["n_labels"] == 0
     # the same batch again is refused in one line, exit 2
-    assert cli_main(["annotate", "create", "--models", data.checkpoints[0], data.baselines[1], "--prompts", "bench",
-                     "--per-item", "3", "--db", db_url]) == 2
+    assert (
+        cli_main(
+            [
+                "annotate",
+                "create",
+                "--models",
+                data.checkpoints[0],
+                data.baselines[1],
+                "--prompts",
+                "bench",
+                "--per-item",
+                "3",
+                "--db",
+                db_url,
+            ]
+        )
+        == 2
+    )
     assert "already exists" in capsys.readouterr().err
 
 
 def test_cli_errors_name_the_problem(populated, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     _, data = populated
-    assert cli_main(["annotate", "create", "--models", "nope", data.baselines[0], "--prompts", "bench", "--per-item", "2",
-                     "--db", db_url]) == 2
+    assert (
+        cli_main(
+            ["annotate", "create", "--models", "nope", data.baselines[0], "--prompts", "bench", "--per-item", "2", "--db", db_url]
+        )
+        == 2
+    )
     assert "model 'nope' is not in the store" in capsys.readouterr().err
-    assert cli_main(["annotate", "create", "--models", data.baselines[0], data.baselines[0], "--prompts", "bench",
-                     "--per-item", "2", "--db", db_url]) == 2
+    assert (
+        cli_main(
+            [
+                "annotate",
+                "create",
+                "--models",
+                data.baselines[0],
+                data.baselines[0],
+                "--prompts",
+                "bench",
+                "--per-item",
+                "2",
+                "--db",
+                db_url,
+            ]
+        )
+        == 2
+    )
     assert "two different models" in capsys.readouterr().err
-    assert cli_main(["annotate", "create", "--models", data.checkpoints[0], data.baselines[0], "--prompts", "bench",
-                     "--per-item", "0", "--db", db_url]) == 2
+    assert (
+        cli_main(
+            [
+                "annotate",
+                "create",
+                "--models",
+                data.checkpoints[0],
+                data.baselines[0],
+                "--prompts",
+                "bench",
+                "--per-item",
+                "0",
+                "--db",
+                db_url,
+            ]
+        )
+        == 2
+    )
     assert "--per-item" in capsys.readouterr().err

@@ -53,23 +53,33 @@ CASES = {
     "top-p 2": (["generate", "--checkpoint", "broken", "--top-p", "2"], "--top-p: must be in (0, 1]"),
     "generate concurrency 0": (["generate", "--checkpoint", "broken", "--concurrency", "0"], "--concurrency: must be at least 1"),
     "run judge-concurrency 0": (["run", "--checkpoint", "broken", "--judge-concurrency", "0"], "--judge-concurrency"),
-    "annotate limit -3": (["annotate", "create", "--models", "a", "b", "--prompts", "dev", "--per-item", "2", "--limit", "-3"],
-                          "--limit: must be at least 1"),
+    "annotate limit -3": (
+        ["annotate", "create", "--models", "a", "b", "--prompts", "dev", "--per-item", "2", "--limit", "-3"],
+        "--limit: must be at least 1",
+    ),
     "judge max-cost -1": (["judge", "--outputs", "base.json", "--max-cost", "-1"], "--max-cost: must be greater than 0"),
     "random bytes x.db (stats)": (["stats", "summary", "--db", "sqlite:///x.db"], "x.db is not an evalkit store"),
     "random bytes x.db (agreement)": (["agreement", "--db", "sqlite:///x.db"], "x.db is not an evalkit store"),
-    "random bytes x.db (leaderboard)": (["leaderboard", "--db", "sqlite:///x.db", "--port", str(free_port())],
-                                        "x.db is not an evalkit store"),
+    "random bytes x.db (leaderboard)": (
+        ["leaderboard", "--db", "sqlite:///x.db", "--port", str(free_port())],
+        "x.db is not an evalkit store",
+    ),
     "foreign sqlite (stats)": (["stats", "summary", "--db", "sqlite:///theirs.db"], "theirs.db is not an evalkit store"),
-    "foreign sqlite (leaderboard)": (["leaderboard", "--db", "sqlite:///theirs.db", "--port", str(free_port())],
-                                     "theirs.db is not an evalkit store"),
+    "foreign sqlite (leaderboard)": (
+        ["leaderboard", "--db", "sqlite:///theirs.db", "--port", str(free_port())],
+        "theirs.db is not an evalkit store",
+    ),
     "stats on a typo store": (["stats", "summary", "--db", "sqlite:///typo.db"], "no results store at typo.db"),
     "annotate status without a store": (["annotate", "status"], "no results store at evalkit.db"),
     "checkpoint error in generate": (["generate", "--checkpoint", "broken", "--prompts", "dev"], "config.json is not valid JSON"),
-    "checkpoint error in run": (["run", "--checkpoint", "broken", "--judges", "reference", "--baseline", "base.json"],
-                                "no checkpoint can be loaded"),
-    "several bad training lines": (["train", "--data", "bad.jsonl", "--model", "broken", "--out", "out"],
-                                   "bad.jsonl: 3 bad lines of 5: line 2: not valid JSON"),
+    "checkpoint error in run": (
+        ["run", "--checkpoint", "broken", "--judges", "reference", "--baseline", "base.json"],
+        "no checkpoint can be loaded",
+    ),
+    "several bad training lines": (
+        ["train", "--data", "bad.jsonl", "--model", "broken", "--out", "out"],
+        "bad.jsonl: 3 bad lines of 5: line 2: not valid JSON",
+    ),
     "unknown db scheme": (["stats", "summary", "--db", "foo://x"], "unknown database scheme 'foo'"),
     "db driver missing": (["stats", "summary", "--db", "mysql://u:hunter2@localhost/db"], "driver 'MySQLdb' is not installed"),
 }
@@ -85,7 +95,9 @@ def test_bad_input_fails_cleanly(case: str, workdir: Path, capsys: pytest.Captur
     assert expected in err and "hunter2" not in err
 
 
-def test_offline_hub_lookup_fails_fast(workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_hub_lookup_fails_fast(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     before, began = snapshot(workdir), time.perf_counter()
     code = main(["generate", "--checkpoint", "broken", "--prompts", "hf:nobody/no-such-set"])
@@ -105,7 +117,9 @@ def test_busy_port_fails_before_reading_the_store(workdir: Path, capsys: pytest.
     assert "cannot serve on 127.0.0.1" in err and "typo.db" not in err
 
 
-def test_out_of_range_preference_is_counted_and_numbers_stay_alpaca_evals(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_of_range_preference_is_counted_and_numbers_stay_alpaca_evals(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from alpaca_eval.metrics import get_winrate
 
     rows = [{"preference": p} for p in (1, 2, 1.5, 2, 1, 3.7)]
@@ -126,8 +140,22 @@ def test_likert_judge_with_only_invalid_replies_exits_1(workdir: Path, capsys: p
     (workdir / "outputs.json").write_text(json.dumps(outputs))
     Store("sqlite:///evalkit.db").engine.dispose()
     with FakeOpenAIServer(lambda body: Completion("I would rather not grade this.")) as server:
-        code = main(["judge", "--judge", "likert", "--outputs", "outputs.json", "--judge-base-url", server.base_url,
-                     "--judge-model", "fake-judge", "--max-retries", "0", "--json"])
+        code = main(
+            [
+                "judge",
+                "--judge",
+                "likert",
+                "--outputs",
+                "outputs.json",
+                "--judge-base-url",
+                server.base_url,
+                "--judge-model",
+                "fake-judge",
+                "--max-retries",
+                "0",
+                "--json",
+            ]
+        )
     out, err = capsys.readouterr()
     assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "all 3 replies were invalid" in err and json.loads(out)["invalid"] == 3
@@ -137,12 +165,29 @@ def test_likert_judge_with_only_invalid_replies_exits_1(workdir: Path, capsys: p
 def test_run_with_a_bad_judge_setting_fails_in_seconds_before_generating(tiny_model_dir: Path, tmp_path: Path) -> None:
     prompts = write_prompts(tmp_path / "p.jsonl", 3)
     db = tmp_path / "evalkit.db"
-    common = ["run", "--checkpoint", str(tiny_model_dir), "--prompts", str(prompts), "--db", f"sqlite:///{db}", "--max-new-tokens", "4"]
+    common = [
+        "run",
+        "--checkpoint",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--db",
+        f"sqlite:///{db}",
+        "--max-new-tokens",
+        "4",
+    ]
     cases = [
         (["--judges", "bogus"], {}, "unknown judge 'bogus'"),
-        (["--judges", "pairwise,likert", "--judge-base-url", f"http://127.0.0.1:{free_port()}/v1"], {"OPENAI_API_KEY": "sk-x"},
-         "cannot reach judge endpoint"),
-        (["--judges", "likert"], {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "EVALKIT_JUDGE_BASE_URL": ""}, "OPENAI_API_KEY is not set"),
+        (
+            ["--judges", "pairwise,likert", "--judge-base-url", f"http://127.0.0.1:{free_port()}/v1"],
+            {"OPENAI_API_KEY": "sk-x"},
+            "cannot reach judge endpoint",
+        ),
+        (
+            ["--judges", "likert"],
+            {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": "", "EVALKIT_JUDGE_BASE_URL": ""},
+            "OPENAI_API_KEY is not set",
+        ),
     ]
     for extra, env, expected in cases:
         began = time.perf_counter()

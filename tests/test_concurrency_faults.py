@@ -26,17 +26,39 @@ CONCURRENCY = 4
 
 def write_outputs(folder: Path, prompts: int) -> tuple[Path, Path]:
     model, baseline = folder / "model.json", folder / "baseline.json"
-    model.write_text(json.dumps([{"instruction": f"Question {i}?", "output": f"Model answer {i}.", "generator": "m"}
-                                 for i in range(prompts)]))
-    baseline.write_text(json.dumps([{"instruction": f"Question {i}?", "output": f"Baseline answer {i}.", "generator": "b"}
-                                    for i in range(prompts)]))
+    model.write_text(
+        json.dumps([{"instruction": f"Question {i}?", "output": f"Model answer {i}.", "generator": "m"} for i in range(prompts)])
+    )
+    baseline.write_text(
+        json.dumps(
+            [{"instruction": f"Question {i}?", "output": f"Baseline answer {i}.", "generator": "b"} for i in range(prompts)]
+        )
+    )
     return model, baseline
 
 
 def judge_job(db: str, server: FakeOpenAIServer, model: Path, baseline: Path) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "evalkit", "judge", "--judge", "pairwise", "--outputs", str(model), "--baseline", str(baseline),
-            "--judge-base-url", server.base_url, "--judge-model", "fake-judge", "--concurrency", str(CONCURRENCY),
-            "--db", db, "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "evalkit",
+        "judge",
+        "--judge",
+        "pairwise",
+        "--outputs",
+        str(model),
+        "--baseline",
+        str(baseline),
+        "--judge-base-url",
+        server.base_url,
+        "--judge-model",
+        "fake-judge",
+        "--concurrency",
+        str(CONCURRENCY),
+        "--db",
+        db,
+        "--json",
+    ]
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 

@@ -35,8 +35,11 @@ def _judge(body: dict[str, Any]) -> Completion:
     if "Output (a)" in text:  # the custom spec
         return Completion(["Output (a)", "Output (b)", "Tie"][_digest(text) % 3])
     if "Answer A" in text:
-        return Completion(["Answer A is significantly better.", "Answer B is significantly better.",
-                           "Neither is significantly better."][_digest(text) % 3])
+        return Completion(
+            ["Answer A is significantly better.", "Answer B is significantly better.", "Neither is significantly better."][
+                _digest(text) % 3
+            ]
+        )
     grade = 1 + _digest(text + str(len(body["messages"])) + str(body.get("temperature"))) % 6
     return Completion(f"Reasoning.\n{grade}\n{grade}")
 
@@ -61,18 +64,32 @@ def _checkpoints(base: Path, root: Path) -> Path:
 
 def _files(tmp: Path) -> tuple[Path, Path]:
     prompts = tmp / "prompts.jsonl"
-    rows = [{"id": f"q{i}", "prompt": f"Give me one tip about topic {i}.", "reference": f"One tip about topic {i} is to start small."}
-            for i in range(5)]
-    rows.append({"id": "multi", "reference": "Feed it more often and keep it warmer.", "messages": [
-        {"role": "system", "content": "You are a patient baker."}, {"role": "user", "content": EARLIER_TURN},
-        {"role": "assistant", "content": "That is acetone from a hungry starter."},
-        {"role": "user", "content": "What should I change?"}]})
+    rows = [
+        {"id": f"q{i}", "prompt": f"Give me one tip about topic {i}.", "reference": f"One tip about topic {i} is to start small."}
+        for i in range(5)
+    ]
+    rows.append(
+        {
+            "id": "multi",
+            "reference": "Feed it more often and keep it warmer.",
+            "messages": [
+                {"role": "system", "content": "You are a patient baker."},
+                {"role": "user", "content": EARLIER_TURN},
+                {"role": "assistant", "content": "That is acetone from a hungry starter."},
+                {"role": "user", "content": "What should I change?"},
+            ],
+        }
+    )
     prompts.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
     spec = tmp / "concise.yaml"
-    (tmp / "concise.txt").write_text("Which output answers {instruction} more concisely?\nOutput (a): {output_a}\n"
-                                     "Output (b): {output_b}\nReply Output (a), Output (b) or Tie.\n")
-    spec.write_text("name: concise\nmode: pairwise\ntemplate: concise.txt\nparse: last_line\n"
-                    "choices:\n  \"Output (a)\": A\n  \"Output (b)\": B\n  \"Tie\": tie\n")
+    (tmp / "concise.txt").write_text(
+        "Which output answers {instruction} more concisely?\nOutput (a): {output_a}\n"
+        "Output (b): {output_b}\nReply Output (a), Output (b) or Tie.\n"
+    )
+    spec.write_text(
+        "name: concise\nmode: pairwise\ntemplate: concise.txt\nparse: last_line\n"
+        'choices:\n  "Output (a)": A\n  "Output (b)": B\n  "Tie": tie\n'
+    )
     return prompts, spec
 
 
@@ -91,12 +108,12 @@ def _close(a: float | None, b: float | None) -> bool:
 
 
 @pytest.mark.slow
-def test_every_surface_reads_the_same_numbers(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_surface_reads_the_same_numbers(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from evalkit.leaderboard import columns, tables
     from evalkit.leaderboard.snapshot import build_snapshot
-    from evalkit.store import Store
-    from evalkit.store import annotations
+    from evalkit.store import Store, annotations
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-cross-surface")
     monkeypatch.setenv("EVALKIT_CACHE_DIR", "off")
@@ -105,20 +122,46 @@ def test_every_surface_reads_the_same_numbers(tiny_model_dir: Path, tmp_path: Pa
     db = f"sqlite:///{tmp_path / 'x.db'}"
     with FakeOpenAIServer(_judge) as server:
         judge_flags = ["--judge-base-url", server.base_url, "--judge-model", "fake-judge", "--db", db]
-        run_args = ["--prompts", str(prompts), "--judges", f"pairwise,likert,alpaca_eval,reference,{spec}", "--likert-samples", "2",
-                    "--greedy", *judge_flags, "--json"]
+        run_args = [
+            "--prompts",
+            str(prompts),
+            "--judges",
+            f"pairwise,likert,alpaca_eval,reference,{spec}",
+            "--likert-samples",
+            "2",
+            "--greedy",
+            *judge_flags,
+            "--json",
+        ]
         first = _cli(capsys, "run", "--checkpoint", str(run_dir), "--epochs", "5-6", "--max-new-tokens", "6", *run_args)
         other = _cli(capsys, "run", "--checkpoint", str(run_dir), "--epochs", "5-6", "--max-new-tokens", "3", *run_args)
         again = _cli(capsys, "run", "--checkpoint", str(run_dir), "--epochs", "5-6", "--max-new-tokens", "6", *run_args)
         # Likert samples are drawn above temperature 0, and the multi-turn prompt reaches the judge whole.
-        grading = [b for b in server.requests if "Answer A" not in last_user_message(b) and not b.get("logprobs")
-                   and "Output (a)" not in last_user_message(b)]
+        grading = [
+            b
+            for b in server.requests
+            if "Answer A" not in last_user_message(b) and not b.get("logprobs") and "Output (a)" not in last_user_message(b)
+        ]
         assert grading and all(b["temperature"] > 0 for b in grading)
         assert any(EARLIER_TURN in last_user_message(b) for b in server.requests)
         pick = _cli(capsys, "pick", str(run_dir), "--window", "5-6", "--max-new-tokens", "6", *run_args)
         decoding = first[0]["decoding"]
-        judged = _cli(capsys, "judge", "--judge", "pairwise", "--model", "ckpt/epoch-5", "--decoding", decoding,
-                      "--baseline-model", "ckpt/base", "--prompts", str(prompts), *judge_flags, "--json")
+        judged = _cli(
+            capsys,
+            "judge",
+            "--judge",
+            "pairwise",
+            "--model",
+            "ckpt/epoch-5",
+            "--decoding",
+            decoding,
+            "--baseline-model",
+            "ckpt/base",
+            "--prompts",
+            str(prompts),
+            *judge_flags,
+            "--json",
+        )
     summary = _cli(capsys, "stats", "summary", "--db", db, "--json")
 
     # Two decodings are two generation sets; the second run changed none of the first one's figures.
@@ -134,7 +177,9 @@ def test_every_surface_reads_the_same_numbers(tiny_model_dir: Path, tmp_path: Pa
     assert all(row["decoding"] for row in summary["pairwise"] + summary["likert"])
 
     def stats_row(section: str, kind: str, model: str, decoding_hash: str) -> dict[str, Any]:
-        (row,) = [r for r in summary[section] if r["judge_kind"] == kind and r["model"] == model and r["decoding"] == decoding_hash]
+        (row,) = [
+            r for r in summary[section] if r["judge_kind"] == kind and r["model"] == model and r["decoding"] == decoding_hash
+        ]
         return row
 
     for name, row in run_rows.items():
@@ -156,8 +201,9 @@ def test_every_surface_reads_the_same_numbers(tiny_model_dir: Path, tmp_path: Pa
     store = Store(db)
     ids = store.models().set_index("name")["id"]
     prompt_set = prompts.stem
-    batch, n_items = annotations.create_batch(store, "team", int(ids["ckpt/epoch-5"]), int(ids["ckpt/base"]), prompt_set, 2,
-                                              model_decoding=decoding)
+    batch, n_items = annotations.create_batch(
+        store, "team", int(ids["ckpt/epoch-5"]), int(ids["ckpt/base"]), prompt_set, 2, model_decoding=decoding
+    )
     assert n_items == 6
     items = pd.read_sql("SELECT id FROM annotation_items ORDER BY id", store.engine)["id"].tolist()
     for annotator, labels in (("ann", ["A", "B", "tie", "A", "A", "B"]), ("bob", ["A", "A", "tie", "B", "A", "B"])):

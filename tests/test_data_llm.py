@@ -280,8 +280,23 @@ def test_sigkill_loses_only_calls_in_flight(tmp_path: Path, capsys: pytest.Captu
 def test_a_garbage_http_body_is_a_transport_error_and_asked_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "d.jsonl"
     write_rows(data, [single_turn("Why?", "Because."), single_turn("How?", "Carefully.")])
-    args = ("data", "lengthen", str(data), "--out", str(tmp_path / "o.jsonl"), "--min-words", "5", "--model", "gen",
-            "--db", f"sqlite:///{tmp_path / 'x.db'}", "--json", "--no-progress", "--concurrency", "1")
+    args = (
+        "data",
+        "lengthen",
+        str(data),
+        "--out",
+        str(tmp_path / "o.jsonl"),
+        "--min-words",
+        "5",
+        "--model",
+        "gen",
+        "--db",
+        f"sqlite:///{tmp_path / 'x.db'}",
+        "--json",
+        "--no-progress",
+        "--concurrency",
+        "1",
+    )
     with FakeOpenAIServer(reply_text="A longer answer with more words in it.") as server:
         server.script(Garbage())  # a 200 whose body is not JSON
         report = _run(*args, "--base-url", server.base_url, capsys=capsys)

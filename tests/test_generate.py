@@ -34,7 +34,11 @@ def _force_next_token(generator: TransformersGenerator, token_id: int) -> None:
 def test_generation_stops_at_end_of_turn(tiny_model_dir: Path, tmp_path: Path) -> None:
     generator = TransformersGenerator(tiny_model_dir, batch_size=4)
     _force_next_token(generator, generator.tokenizer.convert_tokens_to_ids("<|im_end|>"))
-    results = [r for batch in generator.generate(_requests(tmp_path / "p.jsonl", 5), DecodingParams(greedy=True, max_new_tokens=20)) for r in batch]
+    results = [
+        r
+        for batch in generator.generate(_requests(tmp_path / "p.jsonl", 5), DecodingParams(greedy=True, max_new_tokens=20))
+        for r in batch
+    ]
     assert {r.finish_reason for r in results} == {"stop"}
     assert all(r.text == "" and r.completion_tokens == 1 for r in results)
 
@@ -44,7 +48,11 @@ def test_generation_runs_to_the_length_limit_without_end_of_turn(tiny_model_dir:
     token = generator.tokenizer.encode("sea", add_special_tokens=False)[0]
     _force_next_token(generator, token)
     expected = generator.tokenizer.decode([token] * 6).strip()
-    results = [r for batch in generator.generate(_requests(tmp_path / "p.jsonl", 3), DecodingParams(greedy=True, max_new_tokens=6)) for r in batch]
+    results = [
+        r
+        for batch in generator.generate(_requests(tmp_path / "p.jsonl", 3), DecodingParams(greedy=True, max_new_tokens=6))
+        for r in batch
+    ]
     assert all(r.finish_reason == "length" and r.completion_tokens == 6 and r.text == expected for r in results)
     assert expected
 
@@ -61,8 +69,22 @@ def test_batched_left_padded_greedy_matches_one_at_a_time(tiny_model_dir: Path, 
 def test_cli_contract_and_rerun_skips_everything(tiny_model_dir: Path, tmp_path: Path) -> None:
     prompts = write_prompts(tmp_path / "prompts.jsonl", 5)
     out, db = tmp_path / "out.json", f"sqlite:///{tmp_path / 'x.db'}"
-    args = ["generate", "--checkpoint", str(tiny_model_dir), "--prompts", str(prompts), "--backend", "transformers",
-            "--greedy", "--max-new-tokens", "8", "--db", db, "--out", str(out)]
+    args = [
+        "generate",
+        "--checkpoint",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--backend",
+        "transformers",
+        "--greedy",
+        "--max-new-tokens",
+        "8",
+        "--db",
+        db,
+        "--out",
+        str(out),
+    ]
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
     rows = json.loads(out.read_text())
@@ -116,7 +138,14 @@ def test_broken_checkpoint_is_one_clear_line(tiny_model_dir: Path, tmp_path: Pat
         (broken / breakage).unlink()
     with pytest.raises(EvalkitError, match=message):
         validate_checkpoint(broken)
-    result = run_cli("generate", "--checkpoint", str(broken), "--prompts", str(write_prompts(tmp_path / "p.jsonl", 2)),
-                     "--db", f"sqlite:///{tmp_path / 'x.db'}")
+    result = run_cli(
+        "generate",
+        "--checkpoint",
+        str(broken),
+        "--prompts",
+        str(write_prompts(tmp_path / "p.jsonl", 2)),
+        "--db",
+        f"sqlite:///{tmp_path / 'x.db'}",
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr

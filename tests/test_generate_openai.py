@@ -25,8 +25,26 @@ def served_tiny_model(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFac
 @pytest.mark.slow
 def test_generate_through_transformers_serve(served_tiny_model: ManagedServer, tiny_model_dir: Path, tmp_path: Path) -> None:
     prompts, out, db = write_prompts(tmp_path / "p.jsonl", 4), tmp_path / "out.json", f"sqlite:///{tmp_path / 'x.db'}"
-    args = ["generate", "--backend", "openai", "--base-url", served_tiny_model.base_url, "--checkpoint", str(tiny_model_dir),
-            "--prompts", str(prompts), "--greedy", "--max-new-tokens", "8", "--concurrency", "2", "--db", db, "--out", str(out)]
+    args = [
+        "generate",
+        "--backend",
+        "openai",
+        "--base-url",
+        served_tiny_model.base_url,
+        "--checkpoint",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--greedy",
+        "--max-new-tokens",
+        "8",
+        "--concurrency",
+        "2",
+        "--db",
+        db,
+        "--out",
+        str(out),
+    ]
     first = run_cli(*args, env={"OPENAI_API_KEY": "sk-test-secret-123"})
     assert first.returncode == 0, first.stderr
     rows = json.loads(out.read_text())
@@ -37,9 +55,21 @@ def test_generate_through_transformers_serve(served_tiny_model: ManagedServer, t
 
 
 def test_unreachable_server_is_one_clear_line(tiny_model_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("generate", "--backend", "openai", "--base-url", f"http://127.0.0.1:{free_port()}/v1", "--checkpoint",
-                     "some-remote-model", "--prompts", str(write_prompts(tmp_path / "p.jsonl", 2)),
-                     "--db", f"sqlite:///{tmp_path / 'x.db'}", env={"OPENAI_API_KEY": "sk-test-secret-123"}, timeout=120)
+    result = run_cli(
+        "generate",
+        "--backend",
+        "openai",
+        "--base-url",
+        f"http://127.0.0.1:{free_port()}/v1",
+        "--checkpoint",
+        "some-remote-model",
+        "--prompts",
+        str(write_prompts(tmp_path / "p.jsonl", 2)),
+        "--db",
+        f"sqlite:///{tmp_path / 'x.db'}",
+        env={"OPENAI_API_KEY": "sk-test-secret-123"},
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "cannot reach server" in result.stderr and "sk-test-secret-123" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("evalkit: error: cannot reach server")

@@ -28,10 +28,26 @@ def _count(db: Path) -> int:
 def _kill_mid_run_then_rerun(checkpoint: Path, tmp_path: Path, prompts: int, kill_after: int, max_new_tokens: int) -> int:
     """Returns how many stored answers are empty."""
     prompts_file, db = write_prompts(tmp_path / "p.jsonl", prompts), tmp_path / "x.db"
-    args = ["generate", "--checkpoint", str(checkpoint), "--prompts", str(prompts_file), "--greedy",
-            "--max-new-tokens", str(max_new_tokens), "--batch-size", "2", "--db", f"sqlite:///{db}"]
-    child = subprocess.Popen([sys.executable, "-m", "evalkit", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    args = [
+        "generate",
+        "--checkpoint",
+        str(checkpoint),
+        "--prompts",
+        str(prompts_file),
+        "--greedy",
+        "--max-new-tokens",
+        str(max_new_tokens),
+        "--batch-size",
+        "2",
+        "--db",
+        f"sqlite:///{db}",
+    ]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "evalkit", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
+    )
     deadline = time.monotonic() + 120
     while _count(db) < kill_after and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)

@@ -15,11 +15,21 @@ from tests.helpers import run_cli, write_prompts
 @pytest.mark.skipif(shutil.which("vllm") is not None, reason="vllm is installed here")
 @pytest.mark.parametrize("backend", ["vllm", "vllm-server"])
 def test_vllm_backend_without_vllm_is_one_clear_line(tiny_model_dir: Path, tmp_path: Path, backend: str) -> None:
-    result = run_cli("generate", "--checkpoint", str(tiny_model_dir), "--prompts", str(write_prompts(tmp_path / "p.jsonl", 2)),
-                     "--backend", backend, "--db", f"sqlite:///{tmp_path / 'x.db'}")
+    result = run_cli(
+        "generate",
+        "--checkpoint",
+        str(tiny_model_dir),
+        "--prompts",
+        str(write_prompts(tmp_path / "p.jsonl", 2)),
+        "--backend",
+        backend,
+        "--db",
+        f"sqlite:///{tmp_path / 'x.db'}",
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
-        "evalkit: error: vllm is not installed: pip install 'evalkit[vllm]' (needs a CUDA GPU); on CPU use --backend transformers")
+        "evalkit: error: vllm is not installed: pip install 'evalkit[vllm]' (needs a CUDA GPU); on CPU use --backend transformers"
+    )
 
 
 @pytest.mark.gpu
@@ -30,8 +40,23 @@ def test_vllm_generates_and_reruns_nothing(tiny_model_dir: Path, tmp_path: Path,
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     prompts, out, db = write_prompts(tmp_path / "p.jsonl", 6), tmp_path / "out.json", f"sqlite:///{tmp_path / 'x.db'}"
-    args = ["generate", "--checkpoint", str(tiny_model_dir), "--prompts", str(prompts), "--backend", backend,
-            "--max-new-tokens", "16", "--n", "2", "--db", db, "--out", str(out)]
+    args = [
+        "generate",
+        "--checkpoint",
+        str(tiny_model_dir),
+        "--prompts",
+        str(prompts),
+        "--backend",
+        backend,
+        "--max-new-tokens",
+        "16",
+        "--n",
+        "2",
+        "--db",
+        db,
+        "--out",
+        str(out),
+    ]
     first = run_cli(*args, timeout=900)
     assert first.returncode == 0, first.stderr
     assert len(json.loads(out.read_text())) == 12

@@ -51,8 +51,11 @@ def test_wrong_expired_and_revoked_tokens_open_nothing(store: Store, batch: str)
     assert inv.check(store, None) is None and inv.check(store, "") is None
     assert inv.check(store, alice[:-1] + ("A" if alice[-1] != "A" else "B")) is None
     with store.engine.begin() as conn:  # alice's invitation ran out a second ago
-        conn.execute(update(t.annotation_invitations).where(t.annotation_invitations.c.annotator == "alice")
-                     .values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+        conn.execute(
+            update(t.annotation_invitations)
+            .where(t.annotation_invitations.c.annotator == "alice")
+            .values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1))
+        )
     assert inv.check(store, alice) is None
     assert inv.check(store, bob).annotator == "bob"
     assert inv.revoke(store, batch, "bob") == 1
@@ -73,10 +76,26 @@ def test_invitation_errors(store: Store, batch: str) -> None:
             inv.parse_duration(bad)
 
 
-def test_cli_prints_the_link_last_and_nothing_else_holds_it(store: Store, batch: str, db_url: str,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_main(["annotate", "invite", "--batch", batch, "--annotator", "carol", "--db", db_url,
-                     "--base-url", "http://127.0.0.1:8765"]) == 0
+def test_cli_prints_the_link_last_and_nothing_else_holds_it(
+    store: Store, batch: str, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli_main(
+            [
+                "annotate",
+                "invite",
+                "--batch",
+                batch,
+                "--annotator",
+                "carol",
+                "--db",
+                db_url,
+                "--base-url",
+                "http://127.0.0.1:8765",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     link = out.out.strip().splitlines()[-1]
     assert link.startswith("http://127.0.0.1:8765/annotate?token=")
@@ -91,10 +110,31 @@ def test_cli_prints_the_link_last_and_nothing_else_holds_it(store: Store, batch:
     assert inv.check(store, _token(link)) is None
 
 
-def test_create_hands_out_a_link_in_the_same_command(store: Store, batch: str, db_url: str,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_main(["annotate", "create", "--models", "run-0/epoch-1", "alpaca-65b", "--prompts", "bench", "--per-item", "2",
-                     "--name", "solo", "--invite", "dana", "--db", db_url]) == 0
+def test_create_hands_out_a_link_in_the_same_command(
+    store: Store, batch: str, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli_main(
+            [
+                "annotate",
+                "create",
+                "--models",
+                "run-0/epoch-1",
+                "alpaca-65b",
+                "--prompts",
+                "bench",
+                "--per-item",
+                "2",
+                "--name",
+                "solo",
+                "--invite",
+                "dana",
+                "--db",
+                db_url,
+            ]
+        )
+        == 0
+    )
     link = capsys.readouterr().out.strip().splitlines()[-1]
     found = inv.check(store, _token(link))
     assert (found.annotator, found.batch_name) == ("dana", "solo")
@@ -105,8 +145,13 @@ def test_status_per_annotator(store: Store, batch: str, db_url: str, capsys: pyt
     """Labels done, median gap between consecutive labels, tie-discounted agreement with the mode of the
     others, all checked by hand."""
     batch_id = ann.batch_id(store, batch)
-    items = list(store.frame(select(t.annotation_items.c.id).where(t.annotation_items.c.batch_id == batch_id)
-                             .order_by(t.annotation_items.c.position))["id"])[:2]
+    items = list(
+        store.frame(
+            select(t.annotation_items.c.id)
+            .where(t.annotation_items.c.batch_id == batch_id)
+            .order_by(t.annotation_items.c.position)
+        )["id"]
+    )[:2]
     given = {"ann": ["A", "A"], "bob": ["A", "B"], "cat": ["A", "B"]}
     for annotator, labels in given.items():
         for item, label in zip(items, labels):
@@ -115,8 +160,11 @@ def test_status_per_annotator(store: Store, batch: str, db_url: str, capsys: pyt
     with store.engine.begin() as conn:  # ann labelled at 0 s and 30 s; the others at 0 s and 10 s
         for annotator, gap in (("ann", 30), ("bob", 10), ("cat", 10)):
             for k, item in enumerate(items):
-                conn.execute(update(t.human_labels).where(t.human_labels.c.annotator == annotator, t.human_labels.c.item_id == int(item))
-                             .values(created_at=start + dt.timedelta(seconds=gap * k)))
+                conn.execute(
+                    update(t.human_labels)
+                    .where(t.human_labels.c.annotator == annotator, t.human_labels.c.item_id == int(item))
+                    .values(created_at=start + dt.timedelta(seconds=gap * k))
+                )
     assert cli_main(["annotate", "status", "--db", db_url, "--json"]) == 0
     status = {b["name"]: b for b in json.loads(capsys.readouterr().out)}[batch]
     rows = {row["annotator"]: row for row in status["annotators"]}

@@ -22,7 +22,9 @@ SECRET = "sk-test-cli-secret-77"
 
 
 def write_outputs(path: Path, generator: str, answers: dict[str, str]) -> Path:
-    path.write_text(json.dumps([{"instruction": q, "output": a, "generator": generator, "dataset": "test"} for q, a in answers.items()]))
+    path.write_text(
+        json.dumps([{"instruction": q, "output": a, "generator": generator, "dataset": "test"} for q, a in answers.items()])
+    )
     return path
 
 
@@ -47,27 +49,42 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
-def test_contract_pairwise_likert_alpaca_and_custom(files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_contract_pairwise_likert_alpaca_and_custom(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model, reference = files
     db = f"sqlite:///{tmp_path / 'x.db'}"
     with FakeOpenAIServer(reply_text="Answer A is significantly better.") as server:
         common = ["--judge-base-url", server.base_url, "--judge-model", "fake-judge", "--concurrency", "4", "--db", db]
         pairwise = run_json(capsys, "--judge", "pairwise", "--outputs", str(model), "--baseline", str(reference), *common)
         # "always A" disagrees with itself across the two orders: every pair is a tie
-        assert {k: pairwise[k] for k in ("wins", "ties", "losses", "invalid", "requests")} == \
-            {"wins": 0, "ties": 5, "losses": 0, "invalid": 0, "requests": 10}
+        assert {k: pairwise[k] for k in ("wins", "ties", "losses", "invalid", "requests")} == {
+            "wins": 0,
+            "ties": 5,
+            "losses": 0,
+            "invalid": 0,
+            "requests": 10,
+        }
         again = run_json(capsys, "--judge", "pairwise", "--outputs", str(model), "--baseline", str(reference), *common)
         assert again["requests"] == 0 and again["ties"] == 5 and server.count == 10
 
         server.reply_text = "Reasoning.\n4\n4"
         likert = run_json(capsys, "--judge", "likert", "--outputs", str(model), *common)
-        assert (likert["mean"], likert["ci_low"], likert["ci_high"], likert["invalid"], likert["requests"]) == (4.0, 4.0, 4.0, 0, 6)
+        assert (likert["mean"], likert["ci_low"], likert["ci_high"], likert["invalid"], likert["requests"]) == (
+            4.0,
+            4.0,
+            4.0,
+            0,
+            6,
+        )
 
         alpaca = run_json(capsys, "--judge", "alpaca_eval", "--outputs", str(model), "--baseline", str(reference), *common)
         assert alpaca["requests"] == 5 and 0 <= alpaca["win_rate"] <= 100 and alpaca["standard_error"] is not None
 
         (tmp_path / "t.txt").write_text("{instruction}\n{output}\nSay YES or NO.")
-        (tmp_path / "spec.yaml").write_text("name: yesno\nmode: single\ntemplate: t.txt\nparse: ends_with\nchoices: {YES: 1, NO: 0}\n")
+        (tmp_path / "spec.yaml").write_text(
+            "name: yesno\nmode: single\ntemplate: t.txt\nparse: ends_with\nchoices: {YES: 1, NO: 0}\n"
+        )
         server.reply_text = "Clearly YES"
         custom = run_json(capsys, "--judge", str(tmp_path / "spec.yaml"), "--outputs", str(model), *common)
         assert custom["judge"] == "yesno" and custom["mean"] == 1.0 and custom["requests"] == 6
@@ -78,12 +95,15 @@ def test_contract_pairwise_likert_alpaca_and_custom(files: tuple[Path, Path], tm
     assert SECRET.encode() not in (tmp_path / "x.db").read_bytes()
 
 
-def test_reference_judge_is_the_offline_default(files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_reference_judge_is_the_offline_default(
+    files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")
     model, reference = files
     prompts = tmp_path / "prompts.jsonl"
-    prompts.write_text("\n".join(json.dumps({"id": str(i), "prompt": f"Question {i}?", "reference": f"my answer {i}"}) for i in range(7)))
+    prompts.write_text(
+        "\n".join(json.dumps({"id": str(i), "prompt": f"Question {i}?", "reference": f"my answer {i}"}) for i in range(7))
+    )
     db = ["--db", f"sqlite:///{tmp_path / 'x.db'}"]
     result = run_json(capsys, "--outputs", str(model), "--baseline", str(reference), "--prompts", str(prompts), *db)
     assert result["judge"] == "reference" and "reference-overlap" in result["label"] and result["wins"] == 5
@@ -121,10 +141,26 @@ def test_sigkill_then_resume_loses_nothing_and_asks_nothing_twice(tmp_path: Path
         return Hang(5.0) if frozen.is_set() else Completion("Answer B is significantly better.")
 
     with FakeOpenAIServer(responder) as server:
-        args = ["judge", "--judge", "pairwise", "--outputs", str(model), "--baseline", str(reference), "--judge-base-url",
-                server.base_url, "--judge-model", "fake-judge", "--concurrency", "4", "--db", db]
-        child = subprocess.Popen([sys.executable, "-m", "evalkit", *args], env={**os.environ}, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE)
+        args = [
+            "judge",
+            "--judge",
+            "pairwise",
+            "--outputs",
+            str(model),
+            "--baseline",
+            str(reference),
+            "--judge-base-url",
+            server.base_url,
+            "--judge-model",
+            "fake-judge",
+            "--concurrency",
+            "4",
+            "--db",
+            db,
+        ]
+        child = subprocess.Popen(
+            [sys.executable, "-m", "evalkit", *args], env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 60
         while server.count < kill_after and time.monotonic() < deadline and child.poll() is None:
             time.sleep(0.005)

@@ -19,35 +19,50 @@ from evalkit.judges.templates import Template, builtin_template
 ALPACA_SAMPLE = Path(__file__).parent / "fixtures" / "data" / "alpaca_weighted_annotations_sample.json"
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ("Answer A is significantly better.", "A"),
-    ("answer b is significantly better", "B"),
-    ("Neither is significantly better.", "tie"),
-    ("Both are fine, but A covers the edge case.\n\nAnswer A is significantly better.", "A"),
-    ("**Answer B is significantly better.**", "B"),
-    ("- Neither is significantly better.", "tie"),
-    ("A", "A"), ("B.", "B"), ("Neither", "tie"), ("(A)", "A"),
-    ("", None), ("\n\n\n", None), ("I like both", None), ("C", None),
-    ("Answer A is significantly better. Because it is longer.", None),  # must END with the option
-    ("- Answer A is significantly better.\n- Answer B is significantly better.\n- Neither is significantly better.", None),
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("Answer A is significantly better.", "A"),
+        ("answer b is significantly better", "B"),
+        ("Neither is significantly better.", "tie"),
+        ("Both are fine, but A covers the edge case.\n\nAnswer A is significantly better.", "A"),
+        ("**Answer B is significantly better.**", "B"),
+        ("- Neither is significantly better.", "tie"),
+        ("A", "A"),
+        ("B.", "B"),
+        ("Neither", "tie"),
+        ("(A)", "A"),
+        ("", None),
+        ("\n\n\n", None),
+        ("I like both", None),
+        ("C", None),
+        ("Answer A is significantly better. Because it is longer.", None),  # must END with the option
+        ("- Answer A is significantly better.\n- Answer B is significantly better.\n- Neither is significantly better.", None),
+    ],
+)
 def test_pairwise_parser(reply: str, expected: str | None) -> None:
     assert parse_pairwise_reply(reply) == expected
 
 
-@pytest.mark.parametrize("reply, expected", [
-    ("The answer is relevant and detailed.\n5\n5", 5),
-    ("Reasoning...\n\n6\n\n6\n", 6),
-    ("Step 1 ... step 2 ...\n**3**", 3),
-    ("reasoning\n4\n2", None),  # the choice and its repetition disagree
-    ("reasoning\n7\n7", None), ("reasoning\n0", None), ("I would say 5 out of 6", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ("The answer is relevant and detailed.\n5\n5", 5),
+        ("Reasoning...\n\n6\n\n6\n", 6),
+        ("Step 1 ... step 2 ...\n**3**", 3),
+        ("reasoning\n4\n2", None),  # the choice and its repetition disagree
+        ("reasoning\n7\n7", None),
+        ("reasoning\n0", None),
+        ("I would say 5 out of 6", None),
+        ("", None),
+    ],
+)
 def test_likert_parser(reply: str, expected: int | None) -> None:
     assert parse_likert_reply(reply) == expected
 
 
 def test_template_renders_in_one_pass_and_hashes_its_text() -> None:
-    template = Template("t", "Q: {instruction}\nA: {output_a}\nB: {output_b}\nJSON {\"keep\": 1}")
+    template = Template("t", 'Q: {instruction}\nA: {output_a}\nB: {output_b}\nJSON {"keep": 1}')
     text = template.render({"instruction": "q", "output_a": "literal {output_b} here", "output_b": "second"})
     assert text == 'Q: q\nA: literal {output_b} here\nB: second\nJSON {"keep": 1}'
     assert Template("t", "x").hash != Template("t", "x ").hash
@@ -62,12 +77,17 @@ def test_pairwise_messages_follow_the_shown_order() -> None:
     assert ab.index("four") < ab.index("five") and ba.index("five") < ba.index("four")
     assert "Answer A is significantly better." in ab and "Which answer best satisfies your needs?" in ab
     # the spec hash moves with the template's text
-    assert PairwiseJudge("judge", template=Template("x", builtin_template("pairwise_lima.txt").text + " ")).spec_hash != judge.spec_hash
+    assert (
+        PairwiseJudge("judge", template=Template("x", builtin_template("pairwise_lima.txt").text + " ")).spec_hash
+        != judge.spec_hash
+    )
 
 
 def test_custom_spec_judges(tmp_path: Path) -> None:
     (tmp_path / "t.txt").write_text("Rate {instruction} -> {output}. Say GOOD or BAD.")
-    (tmp_path / "single.yaml").write_text("name: goodbad\nmode: single\ntemplate: t.txt\nparse: last_line\nchoices: {GOOD: 1, BAD: 0}\n")
+    (tmp_path / "single.yaml").write_text(
+        "name: goodbad\nmode: single\ntemplate: t.txt\nparse: last_line\nchoices: {GOOD: 1, BAD: 0}\n"
+    )
     judge = make_judge(str(tmp_path / "single.yaml"), judge_model="m")
     assert judge.kind == "goodbad" and judge.mode == "single"
     assert judge.parse(Reply("thinking...\nGood."), None).score == 1.0
@@ -75,7 +95,8 @@ def test_custom_spec_judges(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_text("{instruction}\n(a) {output_a}\n(b) {output_b}")
     (tmp_path / "pair.yaml").write_text(
         "name: ab\nmode: pairwise\ntemplate: p.txt\nparse: regex\npattern: 'Winner: \\((a|b|tie)\\)'\n"
-        "choices: {a: A, b: B, tie: tie}\n")
+        "choices: {a: A, b: B, tie: tie}\n"
+    )
     pair = make_judge(str(tmp_path / "pair.yaml"), judge_model="m")
     assert pair.parse(Reply("Winner: (b) ... no wait. Winner: (a)"), "AB").verdict == "A"
     assert not pair.parse(Reply("no winner"), "AB").valid
@@ -94,7 +115,9 @@ def test_custom_spec_judges(tmp_path: Path) -> None:
 
 def test_reference_judge_is_rouge1_with_bands() -> None:
     judge = make_judge("reference")
-    texts = SlotTexts("Capital of France?", "Paris is the capital of France.", "I do not know.", "The capital of France is Paris.")
+    texts = SlotTexts(
+        "Capital of France?", "Paris is the capital of France.", "I do not know.", "The capital of France is Paris."
+    )
     rows = judge.judge_pair(texts)
     # Hand-worked ROUGE-1 F1 (lowercased word unigrams): the output shares all 6 words of the 6-word
     # reference -> 100; the baseline shares none of its 4 words -> 0.
@@ -130,8 +153,8 @@ def test_price_table_and_budget(tmp_path: Path) -> None:
 
 def test_alpaca_judge_reproduces_published_annotations() -> None:
     """Our order switch and logprob arithmetic give AlpacaEval's own published preferences."""
-    from alpaca_eval.utils import make_prompts
     import pandas as pd
+    from alpaca_eval.utils import make_prompts
 
     judge = make_judge("alpaca_eval")
     annotations = json.loads(ALPACA_SAMPLE.read_text())["rows"]

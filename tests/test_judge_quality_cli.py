@@ -31,15 +31,36 @@ def test_contract_through_the_command_line() -> None:
     from sklearn.metrics import cohen_kappa_score
 
     result = subprocess.run(
-        [sys.executable, "-m", "evalkit", "judge-quality", "--humans", str(DATA / "pandalm_humans.json"),
-         "--judge-labels", str(DATA / "judge_a.jsonl"), "--judge-labels", str(DATA / "judge_b.jsonl"), "--json"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False)
+        [
+            sys.executable,
+            "-m",
+            "evalkit",
+            "judge-quality",
+            "--humans",
+            str(DATA / "pandalm_humans.json"),
+            "--judge-labels",
+            str(DATA / "judge_a.jsonl"),
+            "--judge-labels",
+            str(DATA / "judge_b.jsonl"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)  # one JSON object, nothing else on stdout
     assert isinstance(out, dict) and isinstance(out["judges"], list) and len(out["judges"]) == 2
     for entry in [*out["judges"], out["humans"]]:
-        for field in ("human_agreement_tie_discounted", "human_agreement", "human_agreement_without_ties",
-                      "prefer_first", "prefer_longer"):  # fractions
+        for field in (
+            "human_agreement_tie_discounted",
+            "human_agreement",
+            "human_agreement_without_ties",
+            "prefer_first",
+            "prefer_longer",
+        ):  # fractions
             assert entry[field] is None or 0 <= entry[field] <= 1, (field, entry[field])
         assert entry["cohen_kappa"] is None or -1 <= entry["cohen_kappa"] <= 1  # a kappa: below 0 is worse than chance
     judges = {entry["name"]: entry for entry in out["judges"]}
@@ -72,7 +93,9 @@ def test_humans_figure_matches_alpaca_eval_and_items_are_matched_by_text(capsys:
 
     out = report(capsys, "--humans", str(DATA / "alpaca_cross.json"), "--judge-labels", str(DATA / "alpaca_judge.json"))
     cross = pd.read_json(DATA / "alpaca_cross.json")
-    analyzer = Analyzer(gold_crossannotations=cross.copy(), gold_annotations=cross.copy(), n_annotators=4, scoring_rule="absolute")
+    analyzer = Analyzer(
+        gold_crossannotations=cross.copy(), gold_annotations=cross.copy(), n_annotators=4, scoring_rule="absolute"
+    )
     expected = analyzer.agreement_of_annotations("gold_crossannotations", n_majority_vote_1=1)["score"]
     assert out["humans"]["human_agreement_tie_discounted"] == pytest.approx(expected)
     (judge,) = out["judges"]
@@ -99,8 +122,19 @@ def test_mtbench_items_in_either_model_order(capsys: pytest.CaptureFixture[str])
 
 def test_store_save_and_text_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = f"sqlite:///{tmp_path / 's.db'}"
-    args = ["judge-quality", "--humans", str(DATA / "pandalm_humans.json"), "--judge-labels", str(DATA / "judge_a.jsonl"),
-            "--resamples", "50", "--db", db, "--save", "pandalm-check"]
+    args = [
+        "judge-quality",
+        "--humans",
+        str(DATA / "pandalm_humans.json"),
+        "--judge-labels",
+        str(DATA / "judge_a.jsonl"),
+        "--resamples",
+        "50",
+        "--db",
+        db,
+        "--save",
+        "pandalm-check",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "humans" in text and "judge-a" in text
@@ -112,20 +146,43 @@ def test_store_save_and_text_table(tmp_path: Path, capsys: pytest.CaptureFixture
     assert saved["report"].iloc[0]["judges"][0]["name"] == "judge-a"
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("h.json", '[{"idx": 1, "instruction": "q", "input": "", "response1": "a", "response2": "b", "annotator1": 1},\n'
-               ' {"idx": 2, "instruction": "q", "input": "", "response1": "a", "response2": "b", "annotator1": 7}]',
-     ":2: annotator1 must be 0 (tie), 1 (response1) or 2 (response2)"),
-    ("h.jsonl", '{"instruction": "q", "output_1": "a", "output_2": "b", "preference": 1}\n'
-                '{"instruction": "q", "output_1": "a", "output_2": "b", "preference": 3}\n', ":2: preference must be"),
-    ("h.jsonl", '{"item": 1, "rater": "x", "label": "A"}\n\n{"item": 2, "rater": "x", "label": "left"}\n', ":3: label must be"),
-    ("h.jsonl", '{"question_id": 1, "model_a": "m", "model_b": "n", "winner": "model_c", "judge": "e"}\n', ":1: winner must be"),
-    ("h.jsonl", '{"item": 1, "rater": "x", "label": "A"}\n{"item": 2, "rater": "x", "label": "B"\n', ":2: bad JSON"),
-    ("h.jsonl", '{"item": 1, "rater": "x", "label": "A"}\n{"idx": 2, "response1": "a", "response2": "b"}\n', ":2: not a labels row"),
-    ("h.jsonl", '{"what": 1}\n', ":1: unknown layout"),
-])
-def test_bad_rows_are_one_line_naming_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
-                                                    content: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "h.json",
+            '[{"idx": 1, "instruction": "q", "input": "", "response1": "a", "response2": "b", "annotator1": 1},\n'
+            ' {"idx": 2, "instruction": "q", "input": "", "response1": "a", "response2": "b", "annotator1": 7}]',
+            ":2: annotator1 must be 0 (tie), 1 (response1) or 2 (response2)",
+        ),
+        (
+            "h.jsonl",
+            '{"instruction": "q", "output_1": "a", "output_2": "b", "preference": 1}\n'
+            '{"instruction": "q", "output_1": "a", "output_2": "b", "preference": 3}\n',
+            ":2: preference must be",
+        ),
+        (
+            "h.jsonl",
+            '{"item": 1, "rater": "x", "label": "A"}\n\n{"item": 2, "rater": "x", "label": "left"}\n',
+            ":3: label must be",
+        ),
+        (
+            "h.jsonl",
+            '{"question_id": 1, "model_a": "m", "model_b": "n", "winner": "model_c", "judge": "e"}\n',
+            ":1: winner must be",
+        ),
+        ("h.jsonl", '{"item": 1, "rater": "x", "label": "A"}\n{"item": 2, "rater": "x", "label": "B"\n', ":2: bad JSON"),
+        (
+            "h.jsonl",
+            '{"item": 1, "rater": "x", "label": "A"}\n{"idx": 2, "response1": "a", "response2": "b"}\n',
+            ":2: not a labels row",
+        ),
+        ("h.jsonl", '{"what": 1}\n', ":1: unknown layout"),
+    ],
+)
+def test_bad_rows_are_one_line_naming_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str, message: str
+) -> None:
     path = tmp_path / name
     path.write_text(content)
     assert main(["judge-quality", "--humans", str(path), "--judge-labels", str(DATA / "judge_a.jsonl"), "--json"]) == 2
@@ -144,8 +201,7 @@ def test_other_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         (["--humans", humans], "no judge to score"),
         (["--humans", humans, "--judge-labels", str(unrelated)], "none of its 1 items"),
         (["--humans", str(twice), "--judge-labels", str(DATA / "judge_a.jsonl")], "more than once"),
-        (["--humans", str(DATA / "judge_a.jsonl"), "--judge", "pairwise", "--db", f"sqlite:///{tmp_path / 'x.db'}"],
-         "no texts"),
+        (["--humans", str(DATA / "judge_a.jsonl"), "--judge", "pairwise", "--db", f"sqlite:///{tmp_path / 'x.db'}"], "no texts"),
         (["--humans", humans, "--format", "mtbench", "--judge-labels", str(DATA / "judge_a.jsonl")], "not a mtbench row"),
     ]
     for args, message in cases:

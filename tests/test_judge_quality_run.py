@@ -35,13 +35,26 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow  # three judge jobs against a real HTTP server
-def test_judges_run_on_the_pairs_cached_in_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_judges_run_on_the_pairs_cached_in_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     db = f"sqlite:///{tmp_path / 'jq.db'}"
     with FakeOpenAIServer(_reply) as server:
-        args = ["--humans", str(DATA / "pandalm_humans.json"), "--judge", "pairwise@always-a", "--judge", "pairwise@longer",
-                "--judge-base-url", server.base_url, "--db", db, "--concurrency", "4"]
+        args = [
+            "--humans",
+            str(DATA / "pandalm_humans.json"),
+            "--judge",
+            "pairwise@always-a",
+            "--judge",
+            "pairwise@longer",
+            "--judge-base-url",
+            server.base_url,
+            "--db",
+            db,
+            "--concurrency",
+            "4",
+        ]
         out = _run(capsys, *args)
         assert server.count == 2 * 8 * 2  # two judges x 8 pairs x both orders
         judges = {entry["name"]: entry for entry in out["judges"]}

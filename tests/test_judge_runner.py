@@ -10,20 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from evalkit.stats.lima import likert_summary as lima_likert_summary
 import pytest
 from scipy import stats
 
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
+from evalkit.judges.pairing import pair_items
 from evalkit.judges.pricing import load_price_table
 from evalkit.judges.registry import make_judge
-from evalkit.results.tables import alpaca_table, likert_table, pairwise_table
-from evalkit.judges.pairing import pair_items
 from evalkit.judges.runner import RunOptions, as_generation_set, judge_pairs, judge_single, run_items
-from evalkit.results.jobs import job_figures
 from evalkit.records import DecodingParams, GenerationResult, ModelInfo, Prompt, PromptSet
+from evalkit.results.jobs import job_figures
+from evalkit.results.tables import alpaca_table, likert_table, pairwise_table
+from evalkit.stats.lima import likert_summary as lima_likert_summary
 from tests.fixtures.fake_openai_server import Completion, FakeOpenAIServer, Garbage, Hang, HTTPError, last_user_message
 
 SECRET = "sk-test-judge-secret-42"
@@ -31,11 +30,15 @@ SECRET = "sk-test-judge-secret-42"
 
 def add_model(store: Any, name: str, answers: dict[str, str], references: dict[str, str] | None = None) -> int:
     """A model with one stored answer per question (the question is the prompt's only user turn)."""
-    prompts = tuple(Prompt(id=str(i), messages=({"role": "user", "content": q},), reference=(references or {}).get(q))
-                    for i, q in enumerate(answers))
+    prompts = tuple(
+        Prompt(id=str(i), messages=({"role": "user", "content": q},), reference=(references or {}).get(q))
+        for i, q in enumerate(answers)
+    )
     store.save_prompt_set(PromptSet(f"set-{name}", prompts, source="test"))
     model_id = store.register_model(ModelInfo(name=name, fingerprint=content_hash([name, answers])))
-    store.add_generations(model_id, DecodingParams(), "test", [GenerationResult(p.hash, 0, answers[p.instruction]) for p in prompts])
+    store.add_generations(
+        model_id, DecodingParams(), "test", [GenerationResult(p.hash, 0, answers[p.instruction]) for p in prompts]
+    )
     return model_id
 
 
@@ -91,12 +94,18 @@ def test_pairwise_both_orders_cache_and_invalid(store: Any, server: FakeOpenAISe
     assert table.set_index("instruction").loc["Question 1?", "preference"] == 2.0
     assert math.isnan(table.set_index("instruction").loc["Question 4?", "preference"])
     assert dict(zip(table["instruction"], table["model_len"])) == {f"Question {i}?": len(f"model answer {i}") for i in range(n)}
-    assert dict(zip(table["instruction"], table["baseline_len"])) == {f"Question {i}?": len(f"base answer {i}!") for i in range(n)}
+    assert dict(zip(table["instruction"], table["baseline_len"])) == {
+        f"Question {i}?": len(f"base answer {i}!") for i in range(n)
+    }
     assert (table["baseline"] == "base").all() and (table["model"] == "model").all()
     counts = Counter(expected.values())
     figures = job_figures(store, summary, as_generation_set(store, model), as_generation_set(store, base))
     assert (figures["n_wins"], figures["n_draws"], figures["n_wins_base"], figures["n_invalid"]) == (
-        counts["win"], counts["tie"], counts["loss"], counts["invalid"])
+        counts["win"],
+        counts["tie"],
+        counts["loss"],
+        counts["invalid"],
+    )
     stored = store.judgments("pairwise")
     nonsense = stored[~stored["valid"].astype(bool)]
     assert len(nonsense) == 2 * invalid_pairs and (nonsense["attempts"] == 1 + max_retries).all()
@@ -111,7 +120,9 @@ def test_identical_answers_share_a_judgment_but_count_for_each_model(store: Any,
     qs = questions(6)
     base = add_model(store, "base", {q: f"base answer {i}" for i, q in enumerate(qs)})
     first = add_model(store, "epoch-9", {q: f"model answer {i}" for i, q in enumerate(qs)})
-    second = add_model(store, "epoch-10", {q: f"model answer {i}" if i < 4 else f"model answer {i} (v2)" for i, q in enumerate(qs)})
+    second = add_model(
+        store, "epoch-10", {q: f"model answer {i}" if i < 4 else f"model answer {i} (v2)" for i, q in enumerate(qs)}
+    )
     judge = make_judge("pairwise", judge_model="fake-judge")
     judge_pairs(store, judge, first, base, options=options(server))
     assert server.count == 12
@@ -123,8 +134,11 @@ def test_identical_answers_share_a_judgment_but_count_for_each_model(store: Any,
 
     # one job over several models (as `evalkit run` may do): a shared judgment is asked once, used by both
     later = [add_model(store, f"epoch-{e}", {q: f"late answer {i}" for i, q in enumerate(qs)}) for e in (11, 12)]
-    items = [item for model in later
-             for item in pair_items(store, judge, "pairwise", as_generation_set(store, model), as_generation_set(store, base))[0]]
+    items = [
+        item
+        for model in later
+        for item in pair_items(store, judge, "pairwise", as_generation_set(store, model), as_generation_set(store, base))[0]
+    ]
     counters, cached = run_items(store, judge, items, options(server))
     assert counters.requests == 12 and cached == 0 and server.count == 16 + 12
     assert pairwise_table(store).groupby("model").size().to_dict() == {f"epoch-{e}": 6 for e in (9, 10, 11, 12)}
@@ -176,8 +190,13 @@ def test_budget_stops_before_overspending(store: Any, server: FakeOpenAIServer, 
 def test_concurrency_is_bounded(store: Any) -> None:
     with FakeOpenAIServer(latency=0.05, reply_text="fine\n3\n3") as slow:
         model = add_model(store, "model", {q: "answer" for q in questions(12)})
-        judge_single(store, make_judge("likert", judge_model="fake-judge", temperature=0.7), model, samples=2,
-                     options=options(slow, concurrency=3))
+        judge_single(
+            store,
+            make_judge("likert", judge_model="fake-judge", temperature=0.7),
+            model,
+            samples=2,
+            options=options(slow, concurrency=3),
+        )
         assert slow.count == 24 and slow.stats()["max_in_flight"] == 3
 
 
@@ -195,8 +214,13 @@ def test_likert_samples_mean_and_ci(store: Any, server: FakeOpenAIServer) -> Non
         return Completion(f"reasoning\n{1 + (i + seen[content]) % 6}\n{1 + (i + seen[content]) % 6}")
 
     server.responder = grades
-    summary = judge_single(store, make_judge("likert", judge_model="fake-judge", temperature=0.7), model, samples=3,
-                           options=options(server, max_retries=0))
+    summary = judge_single(
+        store,
+        make_judge("likert", judge_model="fake-judge", temperature=0.7),
+        model,
+        samples=3,
+        options=options(server, max_retries=0),
+    )
     summary = {**summary, **job_figures(store, summary, as_generation_set(store, model))}
     assert summary["requests"] == 24 and summary["n_invalid"] == 3
     table = likert_table(store)
@@ -275,5 +299,8 @@ def test_reference_judge_offline(store: Any) -> None:
     assert summary["requests"] == 0 and figures["n_wins"] == 4 and "reference-overlap" in summary["label"]
     assert (pairwise_table(store, "reference")["outcome"] == "win").all()
     bands = judge_single(store, judge, model)
-    assert job_figures(store, bands, as_generation_set(store, model))["n"] == 4 and (likert_table(store, "reference_likert")["score"] == 6.0).all()
+    assert (
+        job_figures(store, bands, as_generation_set(store, model))["n"] == 4
+        and (likert_table(store, "reference_likert")["score"] == 6.0).all()
+    )
     assert judge_pairs(store, judge, model, base)["stored"] == 0  # cached

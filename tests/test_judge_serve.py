@@ -44,16 +44,34 @@ def served_tiny_judge(tiny_model_dir: Path) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_nonsense_from_a_real_server_ends_invalid(served_tiny_judge: str, tiny_model_dir: Path, tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_nonsense_from_a_real_server_ends_invalid(
+    served_tiny_judge: str,
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     questions = ["Write a short poem about the sea.", "What is the capital of France?"]
     model, baseline = tmp_path / "M.json", tmp_path / "R.json"
     model.write_text(json.dumps([{"instruction": q, "output": f"Answer {i}", "generator": "m"} for i, q in enumerate(questions)]))
-    baseline.write_text(json.dumps([{"instruction": q, "output": f"Other {i}", "generator": "b"} for i, q in enumerate(questions)]))
+    baseline.write_text(
+        json.dumps([{"instruction": q, "output": f"Other {i}", "generator": "b"} for i, q in enumerate(questions)])
+    )
     db = f"sqlite:///{tmp_path / 'x.db'}"
-    common = ["--judge-base-url", served_tiny_judge, "--judge-model", str(tiny_model_dir), "--max-retries", "1",
-              "--concurrency", "2", "--db", db, "--json"]
+    common = [
+        "--judge-base-url",
+        served_tiny_judge,
+        "--judge-model",
+        str(tiny_model_dir),
+        "--max-retries",
+        "1",
+        "--concurrency",
+        "2",
+        "--db",
+        db,
+        "--json",
+    ]
     runs = {
         "pairwise": ["--judge", "pairwise", "--outputs", str(model), "--baseline", str(baseline), "--max-tokens", "8"],
         "likert": ["--judge", "likert", "--outputs", str(model), "--max-tokens", "8"],

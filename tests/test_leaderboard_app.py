@@ -11,9 +11,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
 
 from bench.leaderboard_data import Populated, populate, simulate_annotators
 from evalkit.leaderboard.annotator_session import NEEDS_LINK
@@ -124,16 +123,20 @@ def _annotate(token: str | None, **extra: str) -> AppTest:
 
 def _everything(app: AppTest) -> str:
     """Every text the page holds, widgets' labels included."""
-    parts = [_texts(app), *(str(e.value) for kind in ("text", "warning", "success", "error") for e in app.get(kind)),
-             *(b.label for b in app.button)]
+    parts = [
+        _texts(app),
+        *(str(e.value) for kind in ("text", "warning", "success", "error") for e in app.get(kind)),
+        *(b.label for b in app.button),
+    ]
     return "\n".join(parts)
 
 
 def test_annotate_writes_one_label_per_click_under_the_invited_name(app_store) -> None:
     url, _ = app_store
     store = Store(url)
-    batch = ann.create_batch(store, "apptest-batch", store.model_id("run-0/epoch-2"), store.model_id("alpaca-65b"),
-                             "bench", per_item=2, limit=3)[0]
+    batch = ann.create_batch(
+        store, "apptest-batch", store.model_id("run-0/epoch-2"), store.model_id("alpaca-65b"), "bench", per_item=2, limit=3
+    )[0]
     token = parse_qs(urlparse(inv.invite(store, "apptest-batch", "dana", dt.timedelta(hours=1))).query)["token"][0]
     # a name in the URL changes nothing: the name comes from the invitation
     app = _annotate(token, annotator="mallory", name="mallory")
@@ -171,8 +174,9 @@ def test_annotate_without_a_valid_link_shows_one_line_and_nothing_of_a_batch(app
 def test_absolute_batch_screen_and_ratings_page(app_store) -> None:
     url, data = app_store
     store = Store(url)
-    batch, _ = rt.create_rating_batch(store, "apptest-abs", [store.model_id(m) for m in data.checkpoints[-2:]], "bench",
-                                      per_item=2, limit=2)
+    batch, _ = rt.create_rating_batch(
+        store, "apptest-abs", [store.model_id(m) for m in data.checkpoints[-2:]], "bench", per_item=2, limit=2
+    )
     token = parse_qs(urlparse(inv.invite(store, "apptest-abs", "erin", dt.timedelta(hours=1))).query)["token"][0]
     app = _annotate(token)
     text = _everything(app)

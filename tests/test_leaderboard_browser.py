@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
 from sqlalchemy import select
 
 from bench.leaderboard_data import populate, simulate_annotators
@@ -51,8 +50,9 @@ def _buttons(driver, label: str) -> list:  # type: ignore[no-untyped-def,type-ar
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "EVALKIT_DB"}
-    return subprocess.run([sys.executable, "-m", "evalkit", *args], capture_output=True, text=True, env=env, timeout=120,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "evalkit", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
 
 
 def _invite(db: str, batch: str, who: str, base: str) -> str:
@@ -78,8 +78,9 @@ def test_every_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = Store(url)
     data = populate(store, runs=1, epochs=6, prompts=10)
-    open_batch, _ = ann.create_batch(store, "open", store.model_id(data.checkpoints[3]), store.model_id(data.baselines[1]),
-                                     "bench", per_item=2, limit=4)
+    open_batch, _ = ann.create_batch(
+        store, "open", store.model_id(data.checkpoints[3]), store.model_id(data.baselines[1]), "bench", per_item=2, limit=4
+    )
     simulate_annotators(store, data.checkpoints[4], data.baselines[0], items=6)
     rated, _ = rt.create_rating_batch(store, "rated", [store.model_id(m) for m in data.checkpoints[-2:]], "bench", 2, limit=3)
     for annotator, labels in (("ann", "fail pass excellent pass pass fail"), ("bob", "pass pass excellent fail pass fail")):
@@ -100,9 +101,12 @@ def test_every_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             for name in [*data.checkpoints, *data.baselines]:
                 assert name in text  # the contract: a page load shows every model in the store
             assert "Win / tie / loss against the baseline" in text
-            _wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart'] canvas, "
-                                                                   "[data-testid='stVegaLiteChart'] svg"),
-                      what="the preference chart")
+            _wait_for(
+                lambda: driver.find_elements(
+                    By.CSS_SELECTOR, "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
+                ),
+                what="the preference chart",
+            )
             _click_button(driver, "Download PNG")
             _wait_for(lambda: any(p.suffix == ".png" for p in downloads.iterdir()), what="the PNG export")
             png = next(p for p in downloads.iterdir() if p.suffix == ".png")
@@ -110,14 +114,16 @@ def test_every_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
             screenshot(driver, ARTIFACTS / "leaderboard.png")
 
-            for page, expected in (("checkpoints", ["Decision", "Picked checkpoint", "selection window"]),
-                                   ("compare", ["Question:", "Judgments", "Order flips"]),
-                                   ("agreement", ["Agreement between raters", "Each rater against the mode", "position consistency"]),
-                                   ("ratings", ["LIMA Figure 3", "Rating batch", "Agreement"])):
+            for page, expected in (
+                ("checkpoints", ["Decision", "Picked checkpoint", "selection window"]),
+                ("compare", ["Question:", "Judgments", "Order flips"]),
+                ("agreement", ["Agreement between raters", "Each rater against the mode", "position consistency"]),
+                ("ratings", ["LIMA Figure 3", "Rating batch", "Agreement"]),
+            ):
                 driver.set_window_size(1500, 1100)
                 timings[page] = open_page(driver, f"{base}/{page}", timeout=60)
                 for snippet in expected:  # parts of a page may arrive a moment after its footer on a busy machine
-                    _wait_for(lambda: snippet in _body(driver), what=f"{page}: {snippet!r} on the page")
+                    _wait_for(lambda snippet=snippet: snippet in _body(driver), what=f"{page}: {snippet!r} on the page")
                 screenshot(driver, ARTIFACTS / f"{page}.png")
 
             driver.set_window_size(1500, 1100)
@@ -126,11 +132,18 @@ def test_every_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             revoked = _invite(url, "open", "mallory", base)
             assert _cli("annotate", "revoke", "--batch", "open", "--annotator", "mallory", "--db", url).returncode == 0
             token = parse_qs(urlparse(link).query)["token"][0]
-            questions = set(store.frame(select(t.prompts.c.instruction).join(
-                t.annotation_items, t.annotation_items.c.prompt_hash == t.prompts.c.hash)
-                .where(t.annotation_items.c.batch_id == open_batch))["instruction"])
-            for case, address in (("no token", f"{base}/annotate"), ("wrong token", link.replace(token, token[::-1])),
-                                  ("revoked", revoked)):
+            questions = set(
+                store.frame(
+                    select(t.prompts.c.instruction)
+                    .join(t.annotation_items, t.annotation_items.c.prompt_hash == t.prompts.c.hash)
+                    .where(t.annotation_items.c.batch_id == open_batch)
+                )["instruction"]
+            )
+            for case, address in (
+                ("no token", f"{base}/annotate"),
+                ("wrong token", link.replace(token, token[::-1])),
+                ("revoked", revoked),
+            ):
                 open_page(driver, address, timeout=60)
                 _wait_for(lambda: NEEDS_LINK in _body(driver), what=f"{case}: the link notice")
                 text = _body(driver)

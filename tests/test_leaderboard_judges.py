@@ -25,8 +25,26 @@ def judges_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"sqlite:///{folder / 'store.db'}"
     data = populate(Store(url), runs=1, epochs=2, prompts=12)
     simulate_annotators(Store(url), data.checkpoints[1], data.baselines[0], items=10)
-    assert main(["judge-quality", "--humans", str(DATA / "pandalm_humans.json"), "--judge-labels", str(DATA / "judge_a.jsonl"),
-                 "--judge-labels", str(DATA / "judge_b.jsonl"), "--resamples", "100", "--db", url, "--save", "pandalm"]) == 0
+    assert (
+        main(
+            [
+                "judge-quality",
+                "--humans",
+                str(DATA / "pandalm_humans.json"),
+                "--judge-labels",
+                str(DATA / "judge_a.jsonl"),
+                "--judge-labels",
+                str(DATA / "judge_b.jsonl"),
+                "--resamples",
+                "100",
+                "--db",
+                url,
+                "--save",
+                "pandalm",
+            ]
+        )
+        == 0
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EVALKIT_DB", url)
         patch.setenv("EVALKIT_CACHE_DIR", str(folder / "cache"))
@@ -69,7 +87,9 @@ def test_live_report_of_the_store_batches_equals_the_cli(judges_store: str, caps
     table = app.dataframe[0].value.set_index("name")
     assert table.index[0] == "humans"
     for entry in [cli["humans"], *cli["judges"]]:
-        assert table.loc[entry["name"], "human_agreement_tie_discounted"] == pytest.approx(entry["human_agreement_tie_discounted"])
+        assert table.loc[entry["name"], "human_agreement_tie_discounted"] == pytest.approx(
+            entry["human_agreement_tie_discounted"]
+        )
 
 
 @pytest.mark.slow  # AppTest runs the whole app

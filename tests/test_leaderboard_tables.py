@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from bench.leaderboard_data import populate, simulate_annotators
-from evalkit.vocabulary import MODEL_VIEW
 from evalkit.leaderboard import charts, tables
 from evalkit.leaderboard import snapshot as snap
 from evalkit.leaderboard.cache import SnapshotCache
@@ -19,9 +18,9 @@ from evalkit.leaderboard.export import spec_png, spec_svg
 from evalkit.leaderboard.store_access import results_token
 from evalkit.leaderboard.worker import Worker
 from evalkit.records import Judgment, Prompt, PromptSet
-from evalkit.store import Store
-from evalkit.store import annotations
+from evalkit.store import Store, annotations
 from evalkit.store import schema as t
+from evalkit.vocabulary import MODEL_VIEW
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +35,24 @@ def _selection(snapshot: snap.Snapshot, baseline_id: int) -> tables.Selection:
     pair = tables.judge_keys(snapshot.pairwise_summary)
     base = tables.baselines(snapshot)
     (decoding,) = set(base.loc[base["baseline_id"] == baseline_id, "baseline_decoding"])  # the bench store has one per model
-    return tables.Selection(snap.ALL_PROMPTS, (baseline_id, decoding), next(k for k in pair if k[0] == "pairwise"),
-                            next(k for k in pair if k[0] == "alpaca_eval"), tables.judge_keys(snapshot.likert_summary)[0])
+    return tables.Selection(
+        snap.ALL_PROMPTS,
+        (baseline_id, decoding),
+        next(k for k in pair if k[0] == "pairwise"),
+        next(k for k in pair if k[0] == "alpaca_eval"),
+        tables.judge_keys(snapshot.likert_summary)[0],
+    )
 
 
 def _raw(store: Store, kind: str) -> pd.DataFrame:
     """Judgments of one kind with the model of generation_a / generation_b, straight from SQL."""
     j, ga, gb = t.judgments, t.generations.alias("ga"), t.generations.alias("gb")
-    query = (select(j.c.prompt_hash, j.c.order, j.c.verdict, j.c.score, j.c.valid, ga.c.model_id, gb.c.model_id.label("baseline_id"))
-             .join(ga, ga.c.id == j.c.generation_a).outerjoin(gb, gb.c.id == j.c.generation_b).where(j.c.judge_kind == kind))
+    query = (
+        select(j.c.prompt_hash, j.c.order, j.c.verdict, j.c.score, j.c.valid, ga.c.model_id, gb.c.model_id.label("baseline_id"))
+        .join(ga, ga.c.id == j.c.generation_a)
+        .outerjoin(gb, gb.c.id == j.c.generation_b)
+        .where(j.c.judge_kind == kind)
+    )
     return store.frame(query)
 
 
@@ -60,9 +68,14 @@ def test_leaderboard_numbers_match_the_raw_judgments(built) -> None:
         pair = _raw(store, "pairwise")
         pair = pair[(pair["model_id"] == model_id) & (pair["baseline_id"] == baseline_id)]
         shown_model = {("AB", "A"), ("BA", "B")}
-        per_order = {(r.prompt_hash, r.order): ("model" if (r.order, r.verdict) in shown_model else
-                                                 "tie" if r.verdict == "tie" else "baseline") if r.valid else None
-                     for r in pair.itertuples()}
+        per_order = {
+            (r.prompt_hash, r.order): (
+                "model" if (r.order, r.verdict) in shown_model else "tie" if r.verdict == "tie" else "baseline"
+            )
+            if r.valid
+            else None
+            for r in pair.itertuples()
+        }
         outcomes = []
         for prompt in pair["prompt_hash"].unique():
             ab, ba = per_order.get((prompt, "AB")), per_order.get((prompt, "BA"))
@@ -112,8 +125,16 @@ def test_compare_rows_flip_with_the_point_of_view(built) -> None:
 
 
 def test_rater_groups_pool_over_items() -> None:
-    pairs = pd.DataFrame({"rater_a": ["ann", "ann", "bob"], "rater_b": ["bob", "gpt", "gpt"], "n": [10, 30, 10],
-                          "tie_discounted": [0.8, 0.6, 1.0], "agreement": [0.7, 0.5, 1.0], "cohen_kappa": [0.5, 0.2, 1.0]})
+    pairs = pd.DataFrame(
+        {
+            "rater_a": ["ann", "ann", "bob"],
+            "rater_b": ["bob", "gpt", "gpt"],
+            "n": [10, 30, 10],
+            "tie_discounted": [0.8, 0.6, 1.0],
+            "agreement": [0.7, 0.5, 1.0],
+            "cohen_kappa": [0.5, 0.2, 1.0],
+        }
+    )
     grouped = tables.rater_pair_kinds(pairs, {"ann", "bob"}).set_index("raters")
     assert grouped.loc["annotator – judge", "tie_discounted"] == pytest.approx((0.6 * 30 + 1.0 * 10) / 40)
     assert grouped.loc["annotator – judge", "mean_cohen_kappa"] == pytest.approx(0.6)
@@ -142,7 +163,8 @@ def test_cache_serves_stale_then_fresh_and_restarts_from_disk(tmp_path, monkeypa
     prompt = next(iter(model))
     store.add_judgments_with_uses(
         [Judgment("k" * 64, "likert", "s" * 64, "late-judge", prompt, model[prompt], None, None, 0, "6", score=6.0)],
-        [("k" * 64, model[prompt], None)])
+        [("k" * 64, model[prompt], None)],
+    )
     new_token = results_token(store)
     served = cache.serve(new_token)
     assert served.stale and served.snapshot.token == first.snapshot.token  # the old numbers, at once
@@ -172,7 +194,8 @@ def test_prepare_builds_before_serving_and_the_worker_process_rebuilds(tmp_path)
         prompt = next(iter(model))
         store.add_judgments_with_uses(
             [Judgment("w" * 64, "likert", "s" * 64, "late-judge", prompt, model[prompt], None, None, 0, "6", score=6.0)],
-            [("w" * 64, model[prompt], None)])
+            [("w" * 64, model[prompt], None)],
+        )
         assert cache.serve(results_token(store)).stale
         cache.wait_idle(timeout=180)
         rebuilt = cache.serve(results_token(store)).snapshot
@@ -208,6 +231,6 @@ def test_length_bins_cover_every_valid_verdict(built) -> None:
     valid = both.dropna(subset=["preference"]).groupby("judge_kind").size()
     binned = snapshot.length_bins.groupby("judge_kind")["n"].sum()
     assert binned.to_dict() == valid.to_dict()
-    for kind, rows in snapshot.length_bins.groupby("judge_kind"):
+    for _, rows in snapshot.length_bins.groupby("judge_kind"):
         assert rows["length_difference"].is_monotonic_increasing and rows["preference"].between(1, 2).all()
     assert set(snapshot.judge_bias["rater"]) == {"pairwise:gpt-4o-2024-08-06", "alpaca_eval:weighted_alpaca_eval_gpt4_turbo"}

@@ -14,8 +14,11 @@ from evalkit.judges.pairing import cache_key
 from evalkit.judges.registry import make_judge
 from evalkit.records import Prompt
 
-CONTEXT = ({"role": "system", "content": "You are terse."}, {"role": "user", "content": "Name a prime number."},
-           {"role": "assistant", "content": "Seven."})
+CONTEXT = (
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Name a prime number."},
+    {"role": "assistant", "content": "Seven."},
+)
 
 
 def test_single_turn_requests_and_cache_keys_are_unchanged() -> None:
@@ -48,9 +51,8 @@ def test_prompt_context_is_everything_before_the_last_user_turn() -> None:
 
 def test_judge_spec_is_stored_and_readable_from_its_hash(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     from evalkit.cli import main
-    from evalkit.records import GenerationResult, ModelInfo, PromptSet
     from evalkit.judges.runner import judge_pairs
-
+    from evalkit.records import GenerationResult, ModelInfo, PromptSet
     from evalkit.store import Store
 
     db = f"sqlite:///{tmp_path / 's.db'}"

@@ -30,7 +30,9 @@ def _likert(means: dict[int, float], n: int = 200) -> pd.DataFrame:
 
 
 def test_clear_winner_is_chosen_and_significant() -> None:
-    decision = choose(_pairwise({5: 0.2, 6: 0.8, 7: 0.3}), _likert({5: 5.0, 6: 2.0, 7: 5.0}), _checkpoints([5, 6, 7]), n_resamples=2000)
+    decision = choose(
+        _pairwise({5: 0.2, 6: 0.8, 7: 0.3}), _likert({5: 5.0, 6: 2.0, 7: 5.0}), _checkpoints([5, 6, 7]), n_resamples=2000
+    )
     assert decision["chosen"] == "epoch-6" and decision["epoch"] == 6
     assert "significantly above" in decision["reason"]
     significance = decision["significance"]
@@ -50,7 +52,9 @@ def test_statistical_tie_goes_to_higher_likert_then_earlier_epoch() -> None:
 
 
 def test_missing_epochs_and_checkpoints_without_valid_judgments() -> None:
-    pairwise = pd.concat([_pairwise({5: 0.6, 9: 0.4}), pd.DataFrame({"model_id": 8, "prompt_hash": ["p0", "p1"], "outcome": "invalid"})])
+    pairwise = pd.concat(
+        [_pairwise({5: 0.6, 9: 0.4}), pd.DataFrame({"model_id": 8, "prompt_hash": ["p0", "p1"], "outcome": "invalid"})]
+    )
     decision = choose(pairwise, _likert({}), _checkpoints([5, 8, 9]), n_resamples=1000)
     assert decision["chosen"] in ("epoch-5", "epoch-9")
     row8 = next(r for r in decision["evidence"] if r["epoch"] == 8)
@@ -64,7 +68,9 @@ def test_every_judgment_invalid_is_a_clear_error() -> None:
 
 
 def test_ties_count_half() -> None:
-    pairwise = pd.DataFrame({"model_id": [5, 5, 6, 6], "prompt_hash": ["a", "b", "a", "b"], "outcome": ["tie", "tie", "win", "loss"]})
+    pairwise = pd.DataFrame(
+        {"model_id": [5, 5, 6, 6], "prompt_hash": ["a", "b", "a", "b"], "outcome": ["tie", "tie", "win", "loss"]}
+    )
     decision = choose(pairwise, _likert({}), _checkpoints([5, 6]), n_resamples=500)
     rates = {row["epoch"]: row["win_rate"] for row in decision["evidence"]}
     assert rates == {5: 50.0, 6: 50.0} and decision["chosen"] == "epoch-5"

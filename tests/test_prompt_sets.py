@@ -34,9 +34,22 @@ def test_alpaca_eval_805_set_loads_with_references() -> None:
 
 
 def test_chat_and_plain_formats(tmp_path: Path) -> None:
-    chat = _write(tmp_path / "c.jsonl", [json.dumps({"id": "x", "messages": [
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
-        {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Bye?"}]})])
+    chat = _write(
+        tmp_path / "c.jsonl",
+        [
+            json.dumps(
+                {
+                    "id": "x",
+                    "messages": [
+                        {"role": "system", "content": "Be brief."},
+                        {"role": "user", "content": "Hi"},
+                        {"role": "assistant", "content": "Hello"},
+                        {"role": "user", "content": "Bye?"},
+                    ],
+                }
+            )
+        ],
+    )
     prompt = load_prompt_set(str(chat)).prompts[0]
     assert prompt.instruction == "Bye?" and len(prompt.messages) == 4
     plain = _write(tmp_path / "p.jsonl", [json.dumps({"id": 1, "prompt": "Q"})])
@@ -50,7 +63,10 @@ def test_chat_and_plain_formats(tmp_path: Path) -> None:
         (['{"id": "a"}'], "line 1: missing field"),
         (['{"id": "a", "prompt": "   "}'], "line 1: empty 'prompt'"),
         (['{"id": "a", "prompt": "x"}', '{"id": "a", "prompt": "y"}'], "line 2: duplicate id 'a'"),
-        (['{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}'], "last message must be the user"),
+        (
+            ['{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}'],
+            "last message must be the user",
+        ),
         (['{"messages": [{"role": "robot", "content": "q"}]}'], "role 'robot'"),
     ],
 )
@@ -71,7 +87,9 @@ def test_missing_file_and_offline_hub_are_clear_errors(tmp_path: Path, monkeypat
 
 def test_import_model_outputs_round_trip(tmp_path: Path, store) -> None:
     path = tmp_path / "m.json"
-    path.write_text(json.dumps([{"instruction": "a", "output": "x", "generator": "g"}, {"instruction": "b", "output": "y", "generator": "g"}]))
+    path.write_text(
+        json.dumps([{"instruction": "a", "output": "x", "generator": "g"}, {"instruction": "b", "output": "y", "generator": "g"}])
+    )
     model_id, prompt_set = import_model_outputs(store, path)
     again, _ = import_model_outputs(store, path)
     assert again == model_id

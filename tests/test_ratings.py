@@ -66,21 +66,84 @@ def test_k_ratings_per_answer_insert_only_and_one_batch(rated, db_url: str) -> N
 
 def test_cli_creates_an_absolute_batch(store: Store, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     data = populate(store, runs=1, epochs=1, prompts=4, with_decisions=False)
-    assert cli_main(["annotate", "create", "--mode", "absolute", "--models", *data.checkpoints, *data.baselines,
-                     "--prompts", "bench", "--per-item", "2", "--name", "fig3", "--db", db_url, "--json"]) == 0
+    assert (
+        cli_main(
+            [
+                "annotate",
+                "create",
+                "--mode",
+                "absolute",
+                "--models",
+                *data.checkpoints,
+                *data.baselines,
+                "--prompts",
+                "bench",
+                "--per-item",
+                "2",
+                "--name",
+                "fig3",
+                "--db",
+                db_url,
+                "--json",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert (summary["mode"], summary["items"], summary["labels_needed"]) == ("absolute", 12, 24)
-    assert cli_main(["annotate", "create", "--models", *data.checkpoints, *data.baselines, "--prompts", "bench",
-                     "--per-item", "2", "--db", db_url]) == 2
+    assert (
+        cli_main(
+            [
+                "annotate",
+                "create",
+                "--models",
+                *data.checkpoints,
+                *data.baselines,
+                "--prompts",
+                "bench",
+                "--per-item",
+                "2",
+                "--db",
+                db_url,
+            ]
+        )
+        == 2
+    )
     assert "two models" in capsys.readouterr().err
-    assert cli_main(["annotate", "create", "--models", *data.checkpoints, data.baselines[0], "--prompts", "bench",
-                     "--per-item", "2", "--name", "fig3", "--db", db_url]) == 2  # names are unique across both modes
+    assert (
+        cli_main(
+            [
+                "annotate",
+                "create",
+                "--models",
+                *data.checkpoints,
+                data.baselines[0],
+                "--prompts",
+                "bench",
+                "--per-item",
+                "2",
+                "--name",
+                "fig3",
+                "--db",
+                db_url,
+            ]
+        )
+        == 2
+    )  # names are unique across both modes
     assert "already exists" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("reply", "expected"), [
-    ("It answers fully.\nPass\nPass", "pass"), ("Great.\n**Excellent**\nExcellent.", "excellent"), ("meh\nRating: fail", "fail"),
-    ("Pass\nExcellent", None), ("I would say it passes", None), ("", None)])
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("It answers fully.\nPass\nPass", "pass"),
+        ("Great.\n**Excellent**\nExcellent.", "excellent"),
+        ("meh\nRating: fail", "fail"),
+        ("Pass\nExcellent", None),
+        ("I would say it passes", None),
+        ("", None),
+    ],
+)
 def test_absolute_judge_parse_rule(reply: str, expected: str | None) -> None:
     assert parse_absolute_reply(reply) == expected
 
@@ -103,7 +166,10 @@ def test_absolute_judge_and_figure3(rated, monkeypatch: pytest.MonkeyPatch) -> N
     judged = judge_ratings(store, batch)
     items = store.frame(rt.t.rating_items.select().where(rt.t.rating_items.c.batch_id == batch))
     assert len(judged) == 6 and set(judged["rater"]) == {"absolute:fake-judge"}
-    human = {"alice": ["fail", "pass", "excellent", "pass", "pass", "fail"], "bob": ["fail", "pass", "pass", "pass", "fail", "fail"]}
+    human = {
+        "alice": ["fail", "pass", "excellent", "pass", "pass", "fail"],
+        "bob": ["fail", "pass", "pass", "pass", "fail", "fail"],
+    }
     order = items.sort_values("position")["id"].tolist()
     for annotator, labels in human.items():
         for item, label in zip(order, labels):
@@ -114,7 +180,9 @@ def test_absolute_judge_and_figure3(rated, monkeypatch: pytest.MonkeyPatch) -> N
     for model in models:  # shares by hand
         mine = humans[humans["model"] == model]["label"].value_counts(normalize=True)
         row = fig.shares[(fig.shares["model"] == model) & (fig.shares["source"] == "humans")].iloc[0]
-        assert [row[r] for r in ("fail", "pass", "excellent")] == pytest.approx([mine.get(r, 0.0) for r in ("fail", "pass", "excellent")])
+        assert [row[r] for r in ("fail", "pass", "excellent")] == pytest.approx(
+            [mine.get(r, 0.0) for r in ("fail", "pass", "excellent")]
+        )
     assert fig.shares.groupby("source")["n"].sum().to_dict() == {"humans": 12, "absolute:fake-judge": 6}
 
     judge_of = dict(zip(judged["item_id"], judged["label"]))
@@ -133,8 +201,10 @@ def test_stats_by_hand() -> None:
     shares = rating_shares(frame, ["model"]).set_index("model")
     assert shares.loc["m"].tolist() == [0.25, 0.5, 0.25, 4] and "n" not in shares.index  # invalid labels are left out
     assert pooled_agreement(pd.Series(["fail", "pass", None]), pd.Series(["fail", "excellent", "pass"])) == pytest.approx(
-        {"n": 2, "agreement": 0.5, "cohen_kappa": cohen_kappa_score(["fail", "pass"], ["fail", "excellent"])})
-    long = pd.DataFrame({"item": [1, 1, 1, 2, 2], "rater": ["a", "b", "c", "a", "b"],
-                         "label": ["pass", "pass", "fail", "fail", "excellent"]})
+        {"n": 2, "agreement": 0.5, "cohen_kappa": cohen_kappa_score(["fail", "pass"], ["fail", "excellent"])}
+    )
+    long = pd.DataFrame(
+        {"item": [1, 1, 1, 2, 2], "rater": ["a", "b", "c", "a", "b"], "label": ["pass", "pass", "fail", "fail", "excellent"]}
+    )
     # a: (1: b agrees, c not), (2: b not) -> 1/3; b: same pairs as a -> 1/3; c: item 1 vs a, b -> 0/2
     assert agreement_with_others(long) == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 0.0})

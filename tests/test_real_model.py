@@ -20,8 +20,9 @@ QUESTIONS = {
 }
 
 
-def test_missing_package_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture) -> None:
+def test_missing_package_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     def not_installed(name: str):
         raise importlib.metadata.PackageNotFoundError(name)
 
@@ -46,8 +47,10 @@ def test_models_get_writes_a_checkpoint_transformers_loads_with_its_chat_templat
     assert model.config.model_type == "llama" and model.config.num_hidden_layers == 30
     assert 134e6 < model.num_parameters() < 136e6 and not hasattr(model.config, "quantization_config")
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], tokenize=False, add_generation_prompt=True)
-    assert rendered == ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
-                        "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+    assert rendered == (
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+        "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert tokenizer.eos_token == "<|im_end|>"
 
 
@@ -56,8 +59,9 @@ def real_answers(smollm2_dir: Path) -> dict[str, object]:
     from evalkit.generate.transformers_backend import TransformersGenerator
 
     generator = TransformersGenerator(smollm2_dir, device="cpu")
-    requests = [GenerationRequest(Prompt(id=key, messages=({"role": "user", "content": text},)), 0)
-                for key, text in QUESTIONS.items()]
+    requests = [
+        GenerationRequest(Prompt(id=key, messages=({"role": "user", "content": text},)), 0) for key, text in QUESTIONS.items()
+    ]
     decoding = DecodingParams(greedy=True, max_new_tokens=48)
     by_hash = {r.prompt_hash: r for batch in generator.generate(requests, decoding) for r in batch}
     answers = {request.prompt.id: by_hash[request.prompt.hash] for request in requests}
@@ -88,10 +92,14 @@ def test_batched_answer_equals_the_unbatched_one(real_answers: dict) -> None:
     text = render(generator.tokenizer, [{"role": "user", "content": QUESTIONS["capital"]}])
     encoded = generator.tokenizer(text, return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
-        output = generator.model.generate(**encoded, max_new_tokens=48, do_sample=False,
-                                          eos_token_id=generator.tokenizer.eos_token_id,
-                                          repetition_penalty=DecodingParams().repetition_penalty)
-    alone = generator.tokenizer.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        output = generator.model.generate(
+            **encoded,
+            max_new_tokens=48,
+            do_sample=False,
+            eos_token_id=generator.tokenizer.eos_token_id,
+            repetition_penalty=DecodingParams().repetition_penalty,
+        )
+    alone = generator.tokenizer.decode(output[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True).strip()
     assert alone == real_answers["answers"]["capital"].text
 
 
@@ -106,11 +114,26 @@ def test_run_end_to_end_on_a_dev_slice_beats_a_non_answer(smollm2_dir: Path, tmp
     rows = [{"id": p.id, "messages": list(p.messages), "reference": p.reference} for p in dev]
     prompts.write_text("".join(json.dumps(row) + "\n" for row in rows))
     baseline = tmp_path / "idk.json"
-    baseline.write_text(json.dumps([{"instruction": p.messages[0]["content"], "output": "I don't know.", "generator": "idk"}
-                                    for p in dev]))
-    result = run_cli("run", "--checkpoint", str(smollm2_dir), "--prompts", str(prompts), "--baseline", str(baseline),
-                     "--judges", "reference", "--greedy", "--max-new-tokens", "48", "--db", f"sqlite:///{tmp_path / 'r.db'}",
-                     "--json")
+    baseline.write_text(
+        json.dumps([{"instruction": p.messages[0]["content"], "output": "I don't know.", "generator": "idk"} for p in dev])
+    )
+    result = run_cli(
+        "run",
+        "--checkpoint",
+        str(smollm2_dir),
+        "--prompts",
+        str(prompts),
+        "--baseline",
+        str(baseline),
+        "--judges",
+        "reference",
+        "--greedy",
+        "--max-new-tokens",
+        "48",
+        "--db",
+        f"sqlite:///{tmp_path / 'r.db'}",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row["win_rate"] == 100.0

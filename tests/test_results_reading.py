@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from evalkit.hashing import content_hash
-from evalkit.results.tables import alpaca_table, likert_table, pairwise_table, read_tables
-from evalkit.vocabulary import MODEL_VIEW, PREFERENCE
 from evalkit.records import DecodingParams, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
+from evalkit.results.tables import alpaca_table, likert_table, pairwise_table, read_tables
 from evalkit.store import Store
 from evalkit.store import schema as t
+from evalkit.vocabulary import MODEL_VIEW, PREFERENCE
 
 KEYS = ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "model_id", "baseline_id"]
 
@@ -29,8 +29,9 @@ def _random_store(url: str, seed: int) -> Store:
     for m in range(5):
         model_id = store.register_model(ModelInfo(f"model-{m}", content_hash([seed, m])))
         for decoding in (DecodingParams(), DecodingParams(temperature=0.7)) if m % 2 else (DecodingParams(),):
-            store.add_generations(model_id, decoding, "test",
-                                  [GenerationResult(p.hash, 0, "x" * int(rng.integers(1, 60))) for p in prompts])
+            store.add_generations(
+                model_id, decoding, "test", [GenerationResult(p.hash, 0, "x" * int(rng.integers(1, 60))) for p in prompts]
+            )
     rows = store.frame(select(t.generations.c.id, t.generations.c.model_id, t.generations.c.prompt_hash))
     for model_id, part in rows.groupby("model_id"):
         gens[int(model_id)] = list(zip(part["prompt_hash"], part["id"].astype(int)))
@@ -39,11 +40,22 @@ def _random_store(url: str, seed: int) -> Store:
     judgments: list[Judgment] = []
     uses: list[tuple[str, int, int | None]] = []
 
-    def add(kind: str, judge: str, prompt: str, a: int, b: int | None, order: str | None, verdict: str | None,
-            score: float | None, valid: bool, sample: int = 0) -> None:
+    def add(
+        kind: str,
+        judge: str,
+        prompt: str,
+        a: int,
+        b: int | None,
+        order: str | None,
+        verdict: str | None,
+        score: float | None,
+        valid: bool,
+        sample: int = 0,
+    ) -> None:
         key = content_hash([kind, judge, prompt, a, b, order, sample, len(judgments)])
-        judgments.append(Judgment(key, kind, content_hash([kind, judge]), judge, prompt, a, b, order, sample, "raw",
-                                  verdict, score, valid))
+        judgments.append(
+            Judgment(key, kind, content_hash([kind, judge]), judge, prompt, a, b, order, sample, "raw", verdict, score, valid)
+        )
         uses.append((key, a, b))
         if rng.random() < 0.1:  # the same texts from another model: the judgment answers for it too
             other = int(rng.choice([m for m in gens if m != baseline]))
@@ -59,7 +71,17 @@ def _random_store(url: str, seed: int) -> Store:
                         add("pairwise", judge, prompt, a, b, order, verdict, None, bool(verdict) and rng.random() > 0.1)
             for order in ("AB", "BA"):
                 add("reference", "rouge", prompt, a, b, order, rng.choice(["A", "B", "tie"]), None, True)
-            add("alpaca_eval", "weighted", prompt, a, b, rng.choice(["AB", "BA"]), None, float(rng.uniform(1, 2)), rng.random() > 0.1)
+            add(
+                "alpaca_eval",
+                "weighted",
+                prompt,
+                a,
+                b,
+                rng.choice(["AB", "BA"]),
+                None,
+                float(rng.uniform(1, 2)),
+                rng.random() > 0.1,
+            )
             for sample in range(int(rng.integers(1, 3))):
                 add("likert", "gpt-a", prompt, a, None, None, None, float(rng.integers(1, 7)), rng.random() > 0.1, sample)
     store.add_judgments_with_uses(judgments, uses)
@@ -75,16 +97,40 @@ def plain_join(store: Store, kind: str) -> pd.DataFrame:
     """Every use of a judgment of this kind with both sides' model, length and instruction, ordered by judgment id."""
     u, j, g, m, p = t.judgment_uses, t.judgments, t.generations, t.models, t.prompts
     ga, gb, ma, mb = g.alias("ga"), g.alias("gb"), m.alias("ma"), m.alias("mb")
-    query = (select(j.c.id, j.c.judge_kind, j.c.judge_model, j.c.judge_spec_hash, j.c.prompt_hash, j.c.order, j.c.sample,
-                    j.c.verdict, j.c.score, j.c.valid, p.c.instruction, ga.c.model_id, ma.c.name.label("model"),
-                    func.length(ga.c.text).label("model_len"), gb.c.model_id.label("baseline_id"),
-                    mb.c.name.label("baseline"), func.length(gb.c.text).label("baseline_len"),
-                    ga.c.decoding_hash.label("decoding"), gb.c.decoding_hash.label("baseline_decoding"),
-                    u.c.generation_a, u.c.generation_b)
-             .select_from(u).join(j, j.c.cache_key == u.c.cache_key).join(ga, ga.c.id == u.c.generation_a)
-             .join(ma, ma.c.id == ga.c.model_id).outerjoin(gb, gb.c.id == u.c.generation_b)
-             .outerjoin(mb, mb.c.id == gb.c.model_id).join(p, p.c.hash == j.c.prompt_hash)
-             .where(j.c.judge_kind == kind).order_by(j.c.id))
+    query = (
+        select(
+            j.c.id,
+            j.c.judge_kind,
+            j.c.judge_model,
+            j.c.judge_spec_hash,
+            j.c.prompt_hash,
+            j.c.order,
+            j.c.sample,
+            j.c.verdict,
+            j.c.score,
+            j.c.valid,
+            p.c.instruction,
+            ga.c.model_id,
+            ma.c.name.label("model"),
+            func.length(ga.c.text).label("model_len"),
+            gb.c.model_id.label("baseline_id"),
+            mb.c.name.label("baseline"),
+            func.length(gb.c.text).label("baseline_len"),
+            ga.c.decoding_hash.label("decoding"),
+            gb.c.decoding_hash.label("baseline_decoding"),
+            u.c.generation_a,
+            u.c.generation_b,
+        )
+        .select_from(u)
+        .join(j, j.c.cache_key == u.c.cache_key)
+        .join(ga, ga.c.id == u.c.generation_a)
+        .join(ma, ma.c.id == ga.c.model_id)
+        .outerjoin(gb, gb.c.id == u.c.generation_b)
+        .outerjoin(mb, mb.c.id == gb.c.model_id)
+        .join(p, p.c.hash == j.c.prompt_hash)
+        .where(j.c.judge_kind == kind)
+        .order_by(j.c.id)
+    )
     frame = store.frame(query)
     frame["valid"] = frame["valid"].astype(bool)
     return frame
@@ -98,15 +144,17 @@ def plain_pairwise(store: Store, kind: str) -> pd.DataFrame:
     ba = latest[latest["order"] == "BA"][[*KEYS, "view"]]
     both = ab.merge(ba, on=KEYS, suffixes=("_ab", "_ba"))
     both["verdict_ab"], both["verdict_ba"] = both["view_ab"], both["view_ba"]
-    both["outcome"] = ["invalid" if pd.isna(x) or pd.isna(y) else (x if x == y else "tie")
-                       for x, y in zip(both["view_ab"], both["view_ba"])]
+    both["outcome"] = [
+        "invalid" if pd.isna(x) or pd.isna(y) else (x if x == y else "tie") for x, y in zip(both["view_ab"], both["view_ba"])
+    ]
     both["preference"] = both["outcome"].map(PREFERENCE)
     return both
 
 
 def plain_likert(store: Store, kind: str) -> pd.DataFrame:
-    frame = plain_join(store, kind).drop_duplicates(["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "model_id",
-                                               "sample"], keep="last")
+    frame = plain_join(store, kind).drop_duplicates(
+        ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "model_id", "sample"], keep="last"
+    )
     frame["score"] = [s if ok else np.nan for s, ok in zip(frame["score"], frame["valid"])]
     return frame
 
@@ -114,8 +162,10 @@ def plain_likert(store: Store, kind: str) -> pd.DataFrame:
 def plain_alpaca(store: Store, kind: str) -> pd.DataFrame:
     frame = plain_join(store, kind).drop_duplicates(KEYS, keep="last")
     frame["preference"] = [s if ok else np.nan for s, ok in zip(frame["score"], frame["valid"])]
-    frame["outcome"] = ["invalid" if not ok else "win" if s > 1.5 else "loss" if s < 1.5 else "tie"
-                        for s, ok in zip(frame["score"], frame["valid"])]
+    frame["outcome"] = [
+        "invalid" if not ok else "win" if s > 1.5 else "loss" if s < 1.5 else "tie"
+        for s, ok in zip(frame["score"], frame["valid"])
+    ]
     return frame
 
 

@@ -32,11 +32,32 @@ def test_run_with_pairwise_and_likert_judges_then_rerun_makes_no_request(tiny_mo
     prompts = write_prompts(tmp_path / "p.jsonl", 4)
     baseline = tmp_path / "baseline.json"
     rows = [json.loads(line) for line in prompts.read_text().splitlines()]
-    baseline.write_text(json.dumps([{"instruction": r["prompt"], "output": "A careful baseline answer.", "generator": "base"} for r in rows]))
+    baseline.write_text(
+        json.dumps([{"instruction": r["prompt"], "output": "A careful baseline answer.", "generator": "base"} for r in rows])
+    )
     db = f"sqlite:///{tmp_path / 'x.db'}"
     with FakeOpenAIServer(_judge) as server:
-        args = ["run", "--checkpoint", str(run_dir), "--prompts", str(prompts), "--baseline", str(baseline), "--judges", "pairwise,likert",
-                "--judge-base-url", server.base_url, "--judge-model", "fake-judge", "--greedy", "--max-new-tokens", "6", "--db", db, "--json"]
+        args = [
+            "run",
+            "--checkpoint",
+            str(run_dir),
+            "--prompts",
+            str(prompts),
+            "--baseline",
+            str(baseline),
+            "--judges",
+            "pairwise,likert",
+            "--judge-base-url",
+            server.base_url,
+            "--judge-model",
+            "fake-judge",
+            "--greedy",
+            "--max-new-tokens",
+            "6",
+            "--db",
+            db,
+            "--json",
+        ]
         first = run_cli(*args, env={"OPENAI_API_KEY": "sk-secret-for-test"})
         assert first.returncode == 0, first.stderr
         # 2 checkpoints x 4 prompts: pairwise in both orders (16) + Likert once each (8), unless two
@@ -62,7 +83,9 @@ def test_run_and_pick_with_the_alpaca_eval_judge(tiny_model_dir: Path, tmp_path:
     run_dir = tmp_path / "ckpt"
     for epoch in parse_range("5-6"):
         shutil.copytree(tiny_model_dir, run_dir / f"epoch-{epoch}")
-    (run_dir / "epoch-6" / "config.json").write_text((run_dir / "epoch-6" / "config.json").read_text().replace("{", '{"note": 6, ', 1))
+    (run_dir / "epoch-6" / "config.json").write_text(
+        (run_dir / "epoch-6" / "config.json").read_text().replace("{", '{"note": 6, ', 1)
+    )
     prompts = write_prompts(tmp_path / "p.jsonl", 4)
     rows = [json.loads(line) for line in prompts.read_text().splitlines()]
     baseline = tmp_path / "baseline.json"
@@ -70,8 +93,24 @@ def test_run_and_pick_with_the_alpaca_eval_judge(tiny_model_dir: Path, tmp_path:
     db = f"sqlite:///{tmp_path / 'x.db'}"
     # Default responder: the token "m" with top-5 logprobs, as AlpacaEval's weighted judge reads them.
     with FakeOpenAIServer() as server:
-        common = ["--prompts", str(prompts), "--baseline", str(baseline), "--judges", "alpaca_eval", "--judge-base-url", server.base_url,
-                  "--judge-model", "fake-judge", "--greedy", "--max-new-tokens", "6", "--db", db, "--json"]
+        common = [
+            "--prompts",
+            str(prompts),
+            "--baseline",
+            str(baseline),
+            "--judges",
+            "alpaca_eval",
+            "--judge-base-url",
+            server.base_url,
+            "--judge-model",
+            "fake-judge",
+            "--greedy",
+            "--max-new-tokens",
+            "6",
+            "--db",
+            db,
+            "--json",
+        ]
         result = run_cli("run", "--checkpoint", str(run_dir), *common)
         assert result.returncode == 0, result.stderr
         table = json.loads(result.stdout)

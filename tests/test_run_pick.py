@@ -16,8 +16,9 @@ from tests.helpers import run_cli
 @pytest.fixture(scope="module")
 def small_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoSettings, dict]:
     out = tmp_path_factory.mktemp("demo")
-    settings = DemoSettings(out=out, epochs=3, window=(2, 3), hidden_size=32, layers=2, vocab_size=512,
-                            max_new_tokens=12, dialogs_limit=24)
+    settings = DemoSettings(
+        out=out, epochs=3, window=(2, 3), hidden_size=32, layers=2, vocab_size=512, max_new_tokens=12, dialogs_limit=24
+    )
     return settings, run_demo(settings, log=lambda *_: None)
 
 
@@ -41,8 +42,9 @@ def test_pick_cli_contract_and_rerun_does_no_new_work(small_demo: tuple[DemoSett
     settings, decision = small_demo
     store = Store(decision["db_url"])
     before = (len(store.generations()), len(store.judgments()))
-    result = run_cli("pick", str(settings.out / "ckpt"), "--window", "2-3", "--max-new-tokens", "12",
-                     "--db", decision["db_url"], "--json")
+    result = run_cli(
+        "pick", str(settings.out / "ckpt"), "--window", "2-3", "--max-new-tokens", "12", "--db", decision["db_url"], "--json"
+    )
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert printed["chosen"] == decision["chosen"] and printed["epoch"] == decision["epoch"]
@@ -59,8 +61,19 @@ def test_run_skips_a_corrupt_checkpoint_and_completes_the_others(small_demo: tup
         shutil.copytree(settings.out / "ckpt" / f"epoch-{epoch}", run_dir / f"epoch-{epoch}")
     weights = run_dir / "epoch-2" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
-    result = run_cli("run", "--checkpoint", str(run_dir), "--epochs", "2-3", "--baseline", "ckpt/base", "--max-new-tokens", "12",
-                     "--db", decision["db_url"])
+    result = run_cli(
+        "run",
+        "--checkpoint",
+        str(run_dir),
+        "--epochs",
+        "2-3",
+        "--baseline",
+        "ckpt/base",
+        "--max-new-tokens",
+        "12",
+        "--db",
+        decision["db_url"],
+    )
     assert result.returncode == 1, result.stderr
     assert "skipped: checkpoint" in result.stdout and "corrupt weights" in result.stdout
     assert "ckpt/epoch-3" in result.stdout and "evalkit leaderboard --db" in result.stdout

@@ -26,21 +26,33 @@ labels_strategy = st.sampled_from(["A", "B", "tie"])
 
 def _long(matrix: list[list[str]], raters: list[str] | None = None) -> pd.DataFrame:
     raters = raters or [f"r{j}" for j in range(len(matrix[0]))]
-    return pd.DataFrame([{"item": i, "rater": raters[j], "label": label}
-                         for i, row in enumerate(matrix) for j, label in enumerate(row) if label is not None])
+    return pd.DataFrame(
+        [
+            {"item": i, "rater": raters[j], "label": label}
+            for i, row in enumerate(matrix)
+            for j, label in enumerate(row)
+            if label is not None
+        ]
+    )
 
 
 def _analyzer(frame: pd.DataFrame, n_annotators: int):
     from alpaca_eval.analyze import Analyzer
 
-    return Analyzer(gold_crossannotations=frame.copy(), gold_annotations=frame.copy(), n_annotators=n_annotators,
-                    scoring_rule="absolute")
+    return Analyzer(
+        gold_crossannotations=frame.copy(), gold_annotations=frame.copy(), n_annotators=n_annotators, scoring_rule="absolute"
+    )
 
 
 def _cross(matrix: list[list[str]]) -> pd.DataFrame:
     """AlpacaEval crossannotations: one row per (item, rater), raters in the same order for every item."""
-    return pd.DataFrame([{"instruction": f"q{i}", "output_1": f"a{i}", "output_2": f"b{i}",
-                          "preference": LABEL_PREFERENCE[label]} for i, row in enumerate(matrix) for label in row])
+    return pd.DataFrame(
+        [
+            {"instruction": f"q{i}", "output_1": f"a{i}", "output_2": f"b{i}", "preference": LABEL_PREFERENCE[label]}
+            for i, row in enumerate(matrix)
+            for label in row
+        ]
+    )
 
 
 def test_lima_tie_discounted_hand_worked() -> None:
@@ -169,8 +181,14 @@ def test_length_bias_hand_worked_and_against_analyzer() -> None:
     # decided and differing by > 30: rows 0 (short won), 1 (long won), 2 (short won), 5 (long won), 7 (long won);
     # row 3 is a tie (no winner), row 4 differs by 10, row 6 is missing
     assert result == {"n": 5, "prefer_longer": pytest.approx(3 / 5)}
-    frame = pd.DataFrame({"instruction": [f"q{i}" for i in range(8)], "output_1": ["x" * int(n) for n in len_1],
-                          "output_2": ["y" * int(n) for n in len_2], "preference": prefs})
+    frame = pd.DataFrame(
+        {
+            "instruction": [f"q{i}" for i in range(8)],
+            "output_1": ["x" * int(n) for n in len_1],
+            "output_2": ["y" * int(n) for n in len_2],
+            "preference": prefs,
+        }
+    )
     analyzer = Analyzer.__new__(Analyzer)  # get_length_biases only needs keys and the preference column name
     analyzer.keys, analyzer.annotation_key = ["instruction", "output_1", "output_2"], "preference"
     theirs = analyzer.get_length_biases(frame)["probability_prefer_longer"]
@@ -178,14 +196,27 @@ def test_length_bias_hand_worked_and_against_analyzer() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.one_of(st.sampled_from([1.0, 1.5, 2.0, math.nan]), st.floats(1.0, 2.0)),
-                          st.integers(0, 120), st.integers(0, 120)), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from([1.0, 1.5, 2.0, math.nan]), st.floats(1.0, 2.0)), st.integers(0, 120), st.integers(0, 120)
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_length_bias_matches_analyzer_on_random_rows(rows: list[tuple[float, int, int]]) -> None:
     from alpaca_eval.analyze import Analyzer
 
     prefs, len_1, len_2 = (np.array(column, dtype=float) for column in zip(*rows))
-    frame = pd.DataFrame({"instruction": [f"q{i}" for i in range(len(rows))], "output_1": ["x" * int(n) for n in len_1],
-                          "output_2": ["y" * int(n) for n in len_2], "preference": prefs})
+    frame = pd.DataFrame(
+        {
+            "instruction": [f"q{i}" for i in range(len(rows))],
+            "output_1": ["x" * int(n) for n in len_1],
+            "output_2": ["y" * int(n) for n in len_2],
+            "preference": prefs,
+        }
+    )
     analyzer = Analyzer.__new__(Analyzer)
     analyzer.keys, analyzer.annotation_key = ["instruction", "output_1", "output_2"], "preference"
     theirs = analyzer.get_length_biases(frame)["probability_prefer_longer"]

@@ -26,7 +26,9 @@ def test_winrate_json_contract_reproduces_the_leaderboard(capsys: pytest.Capture
     if not DATA.is_dir():
         pytest.skip("AlpacaEval reference data not available")
     for annotator in ("alpaca_eval_gpt4", "weighted_alpaca_eval_gpt4_turbo"):
-        out = run_json(capsys, "stats", "winrate", "--annotations", str(DATA / f"alpaca-7b.{annotator}.annotations.json"), "--json")
+        out = run_json(
+            capsys, "stats", "winrate", "--annotations", str(DATA / f"alpaca-7b.{annotator}.annotations.json"), "--json"
+        )
         published = pd.read_csv(DATA / f"leaderboard_rows.{annotator}.csv", index_col=0).loc["alpaca-7b"]
         assert list(out) == list(WINRATE_FIELDS)
         for field in WINRATE_FIELDS:
@@ -35,8 +37,17 @@ def test_winrate_json_contract_reproduces_the_leaderboard(capsys: pytest.Capture
 
 def test_winrate_text_and_length_controlled(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rng = np.random.default_rng(0)
-    rows = [{"instruction": f"q{i}", "output_1": "x" * int(rng.integers(50, 500)), "output_2": "y" * int(rng.integers(50, 500)),
-             "generator_1": "base", "generator_2": "mine", "preference": float(rng.choice([1, 1.5, 2]))} for i in range(60)]
+    rows = [
+        {
+            "instruction": f"q{i}",
+            "output_1": "x" * int(rng.integers(50, 500)),
+            "output_2": "y" * int(rng.integers(50, 500)),
+            "generator_1": "base",
+            "generator_2": "mine",
+            "preference": float(rng.choice([1, 1.5, 2])),
+        }
+        for i in range(60)
+    ]
     path = tmp_path / "annotations.json"
     path.write_text(json.dumps(rows))
     out = run_json(capsys, "stats", "winrate", "--annotations", str(path), "--length-controlled", "--json")
@@ -46,10 +57,19 @@ def test_winrate_text_and_length_controlled(tmp_path: Path, capsys: pytest.Captu
 
 
 def _labels_file(tmp_path: Path) -> Path:
-    rows = [("q1", "ann", "A"), ("q1", "bob", "A"), ("q1", "gpt", "B"),
-            ("q2", "ann", "tie"), ("q2", "bob", "B"), ("q2", "gpt", "B"),
-            ("q3", "ann", "B"), ("q3", "bob", "B"), ("q3", "gpt", "B"),
-            (4, "ann", "A"), (4, "gpt", "tie")]
+    rows = [
+        ("q1", "ann", "A"),
+        ("q1", "bob", "A"),
+        ("q1", "gpt", "B"),
+        ("q2", "ann", "tie"),
+        ("q2", "bob", "B"),
+        ("q2", "gpt", "B"),
+        ("q3", "ann", "B"),
+        ("q3", "bob", "B"),
+        ("q3", "gpt", "B"),
+        (4, "ann", "A"),
+        (4, "gpt", "tie"),
+    ]
     path = tmp_path / "labels.jsonl"
     path.write_text("\n".join(json.dumps({"item": i, "rater": r, "label": label}) for i, r, label in rows))
     return path
@@ -75,8 +95,10 @@ def test_compare_and_ranking_from_annotation_files(tmp_path: Path, capsys: pytes
     rng = np.random.default_rng(1)
     paths = []
     for name, p in (("good", 0.7), ("bad", 0.3)):
-        rows = [{"instruction": f"q{i}", "generator_1": "base", "generator_2": name,
-                 "preference": 2.0 if rng.uniform() < p else 1.0} for i in range(200)]
+        rows = [
+            {"instruction": f"q{i}", "generator_1": "base", "generator_2": name, "preference": 2.0 if rng.uniform() < p else 1.0}
+            for i in range(200)
+        ]
         paths.append(tmp_path / f"{name}.json")
         paths[-1].write_text(json.dumps(rows))
     out = run_json(capsys, "stats", "compare", "--annotations", str(paths[0]), str(paths[1]), "--resamples", "2000", "--json")
@@ -124,8 +146,20 @@ def test_summary_compare_and_ranking_from_the_store(stubbed_store: str, capsys: 
     summary = run_json(capsys, "stats", "summary", "--db", stubbed_store, "--resamples", "200", "--json")
     assert len(summary["pairwise"]) == 4 and len(summary["likert"]) == 2
     assert {"win_rate", "ci_low", "length_controlled_winrate", "win_pct"} <= set(summary["pairwise"][0])
-    compared = run_json(capsys, "stats", "compare", "--db", stubbed_store, "--model", "ckpt/epoch-7",
-                        "--model", "ckpt/epoch-5", "--resamples", "200", "--json")
+    compared = run_json(
+        capsys,
+        "stats",
+        "compare",
+        "--db",
+        stubbed_store,
+        "--model",
+        "ckpt/epoch-7",
+        "--model",
+        "ckpt/epoch-5",
+        "--resamples",
+        "200",
+        "--json",
+    )
     assert len(compared["pairwise"]) == 2 and len(compared["likert"]) == 1
     ranking = run_json(capsys, "stats", "ranking", "--db", stubbed_store, "--resamples", "100", "--json")
     assert {row["judge_model"] for row in ranking} == {"gpt-4", "local"}
@@ -134,10 +168,10 @@ def test_summary_compare_and_ranking_from_the_store(stubbed_store: str, capsys: 
     assert main(["stats", "compare", "--db", stubbed_store, "--model", "nobody", "--model", "ckpt/epoch-5"]) == 2
 
 
-def test_agreement_from_the_store(stubbed_store: str, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_agreement_from_the_store(
+    stubbed_store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from evalkit.store import annotations
-
     from tests.test_stats_summary import pairwise_table
 
     judged = pairwise_table(40)
@@ -150,9 +184,19 @@ def test_agreement_from_the_store(stubbed_store: str, monkeypatch: pytest.Monkey
         order = "AB" if item % 2 == 0 else "BA"  # the human saw the model first on even items
         agree = shown[judgment.outcome] if order == "AB" else {"A": "B", "B": "A", "tie": "tie"}[shown[judgment.outcome]]
         for annotator in ("ann", "bob"):
-            rows.append({"annotator": annotator, "item_id": item, "label": agree, "prompt_hash": judgment.prompt_hash,
-                         "model_id": 2, "baseline_id": 9, "order": order, "generation_a": judgment.generation_a,
-                         "generation_b": judgment.generation_b})
+            rows.append(
+                {
+                    "annotator": annotator,
+                    "item_id": item,
+                    "label": agree,
+                    "prompt_hash": judgment.prompt_hash,
+                    "model_id": 2,
+                    "baseline_id": 9,
+                    "order": order,
+                    "generation_a": judgment.generation_a,
+                    "generation_b": judgment.generation_b,
+                }
+            )
     monkeypatch.setattr(annotations, "labels", lambda store, batch=None: pd.DataFrame(rows))
     out = run_json(capsys, "agreement", "--db", stubbed_store, "--json")
     pairs = {(p["rater_a"], p["rater_b"]): p for p in out["pairs"]}

@@ -66,8 +66,14 @@ def test_paired_bootstrap_agrees_with_scipy() -> None:
     a = (rng.uniform(size=400) < 0.6).astype(float)
     b = (rng.uniform(size=400) < 0.5).astype(float)
     ours = paired_bootstrap_difference(a, b, n_resamples=10_000, seed=0)
-    theirs = stats.bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis), paired=True,
-                             n_resamples=10_000, method="percentile", random_state=0).confidence_interval
+    theirs = stats.bootstrap(
+        (a, b),
+        lambda x, y, axis=-1: x.mean(axis) - y.mean(axis),
+        paired=True,
+        n_resamples=10_000,
+        method="percentile",
+        random_state=0,
+    ).confidence_interval
     assert ours["ci_low"] == pytest.approx(theirs.low, abs=0.01)
     assert ours["ci_high"] == pytest.approx(theirs.high, abs=0.01)
 
@@ -102,12 +108,16 @@ def test_clusters_pool_a_prompts_rows() -> None:
     b = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 1.0])
     clustered = paired_bootstrap_difference(a, b, n_resamples=300, seed=1, clusters=[0, 0, 1, 1, 2, 2])
     per_prompt = paired_bootstrap_difference(a[::2], b[::2], n_resamples=300, seed=1)
-    assert clustered["ci_low"] == pytest.approx(per_prompt["ci_low"]) and clustered["ci_high"] == pytest.approx(per_prompt["ci_high"])
+    assert clustered["ci_low"] == pytest.approx(per_prompt["ci_low"]) and clustered["ci_high"] == pytest.approx(
+        per_prompt["ci_high"]
+    )
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0]), st.sampled_from([0.0, 0.5, 1.0])), min_size=3, max_size=40),
-       st.integers(0, 10))
+@given(
+    st.lists(st.tuples(st.sampled_from([0.0, 0.5, 1.0]), st.sampled_from([0.0, 0.5, 1.0])), min_size=3, max_size=40),
+    st.integers(0, 10),
+)
 def test_swapping_models_negates_everything(pairs: list[tuple[float, float]], seed: int) -> None:
     a, b = np.array(pairs).T
     forward = paired_bootstrap_difference(a, b, n_resamples=300, seed=seed)

@@ -34,8 +34,14 @@ labels_strategy = st.sampled_from(["A", "B", "tie"])
 
 
 def _long(matrix: list[list[str | None]], prefix: str = "h") -> pd.DataFrame:
-    return pd.DataFrame([{"item": f"i{i:03d}", "rater": f"{prefix}{j}", "label": label}
-                         for i, row in enumerate(matrix) for j, label in enumerate(row) if label is not None])
+    return pd.DataFrame(
+        [
+            {"item": f"i{i:03d}", "rater": f"{prefix}{j}", "label": label}
+            for i, row in enumerate(matrix)
+            for j, label in enumerate(row)
+            if label is not None
+        ]
+    )
 
 
 def _judge(labels: list[str]) -> pd.DataFrame:
@@ -43,15 +49,21 @@ def _judge(labels: list[str]) -> pd.DataFrame:
 
 
 def _cross(matrix: list[list[str]]) -> pd.DataFrame:
-    return pd.DataFrame([{"instruction": f"q{i}", "output_1": f"a{i}", "output_2": f"b{i}",
-                          "preference": LABEL_PREFERENCE[label]} for i, row in enumerate(matrix) for label in row])
+    return pd.DataFrame(
+        [
+            {"instruction": f"q{i}", "output_1": f"a{i}", "output_2": f"b{i}", "preference": LABEL_PREFERENCE[label]}
+            for i, row in enumerate(matrix)
+            for label in row
+        ]
+    )
 
 
 def _analyzer(frame: pd.DataFrame, n_annotators: int):
     from alpaca_eval.analyze import Analyzer
 
-    return Analyzer(gold_crossannotations=frame.copy(), gold_annotations=frame.copy(), n_annotators=n_annotators,
-                    scoring_rule="absolute")
+    return Analyzer(
+        gold_crossannotations=frame.copy(), gold_annotations=frame.copy(), n_annotators=n_annotators, scoring_rule="absolute"
+    )
 
 
 def test_hand_worked_judge_and_humans() -> None:
@@ -87,7 +99,8 @@ def test_judge_matches_alpaca_eval_sklearn_and_pairwise(rows: list[tuple[str, li
     humans = _long(matrix)
     ours = judge_vs_humans(_judge(judge_labels), humans, n_resamples=0)
     theirs = _analyzer(_cross(matrix), 4).agreement_of_annotations(
-        _cross([[label] for label in judge_labels]), n_majority_vote_1=1, n_majority_vote_2=None)["score"]
+        _cross([[label] for label in judge_labels]), n_majority_vote_1=1, n_majority_vote_2=None
+    )["score"]
     assert ours["tie_discounted"] == pytest.approx(theirs, abs=1e-12)
     mode = [LABELS[c] for c in reference_labels(label_counts(np.array([label_codes(row) for row in matrix])))]
     plain = pair_agreement(judge_labels, mode)
@@ -109,8 +122,13 @@ def test_humans_match_alpaca_eval_analyzer(matrix: list[list[str]]) -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.tuples(labels_strategy, st.lists(st.one_of(st.none(), labels_strategy), min_size=3, max_size=5)),
-                min_size=1, max_size=15))
+@given(
+    st.lists(
+        st.tuples(labels_strategy, st.lists(st.one_of(st.none(), labels_strategy), min_size=3, max_size=5)),
+        min_size=1,
+        max_size=15,
+    )
+)
 def test_judge_equals_vs_mode_with_missing_labels(rows: list[tuple[str, list[str | None]]]) -> None:
     humans = _long([r[1] for r in rows])
     if humans.empty:
@@ -134,14 +152,17 @@ def test_bootstrap_interval_equals_a_plain_loop_over_the_same_resamples() -> Non
     low, high = percentile_interval(counts @ scores / counts.sum(axis=1))
     assert (result["tie_discounted_ci_low"], result["tie_discounted_ci_high"]) == pytest.approx((low, high))
     assert result["tie_discounted_ci_low"] <= result["tie_discounted"] <= result["tie_discounted_ci_high"]
-    assert humans_vs_each_other(humans, n_resamples=500)["cohen_kappa_ci_low"] <= humans_vs_each_other(
-        humans, n_resamples=0)["cohen_kappa"]
+    assert (
+        humans_vs_each_other(humans, n_resamples=500)["cohen_kappa_ci_low"]
+        <= humans_vs_each_other(humans, n_resamples=0)["cohen_kappa"]
+    )
 
 
 def test_samples_are_rows_and_self_consistency_matches_alpaca_eval_variance() -> None:
     samples = [["A", "A", "B"], ["B", "B", "B"], ["tie", "A", "A"], ["A", "B", "tie"]]
-    judge = pd.DataFrame([{"item": f"i{i:03d}", "sample": k, "label": label}
-                          for i, row in enumerate(samples) for k, label in enumerate(row)])
+    judge = pd.DataFrame(
+        [{"item": f"i{i:03d}", "sample": k, "label": label} for i, row in enumerate(samples) for k, label in enumerate(row)]
+    )
     analyzer = _analyzer(_cross(samples), 3)
     variance = analyzer.estimate_variance("gold_crossannotations")
     assert self_consistency(judge) == pytest.approx(1 - variance)
@@ -167,7 +188,13 @@ def test_orders_first_and_longer() -> None:
     assert ours == pytest.approx(2 / 4)  # rows 0 (short won), 1 (long), 2 (short), 5 (long)
     analyzer = Analyzer.__new__(Analyzer)
     analyzer.keys, analyzer.annotation_key = ["instruction", "output_1", "output_2"], "preference"
-    frame = pd.DataFrame({"instruction": [f"q{i}" for i in range(6)], "output_1": ["x" * n for n in len_1],
-                          "output_2": ["y" * n for n in len_2], "preference": [LABEL_PREFERENCE[x] for x in labels]})
+    frame = pd.DataFrame(
+        {
+            "instruction": [f"q{i}" for i in range(6)],
+            "output_1": ["x" * n for n in len_1],
+            "output_2": ["y" * n for n in len_2],
+            "preference": [LABEL_PREFERENCE[x] for x in labels],
+        }
+    )
     assert ours == pytest.approx(analyzer.get_length_biases(frame)["probability_prefer_longer"])
     assert math.isnan(prefer_longer(labels, np.full(6, np.nan), np.full(6, np.nan)))

@@ -28,11 +28,19 @@ def _fake_df_gamed(path: Path, n: int, gamed: bool) -> Path:
     rng = np.random.default_rng(7)
     difficulty = rng.normal(size=n)
     frames = []
-    for model in (("gamed_short", "gamed_long") if gamed else ("model",)):
-        frames.append(pd.DataFrame({
-            "model": model, "index": np.arange(n), "instruction_difficulty": difficulty,
-            "preference": rng.uniform(0, 1, n), "std_delta_len": rng.normal(size=n), "not_gamed_baseline": False,
-        }))
+    for model in ("gamed_short", "gamed_long") if gamed else ("model",):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "index": np.arange(n),
+                    "instruction_difficulty": difficulty,
+                    "preference": rng.uniform(0, 1, n),
+                    "std_delta_len": rng.normal(size=n),
+                    "not_gamed_baseline": False,
+                }
+            )
+        )
     pd.concat(frames).to_csv(path, index=False)
     return path
 
@@ -60,8 +68,9 @@ def test_minimal_variant_equals_alpaca_evals_own_minimal_glm(annotator: str, fak
 
     frame = _annotations(annotator)
     with sklearn.config_context():
-        theirs = get_length_controlled_winrate(frame.copy(), glm_name="length_controlled_minimal",
-                                               save_weights_dir=None, is_warn_extreme_changes=False)
+        theirs = get_length_controlled_winrate(
+            frame.copy(), glm_name="length_controlled_minimal", save_weights_dir=None, is_warn_extreme_changes=False
+        )
     ours = lc.length_controlled_from_annotations(frame, variant=lc.VARIANT_MINIMAL)
     assert ours["lc_variant"] == lc.VARIANT_MINIMAL
     assert ours["length_controlled_winrate"] == pytest.approx(theirs["length_controlled_winrate"], abs=1e-9)
@@ -87,8 +96,9 @@ def test_v1_runs_through_alpaca_eval_from_the_cache_only(fake_hub: dict, monkeyp
     assert ours["lc_variant"] == lc.VARIANT_V1
     assert fake_hub.get("local_files_only") is True  # a cache miss would fail, never download
     with sklearn.config_context():
-        theirs = get_length_controlled_winrate(frame.copy(), glm_name="length_controlled_v1", save_weights_dir=None,
-                                               is_warn_extreme_changes=False)
+        theirs = get_length_controlled_winrate(
+            frame.copy(), glm_name="length_controlled_v1", save_weights_dir=None, is_warn_extreme_changes=False
+        )
     assert ours["length_controlled_winrate"] == pytest.approx(theirs["length_controlled_winrate"], abs=1e-9)
     assert ours["lc_standard_error"] == pytest.approx(theirs["lc_standard_error"], abs=1e-9)
 

@@ -14,8 +14,13 @@ from evalkit.stats.lima import likert_summary, win_tie_loss
 
 def test_win_tie_loss_hand_worked() -> None:
     result = win_tie_loss(["win", "win", "tie", "loss", "invalid", None, "win", "loss"])
-    assert result == {"n": 6, "n_invalid": 2, "win_pct": pytest.approx(50.0), "tie_pct": pytest.approx(100 / 6),
-                      "loss_pct": pytest.approx(100 / 3)}
+    assert result == {
+        "n": 6,
+        "n_invalid": 2,
+        "win_pct": pytest.approx(50.0),
+        "tie_pct": pytest.approx(100 / 6),
+        "loss_pct": pytest.approx(100 / 3),
+    }
     empty = win_tie_loss(["invalid"])
     assert empty["n"] == 0 and math.isnan(empty["win_pct"])
 

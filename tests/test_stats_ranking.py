@@ -72,8 +72,7 @@ def test_two_players_closed_form() -> None:
 
 
 def test_an_unbeaten_model_stays_finite_and_first() -> None:
-    result = bradley_terry(["top"] * 10 + ["mid"] * 10, ["mid"] * 10 + ["low"] * 10, [1.0] * 10 + [0.5] * 10,
-                           n_resamples=200)
+    result = bradley_terry(["top"] * 10 + ["mid"] * 10, ["mid"] * 10 + ["low"] * 10, [1.0] * 10 + [0.5] * 10, n_resamples=200)
     assert result["player"].tolist()[0] == "top"
     assert np.isfinite(result["strength"]).all() and np.isfinite(result["ci_high"]).all()
 

@@ -25,8 +25,7 @@ def judged_store(store: Any, db_url: str, monkeypatch: pytest.MonkeyPatch) -> st
     base = add_model(store, "base", {q: f"base answer {i}!" for i, q in enumerate(questions(15))})
     with FakeOpenAIServer() as server:
         server.responder = lima_responder
-        judge_pairs(store, make_judge("pairwise", judge_model="fake-judge"), model, base,
-                    options=options(server, max_retries=0))
+        judge_pairs(store, make_judge("pairwise", judge_model="fake-judge"), model, base, options=options(server, max_retries=0))
     return db_url
 
 

@@ -26,15 +26,29 @@ def pairwise_table(n_prompts: int = 60, seed: int = 0) -> pd.DataFrame:
         for model, model_id, p_win in (("ckpt/epoch-5", 1, 0.45), ("ckpt/epoch-7", 2, 0.6)):
             for prompt in range(n_prompts):
                 outcome = rng.choice(["win", "tie", "loss", "invalid"], p=[p_win, 0.1, 0.85 - p_win, 0.05])
-                rows.append({
-                    "judge_kind": "pairwise", "judge_model": judge, "judge_spec_hash": f"spec-{judge}",
-                    "prompt_hash": f"p{prompt:03d}", "instruction": f"question {prompt}", "model": model,
-                    "model_id": model_id, "decoding": "d1", "baseline": "davinci-003", "baseline_id": 9,
-                    "baseline_decoding": "d0", "generation_a": model_id * 1000 + prompt, "generation_b": 9000 + prompt,
-                    "verdict_ab": outcome if outcome != "invalid" else None, "verdict_ba": outcome if outcome != "invalid" else None,
-                    "outcome": outcome, "preference": PREFERENCE[outcome],
-                    "model_len": int(rng.integers(100, 900)), "baseline_len": int(rng.integers(100, 900)),
-                })
+                rows.append(
+                    {
+                        "judge_kind": "pairwise",
+                        "judge_model": judge,
+                        "judge_spec_hash": f"spec-{judge}",
+                        "prompt_hash": f"p{prompt:03d}",
+                        "instruction": f"question {prompt}",
+                        "model": model,
+                        "model_id": model_id,
+                        "decoding": "d1",
+                        "baseline": "davinci-003",
+                        "baseline_id": 9,
+                        "baseline_decoding": "d0",
+                        "generation_a": model_id * 1000 + prompt,
+                        "generation_b": 9000 + prompt,
+                        "verdict_ab": outcome if outcome != "invalid" else None,
+                        "verdict_ba": outcome if outcome != "invalid" else None,
+                        "outcome": outcome,
+                        "preference": PREFERENCE[outcome],
+                        "model_len": int(rng.integers(100, 900)),
+                        "baseline_len": int(rng.integers(100, 900)),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -46,9 +60,20 @@ def likert_table(seed: int = 1) -> pd.DataFrame:
             for sample in range(2):
                 valid = rng.uniform() > 0.05
                 score = float(np.clip(round(rng.normal(centre, 1)), 1, 6))
-                rows.append({"judge_model": "gpt-4", "judge_spec_hash": "spec-likert", "judge_kind": "likert",
-                             "prompt_hash": f"p{prompt:03d}", "instruction": f"question {prompt}", "model": model,
-                             "model_id": model_id, "sample": sample, "score": score if valid else np.nan, "valid": valid})
+                rows.append(
+                    {
+                        "judge_model": "gpt-4",
+                        "judge_spec_hash": "spec-likert",
+                        "judge_kind": "likert",
+                        "prompt_hash": f"p{prompt:03d}",
+                        "instruction": f"question {prompt}",
+                        "model": model,
+                        "model_id": model_id,
+                        "sample": sample,
+                        "score": score if valid else np.nan,
+                        "valid": valid,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -72,8 +97,9 @@ def test_pairwise_summary_rows_equal_the_per_group_functions() -> None:
         assert row.win_pct == pytest.approx(100 * counts.get("win", 0) / valid)
         assert row.tie_pct + row.win_pct + row.loss_pct == pytest.approx(100)
         # every group here covers every prompt, so the shared resamples are exactly the group's own
-        low, high = bootstrap_mean_interval((group["preference"].to_numpy() - 1) * 100, group["prompt_hash"].to_numpy(),
-                                            n_resamples=500, seed=2)
+        low, high = bootstrap_mean_interval(
+            (group["preference"].to_numpy() - 1) * 100, group["prompt_hash"].to_numpy(), n_resamples=500, seed=2
+        )
         assert (row.ci_low, row.ci_high) == (pytest.approx(low), pytest.approx(high))
         lc = minimal_glm_winrate(group["preference"], group["baseline_len"], group["model_len"])
         assert row.length_controlled_winrate == pytest.approx(lc["length_controlled_winrate"])

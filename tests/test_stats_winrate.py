@@ -77,8 +77,9 @@ def test_empty_and_single() -> None:
 
 
 def test_outcomes_and_unit_scale() -> None:
-    assert np.allclose(preferences_from_outcomes(["win", "tie", "loss", "invalid", None]), [2, 1.5, 1, np.nan, np.nan],
-                       equal_nan=True)
+    assert np.allclose(
+        preferences_from_outcomes(["win", "tie", "loss", "invalid", None]), [2, 1.5, 1, np.nan, np.nan], equal_nan=True
+    )
     assert np.allclose(preference_unit([2, 0, 1, 7, None]), [1, 0.5, 0, np.nan, np.nan], equal_nan=True)
 
 

@@ -8,7 +8,9 @@ from evalkit.store import Store
 
 
 def _set(name: str = "s", texts: tuple[str, ...] = ("a", "b")) -> PromptSet:
-    return PromptSet(name, tuple(Prompt(str(i), ({"role": "user", "content": t},), reference="r") for i, t in enumerate(texts)), "test")
+    return PromptSet(
+        name, tuple(Prompt(str(i), ({"role": "user", "content": t},), reference="r") for i, t in enumerate(texts)), "test"
+    )
 
 
 def test_prompt_set_roundtrip_and_replace(store: Store) -> None:

@@ -42,16 +42,20 @@ def test_store_round_trips_and_skips_finished_work_on_postgres(pg_url: str, tmp_
 def test_reference_judge_and_tables_on_postgres(pg_url: str, tmp_path: Path) -> None:
     import json
 
+    from evalkit.data import load_prompt_set
     from evalkit.judges.registry import make_judge
-    from evalkit.results.tables import likert_table, pairwise_table
     from evalkit.judges.runner import as_generation_set, judge_pairs, judge_single
     from evalkit.results.jobs import job_figures
-    from evalkit.data import load_prompt_set
+    from evalkit.results.tables import likert_table, pairwise_table
 
-    rows = [{"instruction": f"Name a colour, number {i}.", "output": "Blue is a colour." if i % 2 else "No idea."} for i in range(4)]
+    rows = [
+        {"instruction": f"Name a colour, number {i}.", "output": "Blue is a colour." if i % 2 else "No idea."} for i in range(4)
+    ]
     (tmp_path / "m.json").write_text(json.dumps([{**r, "generator": "model"} for r in rows]))
     (tmp_path / "b.json").write_text(json.dumps([{**r, "output": "Hmm.", "generator": "base"} for r in rows]))
-    (tmp_path / "set.jsonl").write_text("\n".join(json.dumps({"instruction": r["instruction"], "reference": "Blue is a colour."}) for r in rows))
+    (tmp_path / "set.jsonl").write_text(
+        "\n".join(json.dumps({"instruction": r["instruction"], "reference": "Blue is a colour."}) for r in rows)
+    )
     store = Store(pg_url)
     store.save_prompt_set(load_prompt_set(str(tmp_path / "set.jsonl")))
     model_id, _ = import_model_outputs(store, tmp_path / "m.json")

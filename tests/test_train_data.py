@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.train_support import plain_base_model, write_jsonl
 
 from evalkit.errors import EvalkitError
 from evalkit.train.collate import PackingCollator, PaddingCollator
 from evalkit.train.dialogs import Dialog, data_hash, load_dialogs
 from evalkit.train.eot import align_model, prepare_tokenizer
 from evalkit.train.render import IGNORE_INDEX, EncodedDialog, encode_dialog, encode_dialogs
+from tests.train_support import plain_base_model, write_jsonl
 
 MULTI_TURN = (
     {"role": "system", "content": "You are terse."},
@@ -106,7 +106,9 @@ def test_trimming_keeps_whole_turns_and_reports_untrainable_dialogs(chatml) -> N
     assert tokenizer.decode(trimmed.input_ids) == first_three and len(trimmed.input_ids) == first_length
     trained = [t for t, label in zip(trimmed.input_ids, trimmed.labels) if label != IGNORE_INDEX]
     assert tokenizer.decode(trained) == "1 + 1 = 2.<|im_end|>"
-    encoded, skipped = encode_dialogs(tokenizer, [Dialog(MULTI_TURN, "x:1"), Dialog(MULTI_TURN, "x:2")], setup.eot_token, first_length - 1)
+    encoded, skipped = encode_dialogs(
+        tokenizer, [Dialog(MULTI_TURN, "x:1"), Dialog(MULTI_TURN, "x:2")], setup.eot_token, first_length - 1
+    )
     assert encoded == [] and [s.source for s in skipped] == ["x:1", "x:2"] and "max_length" in skipped[0].reason
 
 
@@ -149,7 +151,9 @@ def test_packing_gives_the_same_loss_as_padding(tiny_model_dir: Path, chatml) ->
     examples = [{"input_ids": e.input_ids, "labels": e.labels} for e in encoded]
     packed = PackingCollator(setup.pad_id, row_tokens=2048)(examples)
     padded = PaddingCollator(setup.pad_id)(examples)
-    assert packed["input_ids"].shape[0] == 1 and (packed["input_ids"] != setup.pad_id).sum() == sum(len(e.input_ids) for e in encoded)
+    assert packed["input_ids"].shape[0] == 1 and (packed["input_ids"] != setup.pad_id).sum() == sum(
+        len(e.input_ids) for e in encoded
+    )
     with torch.no_grad():
         # As in training: with a KV cache transformers would ignore the packed position ids.
         loss_packed = model(**packed, use_cache=False).loss
@@ -157,7 +161,10 @@ def test_packing_gives_the_same_loss_as_padding(tiny_model_dir: Path, chatml) ->
     assert torch.allclose(loss_packed, loss_padded, atol=1e-5), (loss_packed, loss_padded)
     # Rows split when a row is full, and the pad tail never carries a label.
     split = PackingCollator(setup.pad_id)(examples)  # default: rows as wide as the longest dialog
-    assert split["input_ids"].shape == (2, len(encoded[0].input_ids)) and (split["labels"][split["input_ids"] == setup.pad_id] == IGNORE_INDEX).all()
+    assert (
+        split["input_ids"].shape == (2, len(encoded[0].input_ids))
+        and (split["labels"][split["input_ids"] == setup.pad_id] == IGNORE_INDEX).all()
+    )
 
 
 def test_demo_dialog_set_is_valid_varied_and_fully_trainable(chatml) -> None:

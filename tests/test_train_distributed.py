@@ -24,8 +24,23 @@ def test_two_process_torchrun_matches_one_process(tiny_model_dir: Path, tmp_path
 
     data = write_jsonl(tmp_path / "train.jsonl", france_dialogs(32))
     torchrun = Path(sys.executable).with_name("torchrun")
-    command = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "evalkit", "train", "--data", str(data),
-               "--model", str(tiny_model_dir), "--out", str(tmp_path / "two"), "--no-progress", "--json"]
+    command = [
+        str(torchrun),
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "evalkit",
+        "train",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "two"),
+        "--no-progress",
+        "--json",
+    ]
     for item in OVERRIDES:
         command += ["--set", item]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}

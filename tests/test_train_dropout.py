@@ -15,8 +15,9 @@ def four_layer_model(tmp_path: Path):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                         num_attention_heads=4, num_key_value_heads=2)
+    config = LlamaConfig(
+        vocab_size=64, hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2
+    )
     return LlamaForCausalLM(config)
 
 
@@ -32,9 +33,11 @@ def _zero_fractions(model, inputs: torch.Tensor) -> dict[tuple[int, str], float]
     handles = []
     for index, layer in enumerate(decoder_layers(model)):
         for name in ("self_attn", "mlp"):
+
             def record(module, args, output, key=(index, name)):
                 tensor = output[0] if isinstance(output, tuple) else output
                 seen[key] = (tensor == 0).float().mean().item()
+
             handles.append(getattr(layer, name).register_forward_hook(record))
     model(input_ids=inputs)
     for handle in handles:

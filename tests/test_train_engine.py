@@ -24,6 +24,7 @@ class Crash(RuntimeError):
 
 def _recording(batches: list):
     """A trainer hook that records every micro-batch the dataloader hands out, in order."""
+
     def hook(trainer) -> None:
         inner = trainer.data_collator
 
@@ -32,6 +33,7 @@ def _recording(batches: list):
             return inner(examples)
 
         trainer.data_collator = collate
+
     return hook
 
 
@@ -45,8 +47,9 @@ def straight_run(tiny_model_dir: Path, data_file: Path, tmp_path_factory: pytest
     """Three epochs without interruption, with the batches it saw."""
     batches: list = []
     out = tmp_path_factory.mktemp("straight") / "ckpt"
-    result = run_training(TrainRequest(data_file, tiny_model_dir, out, "lima", dict(OVERRIDES), progress=False),
-                          trainer_hook=_recording(batches))
+    result = run_training(
+        TrainRequest(data_file, tiny_model_dir, out, "lima", dict(OVERRIDES), progress=False), trainer_hook=_recording(batches)
+    )
     return result, batches
 
 
@@ -70,17 +73,23 @@ def test_each_epoch_checkpoint_reloads_and_generation_stops_at_eot(straight_run)
         losses.append(meta["train_loss"])
     assert losses[2] < losses[0]
 
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}],
-                                           add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     with torch.no_grad():
         output = model.generate(**prompt, max_new_tokens=30, do_sample=False)
-    generated = output[0, prompt["input_ids"].shape[1]:].tolist()
+    generated = output[0, prompt["input_ids"].shape[1] :].tolist()
     assert generated[-1] == eot_id and len(generated) < 30  # stopped by the EOT, not by the length limit
     assert eot_id not in generated[:-1]
     assert tokenizer.decode(generated, skip_special_tokens=True) == ANSWER
 
 
-def test_resume_after_a_crash_repeats_and_skips_no_batch(straight_run, tiny_model_dir: Path, data_file: Path, tmp_path: Path) -> None:
+def test_resume_after_a_crash_repeats_and_skips_no_batch(
+    straight_run, tiny_model_dir: Path, data_file: Path, tmp_path: Path
+) -> None:
     from safetensors.torch import load_file
     from transformers import TrainerCallback
 
@@ -93,18 +102,22 @@ def test_resume_after_a_crash_repeats_and_skips_no_batch(straight_run, tiny_mode
     out = tmp_path / "ckpt"
     first: list = []
     with pytest.raises(Crash):
-        run_training(TrainRequest(data_file, tiny_model_dir, out, "lima", dict(OVERRIDES), progress=False),
-                     callbacks=[CrashMidEpochThree()], trainer_hook=_recording(first))
+        run_training(
+            TrainRequest(data_file, tiny_model_dir, out, "lima", dict(OVERRIDES), progress=False),
+            callbacks=[CrashMidEpochThree()],
+            trainer_hook=_recording(first),
+        )
     assert sorted(p.name for p in out.glob("epoch-*")) == ["epoch-1", "epoch-2"]
     assert json.loads((out / "train_run.json").read_text())["status"] == "running"
 
     second: list = []
-    resumed = run_training(TrainRequest(data_file, tiny_model_dir, out, "lima", dict(OVERRIDES), progress=False),
-                           trainer_hook=_recording(second))
+    resumed = run_training(
+        TrainRequest(data_file, tiny_model_dir, out, "lima", dict(OVERRIDES), progress=False), trainer_hook=_recording(second)
+    )
     assert resumed.resumed_from_step == 2 * STEPS_PER_EPOCH and resumed.epochs == [1, 2, 3]
     micro_per_epoch = len(straight_batches) // 3
     assert first[: 2 * micro_per_epoch] == straight_batches[: 2 * micro_per_epoch]
-    assert second == straight_batches[2 * micro_per_epoch:]  # epoch 3 exactly once, in the same order
+    assert second == straight_batches[2 * micro_per_epoch :]  # epoch 3 exactly once, in the same order
     expected = load_file(straight.out_dir / "epoch-3" / "model.safetensors")
     actual = load_file(out / "epoch-3" / "model.safetensors")
     for name, tensor in expected.items():
@@ -120,11 +133,31 @@ def test_cli_adds_eot_keeps_the_window_reports_skips_and_picks(tmp_path: Path, c
     long_dialog = {"messages": [{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}]}
     data = write_jsonl(tmp_path / "train.jsonl", france_dialogs(12) + [long_dialog])
     picked: list = []
-    monkeypatch.setitem(sys.modules, "evalkit.pick", types.SimpleNamespace(
-        pick_checkpoint=lambda out_dir, db_url: picked.append((Path(out_dir), db_url)) or "epoch-3"))
-    argv = ["train", "--data", str(data), "--model", str(base), "--out", str(tmp_path / "ckpt"), "--epochs", "3",
-            "--save-epochs", "2-3", "--set", "batch_size=4", "--set", "max_length=128",
-            "--pick", "--db", "sqlite:///x.db"]
+    monkeypatch.setitem(
+        sys.modules,
+        "evalkit.pick",
+        types.SimpleNamespace(pick_checkpoint=lambda out_dir, db_url: picked.append((Path(out_dir), db_url)) or "epoch-3"),
+    )
+    argv = [
+        "train",
+        "--data",
+        str(data),
+        "--model",
+        str(base),
+        "--out",
+        str(tmp_path / "ckpt"),
+        "--epochs",
+        "3",
+        "--save-epochs",
+        "2-3",
+        "--set",
+        "batch_size=4",
+        "--set",
+        "max_length=128",
+        "--pick",
+        "--db",
+        "sqlite:///x.db",
+    ]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "loss=" in captured.err and "tok_s=" in captured.err and "9/9" in captured.err  # progress: loss, tokens/s, steps

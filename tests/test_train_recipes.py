@@ -60,7 +60,13 @@ def test_paper_numbers_and_size_dependent_fields() -> None:
     yi_small, yi_large = resolve(load_recipe_spec("yi"), 6_000_000_000), resolve(load_recipe_spec("yi"), 34_000_000_000)
     assert (yi_small.neftune_alpha, yi_large.neftune_alpha, yi_small.max_steps, yi_small.max_length) == (5.0, 45.0, 300, 4096)
     qwen = resolve(load_recipe_spec("qwen"), SMALL)
-    assert (qwen.batch_size, qwen.max_steps, qwen.warmup_steps, qwen.learning_rate, qwen.residual_dropout) == (128, 4000, 1430, 2e-6, 0.1)
+    assert (qwen.batch_size, qwen.max_steps, qwen.warmup_steps, qwen.learning_rate, qwen.residual_dropout) == (
+        128,
+        4000,
+        1430,
+        2e-6,
+        0.1,
+    )
 
 
 def test_overrides_are_typed_and_change_the_config_hash() -> None:

@@ -89,8 +89,7 @@ def test_job_failures_name_each_failure() -> None:
     assert job_failures({**base, "n": 3, "n_invalid": 1}) == []
     all_invalid = job_failures({**base, "n": 0, "n_invalid": 6, "mean": float("nan")})
     assert len(all_invalid) == 1 and "all 6 replies were invalid" in all_invalid[0]
-    pairwise = {**base, "n": 0, "n_invalid": 4, "errors": 2, "first_error": "HTTP 500",
-                "budget_stopped": True, "cost_usd": 0.5}
+    pairwise = {**base, "n": 0, "n_invalid": 4, "errors": 2, "first_error": "HTTP 500", "budget_stopped": True, "cost_usd": 0.5}
     lines = job_failures(pairwise)
     assert len(lines) == 3 and "2 requests failed" in lines[0] and "--max-cost" in lines[1] and "invalid" in lines[2]
 
@@ -103,8 +102,10 @@ def test_left_out_preferences_are_counted_and_the_win_rate_is_alpaca_evals() -> 
 
     preferences = [1, 2, 1.5, 2, 1, 3.7, 0, None, 0.5]
     lines = dropped_preference_lines(preferences + ["x"], "a.json")
-    assert lines == ["a.json: 2 rows with preference 3.7, 0.5 outside 0 or [1, 2] left out",
-                     "a.json: 2 rows without a numeric preference left out"]
+    assert lines == [
+        "a.json: 2 rows with preference 3.7, 0.5 outside 0 or [1, 2] left out",
+        "a.json: 2 rows without a numeric preference left out",
+    ]
     assert dropped_preference_lines([1, 2, 3.7], "a.json") == ["a.json: 1 row with preference 3.7 outside [0, 2] left out"]
     ours = alpaca_winrate(preferences)
     theirs = get_winrate([{"preference": p} for p in preferences])

@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Any
 
 QUESTIONS = (
-    "What is the capital of France?", "Which city is the capital of France?", "Name the capital of France.",
-    "Tell me the capital of France.", "France has which capital?", "Where is the French capital?",
+    "What is the capital of France?",
+    "Which city is the capital of France?",
+    "Name the capital of France.",
+    "Tell me the capital of France.",
+    "France has which capital?",
+    "Where is the French capital?",
 )
 ANSWER = "The capital of France is Paris."
 
@@ -42,11 +46,21 @@ def plain_base_model(out_dir: Path) -> Path:
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=["</s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
     core.train_from_iterator(list(DEFAULT_CORPUS) * 5, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, eos_token="</s>")
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

@@ -57,7 +57,10 @@ def parallel_settings(recipe: Recipe, processes: int) -> dict[str, Any]:
     """FSDP2 by default on several GPUs; DeepSpeed ZeRO-3 on request; an `accelerate launch` config wins."""
     import torch
 
-    if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" or os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true":
+    if (
+        os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
+        or os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true"
+    ):
         return {}
     mode = recipe.parallelism
     if mode == "auto":

@@ -101,6 +101,4 @@ def check_same_run(out_dir: Path, previous: dict[str, Any], current: dict[str, A
     """Refuse to mix checkpoints of different trainings in one directory."""
     for key, what in (("config_hash", "recipe"), ("data_hash", "training data"), ("base_model", "base model")):
         if previous.get(key) != current.get(key):
-            raise EvalkitError(
-                f"{out_dir} holds a run with a different {what}; choose another --out or delete it to start over"
-            )
+            raise EvalkitError(f"{out_dir} holds a run with a different {what}; choose another --out or delete it to start over")

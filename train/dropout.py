@@ -49,7 +49,9 @@ def attach_residual_dropout(model: nn.Module, top_rate: float, schedule: str = "
         for names in (ATTENTION_NAMES, MLP_NAMES):
             branch = _branch(layer, names)
             if branch is None:
-                raise EvalkitError(f"{type(layer).__name__}: no attention/MLP submodule for residual dropout; set residual_dropout=0")
+                raise EvalkitError(
+                    f"{type(layer).__name__}: no attention/MLP submodule for residual dropout; set residual_dropout=0"
+                )
             handles.append(branch.register_forward_hook(_dropout_hook(rate)))
     return handles
 

@@ -96,14 +96,24 @@ def prepare(request: TrainRequest) -> Prepared:
     encoded, skipped = encode_dialogs(tokenizer, dialogs, setup.eot_token, recipe.max_length)
     if skipped and is_main_process():
         shown = ", ".join(item.source for item in skipped[:10]) + (" ..." if len(skipped) > 10 else "")
-        print(f"evalkit train: skipping {len(skipped)} dialog(s) with no trainable token within max_length "
-              f"{recipe.max_length}: {shown}", file=sys.stderr)
+        print(
+            f"evalkit train: skipping {len(skipped)} dialog(s) with no trainable token within max_length "
+            f"{recipe.max_length}: {shown}",
+            file=sys.stderr,
+        )
     if not encoded:
         raise EvalkitError(f"{request.data}: no dialog has a trainable assistant token within max_length {recipe.max_length}")
     run = {
-        "recipe": recipe.name, "config": recipe.as_dict(), "config_hash": recipe.hash(), "data_hash": data_hash(dialogs),
-        "data": str(request.data), "base_model": str(request.model.resolve()), "eot_token": setup.eot_token,
-        "dialogs": len(encoded), "skipped": [vars(item) for item in skipped], "status": "running",
+        "recipe": recipe.name,
+        "config": recipe.as_dict(),
+        "config_hash": recipe.hash(),
+        "data_hash": data_hash(dialogs),
+        "data": str(request.data),
+        "base_model": str(request.model.resolve()),
+        "eot_token": setup.eot_token,
+        "dialogs": len(encoded),
+        "skipped": [vars(item) for item in skipped],
+        "status": "running",
     }
     return Prepared(model, tokenizer, recipe, setup.pad_id, encoded, skipped, run)
 
@@ -122,8 +132,18 @@ def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trai
     args = training_arguments(recipe, checkpoints.resume_dir(out), world_size())
     previous = _prepare_out_dir(out, run)
     if previous is not None and previous.get("status") == "finished":
-        return TrainResult(out, checkpoints.complete_epochs(out), run["config_hash"], run["data_hash"],
-                           previous.get("train_loss"), 0.0, 0.0, prepared.skipped, None, already_done=True)
+        return TrainResult(
+            out,
+            checkpoints.complete_epochs(out),
+            run["config_hash"],
+            run["data_hash"],
+            previous.get("train_loss"),
+            0.0,
+            0.0,
+            prepared.skipped,
+            None,
+            already_done=True,
+        )
 
     model = prepared.model
     attach_residual_dropout(model, recipe.residual_dropout, recipe.residual_dropout_schedule)
@@ -132,8 +152,9 @@ def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trai
     model.config.use_cache = False
     exporter = EpochExporter(out, request.save_epochs or recipe.save_window(), run)
     collator = make_collator(recipe.packing, prepared.pad_id, recipe.pack_tokens)
-    trainer = _build_trainer(model, prepared.tokenizer, args, prepared.encoded, collator,
-                             [exporter, *(callbacks or [])], request.progress)
+    trainer = _build_trainer(
+        model, prepared.tokenizer, args, prepared.encoded, collator, [exporter, *(callbacks or [])], request.progress
+    )
     exporter.trainer = trainer
     if trainer_hook is not None:
         trainer_hook(trainer)
@@ -146,9 +167,17 @@ def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trai
         run.update(status="finished", train_loss=exporter.last_loss, steps=trainer.state.global_step)
         checkpoints.write_run(out, run)
         shutil.rmtree(checkpoints.resume_dir(out), ignore_errors=True)  # optimizer state is no longer needed
-    return TrainResult(out, checkpoints.complete_epochs(out), run["config_hash"], run["data_hash"], exporter.last_loss,
-                       tokens / seconds if seconds else 0.0, seconds, prepared.skipped,
-                       int(resume_from.name.split("-")[-1]) if resume_from else None)
+    return TrainResult(
+        out,
+        checkpoints.complete_epochs(out),
+        run["config_hash"],
+        run["data_hash"],
+        exporter.last_loss,
+        tokens / seconds if seconds else 0.0,
+        seconds,
+        prepared.skipped,
+        int(resume_from.name.split("-")[-1]) if resume_from else None,
+    )
 
 
 def _prepare_out_dir(out: Path, run: dict[str, Any]) -> dict[str, Any] | None:
@@ -166,14 +195,17 @@ def _prepare_out_dir(out: Path, run: dict[str, Any]) -> dict[str, Any] | None:
     return previous
 
 
-def _build_trainer(model: Any, tokenizer: Any, args: Any, encoded: list[Any], collator: Any, callbacks: list[Any], progress: bool) -> Any:
+def _build_trainer(
+    model: Any, tokenizer: Any, args: Any, encoded: list[Any], collator: Any, callbacks: list[Any], progress: bool
+) -> Any:
     from transformers import PrinterCallback, ProgressCallback, Trainer
 
     from evalkit.train.progress import TrainProgress
 
     dataset = [{"input_ids": item.input_ids, "labels": item.labels} for item in encoded]
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
-                      processing_class=tokenizer, callbacks=callbacks)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=dataset, data_collator=collator, processing_class=tokenizer, callbacks=callbacks
+    )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(TrainProgress(disable=not progress))
@@ -216,8 +248,14 @@ class EpochExporter(TrainerCallback):
         if state.is_world_process_zero:
             (staging / "training_args.bin").unlink(missing_ok=True)
             meta = {
-                "epoch": epoch, "epoch_float": round(state.epoch, 6), "step": state.global_step,
-                "train_loss": self.last_loss, "config_hash": self.run["config_hash"], "data_hash": self.run["data_hash"],
-                "recipe": self.run["recipe"], "eot_token": self.run["eot_token"], "tokens_seen": state.num_input_tokens_seen,
+                "epoch": epoch,
+                "epoch_float": round(state.epoch, 6),
+                "step": state.global_step,
+                "train_loss": self.last_loss,
+                "config_hash": self.run["config_hash"],
+                "data_hash": self.run["data_hash"],
+                "recipe": self.run["recipe"],
+                "eot_token": self.run["eot_token"],
+                "tokens_seen": state.num_input_tokens_seen,
             }
             checkpoints.finish_epoch_dir(self.out, epoch, meta)

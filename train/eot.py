@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evalkit.errors import EvalkitError
 from evalkit.chatml import CHATML_TEMPLATE, IM_END, IM_START, PAD
+from evalkit.errors import EvalkitError
 
 CHAT_FORMATS = ("chatml", "template")
 _PROBE_USER, _PROBE_ASSISTANT = "evalkit probe question", "evalkit probe answer"
@@ -78,7 +78,7 @@ def detect_eot(tokenizer: Any) -> str:
     end = text.find(_PROBE_ASSISTANT)
     if end < 0:
         raise EvalkitError("the chat template does not render assistant messages verbatim; use chat_format=chatml")
-    following = text[end + len(_PROBE_ASSISTANT):]
+    following = text[end + len(_PROBE_ASSISTANT) :]
     special = sorted((str(t) for t in tokenizer.all_special_tokens), key=len, reverse=True)
     for token in special:
         if following.lstrip(" ").startswith(token):

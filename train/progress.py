@@ -35,8 +35,11 @@ class TrainProgress(TrainerCallback):
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
         if self.bar is not None and logs and "loss" in logs:
             self.bar.set_postfix(
-                epoch=f"{state.epoch:.2f}", loss=f"{logs['loss']:.4f}", lr=f"{logs.get('learning_rate', 0):.2e}",
-                tok_s=f"{self.tokens_per_second:,.0f}", refresh=False,
+                epoch=f"{state.epoch:.2f}",
+                loss=f"{logs['loss']:.4f}",
+                lr=f"{logs.get('learning_rate', 0):.2e}",
+                tok_s=f"{self.tokens_per_second:,.0f}",
+                refresh=False,
             )
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from evalkit.errors import EvalkitError
-from evalkit.jsonio import read_user_text
 from evalkit.hashing import content_hash
+from evalkit.jsonio import read_user_text
 
 LR_SCHEDULES = ("linear", "constant", "cosine")
 DROPOUT_SCHEDULES = ("linear", "constant")
@@ -187,13 +187,19 @@ def _coerce(key: str, value: Any, where: str) -> Any:
 def _validate(recipe: Recipe) -> None:
     checks = [
         (recipe.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}"),
-        (recipe.residual_dropout_schedule in DROPOUT_SCHEDULES, f"residual_dropout_schedule must be one of {', '.join(DROPOUT_SCHEDULES)}"),
+        (
+            recipe.residual_dropout_schedule in DROPOUT_SCHEDULES,
+            f"residual_dropout_schedule must be one of {', '.join(DROPOUT_SCHEDULES)}",
+        ),
         (recipe.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
         (recipe.parallelism in PARALLELISMS, f"parallelism must be one of {', '.join(PARALLELISMS)}"),
         (recipe.load_dtype in LOAD_DTYPES, f"load_dtype must be one of {', '.join(LOAD_DTYPES)}"),
         (0.0 <= recipe.residual_dropout < 1.0, "residual_dropout must be in [0, 1)"),
         (recipe.learning_rate > 0, "learning_rate must be positive"),
-        (recipe.lr_schedule != "linear" or recipe.min_learning_rate < recipe.learning_rate, "min_learning_rate must be below learning_rate"),
+        (
+            recipe.lr_schedule != "linear" or recipe.min_learning_rate < recipe.learning_rate,
+            "min_learning_rate must be below learning_rate",
+        ),
         (recipe.epochs >= 1, "epochs must be at least 1"),
         (recipe.max_steps is None or recipe.max_steps >= 1, "max_steps must be at least 1"),
         (recipe.batch_size >= 1 and recipe.micro_batch_size >= 1, "batch_size and micro_batch_size must be at least 1"),

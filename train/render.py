@@ -65,7 +65,9 @@ def encode_dialog(
     for index, message in enumerate(messages):
         upto = _render(tokenizer, messages[: index + 1], dialog.source)
         if not full.startswith(upto):
-            raise EvalkitError(f"{dialog.source}: the chat template renders this dialog differently turn by turn; use chat_format=chatml")
+            raise EvalkitError(
+                f"{dialog.source}: the chat template renders this dialog differently turn by turn; use chat_format=chatml"
+            )
         turn_ends.append(len(upto))
         if message["role"] == "assistant":
             prompt = _render(tokenizer, messages[:index], dialog.source, generation_prompt=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np

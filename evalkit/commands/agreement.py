@@ -11,13 +11,18 @@ from evalkit.commands.common import add_db_flag, add_json_flag
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "agreement", help="agreement between raters (humans, judges): LIMA and AlpacaEval protocols",
+        "agreement",
+        help="agreement between raters (humans, judges): LIMA and AlpacaEval protocols",
         description="Pairwise agreement (tie-discounted accuracy, agreement with/without ties, Cohen's kappa) for "
-                    "every pair of raters, and each rater against the mode of the others (AlpacaEval).",
+        "every pair of raters, and each rater against the mode of the others (AlpacaEval).",
     )
     parser.add_argument("--labels", default=None, help='JSONL rows {"item", "rater", "label": "A"|"B"|"tie"}')
-    parser.add_argument("--pool", nargs="+", default=None,
-                        help="raters whose mode is the reference (default: all raters; with the store: the humans)")
+    parser.add_argument(
+        "--pool",
+        nargs="+",
+        default=None,
+        help="raters whose mode is the reference (default: all raters; with the store: the humans)",
+    )
     parser.add_argument("--batch", default=None, help="with the store: only this annotation batch")
     add_db_flag(parser)
     add_json_flag(parser)
@@ -47,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
             labels, humans_names = store_labels(humans, pairwise)
             pool = args.pool or humans_names
         if labels.empty:
-            raise EvalkitError("the store has no human labels and no judge verdicts to compare; judge answers first, "
-                               "collect labels with `evalkit annotate`, or pass --labels FILE")
+            raise EvalkitError(
+                "the store has no human labels and no judge verdicts to compare; judge answers first, "
+                "collect labels with `evalkit annotate`, or pass --labels FILE"
+            )
         judges = judge_biases(pairwise)
     try:
         result: dict[str, Any] = {"pairs": agreement_pairs(labels), "vs_mode": vs_mode(labels, pool)}

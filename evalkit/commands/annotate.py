@@ -29,20 +29,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(dest="annotate_action", metavar="ACTION", required=True)
 
     create = actions.add_parser("create", help="make a batch: MODEL vs BASELINE, or absolute ratings of MODEL...")
-    create.add_argument("--mode", choices=MODES, default="pairwise",
-                        help="pairwise: which of two answers is better (default); absolute: rate each answer "
-                             "Fail / Pass / Excellent (LIMA Figure 3)")
-    create.add_argument("--models", nargs="+", required=True, metavar="MODEL",
-                        help="pairwise: the evaluated model and its baseline; absolute: one or more models (names in the store)")
-    create.add_argument("--prompts", required=True, metavar="SET",
-                        help="prompt set: a name in the store, `dev`, a file, or hf:NAME")
-    create.add_argument("--per-item", type=positive_int, required=True, metavar="K",
-                        help="how many different annotators label each item")
+    create.add_argument(
+        "--mode",
+        choices=MODES,
+        default="pairwise",
+        help="pairwise: which of two answers is better (default); absolute: rate each answer "
+        "Fail / Pass / Excellent (LIMA Figure 3)",
+    )
+    create.add_argument(
+        "--models",
+        nargs="+",
+        required=True,
+        metavar="MODEL",
+        help="pairwise: the evaluated model and its baseline; absolute: one or more models (names in the store)",
+    )
+    create.add_argument(
+        "--prompts", required=True, metavar="SET", help="prompt set: a name in the store, `dev`, a file, or hf:NAME"
+    )
+    create.add_argument(
+        "--per-item", type=positive_int, required=True, metavar="K", help="how many different annotators label each item"
+    )
     create.add_argument("--name", default=None, help="batch name (default MODEL-vs-BASELINE-SET, or MODEL-rated-SET)")
     create.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N shared prompts")
     create.add_argument("--seed", type=int, default=None, help="seed of the per-item A/B order (default: from the name)")
-    create.add_argument("--invite", nargs="+", default=None, metavar="WHO",
-                        help="also print an annotation link for each of these annotators")
+    create.add_argument(
+        "--invite", nargs="+", default=None, metavar="WHO", help="also print an annotation link for each of these annotators"
+    )
     annotate_invite.add_link_flags(create)
     add_db_flag(create)
     add_json_flag(create)
@@ -79,8 +91,9 @@ def _create(store, args: argparse.Namespace, set_name: str) -> tuple[str, int, i
 
     if args.mode == "absolute":
         name = args.name or f"{'+'.join(args.models)}-rated-{set_name}"
-        batch, n_items = create_rating_batch(store, name, [store.model_id(m) for m in args.models], set_name, args.per_item,
-                                             seed=args.seed, limit=args.limit)
+        batch, n_items = create_rating_batch(
+            store, name, [store.model_id(m) for m in args.models], set_name, args.per_item, seed=args.seed, limit=args.limit
+        )
         return name, batch, n_items
     if len(args.models) != 2:
         raise EvalkitError(f"a pairwise batch compares two models (--models MODEL BASELINE), got {len(args.models)}")
@@ -89,8 +102,9 @@ def _create(store, args: argparse.Namespace, set_name: str) -> tuple[str, int, i
     with store.engine.connect() as conn:
         if name_taken(conn, name):
             raise EvalkitError(f"annotation batch {name!r} already exists; pick another --name")
-    batch, n_items = create_batch(store, name, store.model_id(model), store.model_id(baseline), set_name, args.per_item,
-                                  seed=args.seed, limit=args.limit)
+    batch, n_items = create_batch(
+        store, name, store.model_id(model), store.model_id(baseline), set_name, args.per_item, seed=args.seed, limit=args.limit
+    )
     return name, batch, n_items
 
 
@@ -103,14 +117,22 @@ def run_create(args: argparse.Namespace) -> int:
     parse_duration(args.expires)  # a bad --expires fails before the batch is made
     set_name = _prompt_set_name(store, args.prompts)
     name, batch, n_items = _create(store, args, set_name)
-    summary = {"batch": name, "id": batch, "mode": args.mode, "items": n_items, "per_item": args.per_item,
-               "labels_needed": n_items * args.per_item}
+    summary = {
+        "batch": name,
+        "id": batch,
+        "mode": args.mode,
+        "items": n_items,
+        "per_item": args.per_item,
+        "labels_needed": n_items * args.per_item,
+    }
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"batch {name!r} ({args.mode}): {n_items} items x {args.per_item} annotators = {n_items * args.per_item} "
-              "labels; annotators label it on the leaderboard's Annotate page through their links "
-              "(`evalkit annotate invite`)")
+        print(
+            f"batch {name!r} ({args.mode}): {n_items} items x {args.per_item} annotators = {n_items * args.per_item} "
+            "labels; annotators label it on the leaderboard's Annotate page through their links "
+            "(`evalkit annotate invite`)"
+        )
     if args.invite:
         annotate_invite.print_invitations(store, name, args.invite, args.base_url, args.expires)
     return 0

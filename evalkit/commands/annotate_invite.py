@@ -17,10 +17,15 @@ DEFAULT_EXPIRY = "7d"
 def add_link_flags(parser: argparse.ArgumentParser) -> None:
     from evalkit.store.invitations import DEFAULT_BASE_URL
 
-    parser.add_argument("--base-url", default=DEFAULT_BASE_URL,
-                        help=f"where annotators reach `evalkit leaderboard` (default {DEFAULT_BASE_URL})")
-    parser.add_argument("--expires", default=DEFAULT_EXPIRY, metavar="DURATION",
-                        help=f"how long the link works: e.g. 12h, 7d, 2w (default {DEFAULT_EXPIRY})")
+    parser.add_argument(
+        "--base-url", default=DEFAULT_BASE_URL, help=f"where annotators reach `evalkit leaderboard` (default {DEFAULT_BASE_URL})"
+    )
+    parser.add_argument(
+        "--expires",
+        default=DEFAULT_EXPIRY,
+        metavar="DURATION",
+        help=f"how long the link works: e.g. 12h, 7d, 2w (default {DEFAULT_EXPIRY})",
+    )
 
 
 def register_actions(actions: argparse._SubParsersAction) -> None:
@@ -59,8 +64,10 @@ def run_invite(args: argparse.Namespace) -> int:
     from evalkit.store import Store
 
     store = Store(db_url(args.db))
-    print(f"invitation for {args.annotator.strip()!r} to batch {args.batch!r}, valid {args.expires}; "
-          "send them this link (it is not stored anywhere):")
+    print(
+        f"invitation for {args.annotator.strip()!r} to batch {args.batch!r}, valid {args.expires}; "
+        "send them this link (it is not stored anywhere):"
+    )
     print_invitations(store, args.batch, [args.annotator], args.base_url, args.expires)
     return 0
 
@@ -82,8 +89,14 @@ def run_invitations(args: argparse.Namespace) -> int:
 
     frame = invitations(Store(db_url(args.db), read_only=True), args.batch)
     if args.json:
-        print(json.dumps([{k: (str(v) if k.endswith("_at") and v is not None else v) for k, v in row.items()}
-                          for row in frame.astype(object).where(frame.notna(), None).to_dict(orient="records")]))
+        print(
+            json.dumps(
+                [
+                    {k: (str(v) if k.endswith("_at") and v is not None else v) for k, v in row.items()}
+                    for row in frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+                ]
+            )
+        )
         return 0
     for row in frame.itertuples():
         print(f"#{row.id} {row.batch_name}: {row.annotator}, {row.state} (expires {row.expires_at:%Y-%m-%d %H:%M} UTC)")

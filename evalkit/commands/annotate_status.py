@@ -31,11 +31,20 @@ def batch_status(store) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
             long = labels[["item_id", "annotator", "label"]].set_axis(["item", "rater", "label"], axis=1)
             agreement = (vs_mode(long) if mode == "pairwise" else agreement_with_others(long)) if len(long) else {}
             table = annotator_table(labels, agreement)
-            entry = {"id": int(batch.id), "name": batch.name, "mode": mode, "prompt_set": batch.prompt_set,
-                     "per_item": int(batch.per_item), "n_items": int(batch.n_items), "n_labels": int(batch.n_labels),
-                     "agreement_metric": agreement_name,
-                     "annotators": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-                                    for row in table.to_dict(orient="records")]}
+            entry = {
+                "id": int(batch.id),
+                "name": batch.name,
+                "mode": mode,
+                "prompt_set": batch.prompt_set,
+                "per_item": int(batch.per_item),
+                "n_items": int(batch.n_items),
+                "n_labels": int(batch.n_labels),
+                "agreement_metric": agreement_name,
+                "annotators": [
+                    {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+                    for row in table.to_dict(orient="records")
+                ],
+            }
             if mode == "pairwise":
                 entry.update(model=batch.model, baseline=batch.baseline)
             out.append(entry)
@@ -59,9 +68,13 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     for batch in status:
         what = f"{batch['model']} vs {batch['baseline']}" if batch["mode"] == "pairwise" else "absolute ratings"
-        print(f"{batch['name']}: {what} on {batch['prompt_set']}, {batch['n_labels']}/{batch['n_items'] * batch['per_item']} "
-              f"labels ({batch['per_item']} per item)")
+        print(
+            f"{batch['name']}: {what} on {batch['prompt_set']}, {batch['n_labels']}/{batch['n_items'] * batch['per_item']} "
+            f"labels ({batch['per_item']} per item)"
+        )
         for row in batch["annotators"]:
-            print(f"  {row['annotator']}: {row['labels']} labels, {_number(row['seconds_per_label'], '.1f')} s per label, "
-                  f"{batch['agreement_metric']} {_number(row['agreement'], '.3f')}")
+            print(
+                f"  {row['annotator']}: {row['labels']} labels, {_number(row['seconds_per_label'], '.1f')} s per label, "
+                f"{batch['agreement_metric']} {_number(row['agreement'], '.3f')}"
+            )
     return 0

@@ -8,7 +8,9 @@ from evalkit.ranges import parse_range
 
 
 def add_db_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=None, help="SQLAlchemy URL of the results store (env EVALKIT_DB; default sqlite:///evalkit.db)")
+    parser.add_argument(
+        "--db", default=None, help="SQLAlchemy URL of the results store (env EVALKIT_DB; default sqlite:///evalkit.db)"
+    )
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
@@ -82,5 +84,9 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 def add_judge_temperature_flag(parser: argparse._ActionsContainer) -> None:
     """One flag for `run`, `pick` and `judge`: it becomes part of the judge's spec (and cache keys)."""
-    parser.add_argument("--judge-temperature", type=non_negative_float, default=None,
-                        help="judge sampling temperature (default 0; 0.7 when several samples are asked for)")
+    parser.add_argument(
+        "--judge-temperature",
+        type=non_negative_float,
+        default=None,
+        help="judge sampling temperature (default 0; 0.7 when several samples are asked for)",
+    )

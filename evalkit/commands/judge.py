@@ -8,52 +8,90 @@ import sys
 from typing import Any
 
 from evalkit.commands.common import (
-    add_db_flag, add_json_flag, non_negative_float, non_negative_int, positive_float, positive_int,
+    add_db_flag,
+    add_json_flag,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
 )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "judge", help="judge answers: pairwise vs a baseline, Likert grades, AlpacaEval win rate",
+        "judge",
+        help="judge answers: pairwise vs a baseline, Likert grades, AlpacaEval win rate",
         description="Judge a model's answers. Judgments are cached in the store: a finished job re-run makes no "
-                    "requests, an interrupted one resumes. Pairs are matched by instruction.")
+        "requests, an interrupted one resumes. Pairs are matched by instruction.",
+    )
     source = parser.add_argument_group("what to judge")
     source.add_argument("--outputs", help="AlpacaEval model_outputs.json of the model to judge")
     source.add_argument("--model", help="instead of --outputs: a model in the store, by name")
     source.add_argument("--baseline", help="AlpacaEval model_outputs.json to compare against")
     source.add_argument("--baseline-model", help="instead of --baseline: a model in the store, by name")
     source.add_argument("--prompts", help="only these prompts (dev, a file); the reference judge reads their reference answers")
-    source.add_argument("--sample", type=non_negative_int, default=0, help="which generation sample of each prompt to judge (default 0)")
-    source.add_argument("--decoding", default=None, help="with --model: which of its generation sets (a decoding hash or "
-                        "prefix; needed when the model has answers under several decoding configurations)")
+    source.add_argument(
+        "--sample", type=non_negative_int, default=0, help="which generation sample of each prompt to judge (default 0)"
+    )
+    source.add_argument(
+        "--decoding",
+        default=None,
+        help="with --model: which of its generation sets (a decoding hash or "
+        "prefix; needed when the model has answers under several decoding configurations)",
+    )
     source.add_argument("--baseline-decoding", default=None, help="with --baseline-model: which of its generation sets")
     judge = parser.add_argument_group("judge")
-    judge.add_argument("--judge", default=None, help="pairwise | likert | absolute | alpaca_eval | reference | SPEC.yaml "
-                       "(default: pairwise when a judge endpoint is configured, else reference)")
-    judge.add_argument("--judge-model", default=None, help="model name at the endpoint (env EVALKIT_JUDGE_MODEL; default gpt-4o, "
-                       "alpaca_eval: its config's gpt-4-1106-preview)")
-    judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible endpoint (env OPENAI_BASE_URL; default OpenAI); "
-                       "the key comes from OPENAI_API_KEY")
+    judge.add_argument(
+        "--judge",
+        default=None,
+        help="pairwise | likert | absolute | alpaca_eval | reference | SPEC.yaml "
+        "(default: pairwise when a judge endpoint is configured, else reference)",
+    )
+    judge.add_argument(
+        "--judge-model",
+        default=None,
+        help="model name at the endpoint (env EVALKIT_JUDGE_MODEL; default gpt-4o, alpaca_eval: its config's gpt-4-1106-preview)",
+    )
+    judge.add_argument(
+        "--judge-base-url",
+        default=None,
+        help="OpenAI-compatible endpoint (env OPENAI_BASE_URL; default OpenAI); the key comes from OPENAI_API_KEY",
+    )
     judge.add_argument("--samples", type=positive_int, default=1, help="single-answer judges: grades per answer (LIMA: 5)")
-    judge.add_argument("--judge-temperature", "--temperature", dest="judge_temperature", type=non_negative_float, default=None,
-                       help="judge sampling temperature (default 0; 0.7 with --samples > 1)")
+    judge.add_argument(
+        "--judge-temperature",
+        "--temperature",
+        dest="judge_temperature",
+        type=non_negative_float,
+        default=None,
+        help="judge sampling temperature (default 0; 0.7 with --samples > 1)",
+    )
     judge.add_argument("--max-tokens", type=positive_int, default=None, help="reply length limit (default 512; likert 1024)")
     calls = parser.add_argument_group("calls")
     calls.add_argument("--concurrency", type=positive_int, default=16, help="requests in flight (default 16)")
     calls.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request (default 120)")
-    calls.add_argument("--http-retries", type=non_negative_int, default=5, help="client retries on 429/5xx/timeouts, honouring Retry-After")
-    calls.add_argument("--max-retries", type=non_negative_int, default=2, help="re-asks of an unreadable reply before it counts invalid")
+    calls.add_argument(
+        "--http-retries", type=non_negative_int, default=5, help="client retries on 429/5xx/timeouts, honouring Retry-After"
+    )
+    calls.add_argument(
+        "--max-retries", type=non_negative_int, default=2, help="re-asks of an unreadable reply before it counts invalid"
+    )
     calls.add_argument("--max-cost", type=positive_float, default=None, help="USD: stop before this invocation would spend more")
     calls.add_argument("--prices", default=None, help="YAML/JSON price table, USD per 1M tokens (env EVALKIT_PRICES)")
-    calls.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help="progress bar on stderr (default: when stderr is a terminal)")
+    calls.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
     add_db_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
-def _generation_set(store: Any, path: str | None, name: str | None, decoding: str | None, what: str,
-                    prefer: str | None = None) -> tuple[tuple[int, str] | None, set[str] | None]:
+def _generation_set(
+    store: Any, path: str | None, name: str | None, decoding: str | None, what: str, prefer: str | None = None
+) -> tuple[tuple[int, str] | None, set[str] | None]:
     """((model id, decoding hash) or None, prompt hashes it covers or None for all) from a file or a stored name."""
     from evalkit.data.alpaca import import_model_outputs
     from evalkit.errors import EvalkitError
@@ -126,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
     model, model_scope = _generation_set(store, args.outputs, args.model, args.decoding, "model")
     if model is None:
         raise EvalkitError("say what to judge: --outputs model_outputs.json, or --model NAME for a model in the store")
-    baseline, baseline_scope = _generation_set(store, args.baseline, args.baseline_model, args.baseline_decoding, "baseline",
-                                               prefer=model[1])
+    baseline, baseline_scope = _generation_set(
+        store, args.baseline, args.baseline_model, args.baseline_decoding, "baseline", prefer=model[1]
+    )
     prompt_scope = None
     if args.prompts:
         from evalkit.data import load_prompt_set
@@ -145,9 +184,16 @@ def run(args: argparse.Namespace) -> int:
         from evalkit.judges.pricing import load_price_table
 
         prices = load_price_table(prices_path)
-    options = RunOptions(base_url=args.judge_base_url, concurrency=args.concurrency, timeout_s=args.timeout,
-                         http_retries=args.http_retries, max_retries=args.max_retries, max_cost=args.max_cost,
-                         prices=prices, progress=progress)
+    options = RunOptions(
+        base_url=args.judge_base_url,
+        concurrency=args.concurrency,
+        timeout_s=args.timeout,
+        http_retries=args.http_retries,
+        max_retries=args.max_retries,
+        max_cost=args.max_cost,
+        prices=prices,
+        progress=progress,
+    )
     if baseline is not None:
         job = judge_pairs(store, judge, model, baseline, sample=args.sample, prompt_hashes=scope, options=options)
     elif judge.scorer(compares=False) is None:

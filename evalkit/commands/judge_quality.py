@@ -12,34 +12,59 @@ from evalkit.commands.common import add_db_flag, add_json_flag
 if TYPE_CHECKING:
     from evalkit.judge_eval.align import JudgeVerdicts
 
-FORMAT_HELP = ("alpaca_eval (instruction, output_1, output_2, preference 1/2/1.5, annotator_index) | pandalm (idx, "
-               "instruction, input, response1, response2, annotator1..N: 0 tie, 1, 2) | mtbench (question_id, model_a, "
-               "model_b, winner, judge, turn, conversation_a/b) | labels (item, rater, label A/B/tie)")
+FORMAT_HELP = (
+    "alpaca_eval (instruction, output_1, output_2, preference 1/2/1.5, annotator_index) | pandalm (idx, "
+    "instruction, input, response1, response2, annotator1..N: 0 tie, 1, 2) | mtbench (question_id, model_a, "
+    "model_b, winner, judge, turn, conversation_a/b) | labels (item, rater, label A/B/tie)"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "judge-quality", help="judge the judges: agreement with humans, biases, consistency, cost",
+        "judge-quality",
+        help="judge the judges: agreement with humans, biases, consistency, cost",
         description="Score judges against human labels: each judge against the mode of the humans (tie-discounted "
-                    "accuracy, agreement with and without ties, Cohen's kappa, 95% bootstrap intervals over items), "
-                    "the humans against each other (the ceiling), P(prefer first), P(prefer longer), position and "
-                    "self-consistency, cost and seconds per 1,000 judgments. Formats: " + FORMAT_HELP)
+        "accuracy, agreement with and without ties, Cohen's kappa, 95% bootstrap intervals over items), "
+        "the humans against each other (the ceiling), P(prefer first), P(prefer longer), position and "
+        "self-consistency, cost and seconds per 1,000 judgments. Formats: " + FORMAT_HELP,
+    )
     source = parser.add_argument_group("human labels")
     source.add_argument("--humans", help="file of human-labelled pairs (default: the store's annotation batches, --db)")
-    source.add_argument("--format", choices=("alpaca_eval", "pandalm", "mtbench", "labels"), default=None,
-                        help="layout of --humans (default: detected from its first row)")
+    source.add_argument(
+        "--format",
+        choices=("alpaca_eval", "pandalm", "mtbench", "labels"),
+        default=None,
+        help="layout of --humans (default: detected from its first row)",
+    )
     source.add_argument("--batch", help="without --humans: only this annotation batch of the store")
     judges = parser.add_argument_group("judges")
-    judges.add_argument("--judge-labels", action="append", default=[], metavar="FILE",
-                        help="a judge's ready-made verdicts on the same pairs (any of the formats; repeatable)")
-    judges.add_argument("--judge", action="append", default=[], metavar="NAME[@MODEL]",
-                        help="run a judge on the pairs: pairwise | alpaca_eval | SPEC.yaml, optionally @model (repeatable)")
+    judges.add_argument(
+        "--judge-labels",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a judge's ready-made verdicts on the same pairs (any of the formats; repeatable)",
+    )
+    judges.add_argument(
+        "--judge",
+        action="append",
+        default=[],
+        metavar="NAME[@MODEL]",
+        help="run a judge on the pairs: pairwise | alpaca_eval | SPEC.yaml, optionally @model (repeatable)",
+    )
     judges.add_argument("--judge-model", default=None, help="model of --judge entries without @MODEL (env EVALKIT_JUDGE_MODEL)")
-    judges.add_argument("--judge-base-url", default=None,
-                        help="OpenAI-compatible endpoint (env OPENAI_BASE_URL); key from OPENAI_API_KEY")
+    judges.add_argument(
+        "--judge-base-url", default=None, help="OpenAI-compatible endpoint (env OPENAI_BASE_URL); key from OPENAI_API_KEY"
+    )
     judges.add_argument("--samples", type=int, default=1, help="ask each judge K times per pair and order (self-consistency)")
-    judges.add_argument("--judge-temperature", "--temperature", dest="judge_temperature", type=float, default=None,
-                        help="judge temperature (default 0; 0.7 with --samples > 1)")
+    judges.add_argument(
+        "--judge-temperature",
+        "--temperature",
+        dest="judge_temperature",
+        type=float,
+        default=None,
+        help="judge temperature (default 0; 0.7 with --samples > 1)",
+    )
     judges.add_argument("--max-tokens", type=int, default=None, help="reply length limit")
     judges.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
     judges.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
@@ -84,12 +109,25 @@ def _run_judges(args: argparse.Namespace, humans: Any) -> list[JudgeVerdicts]:
     from evalkit.settings import db_url
     from evalkit.store import Store
 
-    options = run_options(base_url=args.judge_base_url, concurrency=args.concurrency, timeout_s=args.timeout,
-                          max_cost=args.max_cost, prices=args.prices,
-                          progress=args.progress if args.progress is not None else sys.stderr.isatty())
+    options = run_options(
+        base_url=args.judge_base_url,
+        concurrency=args.concurrency,
+        timeout_s=args.timeout,
+        max_cost=args.max_cost,
+        prices=args.prices,
+        progress=args.progress if args.progress is not None else sys.stderr.isatty(),
+    )
     temperature = sampling_temperature(args.judge_temperature, args.samples)
-    return run_judges(Store(db_url(args.db)), humans, args.judge, judge_model=args.judge_model, samples=args.samples,
-                      temperature=temperature, max_tokens=args.max_tokens, options=options)
+    return run_judges(
+        Store(db_url(args.db)),
+        humans,
+        args.judge,
+        judge_model=args.judge_model,
+        samples=args.samples,
+        temperature=temperature,
+        max_tokens=args.max_tokens,
+        options=options,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,8 +144,10 @@ def run(args: argparse.Namespace) -> int:
         judges = _file_judges(args, humans) + (_run_judges(args, humans) if args.judge else [])
     else:
         if args.judge or args.judge_labels:
-            raise EvalkitError("--judge and --judge-labels need the human labels as a file: add --humans FILE "
-                               "(from the store, judges are those already run on the batch's pairs: `evalkit judge`)")
+            raise EvalkitError(
+                "--judge and --judge-labels need the human labels as a file: add --humans FILE "
+                "(from the store, judges are those already run on the batch's pairs: `evalkit judge`)"
+            )
         from evalkit.judge_eval.store_source import store_judge_quality
         from evalkit.settings import db_url
         from evalkit.store import Store
@@ -117,8 +157,9 @@ def run(args: argparse.Namespace) -> int:
         raise EvalkitError("no judge to score: add --judge-labels FILE or --judge NAME")
     _unique_names(judges)
     try:
-        report = build_report(humans.labels, humans.pairs, judges, source=humans.path, n_resamples=args.resamples,
-                              level=args.level, seed=args.seed)
+        report = build_report(
+            humans.labels, humans.pairs, judges, source=humans.path, n_resamples=args.resamples, level=args.level, seed=args.seed
+        )
     except ValueError as exc:  # e.g. a human labelled one item twice
         raise EvalkitError(f"{humans.path}: {exc}") from None
     if args.save:
@@ -135,11 +176,23 @@ def run(args: argparse.Namespace) -> int:
 
 
 # the text table's columns and their short headers
-TEXT_COLUMNS = {"name": "rater", "n": "n", "human_agreement_tie_discounted": "tie-disc.",
-                "human_agreement_tie_discounted_ci_low": "95% low", "human_agreement_tie_discounted_ci_high": "95% high",
-                "human_agreement": "exact", "human_agreement_without_ties": "no ties", "cohen_kappa": "kappa",
-                "prefer_first": "P(first)", "prefer_longer": "P(longer)", "position_consistency": "pos. cons.",
-                "self_consistency": "self cons.", "invalid": "invalid", "cost_per_1000": "USD/1k", "seconds_per_1000": "s/1k"}
+TEXT_COLUMNS = {
+    "name": "rater",
+    "n": "n",
+    "human_agreement_tie_discounted": "tie-disc.",
+    "human_agreement_tie_discounted_ci_low": "95% low",
+    "human_agreement_tie_discounted_ci_high": "95% high",
+    "human_agreement": "exact",
+    "human_agreement_without_ties": "no ties",
+    "cohen_kappa": "kappa",
+    "prefer_first": "P(first)",
+    "prefer_longer": "P(longer)",
+    "position_consistency": "pos. cons.",
+    "self_consistency": "self cons.",
+    "invalid": "invalid",
+    "cost_per_1000": "USD/1k",
+    "seconds_per_1000": "s/1k",
+}
 
 
 def _print_table(report: dict[str, Any]) -> None:
@@ -149,5 +202,8 @@ def _print_table(report: dict[str, Any]) -> None:
 
     rows = pd.DataFrame([report["humans"], *report["judges"]]).reindex(columns=list(TEXT_COLUMNS))
     rows = rows[[c for c in TEXT_COLUMNS if rows[c].notna().any()]].rename(columns=TEXT_COLUMNS)
-    print_frame(f"{report['items']} pairs of {report['source']}: each judge vs the mode of the humans; "
-                "first row: the humans vs each other (the ceiling)", rows)
+    print_frame(
+        f"{report['items']} pairs of {report['source']}: each judge vs the mode of the humans; "
+        "first row: the humans vs each other (the ceiling)",
+        rows,
+    )

@@ -34,9 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_db_flag(parser)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT})")
     parser.add_argument(
-        "--host", default=DEFAULT_HOST,
+        "--host",
+        default=DEFAULT_HOST,
         help=f"address to bind (default {DEFAULT_HOST}; only the Annotate page needs a link (`evalkit annotate invite`), "
-             "every other page is open to whoever reaches it: expose it deliberately)",
+        "every other page is open to whoever reaches it: expose it deliberately)",
     )
     parser.set_defaults(handler=run_leaderboard)
 
@@ -51,14 +52,24 @@ def streamlit_command(port: int, host: str) -> list[str]:
     """The child's argv: `streamlit run` options after the app; headless, no usage statistics, no file
     watcher (an installed app does not change)."""
     return [
-        sys.executable, "-m", "evalkit.leaderboard.server", str(app_path()),
-        "--server.port", str(port),
-        "--server.address", host,
-        "--server.headless", "true",
-        "--server.fileWatcherType", "none",
-        "--browser.gatherUsageStats", "false",
-        "--global.developmentMode", "false",
-        "--client.toolbarMode", "minimal",
+        sys.executable,
+        "-m",
+        "evalkit.leaderboard.server",
+        str(app_path()),
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 
@@ -80,7 +91,9 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise EvalkitError(f"cannot serve on {host}:{port} ({exc.strerror}); pick another --port or stop what uses it") from None
+            raise EvalkitError(
+                f"cannot serve on {host}:{port} ({exc.strerror}); pick another --port or stop what uses it"
+            ) from None
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
@@ -92,8 +105,11 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     check_port_free(args.host, args.port)
     _check_store(url)
     env = {**os.environ, "EVALKIT_DB": url}
-    print(f"evalkit leaderboard: reading {redact_url(url)}, then serving http://{args.host}:{args.port}  (Ctrl-C to stop)",
-          file=sys.stderr, flush=True)
+    print(
+        f"evalkit leaderboard: reading {redact_url(url)}, then serving http://{args.host}:{args.port}  (Ctrl-C to stop)",
+        file=sys.stderr,
+        flush=True,
+    )
     child = subprocess.Popen(streamlit_command(args.port, args.host), env=env)
     # A supervisor stopping us with SIGTERM must not leave the server running as an orphan.
     stopped: list[int] = []

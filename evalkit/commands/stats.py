@@ -17,24 +17,37 @@ def _add_bootstrap_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("stats", help="win rates, intervals, significance tests, rankings",
-                                   description="Statistics over AlpacaEval annotation files or the store's judgments.")
+    parser = subparsers.add_parser(
+        "stats",
+        help="win rates, intervals, significance tests, rankings",
+        description="Statistics over AlpacaEval annotation files or the store's judgments.",
+    )
     sub = parser.add_subparsers(dest="stats_command", metavar="SUBCOMMAND")
     parser.set_defaults(handler=lambda args: parser.print_help() or 2)
 
-    winrate = sub.add_parser("winrate", help="AlpacaEval's win rate of an annotations.json",
-                             description="The seven fields of AlpacaEval's leaderboard, computed as AlpacaEval does.")
+    winrate = sub.add_parser(
+        "winrate",
+        help="AlpacaEval's win rate of an annotations.json",
+        description="The seven fields of AlpacaEval's leaderboard, computed as AlpacaEval does.",
+    )
     winrate.add_argument("--annotations", required=True, help="AlpacaEval annotations.json (or .jsonl)")
-    winrate.add_argument("--length-controlled", action="store_true",
-                         help="add the length-controlled win rate and the GLM variant used")
+    winrate.add_argument(
+        "--length-controlled", action="store_true", help="add the length-controlled win rate and the GLM variant used"
+    )
     add_json_flag(winrate)
     winrate.set_defaults(handler=run_winrate)
 
-    compare = sub.add_parser("compare", help="is model A better than model B on the same prompts?",
-                             description="Paired bootstrap of the win-rate difference, sign test, and (store) "
-                                         "Wilcoxon signed-rank on Likert scores.")
-    compare.add_argument("--annotations", nargs=2, metavar=("A.json", "B.json"),
-                         help="two AlpacaEval annotation files against the same baseline, paired by instruction")
+    compare = sub.add_parser(
+        "compare",
+        help="is model A better than model B on the same prompts?",
+        description="Paired bootstrap of the win-rate difference, sign test, and (store) Wilcoxon signed-rank on Likert scores.",
+    )
+    compare.add_argument(
+        "--annotations",
+        nargs=2,
+        metavar=("A.json", "B.json"),
+        help="two AlpacaEval annotation files against the same baseline, paired by instruction",
+    )
     compare.add_argument("--model", action="append", default=None, help="with the store: a model name or id (give twice)")
     add_db_flag(compare)
     _add_bootstrap_flags(compare)
@@ -48,8 +61,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(summary)
     summary.set_defaults(handler=run_summary)
 
-    spec = sub.add_parser("spec", help="the stored configuration of a judge spec hash (template text, parse rule, sampling)",
-                          description="Every figure names its judge by spec hash; this prints what the hash stands for.")
+    spec = sub.add_parser(
+        "spec",
+        help="the stored configuration of a judge spec hash (template text, parse rule, sampling)",
+        description="Every figure names its judge by spec hash; this prints what the hash stands for.",
+    )
     spec.add_argument("hash", help="a judge spec hash or its first characters (as shown in tables)")
     add_db_flag(spec)
     spec.set_defaults(handler=run_spec)
@@ -60,8 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     runs.set_defaults(handler=run_runs)
 
     ranking = sub.add_parser("ranking", help="Bradley-Terry ranking with bootstrap intervals")
-    ranking.add_argument("--annotations", nargs="+", default=None,
-                         help="AlpacaEval annotation files (model = generator_2, baseline = generator_1)")
+    ranking.add_argument(
+        "--annotations", nargs="+", default=None, help="AlpacaEval annotation files (model = generator_2, baseline = generator_1)"
+    )
     add_db_flag(ranking)
     _add_bootstrap_flags(ranking)
     add_json_flag(ranking)
@@ -92,10 +109,11 @@ def run_winrate(args: argparse.Namespace) -> int:
     if args.json:
         print_json(result)
         return 0
-    print(f"win rate {result['win_rate']:.2f}% ± {result['standard_error']:.2f} (standard error), "
-          f"discrete {result['discrete_win_rate']:.2f}%")
-    print(f"{result['n_total']} valid: {result['n_wins']} wins, {result['n_wins_base']} baseline wins, "
-          f"{result['n_draws']} draws")
+    print(
+        f"win rate {result['win_rate']:.2f}% ± {result['standard_error']:.2f} (standard error), "
+        f"discrete {result['discrete_win_rate']:.2f}%"
+    )
+    print(f"{result['n_total']} valid: {result['n_wins']} wins, {result['n_wins_base']} baseline wins, {result['n_draws']} draws")
     if args.length_controlled:
         print(f"length-controlled {result['length_controlled_winrate']:.2f}% ({result['lc_variant']})")
     return 0
@@ -114,15 +132,20 @@ def _paired_annotations(path_a: str, path_b: str):  # type: ignore[no-untyped-de
         frame = read_annotations(path)
         if "instruction" not in frame.columns:
             raise EvalkitError(f"annotations file {path} has no 'instruction' field to pair prompts by")
-        frame = frame.assign(unit=preference_unit(frame["preference"]),
-                             repeat=frame.groupby("instruction").cumcount())
+        frame = frame.assign(unit=preference_unit(frame["preference"]), repeat=frame.groupby("instruction").cumcount())
         frames.append(frame)
     baselines = [set(f["generator_1"].dropna()) if "generator_1" in f else set() for f in frames]
     if all(baselines) and baselines[0] != baselines[1]:
-        raise EvalkitError(f"{path_a} and {path_b} are against different baselines "
-                           f"({', '.join(sorted(baselines[0]))} vs {', '.join(sorted(baselines[1]))}); compare needs one")
-    merged = pd.merge(frames[0][["instruction", "repeat", "unit"]], frames[1][["instruction", "repeat", "unit"]],
-                      on=["instruction", "repeat"], suffixes=("_a", "_b"))
+        raise EvalkitError(
+            f"{path_a} and {path_b} are against different baselines "
+            f"({', '.join(sorted(baselines[0]))} vs {', '.join(sorted(baselines[1]))}); compare needs one"
+        )
+    merged = pd.merge(
+        frames[0][["instruction", "repeat", "unit"]],
+        frames[1][["instruction", "repeat", "unit"]],
+        on=["instruction", "repeat"],
+        suffixes=("_a", "_b"),
+    )
     if merged.empty:
         raise EvalkitError(f"{path_a} and {path_b} share no instruction")
     return merged["unit_a"].to_numpy(), merged["unit_b"].to_numpy()
@@ -138,17 +161,30 @@ def run_compare(args: argparse.Namespace) -> int:
         a, b = _paired_annotations(*args.annotations)
         diff = paired_bootstrap_difference(a * 100, b * 100, args.resamples, args.level, args.seed)
         sign = sign_test(a, b)
-        result = {"a": args.annotations[0], "b": args.annotations[1], "n": diff["n"], "win_rate_a": diff["mean_a"],
-                  "win_rate_b": diff["mean_b"], "difference": diff["difference"], "ci_low": diff["ci_low"],
-                  "ci_high": diff["ci_high"], "p_bootstrap": diff["p_value"], "n_a_better": sign["n_a_better"],
-                  "n_b_better": sign["n_b_better"], "n_equal": sign["n_equal"], "p_sign": sign["p_value"]}
+        result = {
+            "a": args.annotations[0],
+            "b": args.annotations[1],
+            "n": diff["n"],
+            "win_rate_a": diff["mean_a"],
+            "win_rate_b": diff["mean_b"],
+            "difference": diff["difference"],
+            "ci_low": diff["ci_low"],
+            "ci_high": diff["ci_high"],
+            "p_bootstrap": diff["p_value"],
+            "n_a_better": sign["n_a_better"],
+            "n_b_better": sign["n_b_better"],
+            "n_equal": sign["n_equal"],
+            "p_sign": sign["p_value"],
+        }
         if args.json:
             print_json(result)
         else:
-            print(f"A {result['win_rate_a']:.2f}% vs B {result['win_rate_b']:.2f}% on {result['n']} shared prompts: "
-                  f"difference {result['difference']:+.2f} [{result['ci_low']:+.2f}, {result['ci_high']:+.2f}] "
-                  f"(bootstrap p={result['p_bootstrap']:.4f}); sign test {result['n_a_better']}:{result['n_b_better']} "
-                  f"p={result['p_sign']:.4g}")
+            print(
+                f"A {result['win_rate_a']:.2f}% vs B {result['win_rate_b']:.2f}% on {result['n']} shared prompts: "
+                f"difference {result['difference']:+.2f} [{result['ci_low']:+.2f}, {result['ci_high']:+.2f}] "
+                f"(bootstrap p={result['p_bootstrap']:.4f}); sign test {result['n_a_better']}:{result['n_b_better']} "
+                f"p={result['p_sign']:.4g}"
+            )
         return 0
     if not args.model or len(args.model) != 2:
         raise EvalkitError("stats compare needs --annotations A.json B.json, or --model A --model B with the store")
@@ -161,7 +197,9 @@ def run_compare(args: argparse.Namespace) -> int:
     results: dict[str, pd.DataFrame] = {}
     problems: list[str] = []
     comparisons: list[tuple[str, pd.DataFrame, Callable[..., pd.DataFrame]]] = [
-        ("pairwise", pairwise, compare_pairwise), ("likert", likert, compare_likert)]
+        ("pairwise", pairwise, compare_pairwise),
+        ("likert", likert, compare_likert),
+    ]
     for name, table, compare in comparisons:
         results[name] = pd.DataFrame()
         if table.empty:
@@ -173,7 +211,9 @@ def run_compare(args: argparse.Namespace) -> int:
     pair_rows, likert_rows = results["pairwise"], results["likert"]
     if pair_rows.empty and likert_rows.empty:
         reason = problems[0] if problems else "they share no judged prompts"
-        raise EvalkitError(f"cannot compare {args.model[0]!r} with {args.model[1]!r}: {reason}; judge both on the same prompts first")
+        raise EvalkitError(
+            f"cannot compare {args.model[0]!r} with {args.model[1]!r}: {reason}; judge both on the same prompts first"
+        )
     if args.json:
         print_json({"pairwise": pair_rows, "likert": likert_rows})
     else:
@@ -189,19 +229,48 @@ def run_summary(args: argparse.Namespace) -> int:
     from evalkit.store import Store
 
     check_bootstrap_flags(args)
-    summary = summarize_store(Store(db_url(args.db), read_only=True), n_resamples=args.resamples, level=args.level, seed=args.seed,
-                              length_controlled=not args.no_length_controlled)
+    summary = summarize_store(
+        Store(db_url(args.db), read_only=True),
+        n_resamples=args.resamples,
+        level=args.level,
+        seed=args.seed,
+        length_controlled=not args.no_length_controlled,
+    )
     if args.json:
         print_json({"pairwise": summary.pairwise, "likert": summary.single})
         return 0
     shorten = {"decoding": 12, "baseline_decoding": 12}
     pairwise = summary.pairwise.assign(**{c: summary.pairwise[c].str[:n] for c, n in shorten.items() if c in summary.pairwise})
-    single = summary.single.assign(decoding=summary.single["decoding"].str[:12]) if "decoding" in summary.single else summary.single
-    print_frame("comparisons with a baseline (percent)", pairwise,
-                ["judge_kind", "judge_model", "model", "decoding", "baseline", "baseline_decoding", "n", "n_invalid", "win_pct",
-                 "tie_pct", "loss_pct", "win_rate", "standard_error", "ci_low", "ci_high", "length_controlled_winrate"])
-    print_frame("single-answer grades (mean over a prompt's samples, then over prompts)", single,
-                ["judge_kind", "judge_model", "model", "decoding", "n", "n_invalid", "mean", "ci_low", "ci_high"])
+    single = (
+        summary.single.assign(decoding=summary.single["decoding"].str[:12]) if "decoding" in summary.single else summary.single
+    )
+    print_frame(
+        "comparisons with a baseline (percent)",
+        pairwise,
+        [
+            "judge_kind",
+            "judge_model",
+            "model",
+            "decoding",
+            "baseline",
+            "baseline_decoding",
+            "n",
+            "n_invalid",
+            "win_pct",
+            "tie_pct",
+            "loss_pct",
+            "win_rate",
+            "standard_error",
+            "ci_low",
+            "ci_high",
+            "length_controlled_winrate",
+        ],
+    )
+    print_frame(
+        "single-answer grades (mean over a prompt's samples, then over prompts)",
+        single,
+        ["judge_kind", "judge_model", "model", "decoding", "n", "n_invalid", "mean", "ci_low", "ci_high"],
+    )
     return 0
 
 
@@ -233,11 +302,19 @@ def run_runs(args: argparse.Namespace) -> int:
     if args.json:
         print_json(frame)
         return 0
-    shown = frame.assign(judges=[", ".join(j["kind"] for j in config.get("judges", [])) for config in frame["config"]],
-                         decoding=[str(config.get("decoding_hash", ""))[:12] for config in frame["config"]]) \
-        if not frame.empty else pd.DataFrame()
-    print_frame("evaluating runs", shown, ["id", "command", "status", "started_at", "evalkit_version", "git_revision",
-                                           "judges", "decoding"])
+    shown = (
+        frame.assign(
+            judges=[", ".join(j["kind"] for j in config.get("judges", [])) for config in frame["config"]],
+            decoding=[str(config.get("decoding_hash", ""))[:12] for config in frame["config"]],
+        )
+        if not frame.empty
+        else pd.DataFrame()
+    )
+    print_frame(
+        "evaluating runs",
+        shown,
+        ["id", "command", "status", "started_at", "evalkit_version", "git_revision", "judges", "decoding"],
+    )
     return 0
 
 
@@ -256,9 +333,17 @@ def run_ranking(args: argparse.Namespace) -> int:
             missing = {"generator_1", "generator_2", "instruction"} - set(frame.columns)
             if missing:
                 raise EvalkitError(f"annotations file {path} lacks {', '.join(sorted(missing))} needed for a ranking")
-            frames.append(pd.DataFrame({"judge_model": frame.get("annotator", pd.Series("annotations", index=frame.index)),
-                                        "model": frame["generator_2"], "baseline": frame["generator_1"],
-                                        "prompt_hash": frame["instruction"], "preference": frame["preference"]}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "judge_model": frame.get("annotator", pd.Series("annotations", index=frame.index)),
+                        "model": frame["generator_2"],
+                        "baseline": frame["generator_1"],
+                        "prompt_hash": frame["instruction"],
+                        "preference": frame["preference"],
+                    }
+                )
+            )
         table = pd.concat(frames, ignore_index=True)
     else:
         _, table, _ = store_tables(args.db)
@@ -269,6 +354,9 @@ def run_ranking(args: argparse.Namespace) -> int:
     if args.json:
         print_json(ranking)
     else:
-        print_frame("Bradley-Terry (strength in log-odds; rank interval from the bootstrap)", ranking,
-                    ["judge_model", "model", "strength", "ci_low", "ci_high", "elo", "rank", "rank_low", "rank_high", "n"])
+        print_frame(
+            "Bradley-Terry (strength in log-odds; rank interval from the bootstrap)",
+            ranking,
+            ["judge_model", "model", "strength", "ci_low", "ci_high", "elo", "rank", "rank_low", "rank_high", "n"],
+        )
     return 0

@@ -104,12 +104,16 @@ def handle(args: argparse.Namespace) -> int:
     print(f"sweep {result['sweep'][:12]}: {len(result['cells'])} cells")
     for cell in result["cells"]:
         done = "" if cell["trained"] else "  (already trained)"
-        print(f"  {cell['name']:<40} n={cell['n_examples']:<6} win rate {_num(cell['win_rate'])} "
-              f"[{_num(cell['ci_low'])}, {_num(cell['ci_high'])}]{done}")
+        print(
+            f"  {cell['name']:<40} n={cell['n_examples']:<6} win rate {_num(cell['win_rate'])} "
+            f"[{_num(cell['ci_low'])}, {_num(cell['ci_high'])}]{done}"
+        )
     best, versus = result["best"], result["best"]["vs_runner_up"]
     print(f"best: {best['name']} ({best['checkpoint']}), win rate {_num(best['win_rate'])}")
     if versus:
         verdict = "significant" if versus["significant"] else "not significant"
-        print(f"  vs runner-up {versus['runner_up']}: difference {_num(versus['difference'], '+.2f')} points, 95% CI "
-              f"[{_num(versus['ci_low'])}, {_num(versus['ci_high'])}], p = {_num(versus['p_value'], '.3f')} ({verdict})")
+        print(
+            f"  vs runner-up {versus['runner_up']}: difference {_num(versus['difference'], '+.2f')} points, 95% CI "
+            f"[{_num(versus['ci_low'])}, {_num(versus['ci_high'])}], p = {_num(versus['p_value'], '.3f')} ({verdict})"
+        )
     return 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import EvalkitError
-from evalkit.jsonio import write_json_atomic
-from evalkit.hashing import content_hash
-from evalkit.records import GenerationResult, ModelInfo, Prompt, PromptSet
 from evalkit.data.loaders import read_json_rows
+from evalkit.errors import EvalkitError
+from evalkit.hashing import content_hash
+from evalkit.jsonio import write_json_atomic
+from evalkit.records import GenerationResult, ModelInfo, Prompt, PromptSet
 
 
 def read_model_outputs(path: str | Path) -> list[dict[str, Any]]:
@@ -54,9 +54,6 @@ def import_model_outputs(store: Any, path: str | Path, generator: str | None = N
     store.save_prompt_set(prompt_set)
     fingerprint = content_hash(["imported", name, [row["output"] for row in by_instruction.values()]])
     model_id = store.register_model(ModelInfo(name=name, fingerprint=fingerprint, path=str(Path(path).resolve())))
-    results = [
-        GenerationResult(prompt_hash=p.hash, sample=0, text=by_instruction[p.instruction]["output"])
-        for p in prompts
-    ]
+    results = [GenerationResult(prompt_hash=p.hash, sample=0, text=by_instruction[p.instruction]["output"]) for p in prompts]
     store.add_generations(model_id, None, "import", results)
     return model_id, prompt_set

@@ -63,7 +63,7 @@ def rows_with_lines(path: Path) -> list[tuple[Any, int]]:
             position = text.index("[") + 1
             while True:
                 position = _skip(text, position, ",")
-                if text[position:position + 1] == "]":
+                if text[position : position + 1] == "]":
                     return rows
                 row, end = decoder.raw_decode(text, position)
                 rows.append((row, text.count("\n", 0, position) + 1))
@@ -124,9 +124,18 @@ def _alpaca(row: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any],
     if "annotator_index" in row or "annotator" not in row:
         state["implicit_raters"] = True
     item = "ae-" + content_hash([instruction, first, second])[:12]
-    return ({"item": item, "instruction": instruction, "output_1": first, "output_2": second},
-            [{"item": item, "rater": None if rater is None else str(rater), "label": label,
-              "cost_usd": row.get("price_per_example"), "seconds": row.get("time_per_example")}])
+    return (
+        {"item": item, "instruction": instruction, "output_1": first, "output_2": second},
+        [
+            {
+                "item": item,
+                "rater": None if rater is None else str(rater),
+                "label": label,
+                "cost_usd": row.get("price_per_example"),
+                "seconds": row.get("time_per_example"),
+            }
+        ],
+    )
 
 
 def _pandalm(row: dict[str, Any], _state: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -143,8 +152,12 @@ def _pandalm(row: dict[str, Any], _state: dict[str, Any]) -> tuple[dict[str, Any
     if not labels:
         raise BadRow("no annotator1..N labels")
     instruction = f"{instruction}\n\n{extra}" if isinstance(extra, str) and extra.strip() else instruction
-    return {"item": item, "instruction": instruction, "output_1": _text(row, "response1"),
-            "output_2": _text(row, "response2")}, labels
+    return {
+        "item": item,
+        "instruction": instruction,
+        "output_1": _text(row, "response1"),
+        "output_2": _text(row, "response2"),
+    }, labels
 
 
 def _turn_texts(row: dict[str, Any], turn: int) -> tuple[str | None, str | None, str | None]:
@@ -154,11 +167,14 @@ def _turn_texts(row: dict[str, Any], turn: int) -> tuple[str | None, str | None,
         conversation = row.get(key)
         if conversation is None:
             return None, None, None
-        if not isinstance(conversation, list) or len(conversation) < 2 * turn or not all(
-                isinstance(m, dict) and isinstance(m.get("content"), str) for m in conversation[:2 * turn]):
+        if (
+            not isinstance(conversation, list)
+            or len(conversation) < 2 * turn
+            or not all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in conversation[: 2 * turn])
+        ):
             raise BadRow(f"{key} must hold the user/assistant messages up to turn {turn}")
         sides.append(conversation)
-    history = sides[0][:2 * turn - 1]
+    history = sides[0][: 2 * turn - 1]
     instruction = history[0]["content"] if turn == 1 else "\n\n".join(f"{m.get('role', 'user')}: {m['content']}" for m in history)
     return instruction, sides[0][2 * turn - 1]["content"], sides[1][2 * turn - 1]["content"]
 
@@ -185,8 +201,10 @@ def _mtbench(row: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any]
     for separator in MTBENCH_SEPARATORS:
         state["aliases"][separator.join(map(str, (question, *ordered, turn)))] = (item, False)
         state["aliases"][separator.join(map(str, (question, *reversed(ordered), turn)))] = (item, True)
-    return ({"item": item, "instruction": instruction, "output_1": answer_a, "output_2": answer_b},
-            [{"item": item, "rater": rater, "label": label, "cost_usd": None, "seconds": None}])
+    return (
+        {"item": item, "instruction": instruction, "output_1": answer_a, "output_2": answer_b},
+        [{"item": item, "rater": rater, "label": label, "cost_usd": None, "seconds": None}],
+    )
 
 
 def _labels(row: dict[str, Any], _state: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -195,8 +213,10 @@ def _labels(row: dict[str, Any], _state: dict[str, Any]) -> tuple[dict[str, Any]
     if row["label"] not in ("A", "B", "tie", None):
         raise BadRow(f"label must be A, B or tie, got {row['label']!r}")
     item = str(row["item"])
-    return ({"item": item, "instruction": None, "output_1": None, "output_2": None},
-            [{"item": item, "rater": str(row["rater"]), "label": row["label"], "cost_usd": None, "seconds": None}])
+    return (
+        {"item": item, "instruction": None, "output_1": None, "output_2": None},
+        [{"item": item, "rater": str(row["rater"]), "label": row["label"], "cost_usd": None, "seconds": None}],
+    )
 
 
 _PARSERS = {"alpaca_eval": _alpaca, "pandalm": _pandalm, "mtbench": _mtbench, "labels": _labels}
@@ -210,8 +230,10 @@ def read_labelled_pairs(path: str | Path, fmt: str | None = None) -> LabelledPai
         raise EvalkitError(f"{file}: no rows")
     fmt = fmt or detect_format(rows[0][0])
     if fmt not in _PARSERS:
-        raise EvalkitError(f"{file}:{rows[0][1]}: unknown layout; expected one of {', '.join(FORMATS)} "
-                           "(see `evalkit judge-quality --help`), or pass --format")
+        raise EvalkitError(
+            f"{file}:{rows[0][1]}: unknown layout; expected one of {', '.join(FORMATS)} "
+            "(see `evalkit judge-quality --help`), or pass --format"
+        )
     state: dict[str, Any] = {"aliases": {}}
     pairs: dict[str, dict[str, Any]] = {}
     labels: list[dict[str, Any]] = []
@@ -230,5 +252,6 @@ def read_labelled_pairs(path: str | Path, fmt: str | None = None) -> LabelledPai
     if frame["rater"].isna().any():  # no rater fields: the n-th label of an item is rater n, as alpaca_eval counts them
         frame["rater"] = frame["rater"].fillna(frame.groupby("item").cumcount().astype(str))
     explicit = fmt != "pandalm" and not state.get("implicit_raters", False)
-    return LabelledPairs(str(file), fmt, pd.DataFrame(list(pairs.values()), columns=PAIR_COLUMNS), frame, explicit,
-                         state["aliases"])
+    return LabelledPairs(
+        str(file), fmt, pd.DataFrame(list(pairs.values()), columns=PAIR_COLUMNS), frame, explicit, state["aliases"]
+    )

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from evalkit.data.rows import prompt_from_row
 from evalkit.errors import EvalkitError
 from evalkit.jsonio import read_user_text
 from evalkit.records import Prompt, PromptSet
-from evalkit.data.rows import prompt_from_row
 
 BUILTIN_SETS = ("dev",)
 
@@ -74,7 +74,9 @@ def hub_offline() -> bool:
         return True
     endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     try:
-        socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=HUB_PROBE_TIMEOUT_S).close()
+        socket.create_connection(
+            (endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=HUB_PROBE_TIMEOUT_S
+        ).close()
         return False
     except OSError:
         pass
@@ -99,7 +101,9 @@ def _huggingface(spec: str) -> PromptSet:
     try:
         data = datasets.load_dataset(name, config or None, split=split or "train")
     except Exception as exc:  # datasets raises many types; offline and missing sets included
-        where = "the hub is unreachable and it is not in the local cache" if offline else "it needs network access or a local cache"
+        where = (
+            "the hub is unreachable and it is not in the local cache" if offline else "it needs network access or a local cache"
+        )
         raise EvalkitError(
             f"{spec}: cannot load the Hugging Face dataset ({exc.__class__.__name__}); {where}; "
             "export it to JSONL and pass the file"

@@ -40,7 +40,7 @@ def lengthen(store: Store, rows: list[Row], min_words: int, settings: LLMSetting
                 template,
                 {
                     "name": str(row.extra.get("task") or row.extra.get("name") or ""),
-                    "instruction": instruction,
+                    "instruction": str(instruction or ""),
                     "input": str(row.extra.get("input") or ""),
                     "output": row.output or "",
                 },

@@ -142,8 +142,9 @@ async def _ask_all(
     try:
         endpoint = resolve_endpoint(settings.base_url, timeout_s=settings.timeout_s)
     except EvalkitError:  # its message names the judge's flag; this command's is --base-url
-        raise EvalkitError("no endpoint for the generator model: pass --base-url URL of an OpenAI-compatible server, "
-                           "or export OPENAI_API_KEY") from None
+        raise EvalkitError(
+            "no endpoint for the generator model: pass --base-url URL of an OpenAI-compatible server, or export OPENAI_API_KEY"
+        ) from None
     caller = ChatCaller(endpoint, settings.model)
     semaphore = asyncio.Semaphore(max(1, settings.concurrency))
     bar = tqdm(total=len(missing), desc=label, unit="call", file=sys.stderr, disable=not settings.progress, dynamic_ncols=True)

@@ -40,10 +40,10 @@ class Row:
         value = self.extra.get("tags")
         return [str(tag) for tag in value] if isinstance(value, list) else []
 
-    def with_extra(self, **values: Any) -> "Row":
+    def with_extra(self, **values: Any) -> Row:
         return Row(self.messages, {**self.extra, **values}, self.where)
 
-    def with_output(self, text: str) -> "Row":
+    def with_output(self, text: str) -> Row:
         """The same dialog with its last assistant turn replaced."""
         last = max(i for i, m in enumerate(self.messages) if m["role"] == "assistant")
         messages = tuple({**m, "content": text} if i == last else m for i, m in enumerate(self.messages))

@@ -8,8 +8,8 @@ from pathlib import Path
 from evalkit.errors import EvalkitError
 from evalkit.generate.base import Generator
 from evalkit.generate.checkpoint import Checkpoint
-from evalkit.records import DecodingParams
 from evalkit.generate.vllm_options import VLLMOptions
+from evalkit.records import DecodingParams
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,9 @@ def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator
     if options.backend == "transformers":
         from evalkit.generate.transformers_backend import TransformersGenerator
 
-        return TransformersGenerator(checkpoint.path, batch_size=options.batch_size, device=options.device,
-                                     max_batch_tokens=options.max_batch_tokens)
+        return TransformersGenerator(
+            checkpoint.path, batch_size=options.batch_size, device=options.device, max_batch_tokens=options.max_batch_tokens
+        )
     if options.backend == "openai":
         from evalkit.generate.openai_backend import OpenAIGenerator
 

@@ -96,10 +96,14 @@ class OpenAIGenerator:
             body["extra_body"] = {"repetition_penalty": decoding.repetition_penalty}
         return body
 
-    async def _run(self, requests: Sequence[GenerationRequest], decoding: DecodingParams, out: queue.Queue, stop: threading.Event) -> None:
+    async def _run(
+        self, requests: Sequence[GenerationRequest], decoding: DecodingParams, out: queue.Queue, stop: threading.Event
+    ) -> None:
         import openai
 
-        client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s, max_retries=self.max_retries)
+        client = openai.AsyncOpenAI(
+            base_url=self.base_url, api_key=self.api_key, timeout=self.timeout_s, max_retries=self.max_retries
+        )
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def one(request: GenerationRequest) -> None:

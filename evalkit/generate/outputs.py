@@ -22,8 +22,12 @@ def model_outputs(store: Store, model_id: int, decoding_hash: str, generator: st
             text = by_key.get((prompt.hash, sample))
             if text is None:
                 continue
-            row: dict[str, Any] = {"instruction": prompt.instruction, "output": text, "generator": generator,
-                                   "dataset": prompt.dataset or prompt_set.name}
+            row: dict[str, Any] = {
+                "instruction": prompt.instruction,
+                "output": text,
+                "generator": generator,
+                "dataset": prompt.dataset or prompt_set.name,
+            }
             if len(samples) > 1:
                 row["sample"] = sample
             rows.append(row)
@@ -34,7 +38,9 @@ def write_outputs_for(store: Store, summaries: list[GenerateSummary], prompt_set
     """One checkpoint -> `out`; several -> `out` with each checkpoint's name before the suffix."""
     paths = []
     for summary in summaries:
-        path = out if len(summaries) == 1 else out.with_name(f"{out.stem}.{summary.model.replace('/', '.')}{out.suffix or '.json'}")
+        path = (
+            out if len(summaries) == 1 else out.with_name(f"{out.stem}.{summary.model.replace('/', '.')}{out.suffix or '.json'}")
+        )
         write_model_outputs(path, model_outputs(store, summary.model_id, summary.decoding_hash, summary.model, prompt_set))
         paths.append(path)
     return paths

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
@@ -32,22 +33,44 @@ def generate_checkpoints(
         model_id = store.register_model(ModelInfo(name=name, fingerprint=content_hash(["openai", options.base_url, name])))
         options = BackendOptions(**{**options.__dict__, "model_name": name})
         return [
-            generate_for_checkpoint(store, checkpoint, prompt_set, decoding, lambda: make_generator(checkpoint, options),
-                                    samples=samples, model_id=model_id, progress=progress)
+            generate_for_checkpoint(
+                store,
+                checkpoint,
+                prompt_set,
+                decoding,
+                lambda: make_generator(checkpoint, options),
+                samples=samples,
+                model_id=model_id,
+                progress=progress,
+            )
         ]
     if options.workers is not None:
         return _generate_on_ray(store, find_checkpoints(target, epochs), prompt_set, decoding, options, samples, progress)
     summaries = []
     for checkpoint in find_checkpoints(target, epochs):
         summaries.append(
-            generate_for_checkpoint(store, checkpoint, prompt_set, decoding, lambda c=checkpoint: make_generator(c, options),
-                                    samples=samples, progress=progress)
+            generate_for_checkpoint(
+                store,
+                checkpoint,
+                prompt_set,
+                decoding,
+                partial(make_generator, checkpoint, options),
+                samples=samples,
+                progress=progress,
+            )
         )
     return summaries
 
 
-def _generate_on_ray(store: Store, checkpoints: list[Checkpoint], prompt_set: PromptSet, decoding: DecodingParams,
-                     options: BackendOptions, samples: int, progress: bool) -> list[GenerateSummary]:
+def _generate_on_ray(
+    store: Store,
+    checkpoints: list[Checkpoint],
+    prompt_set: PromptSet,
+    decoding: DecodingParams,
+    options: BackendOptions,
+    samples: int,
+    progress: bool,
+) -> list[GenerateSummary]:
     """As the loop above, on Ray tasks; a failed checkpoint fails the command once the others are stored."""
     from evalkit.generate.scaleout import generate_on_ray
 

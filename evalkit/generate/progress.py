@@ -48,12 +48,14 @@ class GenerationProgress:
         """tok/s in the postfix; redrawn at least every REFRESH_S even while no answer finishes."""
         now = time.perf_counter()
         if now > self.started:
-            self.bar.set_postfix_str(f"{(self.tokens_stored + self.tokens_live) / (now - self.started):,.0f} tok/s", refresh=False)
+            self.bar.set_postfix_str(
+                f"{(self.tokens_stored + self.tokens_live) / (now - self.started):,.0f} tok/s", refresh=False
+            )
         if now - self.last_refresh >= REFRESH_S:
             self.bar.refresh()
             self.last_refresh = now
 
-    def __enter__(self) -> "GenerationProgress":
+    def __enter__(self) -> GenerationProgress:
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -83,7 +83,7 @@ def plan_units(work: Sequence[tuple[Checkpoint, int, list[GenerationRequest]]], 
     into workers // checkpoints shards, interleaved so long and short prompts spread evenly."""
     pending = [(checkpoint, model_id, requests) for checkpoint, model_id, requests in work if requests]
     shards = max(1, workers // len(pending)) if pending else 1
-    units = []
+    units: list[WorkUnit] = []
     for checkpoint, model_id, requests in pending:
         count = min(shards, len(requests))
         units.extend(WorkUnit(checkpoint, model_id, tuple(requests[i::count])) for i in range(count))
@@ -263,7 +263,7 @@ def _run_units(
             stream = ready[0]
             unit, group = in_flight[stream]
             try:
-                landed = ray.get(next(stream))
+                landed: Landed = ray.get(next(stream))  # type: ignore[arg-type,call-overload,assignment]  # a generator task's ref yields refs
             except StopIteration:
                 del in_flight[stream]
                 finish(unit, group)

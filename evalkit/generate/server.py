@@ -40,7 +40,10 @@ class ManagedServer:
         self.base_url = f"{self.root_url}/v1"
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            self.command, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            self.command,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             env=None if env is None else {**os.environ, **env},
         )
         try:
@@ -78,7 +81,7 @@ class ManagedServer:
                 self.process.wait()
         self.log.close()
 
-    def __enter__(self) -> "ManagedServer":
+    def __enter__(self) -> ManagedServer:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -91,5 +94,7 @@ def transformers_serve_command(model_path: str, port: int, host: str = "127.0.0.
     return [*executable, "serve", model_path, "--host", host, "--port", str(port), "--device", "cpu", "--log-level", "warning"]
 
 
-def vllm_serve_command(model_path: str, served_name: str, port: int, host: str = "127.0.0.1", extra: Sequence[str] = ()) -> list[str]:
+def vllm_serve_command(
+    model_path: str, served_name: str, port: int, host: str = "127.0.0.1", extra: Sequence[str] = ()
+) -> list[str]:
     return ["vllm", "serve", model_path, "--host", host, "--port", str(port), "--served-model-name", served_name, *extra]

@@ -29,7 +29,7 @@ def load_model(path: Path, device: str | None = None) -> tuple[Any, Any, str]:
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)  # type: ignore[arg-type]  # stubs: .to(str)
     except Exception as exc:  # transformers raises OSError/ValueError/RuntimeError/SafetensorError for bad dirs
         first_line = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else exc.__class__.__name__
         raise EvalkitError(f"checkpoint {path}: cannot load model or tokenizer: {first_line}") from None
@@ -74,7 +74,9 @@ class TransformersGenerator:
         order = sorted(range(len(requests)), key=lambda i: lengths[i], reverse=True)
         kwargs = self._generate_kwargs(decoding)
         for start, batch in self._batches(order, lengths, decoding.max_new_tokens):
-            encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False).to(
+                self.device
+            )
             torch.manual_seed(decoding.seed + start)
             began = time.perf_counter()
             steps = {"stopping_criteria": step_counter(self.stop_ids, self.on_step)} if self.on_step else {}

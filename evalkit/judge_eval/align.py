@@ -66,9 +66,11 @@ def judges_from_file(judge: LabelledPairs, humans: LabelledPairs) -> list[JudgeV
     found = labels["item"].map(lambda item: located.get(item))
     matched = labels[found.notna()].copy()
     if matched.empty:
-        raise EvalkitError(f"{judge.path}: none of its {labels['item'].nunique()} items is in the human set {humans.path}; "
-                           "items are matched by id (PandaLM idx, MT-Bench question_id:model_a:model_b:turn, evalkit item) "
-                           "or by instruction and answers")
+        raise EvalkitError(
+            f"{judge.path}: none of its {labels['item'].nunique()} items is in the human set {humans.path}; "
+            "items are matched by id (PandaLM idx, MT-Bench question_id:model_a:model_b:turn, evalkit item) "
+            "or by instruction and answers"
+        )
     target = found[found.notna()]
     matched["item"] = [item for item, _ in target]
     flipped = [flip for _, flip in target]
@@ -81,6 +83,12 @@ def judges_from_file(judge: LabelledPairs, humans: LabelledPairs) -> list[JudgeV
     out = []
     for name, part in groups:
         part = part.assign(sample=part.groupby("item").cumcount())
-        out.append(JudgeVerdicts(name, part[VERDICT_COLUMNS].reset_index(drop=True),
-                                 {"source": judge.path, "format": judge.format}, unmatched=unmatched))
+        out.append(
+            JudgeVerdicts(
+                name,
+                part[VERDICT_COLUMNS].reset_index(drop=True),
+                {"source": judge.path, "format": judge.format},
+                unmatched=unmatched,
+            )
+        )
     return out

@@ -21,8 +21,12 @@ from evalkit.stats.judge_quality import (
 )
 
 # the statistics' names -> the report's (a judge is scored against the humans, humans against each other)
-FIELD_NAMES = {"tie_discounted": "human_agreement_tie_discounted", "agreement": "human_agreement",
-               "agreement_without_ties": "human_agreement_without_ties", "cohen_kappa": "cohen_kappa"}
+FIELD_NAMES = {
+    "tie_discounted": "human_agreement_tie_discounted",
+    "agreement": "human_agreement",
+    "agreement_without_ties": "human_agreement_without_ties",
+    "cohen_kappa": "cohen_kappa",
+}
 AGREEMENT_FIELDS: tuple[str, ...] = tuple(FIELD_NAMES.values())
 
 
@@ -37,6 +41,7 @@ def _renamed(figures: dict[str, Any]) -> dict[str, Any]:
 
 def _lengths(pairs: pd.DataFrame, items: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Characters of each row's two answers (NaN when the format has no texts)."""
+
     def length(text: Any) -> float:
         return float(len(text)) if isinstance(text, str) else math.nan
 
@@ -52,8 +57,14 @@ def _per_thousand(values: pd.Series) -> float | None:
     return float(known.mean() * 1000) if len(known) else None
 
 
-def humans_entry(humans: pd.DataFrame, pairs: pd.DataFrame, *, n_resamples: int = DEFAULT_RESAMPLES,
-                 level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Any]:
+def humans_entry(
+    humans: pd.DataFrame,
+    pairs: pd.DataFrame,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> dict[str, Any]:
     """The humans as a group: each against the mode of the others, averaged; their own biases pooled."""
     entry = {"name": "humans", **_renamed(humans_vs_each_other(humans, n_resamples=n_resamples, level=level, seed=seed))}
     entry["raters"] = int(humans["rater"].nunique())
@@ -63,8 +74,15 @@ def humans_entry(humans: pd.DataFrame, pairs: pd.DataFrame, *, n_resamples: int 
     return entry
 
 
-def judge_entry(judge: JudgeVerdicts, humans: pd.DataFrame, pairs: pd.DataFrame, *, n_resamples: int = DEFAULT_RESAMPLES,
-                level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Any]:
+def judge_entry(
+    judge: JudgeVerdicts,
+    humans: pd.DataFrame,
+    pairs: pd.DataFrame,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> dict[str, Any]:
     """A judge against the mode of all humans, with its biases, consistency and price."""
     rows = judge.verdicts
     figures = judge_vs_humans(rows[["item", "label"]], humans, n_resamples=n_resamples, level=level, seed=seed)
@@ -83,11 +101,26 @@ def judge_entry(judge: JudgeVerdicts, humans: pd.DataFrame, pairs: pd.DataFrame,
     return entry
 
 
-def build_report(humans: pd.DataFrame, pairs: pd.DataFrame, judges: list[JudgeVerdicts], *, source: str,
-                 n_resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Any]:
+def build_report(
+    humans: pd.DataFrame,
+    pairs: pd.DataFrame,
+    judges: list[JudgeVerdicts],
+    *,
+    source: str,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> dict[str, Any]:
     """{"humans": ..., "judges": [...], ...}: judges sorted by tie-discounted agreement, best first."""
     entries = [judge_entry(judge, humans, pairs, n_resamples=n_resamples, level=level, seed=seed) for judge in judges]
-    entries.sort(key=lambda e: -e["human_agreement_tie_discounted"] if not math.isnan(e["human_agreement_tie_discounted"])
-                 else math.inf)
-    return {"source": source, "items": int(humans["item"].nunique()), "level": level, "resamples": n_resamples,
-            "humans": humans_entry(humans, pairs, n_resamples=n_resamples, level=level, seed=seed), "judges": entries}
+    entries.sort(
+        key=lambda e: -e["human_agreement_tie_discounted"] if not math.isnan(e["human_agreement_tie_discounted"]) else math.inf
+    )
+    return {
+        "source": source,
+        "items": int(humans["item"].nunique()),
+        "level": level,
+        "resamples": n_resamples,
+        "humans": humans_entry(humans, pairs, n_resamples=n_resamples, level=level, seed=seed),
+        "judges": entries,
+    }

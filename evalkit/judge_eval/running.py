@@ -48,8 +48,10 @@ def _import_pairs(store: Any, humans: LabelledPairs) -> pd.DataFrame:
     """Store the pairs; return them with prompt_hash and both generation ids."""
     pairs = humans.pairs
     if pairs[["instruction", "output_1", "output_2"]].isna().any(axis=None):
-        raise EvalkitError(f"{humans.path}: its pairs have no texts ({humans.format} format), so no judge can be run on "
-                           "them; pass the judges' verdicts with --judge-labels, or use a file with the answers")
+        raise EvalkitError(
+            f"{humans.path}: its pairs have no texts ({humans.format} format), so no judge can be run on "
+            "them; pass the judges' verdicts with --judge-labels, or use a file with the answers"
+        )
     pairs = pairs.assign(sample=pairs.groupby("instruction").cumcount())
     instructions = list(dict.fromkeys(pairs["instruction"]))
     prompts = tuple(Prompt(id=str(i), messages=({"role": "user", "content": text},)) for i, text in enumerate(instructions))
@@ -59,10 +61,17 @@ def _import_pairs(store: Any, humans: LabelledPairs) -> pd.DataFrame:
     hashes = dict(zip(instructions, (p.hash for p in prompts)))
     pairs = pairs.assign(prompt_hash=pairs["instruction"].map(hashes))
     for side in ("output_1", "output_2"):
-        model_id = store.register_model(ModelInfo(name=f"{name}:{side}", fingerprint=content_hash([name, side, set_hash]),
-                                                  path=str(Path(humans.path).resolve())))
-        store.add_generations(model_id, None, "import", [GenerationResult(h, int(s), text) for h, s, text in
-                                                         zip(pairs["prompt_hash"], pairs["sample"], pairs[side])])
+        model_id = store.register_model(
+            ModelInfo(
+                name=f"{name}:{side}", fingerprint=content_hash([name, side, set_hash]), path=str(Path(humans.path).resolve())
+            )
+        )
+        store.add_generations(
+            model_id,
+            None,
+            "import",
+            [GenerationResult(h, int(s), text) for h, s, text in zip(pairs["prompt_hash"], pairs["sample"], pairs[side])],
+        )
         stored = store.generations(model_id=model_id)
         ids = {(h, int(s)): int(i) for h, s, i in zip(stored["prompt_hash"], stored["sample"], stored["id"])}
         pairs[f"generation_{side[-1]}"] = [ids[(h, int(s))] for h, s in zip(pairs["prompt_hash"], pairs["sample"])]
@@ -77,22 +86,35 @@ def _items(judge: LLMJudge, pairs: pd.DataFrame, samples: int) -> list[tuple[str
         for order in judge.orders(row.instruction):
             for sample in range(samples):
                 key = cache_key(judge, judge.kind, row.prompt_hash, texts, order, sample)
-                out.append((row.item, Item(key, judge.kind, row.prompt_hash, row.generation_1, row.generation_2, order,
-                                           sample, texts)))
+                out.append(
+                    (row.item, Item(key, judge.kind, row.prompt_hash, row.generation_1, row.generation_2, order, sample, texts))
+                )
     return out
 
 
 def _stored(store: Any, keys: Sequence[str]) -> pd.DataFrame:
     j = t.judgments
-    frames = [store.frame(select(j.c.cache_key, j.c.verdict, j.c.valid, j.c.cost_usd, j.c.latency_s)
-                          .where(j.c.cache_key.in_(keys[start:start + 500]))) for start in range(0, len(keys), 500)]
+    frames = [
+        store.frame(
+            select(j.c.cache_key, j.c.verdict, j.c.valid, j.c.cost_usd, j.c.latency_s).where(
+                j.c.cache_key.in_(keys[start : start + 500])
+            )
+        )
+        for start in range(0, len(keys), 500)
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame, dict[str, Any] | None]:
     """Rows (item, sample, label, cost_usd, seconds) and, when both orders were asked, position figures."""
-    plan = pd.DataFrame({"item": [item for item, _ in planned], "key": [i.cache_key for _, i in planned],
-                         "order": [i.order for _, i in planned], "sample": [i.sample for _, i in planned]})
+    plan = pd.DataFrame(
+        {
+            "item": [item for item, _ in planned],
+            "key": [i.cache_key for _, i in planned],
+            "order": [i.order for _, i in planned],
+            "sample": [i.sample for _, i in planned],
+        }
+    )
     stored = _stored(store, list(dict.fromkeys(plan["key"]))).rename(columns={"cache_key": "key"})
     rows = plan.merge(stored, on="key", how="inner")  # not stored: failed transport or stopped by the budget
     rows["shown"] = rows["verdict"].where(rows["valid"].astype(bool))
@@ -109,15 +131,29 @@ def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame
         labels = [("A", "tie", "B")[c] if c >= 0 else None for c in codes]
     else:
         labels = [label if isinstance(label, str) else None for label in wide.iloc[:, 0]]
-    out = pd.DataFrame({"item": wide.index.get_level_values("item"), "sample": wide.index.get_level_values("sample"),
-                        "label": labels, "cost_usd": money["cost_usd"].reindex(wide.index).to_numpy(),
-                        "seconds": money["latency_s"].reindex(wide.index).to_numpy()})
+    out = pd.DataFrame(
+        {
+            "item": wide.index.get_level_values("item"),
+            "sample": wide.index.get_level_values("sample"),
+            "label": labels,
+            "cost_usd": money["cost_usd"].reindex(wide.index).to_numpy(),
+            "seconds": money["latency_s"].reindex(wide.index).to_numpy(),
+        }
+    )
     return out[VERDICT_COLUMNS], position
 
 
-def run_judges(store: Any, humans: LabelledPairs, specs: Sequence[str], *, judge_model: str | None, samples: int = 1,
-               temperature: float | None = None, max_tokens: int | None = None,
-               options: RunOptions | None = None) -> list[JudgeVerdicts]:
+def run_judges(
+    store: Any,
+    humans: LabelledPairs,
+    specs: Sequence[str],
+    *,
+    judge_model: str | None,
+    samples: int = 1,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    options: RunOptions | None = None,
+) -> list[JudgeVerdicts]:
     """Ask each judge (`NAME[@MODEL]`) on every human-labelled pair (both orders where the judge
     shows both, K samples each), store everything, and return its verdicts on the humans' items."""
     pairs = _import_pairs(store, humans)
@@ -127,8 +163,10 @@ def run_judges(store: Any, humans: LabelledPairs, specs: Sequence[str], *, judge
         name = name or spec
         judge = make_judge(name, judge_model=model or judge_model, temperature=temperature, max_tokens=max_tokens)
         if not isinstance(judge, LLMJudge) or judge.mode != "pairwise":
-            raise EvalkitError(f"judge {name!r} does not compare two answers with a model; judge-quality runs pairwise "
-                               "judges (pairwise, alpaca_eval, a pairwise SPEC.yaml)")
+            raise EvalkitError(
+                f"judge {name!r} does not compare two answers with a model; judge-quality runs pairwise "
+                "judges (pairwise, alpaca_eval, a pairwise SPEC.yaml)"
+            )
         planned = _items(judge, pairs, samples)
         counters, _ = run_items(store, judge, [item for _, item in planned], options or RunOptions())
         if counters.errors and not counters.stored:
@@ -136,8 +174,14 @@ def run_judges(store: Any, humans: LabelledPairs, specs: Sequence[str], *, judge
         if not store.stored_judgment_keys({item.cache_key for _, item in planned}):
             raise EvalkitError(f"judge {spec}: no verdict stored (stopped by --max-cost before the first answer?)")
         verdicts, position = _verdicts(store, planned)
-        details = {"source": "run", "judge_kind": judge.kind, "judge_model": judge.judge_model,
-                   "spec_hash": judge.spec_hash[:12], "requests": counters.requests, "failed": len(counters.errors),
-                   "budget_stopped": counters.budget_stopped}
+        details = {
+            "source": "run",
+            "judge_kind": judge.kind,
+            "judge_model": judge.judge_model,
+            "spec_hash": judge.spec_hash[:12],
+            "requests": counters.requests,
+            "failed": len(counters.errors),
+            "budget_stopped": counters.budget_stopped,
+        }
         out.append(JudgeVerdicts(f"{judge.kind}:{judge.judge_model}", verdicts, details, position))
     return out

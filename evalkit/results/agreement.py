@@ -43,7 +43,9 @@ def store_labels(humans: pd.DataFrame, comparisons: pd.DataFrame) -> tuple[pd.Da
         flipped = judged.rename(columns={"generation_a": "generation_b", "generation_b": "generation_a"})
         flipped = flipped.assign(outcome=flipped["outcome"].map(FLIPPED))
         for frame in (judged, flipped):
-            matched = items.merge(frame[["generation_a", "generation_b", "rater", "outcome"]], on=["generation_a", "generation_b"])
+            matched = items.merge(
+                frame[["generation_a", "generation_b", "rater", "outcome"]], on=["generation_a", "generation_b"]
+            )
             labels = [shown_label(order, outcome) for order, outcome in zip(matched["order"], matched["outcome"])]
             rows.append(pd.DataFrame({"item": matched["item_id"], "rater": matched["rater"], "label": labels}).dropna())
     labels = pd.concat(rows, ignore_index=True).drop_duplicates(["item", "rater"], keep="first")
@@ -77,8 +79,17 @@ def judge_biases(comparisons: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for key, part in comparisons.groupby(JUDGE_KEYS, sort=True):
         consistency = position_consistency(_shown(part, "verdict_ab", "AB"), _shown(part, "verdict_ba", "BA"))
-        bias = length_bias(preference_column(part), part["baseline_len"].to_numpy(dtype=float), part["model_len"].to_numpy(dtype=float))
-        out.append({"rater": names[key], "n_both_orders": consistency["n"], "position_consistency": consistency["consistent"],
-                    "first_position_rate": consistency["first_position_rate"], "n_length_differs": bias["n"],
-                    "prefer_longer": bias["prefer_longer"]})
+        bias = length_bias(
+            preference_column(part), part["baseline_len"].to_numpy(dtype=float), part["model_len"].to_numpy(dtype=float)
+        )
+        out.append(
+            {
+                "rater": names[key],
+                "n_both_orders": consistency["n"],
+                "position_consistency": consistency["consistent"],
+                "first_position_rate": consistency["first_position_rate"],
+                "n_length_differs": bias["n"],
+                "prefer_longer": bias["prefer_longer"],
+            }
+        )
     return out

@@ -16,15 +16,14 @@ SHOWN_ORDER = ("greedy", "temperature", "top_p", "repetition_penalty", "max_new_
 
 
 def decoding_label(params: dict[str, Any] | None) -> str:
-    """"greedy, max 96 tokens" / "T 0.7, top-p 0.9, rep 1.2, max 2048 tokens, seed 0" / "imported"."""
+    """ "greedy, max 96 tokens" / "T 0.7, top-p 0.9, rep 1.2, max 2048 tokens, seed 0" / "imported"."""
     if not params or params.get("imported"):
         return IMPORTED_LABEL
     limit = f"max {params.get('max_new_tokens')} tokens"
     repetition = f"rep {params.get('repetition_penalty')}"
     if params.get("greedy"):
         return f"greedy, {repetition}, {limit}"
-    return (f"T {params.get('temperature')}, top-p {params.get('top_p')}, {repetition}, {limit}, "
-            f"seed {params.get('seed')}")
+    return f"T {params.get('temperature')}, top-p {params.get('top_p')}, {repetition}, {limit}, seed {params.get('seed')}"
 
 
 def decodings(store: object) -> pd.DataFrame:
@@ -34,8 +33,14 @@ def decodings(store: object) -> pd.DataFrame:
     query = select(g.c.decoding_hash, g.c.decoding).where(g.c.id.in_(first))
     with store.engine.connect() as conn:  # type: ignore[attr-defined]
         rows = conn.execute(query).fetchall()
-    return pd.DataFrame({"decoding": [row[0] for row in rows], "params": [dict(row[1] or {}) for row in rows],
-                         "label": [decoding_label(row[1]) for row in rows]}, columns=["decoding", "params", "label"])
+    return pd.DataFrame(
+        {
+            "decoding": [row[0] for row in rows],
+            "params": [dict(row[1] or {}) for row in rows],
+            "label": [decoding_label(row[1]) for row in rows],
+        },
+        columns=["decoding", "params", "label"],
+    )
 
 
 def labels(store: object) -> dict[str, str]:
@@ -45,6 +50,6 @@ def labels(store: object) -> dict[str, str]:
 
 
 def changed_parameters(stored: dict[str, Any], wanted: dict[str, Any]) -> str:
-    """"max_new_tokens=96" style list of the stored configuration's values that differ from `wanted`."""
+    """ "max_new_tokens=96" style list of the stored configuration's values that differ from `wanted`."""
     keys = [key for key in SHOWN_ORDER if stored.get(key) != wanted.get(key)]
     return ", ".join(f"{key}={stored.get(key)}" for key in keys) or "the same parameters"

@@ -8,18 +8,39 @@ from typing import Any
 
 from evalkit.results.summary import GenerationSet, Scope, summarize_store
 
-PAIRWISE_FIELDS = ("n", "n_invalid", "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "ci_low", "ci_high",
-                   "n_wins", "n_wins_base", "n_draws")
+PAIRWISE_FIELDS = (
+    "n",
+    "n_invalid",
+    "win_pct",
+    "tie_pct",
+    "loss_pct",
+    "win_rate",
+    "standard_error",
+    "ci_low",
+    "ci_high",
+    "n_wins",
+    "n_wins_base",
+    "n_draws",
+)
 SINGLE_FIELDS = ("n", "n_samples", "n_invalid", "mean", "ci_low", "ci_high")
 
 
-def job_figures(store: object, job: dict[str, Any], model: GenerationSet, baseline: GenerationSet | None = None,
-                prompt_hashes: Collection[str] | None = None) -> dict[str, Any]:
+def job_figures(
+    store: object,
+    job: dict[str, Any],
+    model: GenerationSet,
+    baseline: GenerationSet | None = None,
+    prompt_hashes: Collection[str] | None = None,
+) -> dict[str, Any]:
     """The summary row of the job's judge (kind, model, spec hash) for its generation set (against its
     baseline when it compared), restricted to `prompt_hashes` when given."""
     judge = (job["judge"], job["judge_model"], job["spec_hash"])
-    scope = Scope(prompt_hashes=frozenset(prompt_hashes) if prompt_hashes is not None else None,
-                  generation_sets=frozenset({model}), judges=frozenset({judge}), baseline=baseline)
+    scope = Scope(
+        prompt_hashes=frozenset(prompt_hashes) if prompt_hashes is not None else None,
+        generation_sets=frozenset({model}),
+        judges=frozenset({judge}),
+        baseline=baseline,
+    )
     row = summarize_store(store, scope).row(baseline is not None, judge, model) or {}
     figures: dict[str, Any] = {"decoding": model[1]}
     if baseline is not None:

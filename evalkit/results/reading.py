@@ -65,12 +65,28 @@ def _code(column, values: Sequence[str]):  # type: ignore[no-untyped-def]
 
 def _uses_query(judges: pd.DataFrame):  # type: ignore[no-untyped-def]
     j, u = t.judgments, t.judgment_uses
-    judge_code = case(*[(and_(j.c.judge_kind == kind, j.c.judge_model == model, j.c.judge_spec_hash == spec), literal(i))
-                        for i, (kind, model, spec) in enumerate(judges[JUDGE_COLUMNS].itertuples(index=False))],
-                      else_=literal(-1))
-    return (select(j.c.id, judge_code, _code(j.c.order, ORDERS), _code(j.c.verdict, VERDICTS), j.c.sample, j.c.score,
-                   j.c.valid, u.c.generation_a, func.coalesce(u.c.generation_b, -1))
-            .select_from(u).join(j, j.c.cache_key == u.c.cache_key))
+    judge_code = case(
+        *[
+            (and_(j.c.judge_kind == kind, j.c.judge_model == model, j.c.judge_spec_hash == spec), literal(i))
+            for i, (kind, model, spec) in enumerate(judges[JUDGE_COLUMNS].itertuples(index=False))
+        ],
+        else_=literal(-1),
+    )
+    return (
+        select(
+            j.c.id,
+            judge_code,
+            _code(j.c.order, ORDERS),
+            _code(j.c.verdict, VERDICTS),
+            j.c.sample,
+            j.c.score,
+            j.c.valid,
+            u.c.generation_a,
+            func.coalesce(u.c.generation_b, -1),
+        )
+        .select_from(u)
+        .join(j, j.c.cache_key == u.c.cache_key)
+    )
 
 
 def _fetch(store: object, query) -> list[tuple]:  # type: ignore[no-untyped-def]
@@ -115,19 +131,38 @@ class _Answers:
 
 def _answers(conn) -> _Answers:  # type: ignore[no-untyped-def]
     g = t.generations
-    rows = conn.execute(select(g.c.id, g.c.model_id, g.c.prompt_hash, func.length(g.c.text), g.c.decoding_hash)
-                        .order_by(g.c.id)).fetchall()
+    rows = conn.execute(
+        select(g.c.id, g.c.model_id, g.c.prompt_hash, func.length(g.c.text), g.c.decoding_hash).order_by(g.c.id)
+    ).fetchall()
     prompts, hashes = pd.factorize(pd.Series([row[2] for row in rows], dtype=object))
     decodings, decoding_hashes = pd.factorize(pd.Series([row[4] for row in rows], dtype=object))
-    return _Answers(np.array([row[0] for row in rows], dtype=np.int64), np.array([row[1] for row in rows], dtype=np.int64),
-                    prompts.astype(np.int64), np.array([row[3] or 0 for row in rows], dtype=np.int64),
-                    np.asarray(hashes, dtype=object), decodings.astype(np.int64), np.asarray(decoding_hashes, dtype=object))
+    return _Answers(
+        np.array([row[0] for row in rows], dtype=np.int64),
+        np.array([row[1] for row in rows], dtype=np.int64),
+        prompts.astype(np.int64),
+        np.array([row[3] or 0 for row in rows], dtype=np.int64),
+        np.asarray(hashes, dtype=object),
+        decodings.astype(np.int64),
+        np.asarray(decoding_hashes, dtype=object),
+    )
 
 
 def _empty_rows() -> pd.DataFrame:
-    frame = pd.DataFrame({name: pd.Series(dtype=np.int64) for name in
-                          [*ROW_COLUMNS, "prompt", "model_id", "baseline_id", "decoding", "baseline_decoding", "model_len",
-                           "baseline_len"]})
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(dtype=np.int64)
+            for name in [
+                *ROW_COLUMNS,
+                "prompt",
+                "model_id",
+                "baseline_id",
+                "decoding",
+                "baseline_decoding",
+                "model_len",
+                "baseline_len",
+            ]
+        }
+    )
     return frame.astype({"score": float, "valid": bool})
 
 
@@ -152,19 +187,27 @@ def read_judged(store: object, kinds: Sequence[str] | None = None) -> Judged:
     side_a = side_a[keep][order]
     has_b = column["generation_b"] >= 0
     side_b, _ = answers.index_of(np.maximum(column["generation_b"], 0).astype(np.int64))
-    rows = pd.DataFrame({
-        **{name: column[name].astype(np.int64) for name in ("id", "judge", "order", "verdict", "sample", "generation_a",
-                                                               "generation_b")},
-        "score": column["score"],
-        "valid": column["valid"] == 1,
-        "prompt": answers.prompts[side_a],
-        "model_id": answers.model_ids[side_a],
-        "baseline_id": np.where(has_b, answers.model_ids[side_b], -1),
-        "decoding": answers.decodings[side_a],
-        "baseline_decoding": np.where(has_b, answers.decodings[side_b], -1),
-        "model_len": answers.lengths[side_a],
-        "baseline_len": np.where(has_b, answers.lengths[side_b], -1),
-    }) if len(side_a) else _empty_rows()
+    rows = (
+        pd.DataFrame(
+            {
+                **{
+                    name: column[name].astype(np.int64)
+                    for name in ("id", "judge", "order", "verdict", "sample", "generation_a", "generation_b")
+                },
+                "score": column["score"],
+                "valid": column["valid"] == 1,
+                "prompt": answers.prompts[side_a],
+                "model_id": answers.model_ids[side_a],
+                "baseline_id": np.where(has_b, answers.model_ids[side_b], -1),
+                "decoding": answers.decodings[side_a],
+                "baseline_decoding": np.where(has_b, answers.decodings[side_b], -1),
+                "model_len": answers.lengths[side_a],
+                "baseline_len": np.where(has_b, answers.lengths[side_b], -1),
+            }
+        )
+        if len(side_a)
+        else _empty_rows()
+    )
     judge_codes = column["judge"].astype(np.int64)
     judges["paired"] = np.bincount(judge_codes[has_b], minlength=len(judges))[: len(judges)] > 0
     scored = has_b & ~np.isnan(column["score"])

@@ -51,8 +51,13 @@ class Summary:
         frame = self.pairwise if compares else self.single
         if frame.empty:
             return None
-        mask = ((frame["judge_kind"] == judge[0]) & (frame["judge_model"] == judge[1]) & (frame["judge_spec_hash"] == judge[2])
-                & (frame["model_id"] == generation_set[0]) & (frame["decoding"] == generation_set[1]))
+        mask = (
+            (frame["judge_kind"] == judge[0])
+            & (frame["judge_model"] == judge[1])
+            & (frame["judge_spec_hash"] == judge[2])
+            & (frame["model_id"] == generation_set[0])
+            & (frame["decoding"] == generation_set[1])
+        )
         found = frame[mask]
         return found.iloc[0].to_dict() if len(found) == 1 else None
 
@@ -75,12 +80,22 @@ def _mask(frame: pd.DataFrame, scope: Scope, compares: bool) -> pd.Series:
 
 def select(tables: Tables, scope: Scope) -> Tables:
     """The rows of every table that fall in the scope."""
-    return Tables(tables.pairwise[_mask(tables.pairwise, scope, True)], tables.alpaca[_mask(tables.alpaca, scope, True)],
-                  tables.single[_mask(tables.single, scope, False)])
+    return Tables(
+        tables.pairwise[_mask(tables.pairwise, scope, True)],
+        tables.alpaca[_mask(tables.alpaca, scope, True)],
+        tables.single[_mask(tables.single, scope, False)],
+    )
 
 
-def summarize(tables: Tables, scope: Scope | None = None, *, n_resamples: int = DEFAULT_RESAMPLES,
-              level: float = DEFAULT_LEVEL, seed: int = 0, length_controlled: bool = False) -> Summary:
+def summarize(
+    tables: Tables,
+    scope: Scope | None = None,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+    length_controlled: bool = False,
+) -> Summary:
     """Summaries of the rows in `scope` (all rows when None)."""
     chosen = select(tables, scope) if scope is not None else tables
     parts = []

@@ -26,10 +26,34 @@ from evalkit.results.reading import Judged, read_judged
 from evalkit.vocabulary import MODEL_VIEW, ORDERS, OUTCOMES, PREFERENCE, VERDICTS
 
 IDENTITY = ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "instruction", "model", "model_id", "decoding"]
-PAIRWISE_COLUMNS = [*IDENTITY, "baseline", "baseline_id", "baseline_decoding", "generation_a", "generation_b",
-                    "verdict_ab", "verdict_ba", "outcome", "preference", "model_len", "baseline_len"]
-ALPACA_COLUMNS = [*IDENTITY, "baseline", "baseline_id", "baseline_decoding", "generation_a", "generation_b", "order",
-                  "outcome", "preference", "valid", "model_len", "baseline_len"]
+PAIRWISE_COLUMNS = [
+    *IDENTITY,
+    "baseline",
+    "baseline_id",
+    "baseline_decoding",
+    "generation_a",
+    "generation_b",
+    "verdict_ab",
+    "verdict_ba",
+    "outcome",
+    "preference",
+    "model_len",
+    "baseline_len",
+]
+ALPACA_COLUMNS = [
+    *IDENTITY,
+    "baseline",
+    "baseline_id",
+    "baseline_decoding",
+    "generation_a",
+    "generation_b",
+    "order",
+    "outcome",
+    "preference",
+    "valid",
+    "model_len",
+    "baseline_len",
+]
 LIKERT_COLUMNS = [*IDENTITY, "generation_a", "sample", "score", "valid"]
 OUTCOME_NAMES = np.array(OUTCOMES, dtype=object)  # model-view code -> outcome
 
@@ -89,8 +113,11 @@ def _pairwise(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFr
     rows = rows[(rows["order"] >= 0) & (rows["generation_b"] >= 0)]
     if rows.empty:
         return pd.DataFrame(columns=_shown(PAIRWISE_COLUMNS, instructions))
-    view = np.where(rows["valid"].to_numpy() & (rows["verdict"].to_numpy() >= 0),
-                    _VIEW_CODES[rows["order"].to_numpy(), np.maximum(rows["verdict"].to_numpy(), 0)], -1)
+    view = np.where(
+        rows["valid"].to_numpy() & (rows["verdict"].to_numpy() >= 0),
+        _VIEW_CODES[rows["order"].to_numpy(), np.maximum(rows["verdict"].to_numpy(), 0)],
+        -1,
+    )
     keys = ["judge", "generation_a", "generation_b"]
     latest = rows.assign(view=view).drop_duplicates([*keys, "order"], keep="last")
     ab = latest[latest["order"] == 0]
@@ -123,7 +150,9 @@ def _alpaca(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFram
     rows = rows.drop_duplicates(["judge", "generation_a", "generation_b"], keep="last").copy()
     valid = rows["valid"].to_numpy()
     rows["preference"] = rows["score"].where(rows["valid"], np.nan)
-    rows["outcome"] = np.select([~valid, rows["preference"] > 1.5, rows["preference"] < 1.5], ["invalid", "win", "loss"], default="tie")
+    rows["outcome"] = np.select(
+        [~valid, rows["preference"] > 1.5, rows["preference"] < 1.5], ["invalid", "win", "loss"], default="tie"
+    )
     order = rows["order"].to_numpy()
     rows["order"] = _objects(rows, np.asarray(np.where(order >= 0, np.array(ORDERS, dtype=object)[np.maximum(order, 0)], None)))
     return _named(judged, rows, ALPACA_COLUMNS, instructions)
@@ -145,8 +174,11 @@ class Tables:
 
 def tables_of(judged: Judged, declared: dict[str, str], instructions: bool = True) -> Tables:
     groups = judge_outputs(judged, declared)
-    return Tables(_pairwise(judged, groups["verdict"], instructions), _alpaca(judged, groups["preference"], instructions),
-                  _single(judged, groups["score"], instructions))
+    return Tables(
+        _pairwise(judged, groups["verdict"], instructions),
+        _alpaca(judged, groups["preference"], instructions),
+        _single(judged, groups["score"], instructions),
+    )
 
 
 def known_outputs(store: object) -> dict[str, str]:

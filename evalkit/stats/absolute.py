@@ -39,8 +39,11 @@ def pooled_agreement(a: pd.Series, b: pd.Series) -> dict[str, float | int]:
     codes_a, codes_b = codes_a[both], codes_b[both]
     if not codes_a.size:
         return {"n": 0, "agreement": math.nan, "cohen_kappa": math.nan}
-    return {"n": int(codes_a.size), "agreement": float(np.mean(codes_a == codes_b)),
-            "cohen_kappa": cohen_kappa(codes_a, codes_b, n_labels=len(RATING_ORDER))}
+    return {
+        "n": int(codes_a.size),
+        "agreement": float(np.mean(codes_a == codes_b)),
+        "cohen_kappa": cohen_kappa(codes_a, codes_b, n_labels=len(RATING_ORDER)),
+    }
 
 
 def rating_pairs(long: pd.DataFrame, first: set[str], second: set[str] | None = None) -> pd.DataFrame:

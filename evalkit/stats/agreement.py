@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import cache
 from typing import TypedDict
 
 import numpy as np
@@ -69,8 +69,13 @@ def _pair_agreement_codes(a: np.ndarray, b: np.ndarray) -> dict[str, float | int
     a, b = a[both], b[both]
     n = int(a.size)
     if n == 0:
-        return {"n": 0, "tie_discounted": math.nan, "agreement": math.nan, "agreement_without_ties": math.nan,
-                "cohen_kappa": math.nan}
+        return {
+            "n": 0,
+            "tie_discounted": math.nan,
+            "agreement": math.nan,
+            "agreement_without_ties": math.nan,
+            "cohen_kappa": math.nan,
+        }
     tie = LABELS.index("tie")
     decided = (a != tie) & (b != tie)
     return {
@@ -120,7 +125,7 @@ def agreement_square(pairs: Sequence[PairAgreement], metric: str = "tie_discount
     return square
 
 
-@lru_cache(maxsize=None)
+@cache
 def _modal_tie_choice(n_modes: int) -> int:
     """Which of n sorted modes alpaca_eval's `_random_mode` picks: pandas sample(1, random_state=123)."""
     return int(pd.Series(np.arange(n_modes)).sample(1, random_state=MODE_TIE_SEED).item())

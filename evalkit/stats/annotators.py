@@ -21,7 +21,13 @@ def seconds_per_label(times: pd.Series) -> float:
 def annotator_table(labels: pd.DataFrame, agreement: dict[str, float]) -> pd.DataFrame:
     """One row per annotator: labels, seconds_per_label, agreement (with the others, NaN when alone).
     `labels` has `annotator` and `created_at`."""
-    rows = [{"annotator": annotator, "labels": len(group), "seconds_per_label": seconds_per_label(group["created_at"]),
-             "agreement": agreement.get(annotator, math.nan)}
-            for annotator, group in labels.groupby("annotator", sort=True)]
+    rows = [
+        {
+            "annotator": annotator,
+            "labels": len(group),
+            "seconds_per_label": seconds_per_label(group["created_at"]),
+            "agreement": agreement.get(annotator, math.nan),
+        }
+        for annotator, group in labels.groupby("annotator", sort=True)
+    ]
     return pd.DataFrame(rows, columns=["annotator", "labels", "seconds_per_label", "agreement"])

@@ -105,9 +105,15 @@ def _paired_result(a: np.ndarray, b: np.ndarray) -> PairedDifference:
     """Point estimates over the pairs where both sides are valid; interval fields start as NaN."""
     both = ~np.isnan(a) & ~np.isnan(b)
     n = int(np.count_nonzero(both))
-    return {"n": n, "mean_a": float(a[both].mean()) if n else math.nan, "mean_b": float(b[both].mean()) if n else math.nan,
-            "difference": float((a[both] - b[both]).mean()) if n else math.nan,
-            "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan}
+    return {
+        "n": n,
+        "mean_a": float(a[both].mean()) if n else math.nan,
+        "mean_b": float(b[both].mean()) if n else math.nan,
+        "difference": float((a[both] - b[both]).mean()) if n else math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "p_value": math.nan,
+    }
 
 
 def sign_test(a: np.ndarray | Sequence[float], b: np.ndarray | Sequence[float]) -> SignTest:

@@ -35,9 +35,13 @@ def rank_models(
     for key_values, rows_index in group_rows(table, keys)[1]:
         part = table.iloc[rows_index]
         ranking = bradley_terry(
-            part[id_a].to_numpy(dtype=object), part[id_b].to_numpy(dtype=object), preference_unit(preference_column(part)),
+            part[id_a].to_numpy(dtype=object),
+            part[id_b].to_numpy(dtype=object),
+            preference_unit(preference_column(part)),
             clusters=part["prompt_hash"].to_numpy(dtype=object) if "prompt_hash" in part else None,
-            n_resamples=n_resamples, level=level, seed=seed,
+            n_resamples=n_resamples,
+            level=level,
+            seed=seed,
         )
         ranking = ranking.rename(columns={"player": id_a})
         if id_a != "model":
@@ -79,9 +83,17 @@ def _prompt_matrix(part: pd.DataFrame, values: np.ndarray, id_column: str) -> pd
     return frame.groupby(["prompt", "model"], sort=True)["value"].mean().unstack("model")
 
 
-def _compare_many(table: pd.DataFrame, pairs: Sequence[tuple[Hashable, Hashable]], values: np.ndarray,
-                  keys: list[str], scale: float, n_resamples: int, level: float, seed: int,
-                  test: Callable[[np.ndarray, np.ndarray], dict[str, float]]) -> list[dict[str, object]]:
+def _compare_many(
+    table: pd.DataFrame,
+    pairs: Sequence[tuple[Hashable, Hashable]],
+    values: np.ndarray,
+    keys: list[str],
+    scale: float,
+    n_resamples: int,
+    level: float,
+    seed: int,
+    test: Callable[[np.ndarray, np.ndarray], dict[str, float]],
+) -> list[dict[str, object]]:
     """Per group of `keys`, every requested (a, b) both present: paired bootstrap (all pairs of the
     group share one set of prompt resamples) and `test` on the per-prompt values."""
     id_column = "model_id" if "model_id" in table else "model"
@@ -99,50 +111,77 @@ def _compare_many(table: pd.DataFrame, pairs: Sequence[tuple[Hashable, Hashable]
         for column, ((a, b), diff) in enumerate(zip(present, diffs)):
             if diff["n"] == 0:
                 continue
-            rows.append({**key_values, "model_a": a, "model_b": b, **diff,
-                         **test(left[:, column], right[:, column])})
+            rows.append({**key_values, "model_a": a, "model_b": b, **diff, **test(left[:, column], right[:, column])})
     return rows
 
 
-def compare_pairwise_many(table: pd.DataFrame, pairs: Sequence[tuple[Hashable, Hashable]],
-                          n_resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> pd.DataFrame:
+def compare_pairwise_many(
+    table: pd.DataFrame,
+    pairs: Sequence[tuple[Hashable, Hashable]],
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Each (A, B) against each baseline both faced, per judge, on the prompts both were judged on:
     win rates `win_rate_a`/`win_rate_b` (percent), `difference` with a paired bootstrap interval
     (`ci_low`, `ci_high`) and p-value (`p_bootstrap`), and the sign test on per-prompt preferences,
     ties excluded (`n_a_better`, `n_b_better`, `n_equal`, `p_sign`)."""
+
     def sign(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         result = sign_test(a, b)
-        return {"n_a_better": result["n_a_better"], "n_b_better": result["n_b_better"], "n_equal": result["n_equal"],
-                "p_sign": result["p_value"]}
+        return {
+            "n_a_better": result["n_a_better"],
+            "n_b_better": result["n_b_better"],
+            "n_equal": result["n_equal"],
+            "p_sign": result["p_value"],
+        }
 
     keys = present_keys(table, (*JUDGE_KEYS, "baseline", "baseline_id"))
-    rows = _compare_many(table, pairs, preference_unit(preference_column(table)), keys, 100.0, n_resamples, level,
-                         seed, sign)
+    rows = _compare_many(table, pairs, preference_unit(preference_column(table)), keys, 100.0, n_resamples, level, seed, sign)
     frame = pd.DataFrame(rows)
     return frame.rename(columns={"mean_a": "win_rate_a", "mean_b": "win_rate_b", "p_value": "p_bootstrap"})
 
 
-def compare_pairwise(table: pd.DataFrame, model_a: Hashable, model_b: Hashable, n_resamples: int = DEFAULT_RESAMPLES,
-                     level: float = DEFAULT_LEVEL, seed: int = 0) -> pd.DataFrame:
+def compare_pairwise(
+    table: pd.DataFrame,
+    model_a: Hashable,
+    model_b: Hashable,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> pd.DataFrame:
     """compare_pairwise_many for one pair."""
     return compare_pairwise_many(table, [(model_a, model_b)], n_resamples, level, seed)
 
 
-def compare_likert_many(table: pd.DataFrame, pairs: Sequence[tuple[Hashable, Hashable]],
-                        n_resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0) -> pd.DataFrame:
+def compare_likert_many(
+    table: pd.DataFrame,
+    pairs: Sequence[tuple[Hashable, Hashable]],
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Each (A, B) on Likert scores per judge, paired by prompt (per-prompt mean over samples):
     `mean_a`, `mean_b`, `difference` with a paired bootstrap interval and p-value (`p_bootstrap`),
     and scipy's Wilcoxon signed-rank test (`wilcoxon_statistic`, `n_wilcoxon`, `p_wilcoxon`)."""
+
     def wilcoxon(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
         result = wilcoxon_signed_rank(a, b)
         return {"wilcoxon_statistic": result["statistic"], "n_wilcoxon": result["n"], "p_wilcoxon": result["p_value"]}
 
-    rows = _compare_many(table, pairs, likert_scores(table), present_keys(table, JUDGE_KEYS), 1.0, n_resamples, level,
-                         seed, wilcoxon)
+    rows = _compare_many(
+        table, pairs, likert_scores(table), present_keys(table, JUDGE_KEYS), 1.0, n_resamples, level, seed, wilcoxon
+    )
     return pd.DataFrame(rows).rename(columns={"p_value": "p_bootstrap"})
 
 
-def compare_likert(table: pd.DataFrame, model_a: Hashable, model_b: Hashable, n_resamples: int = DEFAULT_RESAMPLES,
-                   level: float = DEFAULT_LEVEL, seed: int = 0) -> pd.DataFrame:
+def compare_likert(
+    table: pd.DataFrame,
+    model_a: Hashable,
+    model_b: Hashable,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> pd.DataFrame:
     """compare_likert_many for one pair."""
     return compare_likert_many(table, [(model_a, model_b)], n_resamples, level, seed)

@@ -92,8 +92,12 @@ def _figures(sums: np.ndarray) -> dict[str, np.ndarray]:
     expected = np.einsum("...i,...i->...", share.sum(axis=-1), share.sum(axis=-2))
     with np.errstate(invalid="ignore", divide="ignore"):
         kappa = np.where((n > 0) & (expected < 1.0 - 1e-12), (observed - expected) / (1.0 - expected), np.nan)
-    return {"tie_discounted": _ratio(sums[..., _TD], n), "agreement": _ratio(sums[..., _EQ], n),
-            "agreement_without_ties": _ratio(sums[..., _EQ_DECIDED], sums[..., _DECIDED]), "cohen_kappa": kappa}
+    return {
+        "tie_discounted": _ratio(sums[..., _TD], n),
+        "agreement": _ratio(sums[..., _EQ], n),
+        "agreement_without_ties": _ratio(sums[..., _EQ_DECIDED], sums[..., _DECIDED]),
+        "cohen_kappa": kappa,
+    }
 
 
 def _nanmean_raters(values: np.ndarray) -> np.ndarray:
@@ -125,8 +129,14 @@ def _summarise(sums: np.ndarray, n_resamples: int, level: float, seed: int) -> d
     return result
 
 
-def judge_vs_humans(judge: pd.DataFrame, humans: pd.DataFrame, *, n_resamples: int = DEFAULT_RESAMPLES,
-                    level: float = DEFAULT_LEVEL, seed: int = 0) -> dict[str, Any]:
+def judge_vs_humans(
+    judge: pd.DataFrame,
+    humans: pd.DataFrame,
+    *,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    level: float = DEFAULT_LEVEL,
+    seed: int = 0,
+) -> dict[str, Any]:
     """A judge's rows (`item`, `label`; several rows per item when it was sampled K times) against the
     mode of all humans (`item`, `rater`, `label`). Judge rows on items no human labelled are ignored."""
     matrix = label_matrix(humans)
@@ -138,8 +148,9 @@ def judge_vs_humans(judge: pd.DataFrame, humans: pd.DataFrame, *, n_resamples: i
     return _summarise(sums[:, None, :], n_resamples, level, seed)
 
 
-def humans_vs_each_other(humans: pd.DataFrame, *, n_resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL,
-                         seed: int = 0) -> dict[str, Any]:
+def humans_vs_each_other(
+    humans: pd.DataFrame, *, n_resamples: int = DEFAULT_RESAMPLES, level: float = DEFAULT_LEVEL, seed: int = 0
+) -> dict[str, Any]:
     """Each human against the mode of the other humans on the items both exist, averaged over humans."""
     matrix = label_matrix(humans)
     codes = matrix.to_numpy()
@@ -172,10 +183,14 @@ def prefer_first(labels: pd.Series | np.ndarray) -> float:
 def prefer_longer(labels: pd.Series | np.ndarray, lengths_1: np.ndarray, lengths_2: np.ndarray, threshold: int = 30) -> float:
     """Share of decisive verdicts that pick the longer answer, among pairs whose lengths differ by
     more than `threshold` characters (unknown lengths: NaN, left out)."""
-    preferences = np.array([LABEL_PREFERENCE.get(label, math.nan) if isinstance(label, str) else math.nan
-                            for label in labels], dtype=np.float64)
-    return float(length_bias(preferences, np.asarray(lengths_1, dtype=float), np.asarray(lengths_2, dtype=float),
-                             threshold)["prefer_longer"])
+    preferences = np.array(
+        [LABEL_PREFERENCE.get(label, math.nan) if isinstance(label, str) else math.nan for label in labels], dtype=np.float64
+    )
+    return float(
+        length_bias(preferences, np.asarray(lengths_1, dtype=float), np.asarray(lengths_2, dtype=float), threshold)[
+            "prefer_longer"
+        ]
+    )
 
 
 def self_consistency(judge: pd.DataFrame) -> float:

@@ -53,8 +53,9 @@ def hub_files_cached() -> bool:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return False
-    found = try_to_load_from_cache(repo_id=_HUB_REPO, filename=_HUB_FILE, repo_type="dataset",
-                                   cache_dir=constants.DEFAULT_CACHE_DIR)
+    found = try_to_load_from_cache(
+        repo_id=_HUB_REPO, filename=_HUB_FILE, repo_type="dataset", cache_dir=constants.DEFAULT_CACHE_DIR
+    )
     return isinstance(found, str)
 
 
@@ -107,19 +108,23 @@ def minimal_glm_winrate(
         from alpaca_eval.metrics.glm_winrate import GLM_INFO, fit_LogisticRegressionCV, make_dmatrix_for_model
 
     target = preference_unit(preferences)
-    base = np.asarray(list(baseline_lengths) if not isinstance(baseline_lengths, np.ndarray) else baseline_lengths, dtype=np.float64)
+    base = np.asarray(
+        list(baseline_lengths) if not isinstance(baseline_lengths, np.ndarray) else baseline_lengths, dtype=np.float64
+    )
     model = np.asarray(list(model_lengths) if not isinstance(model_lengths, np.ndarray) else model_lengths, dtype=np.float64)
     if not (target.shape == base.shape == model.shape):
         raise ValueError("preferences, baseline_lengths and model_lengths must have the same length")
     known = ~np.isnan(base) & ~np.isnan(model)
     target, base, model = target[known], base[known], model[known]
-    result: LengthControlled = {"length_controlled_winrate": math.nan, "lc_standard_error": math.nan,
-                                "lc_variant": VARIANT_MINIMAL}
+    result: LengthControlled = {
+        "length_controlled_winrate": math.nan,
+        "lc_standard_error": math.nan,
+        "lc_variant": VARIANT_MINIMAL,
+    }
     if np.count_nonzero(~np.isnan(target)) < _MIN_ROWS:
         return result
     info = GLM_INFO[VARIANT_MINIMAL]
-    train = pd.DataFrame({"preference": target, "std_delta_len": _standardised_delta(base, model),
-                          "not_gamed_baseline": True})
+    train = pd.DataFrame({"preference": target, "std_delta_len": _standardised_delta(base, model), "not_gamed_baseline": True})
     test = pd.DataFrame({"not_gamed_baseline": True, "std_delta_len": 0.0}, index=train.index)
     x_train, x_test = make_dmatrix_for_model(train, test, formula=info["formula"])
     x_train = x_train[x_train["preference"].notna()]
@@ -140,11 +145,17 @@ def alpaca_eval_v1_winrate(annotations: pd.DataFrame) -> LengthControlled:
     frame = annotations.reset_index(drop=True)[["output_1", "output_2", "generator_1", "generator_2", "preference"]]
     with _hub_cache_only(), sklearn.config_context(), _quiet_libraries():
         metrics = get_length_controlled_winrate(
-            frame, glm_name=VARIANT_V1, save_weights_dir=None,
-            is_add_glm_preference_inplace=False, is_warn_extreme_changes=False,
+            frame,
+            glm_name=VARIANT_V1,
+            save_weights_dir=None,
+            is_add_glm_preference_inplace=False,
+            is_warn_extreme_changes=False,
         )
-    return {"length_controlled_winrate": float(metrics["length_controlled_winrate"]),
-            "lc_standard_error": float(metrics["lc_standard_error"]), "lc_variant": VARIANT_V1}
+    return {
+        "length_controlled_winrate": float(metrics["length_controlled_winrate"]),
+        "lc_standard_error": float(metrics["lc_standard_error"]),
+        "lc_variant": VARIANT_V1,
+    }
 
 
 def v1_applicable(annotations: pd.DataFrame) -> bool:

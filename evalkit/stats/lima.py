@@ -40,8 +40,13 @@ def win_tie_loss(outcomes: Iterable[str | None]) -> WinTieLoss:
     counts = {name: int(tally.get(name, 0)) for name in OUTCOMES}
     n = sum(counts.values())
     share = (lambda k: 100.0 * counts[k] / n) if n else (lambda k: math.nan)
-    return {"n": n, "n_invalid": int(values.size - n), "win_pct": share("win"), "tie_pct": share("tie"),
-            "loss_pct": share("loss")}
+    return {
+        "n": n,
+        "n_invalid": int(values.size - n),
+        "win_pct": share("win"),
+        "tie_pct": share("tie"),
+        "loss_pct": share("loss"),
+    }
 
 
 def score_distribution(scores: np.ndarray, scale: Sequence[int] = LIKERT_SCALE) -> dict[int, float]:
@@ -64,11 +69,18 @@ def likert_summary(
 
     With `clusters` (the prompt of each score) whole prompts are resampled, so several samples or
     judge calls per prompt do not pass for independent evidence."""
-    values = np.asarray([math.nan if s is None else s for s in scores] if not isinstance(scores, np.ndarray) else scores,
-                        dtype=np.float64)
+    values = np.asarray(
+        [math.nan if s is None else s for s in scores] if not isinstance(scores, np.ndarray) else scores, dtype=np.float64
+    )
     valid = ~np.isnan(values)
     n = int(np.count_nonzero(valid))
     mean = float(values[valid].mean()) if n else math.nan
     low, high = bootstrap_mean_interval(values, clusters, n_resamples, level, seed) if n else (math.nan, math.nan)
-    return {"n": n, "n_invalid": int(values.size - n), "mean": mean, "ci_low": low, "ci_high": high,
-            "distribution": score_distribution(values, scale)}
+    return {
+        "n": n,
+        "n_invalid": int(values.size - n),
+        "mean": mean,
+        "ci_low": low,
+        "ci_high": high,
+        "distribution": score_distribution(values, scale),
+    }

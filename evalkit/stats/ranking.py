@@ -26,8 +26,12 @@ _CHORD_STEPS = 25
 ELO_SCALE = 400 / math.log(10)  # strength -> Elo points (base-10 logistic with scale 400), for display
 
 
-def _battle_tables(player_a: Sequence[Hashable] | np.ndarray, player_b: Sequence[Hashable] | np.ndarray,
-                   score_a: np.ndarray, clusters: Sequence[Hashable] | np.ndarray | None):
+def _battle_tables(
+    player_a: Sequence[Hashable] | np.ndarray,
+    player_b: Sequence[Hashable] | np.ndarray,
+    score_a: np.ndarray,
+    clusters: Sequence[Hashable] | np.ndarray | None,
+):
     """Players, pair incidence D (pairs x players), and per-cluster (wins of the pair's first, games)."""
     players_a, players_b = np.asarray(player_a, dtype=object), np.asarray(player_b, dtype=object)
     keep = ~np.isnan(score_a) & (players_a != players_b)
@@ -66,8 +70,9 @@ def connected_groups(incidence: np.ndarray) -> np.ndarray:
     n_players = incidence.shape[1]
     if incidence.shape[0] == 0:
         return np.arange(n_players)
-    graph = coo_matrix((np.ones(incidence.shape[0]), (incidence.argmax(axis=1), incidence.argmin(axis=1))),
-                       shape=(n_players, n_players))
+    graph = coo_matrix(
+        (np.ones(incidence.shape[0]), (incidence.argmax(axis=1), incidence.argmin(axis=1))), shape=(n_players, n_players)
+    )
     return connected_components(graph, directed=False)[1]
 
 
@@ -79,8 +84,15 @@ def _centring(incidence: np.ndarray) -> np.ndarray:
     return np.eye(len(group)) - same / same.sum(axis=1, keepdims=True)
 
 
-def fit_strengths(wins: np.ndarray, games: np.ndarray, incidence: np.ndarray, ridge: float = DEFAULT_RIDGE,
-                  start: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 200) -> np.ndarray:
+def fit_strengths(
+    wins: np.ndarray,
+    games: np.ndarray,
+    incidence: np.ndarray,
+    ridge: float = DEFAULT_RIDGE,
+    start: np.ndarray | None = None,
+    tol: float = 1e-10,
+    max_iter: int = 200,
+) -> np.ndarray:
     """Penalised ML strengths for a batch of win tables: wins/games (batch, pairs) -> (batch, players).
 
     `wins` counts the pair's first player (incidence +1), ties as 0.5. From a shared warm start
@@ -169,10 +181,19 @@ def bradley_terry(
     else:
         ci_low = ci_high = np.full(len(players), np.nan)
         rank_low = rank_high = np.full(len(players), np.nan)
-    frame = pd.DataFrame({
-        "player": players, "strength": theta, "ci_low": ci_low, "ci_high": ci_high,
-        "elo": 1000 + ELO_SCALE * theta, "rank": _ranks(theta, component), "rank_low": rank_low,
-        "rank_high": rank_high, "n": n_games.astype(int), "component": component,
-    })
+    frame = pd.DataFrame(
+        {
+            "player": players,
+            "strength": theta,
+            "ci_low": ci_low,
+            "ci_high": ci_high,
+            "elo": 1000 + ELO_SCALE * theta,
+            "rank": _ranks(theta, component),
+            "rank_low": rank_low,
+            "rank_high": rank_high,
+            "n": n_games.astype(int),
+            "component": component,
+        }
+    )
     order = np.lexsort((frame["player"].astype(str).to_numpy(), frame["rank"].to_numpy(), frame["component"].to_numpy()))
     return frame.iloc[order].reset_index(drop=True)[columns]

@@ -35,12 +35,34 @@ JUDGE_KEYS: tuple[str, ...] = ("judge_kind", "judge_model", "judge_spec_hash")
 PAIRWISE_KEYS: tuple[str, ...] = (*JUDGE_KEYS, "model", "model_id", "decoding", "baseline", "baseline_id", "baseline_decoding")
 LIKERT_KEYS: tuple[str, ...] = (*JUDGE_KEYS, "model", "model_id", "decoding")
 PAIRWISE_COLUMNS: tuple[str, ...] = (
-    *PAIRWISE_KEYS, "n", "n_invalid", "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "ci_low",
-    "ci_high", "discrete_win_rate", "n_wins", "n_wins_base", "n_draws", "n_total", "length_controlled_winrate",
-    "lc_variant", "avg_model_len",
+    *PAIRWISE_KEYS,
+    "n",
+    "n_invalid",
+    "win_pct",
+    "tie_pct",
+    "loss_pct",
+    "win_rate",
+    "standard_error",
+    "ci_low",
+    "ci_high",
+    "discrete_win_rate",
+    "n_wins",
+    "n_wins_base",
+    "n_draws",
+    "n_total",
+    "length_controlled_winrate",
+    "lc_variant",
+    "avg_model_len",
 )
 LIKERT_COLUMNS: tuple[str, ...] = (
-    *LIKERT_KEYS, "n", "n_samples", "n_invalid", "mean", "ci_low", "ci_high", *(f"pct_score_{p}" for p in LIKERT_SCALE),
+    *LIKERT_KEYS,
+    "n",
+    "n_samples",
+    "n_invalid",
+    "mean",
+    "ci_low",
+    "ci_high",
+    *(f"pct_score_{p}" for p in LIKERT_SCALE),
 )
 
 
@@ -84,8 +106,9 @@ def group_rows(table: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, li
     return groups, out
 
 
-def grouped_intervals(values: np.ndarray, groups: np.ndarray, n_groups: int, clusters: np.ndarray | None,
-                      n_resamples: int, level: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def grouped_intervals(
+    values: np.ndarray, groups: np.ndarray, n_groups: int, clusters: np.ndarray | None, n_resamples: int, level: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Percentile intervals of each group's mean of non-NaN values, all groups from one set of
     prompt resamples."""
     codes = cluster_codes(clusters) if clusters is not None else np.arange(values.size)
@@ -125,8 +148,9 @@ def summarize_pairwise(
     preferences = preference_column(table)
     outcomes = outcome_column(table)
     groups, members = group_rows(table, keys)
-    low, high = grouped_intervals(preference_unit(preferences) * 100, groups, len(members), _clusters(table),
-                                  n_resamples, level, seed)
+    low, high = grouped_intervals(
+        preference_unit(preferences) * 100, groups, len(members), _clusters(table), n_resamples, level, seed
+    )
     model_lengths = table["model_len"].to_numpy(dtype=np.float64, na_value=np.nan) if "model_len" in table else None
     rows = []
     for index, (key_values, rows_index) in enumerate(members):
@@ -142,8 +166,9 @@ def summarize_pairwise(
     return pd.DataFrame(rows)[columns]
 
 
-def _length_controlled(table: pd.DataFrame, rows_index: np.ndarray, preferences: np.ndarray,
-                       enabled: bool) -> dict[str, float | str]:
+def _length_controlled(
+    table: pd.DataFrame, rows_index: np.ndarray, preferences: np.ndarray, enabled: bool
+) -> dict[str, float | str]:
     if not enabled or not {"model_len", "baseline_len"} <= set(table.columns):
         return {"length_controlled_winrate": math.nan, "lc_variant": ""}
     result = minimal_glm_winrate(
@@ -191,8 +216,9 @@ def summarize_likert(
     groups, members = group_rows(table, keys)
     prompt_means = per_prompt_means(table, scores, groups)
     means = prompt_means["score"].to_numpy(dtype=np.float64)
-    low, high = grouped_intervals(means, prompt_means["group"].to_numpy(), len(members), prompt_means["prompt"].to_numpy(),
-                                  n_resamples, level, seed)
+    low, high = grouped_intervals(
+        means, prompt_means["group"].to_numpy(), len(members), prompt_means["prompt"].to_numpy(), n_resamples, level, seed
+    )
     rows = []
     for index, (key_values, rows_index) in enumerate(members):
         group_scores = scores[rows_index]
@@ -200,9 +226,16 @@ def summarize_likert(
         valid_means = group_means[~np.isnan(group_means)]
         n_valid = int(np.count_nonzero(~np.isnan(group_scores)))
         row = dict(key_values)
-        row.update({"n": int(valid_means.size), "n_samples": n_valid, "n_invalid": int(group_scores.size - n_valid),
-                    "mean": float(valid_means.mean()) if valid_means.size else math.nan,
-                    "ci_low": float(low[index]), "ci_high": float(high[index])})
+        row.update(
+            {
+                "n": int(valid_means.size),
+                "n_samples": n_valid,
+                "n_invalid": int(group_scores.size - n_valid),
+                "mean": float(valid_means.mean()) if valid_means.size else math.nan,
+                "ci_low": float(low[index]),
+                "ci_high": float(high[index]),
+            }
+        )
         for point, share in score_distribution(group_scores).items():
             row[f"pct_score_{point}"] = share * 100
         rows.append(row)

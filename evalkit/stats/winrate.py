@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 WINRATE_FIELDS: tuple[str, ...] = (
-    "win_rate", "standard_error", "n_wins", "n_wins_base", "n_draws", "n_total", "discrete_win_rate",
+    "win_rate",
+    "standard_error",
+    "n_wins",
+    "n_wins_base",
+    "n_draws",
+    "n_total",
+    "discrete_win_rate",
 )
 
 # The AlpacaEval preference of a resolved pairwise outcome (the model is output_2, the baseline output_1).
@@ -31,14 +37,14 @@ OUTCOME_PREFERENCE: dict[str, float] = {"win": 2.0, "tie": 1.5, "loss": 1.0}
 
 def as_preferences(values: Iterable[Any] | np.ndarray | pd.Series) -> np.ndarray:
     """Float array of preferences; None, empty and non-numeric entries become NaN (dropped later)."""
-    return pd.to_numeric(pd.Series(list(values) if not isinstance(values, (np.ndarray, pd.Series)) else values),
-                         errors="coerce").to_numpy(dtype=np.float64)
+    return pd.to_numeric(
+        pd.Series(list(values) if not isinstance(values, (np.ndarray, pd.Series)) else values), errors="coerce"
+    ).to_numpy(dtype=np.float64)
 
 
 def preferences_from_outcomes(outcomes: Iterable[str | None]) -> np.ndarray:
     """'win' / 'tie' / 'loss' -> 2 / 1.5 / 1; anything else (invalid, missing) -> NaN."""
-    return np.array([OUTCOME_PREFERENCE.get(o, np.nan) if isinstance(o, str) else np.nan for o in outcomes],
-                    dtype=np.float64)
+    return np.array([OUTCOME_PREFERENCE.get(o, np.nan) if isinstance(o, str) else np.nan for o in outcomes], dtype=np.float64)
 
 
 def _mean_and_sem(x: np.ndarray) -> tuple[float, float]:

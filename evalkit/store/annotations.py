@@ -17,8 +17,8 @@ from sqlalchemy import and_, func, insert, select
 
 from evalkit.errors import EvalkitError
 from evalkit.hashing import sha256_text
-from evalkit.store import schema as t
 from evalkit.records import context_of
+from evalkit.store import schema as t
 from evalkit.store.generation_sets import choose_decoding
 from evalkit.store.store import Store
 
@@ -85,9 +85,16 @@ def create_batch(
         ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has one
         rows = []
         for position, prompt_hash in enumerate(shared):
-            rows.append({"batch_id": batch_id, "position": position, "prompt_hash": prompt_hash,
-                         "generation_a": ours[prompt_hash], "generation_b": theirs[prompt_hash],
-                         "order": "AB" if rng.random() < 0.5 else "BA"})
+            rows.append(
+                {
+                    "batch_id": batch_id,
+                    "position": position,
+                    "prompt_hash": prompt_hash,
+                    "generation_a": ours[prompt_hash],
+                    "generation_b": theirs[prompt_hash],
+                    "order": "AB" if rng.random() < 0.5 else "BA",
+                }
+            )
         conn.execute(insert(t.annotation_items), rows)
     return int(batch_id), len(rows)
 
@@ -112,8 +119,17 @@ def batches(store: Store) -> pd.DataFrame:
     )
     mb, bb = m.alias("mb"), m.alias("bb")
     query = (
-        select(b.c.id, b.c.name, mb.c.name.label("model"), bb.c.name.label("baseline"), b.c.prompt_set, b.c.per_item,
-               b.c.created_at, progress.c.n_items, progress.c.n_labels)
+        select(
+            b.c.id,
+            b.c.name,
+            mb.c.name.label("model"),
+            bb.c.name.label("baseline"),
+            b.c.prompt_set,
+            b.c.per_item,
+            b.c.created_at,
+            progress.c.n_items,
+            progress.c.n_labels,
+        )
         .join(mb, mb.c.id == b.c.model_id)
         .join(bb, bb.c.id == b.c.baseline_id)
         .outerjoin(progress, progress.c.batch_id == b.c.id)
@@ -151,8 +167,15 @@ def next_item(store: Store, batch: int, annotator: str) -> AnnotationItem | None
     open_items = _open_items(batch, annotator).order_by(t.annotation_items.c.position).limit(1).subquery()
     i, p, ours, theirs = t.annotation_items, t.prompts, t.generations.alias("ours"), t.generations.alias("theirs")
     query = (
-        select(i.c.id, i.c.position, i.c.order, p.c.instruction, p.c.messages, ours.c.text.label("model_text"),
-               theirs.c.text.label("baseline_text"))
+        select(
+            i.c.id,
+            i.c.position,
+            i.c.order,
+            p.c.instruction,
+            p.c.messages,
+            ours.c.text.label("model_text"),
+            theirs.c.text.label("baseline_text"),
+        )
         .join(open_items, open_items.c.id == i.c.id)
         .join(p, p.c.hash == i.c.prompt_hash)
         .join(ours, ours.c.id == i.c.generation_a)
@@ -162,9 +185,12 @@ def next_item(store: Store, batch: int, annotator: str) -> AnnotationItem | None
         row = conn.execute(query).mappings().first()
     if row is None:
         return None
-    first, second = (row["model_text"], row["baseline_text"]) if row["order"] == "AB" else (row["baseline_text"], row["model_text"])
-    return AnnotationItem(int(row["id"]), int(row["position"]), row["instruction"], first, second,
-                          context_of(list(row["messages"])))
+    first, second = (
+        (row["model_text"], row["baseline_text"]) if row["order"] == "AB" else (row["baseline_text"], row["model_text"])
+    )
+    return AnnotationItem(
+        int(row["id"]), int(row["position"]), row["instruction"], first, second, context_of(list(row["messages"]))
+    )
 
 
 def add_label(store: Store, annotator: str, item_id: int, label: str) -> bool:
@@ -189,8 +215,10 @@ def add_label(store: Store, annotator: str, item_id: int, label: str) -> bool:
 def progress(store: Store, batch: int, annotator: str) -> tuple[int, int]:
     """(items this annotator labelled in the batch, items still open to them)."""
     i, h = t.annotation_items, t.human_labels
-    done_query = select(func.count()).select_from(h.join(i, i.c.id == h.c.item_id)).where(
-        and_(i.c.batch_id == batch, h.c.annotator == annotator)
+    done_query = (
+        select(func.count())
+        .select_from(h.join(i, i.c.id == h.c.item_id))
+        .where(and_(i.c.batch_id == batch, h.c.annotator == annotator))
     )
     open_query = select(func.count()).select_from(_open_items(batch, annotator).subquery())
     with store.engine.connect() as conn:
@@ -202,8 +230,20 @@ def labels(store: Store, batch: int | None = None) -> pd.DataFrame:
     shown order and the batch's models."""
     h, i, b = t.human_labels, t.annotation_items, t.annotation_batches
     query = (
-        select(h.c.id, h.c.annotator, h.c.item_id, h.c.label, h.c.created_at, i.c.batch_id, i.c.prompt_hash,
-               i.c.generation_a, i.c.generation_b, i.c.order, b.c.model_id, b.c.baseline_id)
+        select(
+            h.c.id,
+            h.c.annotator,
+            h.c.item_id,
+            h.c.label,
+            h.c.created_at,
+            i.c.batch_id,
+            i.c.prompt_hash,
+            i.c.generation_a,
+            i.c.generation_b,
+            i.c.order,
+            b.c.model_id,
+            b.c.baseline_id,
+        )
         .join(i, i.c.id == h.c.item_id)
         .join(b, b.c.id == i.c.batch_id)
         .order_by(h.c.id)

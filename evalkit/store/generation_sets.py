@@ -22,12 +22,16 @@ def choose_decoding(store: object, model_id: int, name: str, wanted: str | None 
     if wanted:
         matches = [h for h in sets if h.startswith(wanted)]
         if len(matches) != 1:
-            raise EvalkitError(f"model {name!r} has {'no' if not matches else 'several'} generation sets with decoding "
-                               f"{wanted!r}; stored: {', '.join(h[:12] for h in sets)}")
+            raise EvalkitError(
+                f"model {name!r} has {'no' if not matches else 'several'} generation sets with decoding "
+                f"{wanted!r}; stored: {', '.join(h[:12] for h in sets)}"
+            )
         return matches[0]
     if len(sets) == 1:
         return next(iter(sets))
     if prefer in sets:
         return str(prefer)
-    raise EvalkitError(f"model {name!r} has answers under {len(sets)} decoding configurations "
-                       f"({', '.join(h[:12] for h in sets)}); choose one with --decoding HASH")
+    raise EvalkitError(
+        f"model {name!r} has answers under {len(sets)} decoding configurations "
+        f"({', '.join(h[:12] for h in sets)}); choose one with --decoding HASH"
+    )

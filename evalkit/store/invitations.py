@@ -78,8 +78,7 @@ def annotate_link(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/annotate?{urlencode({'token': token})}"
 
 
-def invite(store: Store, batch_name: str, annotator: str, expires_in: dt.timedelta,
-           base_url: str = DEFAULT_BASE_URL) -> str:
+def invite(store: Store, batch_name: str, annotator: str, expires_in: dt.timedelta, base_url: str = DEFAULT_BASE_URL) -> str:
     """Store a new invitation and return its link. The token exists only in the returned link."""
     annotator = annotator.strip()
     if not annotator:
@@ -90,9 +89,15 @@ def invite(store: Store, batch_name: str, annotator: str, expires_in: dt.timedel
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = _now()
     with store.engine.begin() as conn:
-        conn.execute(insert(t.annotation_invitations).values(
-            token_hash=token_hash(token), batch_name=batch_name, annotator=annotator, created_at=now,
-            expires_at=now + expires_in))
+        conn.execute(
+            insert(t.annotation_invitations).values(
+                token_hash=token_hash(token),
+                batch_name=batch_name,
+                annotator=annotator,
+                created_at=now,
+                expires_at=now + expires_in,
+            )
+        )
     return annotate_link(base_url, token)
 
 
@@ -101,8 +106,11 @@ def revoke(store: Store, batch_name: str, annotator: str) -> int:
     Their labels stay: they were given under a valid invitation."""
     inv = t.annotation_invitations
     with store.engine.begin() as conn:
-        result = conn.execute(update(inv).where(inv.c.batch_name == batch_name, inv.c.annotator == annotator.strip(),
-                                                inv.c.revoked_at.is_(None)).values(revoked_at=_now()))
+        result = conn.execute(
+            update(inv)
+            .where(inv.c.batch_name == batch_name, inv.c.annotator == annotator.strip(), inv.c.revoked_at.is_(None))
+            .values(revoked_at=_now())
+        )
     if not result.rowcount:
         raise EvalkitError(f"no live invitation of {annotator!r} to batch {batch_name!r}; see `evalkit annotate invitations`")
     return int(result.rowcount)
@@ -135,6 +143,8 @@ def invitations(store: Store, batch_name: str | None = None) -> pd.DataFrame:
         query = query.where(inv.c.batch_name == batch_name)
     frame = store.frame(query.order_by(inv.c.id))
     now = _now()
-    frame["state"] = [("revoked" if pd.notna(revoked) else "expired" if _utc(pd.Timestamp(expires).to_pydatetime()) <= now
-                       else "live") for revoked, expires in zip(frame["revoked_at"], frame["expires_at"])]
+    frame["state"] = [
+        ("revoked" if pd.notna(revoked) else "expired" if _utc(pd.Timestamp(expires).to_pydatetime()) <= now else "live")
+        for revoked, expires in zip(frame["revoked_at"], frame["expires_at"])
+    ]
     return frame

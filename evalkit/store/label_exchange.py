@@ -41,12 +41,26 @@ def _pairwise_items(store: Store, batch: int) -> pd.DataFrame:
     """Items with what was shown: instruction, answer A / B texts and the models behind them."""
     i, p, b, ga, gb = t.annotation_items, t.prompts, t.annotation_batches, t.generations.alias("ga"), t.generations.alias("gb")
     ma, mb = t.models.alias("ma"), t.models.alias("mb")
-    query = (select(i.c.id.label("item_id"), i.c.position, i.c.order, p.c.instruction, ga.c.text.label("model_text"),
-                    gb.c.text.label("baseline_text"), ma.c.name.label("model"), mb.c.name.label("baseline"))
-             .join(p, p.c.hash == i.c.prompt_hash).join(b, b.c.id == i.c.batch_id)
-             .join(ga, ga.c.id == i.c.generation_a).join(gb, gb.c.id == i.c.generation_b)
-             .join(ma, ma.c.id == b.c.model_id).join(mb, mb.c.id == b.c.baseline_id)
-             .where(i.c.batch_id == batch).order_by(i.c.position))
+    query = (
+        select(
+            i.c.id.label("item_id"),
+            i.c.position,
+            i.c.order,
+            p.c.instruction,
+            ga.c.text.label("model_text"),
+            gb.c.text.label("baseline_text"),
+            ma.c.name.label("model"),
+            mb.c.name.label("baseline"),
+        )
+        .join(p, p.c.hash == i.c.prompt_hash)
+        .join(b, b.c.id == i.c.batch_id)
+        .join(ga, ga.c.id == i.c.generation_a)
+        .join(gb, gb.c.id == i.c.generation_b)
+        .join(ma, ma.c.id == b.c.model_id)
+        .join(mb, mb.c.id == b.c.baseline_id)
+        .where(i.c.batch_id == batch)
+        .order_by(i.c.position)
+    )
     items = store.frame(query)
     model_first = items["order"] == "AB"
     items["output_1"] = items["model_text"].where(model_first, items["baseline_text"])
@@ -70,8 +84,10 @@ def export_labels(store: Store, batch_name: str, fmt: str) -> list[dict[str, Any
     stored = pairwise.labels(store, batch) if kind == "pairwise" else ratings.ratings(store, batch)
     if fmt == "labels":
         position = _positions(store, kind, batch)
-        return [{"item": f"{batch_name}#{position[item]}", "rater": rater, "label": label}
-                for item, rater, label in zip(stored["item_id"], stored["annotator"], stored["label"])]
+        return [
+            {"item": f"{batch_name}#{position[item]}", "rater": rater, "label": label}
+            for item, rater, label in zip(stored["item_id"], stored["annotator"], stored["label"])
+        ]
     if kind != "pairwise":
         raise EvalkitError(f"batch {batch_name!r} holds absolute ratings; AlpacaEval's format is pairwise, use --format labels")
     items = _pairwise_items(store, batch).set_index("item_id")
@@ -79,10 +95,19 @@ def export_labels(store: Store, batch_name: str, fmt: str) -> list[dict[str, Any
     rows = []
     for item_id, annotator, label in zip(stored["item_id"], stored["annotator"], stored["label"]):
         item = items.loc[item_id]
-        rows.append({"instruction": item["instruction"], "output_1": item["output_1"], "output_2": item["output_2"],
-                     "generator_1": item["generator_1"], "generator_2": item["generator_2"],
-                     "preference": PREFERENCE[label], "annotator_index": annotators[annotator], "annotator": annotator,
-                     "dataset": batch_name})
+        rows.append(
+            {
+                "instruction": item["instruction"],
+                "output_1": item["output_1"],
+                "output_2": item["output_2"],
+                "generator_1": item["generator_1"],
+                "generator_2": item["generator_2"],
+                "preference": PREFERENCE[label],
+                "annotator_index": annotators[annotator],
+                "annotator": annotator,
+                "dataset": batch_name,
+            }
+        )
     return rows
 
 
@@ -133,7 +158,10 @@ def import_labels(store: Store, batch_name: str, fmt: str, rows: list[dict[str, 
         raise EvalkitError(f"label {bad!r} does not fit batch {batch_name!r}; use one of {', '.join(allowed)}")
     added = 0
     for annotator, item, label in parsed:
-        stored = (pairwise.add_label(store, annotator, item, label) if kind == "pairwise"
-                  else ratings.add_rating(store, annotator, item, label, batch=batch))
+        stored = (
+            pairwise.add_label(store, annotator, item, label)
+            if kind == "pairwise"
+            else ratings.add_rating(store, annotator, item, label, batch=batch)
+        )
         added += int(stored)
     return ImportResult(added, len(parsed) - added)

@@ -41,7 +41,9 @@ def parse_url(url: str) -> URL:
     try:
         return make_url(url)
     except ArgumentError:
-        raise EvalkitError(f"--db {url!r} is not a database URL; use e.g. sqlite:///evalkit.db or postgresql+psycopg://HOST/DB") from None
+        raise EvalkitError(
+            f"--db {url!r} is not a database URL; use e.g. sqlite:///evalkit.db or postgresql+psycopg://HOST/DB"
+        ) from None
 
 
 def sqlite_path(parsed: URL) -> Path | None:
@@ -87,11 +89,15 @@ def make_engine(url: str, parsed: URL) -> Engine:
     try:
         return create_engine(url, future=True)
     except NoSuchModuleError:
-        raise EvalkitError(f"--db {redact_url(url)}: unknown database scheme {parsed.drivername!r}; "
-                           "use sqlite:///FILE or postgresql+psycopg://...") from None
+        raise EvalkitError(
+            f"--db {redact_url(url)}: unknown database scheme {parsed.drivername!r}; "
+            "use sqlite:///FILE or postgresql+psycopg://..."
+        ) from None
     except ImportError as exc:
         hint = DRIVER_HINTS.get(parsed.get_backend_name(), f"install the Python driver for {parsed.get_backend_name()}")
-        raise EvalkitError(f"--db {redact_url(url)}: database driver {exc.name or parsed.drivername!r} is not installed; {hint}") from None
+        raise EvalkitError(
+            f"--db {redact_url(url)}: database driver {exc.name or parsed.drivername!r} is not installed; {hint}"
+        ) from None
     except (ArgumentError, ValueError) as exc:
         raise EvalkitError(f"--db {redact_url(url)}: {exc}") from None
 

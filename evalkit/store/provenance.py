@@ -42,8 +42,10 @@ def declared_outputs(store: Store) -> dict[str, str]:
     outputs: dict[str, str] = {}
     for kind, output in pairs:
         if outputs.setdefault(kind, output) != output:
-            raise EvalkitError(f"judge kind {kind!r} is stored with two different outputs ({outputs[kind]}, {output}); "
-                               "rename one of the custom judge specs")
+            raise EvalkitError(
+                f"judge kind {kind!r} is stored with two different outputs ({outputs[kind]}, {output}); "
+                "rename one of the custom judge specs"
+            )
     return outputs
 
 
@@ -54,8 +56,9 @@ def git_revision() -> str | None:
     if not (root / ".git").exists():
         return None
     try:
-        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                              check=False)
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
@@ -63,15 +66,17 @@ def git_revision() -> str | None:
 
 def start_run(store: Store, command: str, config: dict[str, Any]) -> int:
     with store.engine.begin() as conn:
-        result = conn.execute(t.runs.insert().values(command=command, evalkit_version=__version__,
-                                                     git_revision=git_revision(), config=config, status="running"))
+        result = conn.execute(
+            t.runs.insert().values(
+                command=command, evalkit_version=__version__, git_revision=git_revision(), config=config, status="running"
+            )
+        )
         return int(result.inserted_primary_key[0])  # type: ignore[index]  # an insert always has one
 
 
 def finish_run(store: Store, run_id: int, status: str) -> None:
     with store.engine.begin() as conn:
-        conn.execute(update(t.runs).where(t.runs.c.id == run_id)
-                     .values(status=status, finished_at=datetime.now(timezone.utc)))
+        conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=status, finished_at=datetime.now(timezone.utc)))
 
 
 def run_record(store: Store, run_id: int) -> dict[str, Any]:

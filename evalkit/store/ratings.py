@@ -17,8 +17,8 @@ from sqlalchemy import func, insert, select
 
 from evalkit.errors import EvalkitError
 from evalkit.hashing import sha256_text
-from evalkit.store import schema as t
 from evalkit.records import context_of
+from evalkit.store import schema as t
 from evalkit.store.generation_sets import choose_decoding
 from evalkit.store.store import Store
 
@@ -43,8 +43,9 @@ class RatingItem:
 
 def name_taken(conn, name: str) -> bool:  # type: ignore[no-untyped-def]
     """Invitations name batches, so a name is unique across pairwise and absolute batches."""
-    return any(conn.execute(select(table.c.id).where(table.c.name == name)).first()
-               for table in (t.annotation_batches, t.rating_batches))
+    return any(
+        conn.execute(select(table.c.id).where(table.c.name == name)).first() for table in (t.annotation_batches, t.rating_batches)
+    )
 
 
 def _answers(store: Store, model_ids: list[int], decoding: str | None) -> dict[tuple[int, str], int]:
@@ -60,8 +61,16 @@ def _answers(store: Store, model_ids: list[int], decoding: str | None) -> dict[t
     return answers
 
 
-def create_rating_batch(store: Store, name: str, model_ids: list[int], prompt_set: str, per_item: int,
-                        seed: int | None = None, limit: int | None = None, decoding: str | None = None) -> tuple[int, int]:
+def create_rating_batch(
+    store: Store,
+    name: str,
+    model_ids: list[int],
+    prompt_set: str,
+    per_item: int,
+    seed: int | None = None,
+    limit: int | None = None,
+    decoding: str | None = None,
+) -> tuple[int, int]:
     """A batch rating every listed model's answer to the first `limit` prompts of the set that all of
     them answered; returns (batch id, items)."""
     if per_item < 1:
@@ -78,11 +87,16 @@ def create_rating_batch(store: Store, name: str, model_ids: list[int], prompt_se
             raise EvalkitError(f"the models have no answers in common on prompt set {prompt_set!r}; generate them first")
         pairs = [(m, p) for p in shared for m in model_ids]
         random.Random(seed if seed is not None else int(sha256_text(name)[:12], 16)).shuffle(pairs)
-        batch = conn.execute(insert(t.rating_batches).values(name=name, prompt_set=prompt_set, per_item=per_item)
-                             ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has one
-        conn.execute(insert(t.rating_items), [
-            {"batch_id": batch, "position": position, "prompt_hash": p, "model_id": m, "generation_id": answers[(m, p)]}
-            for position, (m, p) in enumerate(pairs)])
+        batch = conn.execute(
+            insert(t.rating_batches).values(name=name, prompt_set=prompt_set, per_item=per_item)
+        ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has one
+        conn.execute(
+            insert(t.rating_items),
+            [
+                {"batch_id": batch, "position": position, "prompt_hash": p, "model_id": m, "generation_id": answers[(m, p)]}
+                for position, (m, p) in enumerate(pairs)
+            ],
+        )
     return int(batch), len(pairs)
 
 
@@ -90,16 +104,24 @@ def _open_items(batch: int, annotator: str):  # type: ignore[no-untyped-def]
     i, h, b = t.rating_items, t.rating_labels, t.rating_batches
     mine = select(h.c.item_id).where(h.c.annotator == annotator)
     counts = select(h.c.item_id, func.count().label("n")).group_by(h.c.item_id).subquery()
-    return (select(i.c.id, i.c.position).join(b, b.c.id == i.c.batch_id).outerjoin(counts, counts.c.item_id == i.c.id)
-            .where(i.c.batch_id == batch, i.c.id.not_in(mine), func.coalesce(counts.c.n, 0) < b.c.per_item))
+    return (
+        select(i.c.id, i.c.position)
+        .join(b, b.c.id == i.c.batch_id)
+        .outerjoin(counts, counts.c.item_id == i.c.id)
+        .where(i.c.batch_id == batch, i.c.id.not_in(mine), func.coalesce(counts.c.n, 0) < b.c.per_item)
+    )
 
 
 def next_rating_item(store: Store, batch: int, annotator: str) -> RatingItem | None:
     """The first item in batch order this annotator has not rated and that still needs ratings."""
     first = _open_items(batch, annotator).order_by(t.rating_items.c.position).limit(1).subquery()
     i, p, g = t.rating_items, t.prompts, t.generations
-    query = (select(i.c.id, i.c.position, p.c.instruction, g.c.text, p.c.messages).join(first, first.c.id == i.c.id)
-             .join(p, p.c.hash == i.c.prompt_hash).join(g, g.c.id == i.c.generation_id))
+    query = (
+        select(i.c.id, i.c.position, p.c.instruction, g.c.text, p.c.messages)
+        .join(first, first.c.id == i.c.id)
+        .join(p, p.c.hash == i.c.prompt_hash)
+        .join(g, g.c.id == i.c.generation_id)
+    )
     with store.engine.connect() as conn:
         row = conn.execute(query).first()
     return None if row is None else RatingItem(int(row[0]), int(row[1]), row[2], row[3], context_of(list(row[4])))
@@ -127,7 +149,11 @@ def add_rating(store: Store, annotator: str, item_id: int, label: str, batch: in
 def rating_progress(store: Store, batch: int, annotator: str) -> tuple[int, int]:
     """(items this annotator rated in the batch, items still open to them)."""
     i, h = t.rating_items, t.rating_labels
-    done = select(func.count()).select_from(h.join(i, i.c.id == h.c.item_id)).where(i.c.batch_id == batch, h.c.annotator == annotator)
+    done = (
+        select(func.count())
+        .select_from(h.join(i, i.c.id == h.c.item_id))
+        .where(i.c.batch_id == batch, h.c.annotator == annotator)
+    )
     remaining = select(func.count()).select_from(_open_items(batch, annotator).subquery())
     with store.engine.connect() as conn:
         return int(conn.execute(done).scalar_one()), int(conn.execute(remaining).scalar_one())
@@ -137,10 +163,18 @@ def rating_batches(store: Store) -> pd.DataFrame:
     """Every absolute batch with its progress: items and labels."""
     b, i, h = t.rating_batches, t.rating_items, t.rating_labels
     items = select(i.c.batch_id, func.count().label("n_items")).group_by(i.c.batch_id).subquery()
-    labels = (select(i.c.batch_id, func.count(h.c.id).label("n_labels")).select_from(h.join(i, i.c.id == h.c.item_id))
-              .group_by(i.c.batch_id).subquery())
-    query = (select(b.c.id, b.c.name, b.c.prompt_set, b.c.per_item, b.c.created_at, items.c.n_items, labels.c.n_labels)
-             .outerjoin(items, items.c.batch_id == b.c.id).outerjoin(labels, labels.c.batch_id == b.c.id).order_by(b.c.id))
+    labels = (
+        select(i.c.batch_id, func.count(h.c.id).label("n_labels"))
+        .select_from(h.join(i, i.c.id == h.c.item_id))
+        .group_by(i.c.batch_id)
+        .subquery()
+    )
+    query = (
+        select(b.c.id, b.c.name, b.c.prompt_set, b.c.per_item, b.c.created_at, items.c.n_items, labels.c.n_labels)
+        .outerjoin(items, items.c.batch_id == b.c.id)
+        .outerjoin(labels, labels.c.batch_id == b.c.id)
+        .order_by(b.c.id)
+    )
     frame = store.frame(query)
     frame[["n_items", "n_labels"]] = frame[["n_items", "n_labels"]].fillna(0).astype(int)
     return frame
@@ -149,9 +183,23 @@ def rating_batches(store: Store) -> pd.DataFrame:
 def ratings(store: Store, batch: int | None = None) -> pd.DataFrame:
     """Every human rating with its item: batch, prompt, model, generation."""
     h, i, m = t.rating_labels, t.rating_items, t.models
-    query = (select(h.c.id, h.c.annotator, h.c.item_id, h.c.label, h.c.created_at, i.c.batch_id, i.c.prompt_hash,
-                    i.c.model_id, m.c.name.label("model"), i.c.generation_id)
-             .join(i, i.c.id == h.c.item_id).join(m, m.c.id == i.c.model_id).order_by(h.c.id))
+    query = (
+        select(
+            h.c.id,
+            h.c.annotator,
+            h.c.item_id,
+            h.c.label,
+            h.c.created_at,
+            i.c.batch_id,
+            i.c.prompt_hash,
+            i.c.model_id,
+            m.c.name.label("model"),
+            i.c.generation_id,
+        )
+        .join(i, i.c.id == h.c.item_id)
+        .join(m, m.c.id == i.c.model_id)
+        .order_by(h.c.id)
+    )
     if batch is not None:
         query = query.where(i.c.batch_id == batch)
     return store.frame(query)

@@ -15,7 +15,7 @@ from sqlalchemy.sql import Select
 
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
-from evalkit.records import DecodingParams, Decision, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
+from evalkit.records import Decision, DecodingParams, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
 from evalkit.store import schema as t
 from evalkit.store.opening import check_sqlite_file, make_engine, note_created, parse_url, redact_url, sqlite_path
 
@@ -150,9 +150,7 @@ class Store:
                 t.prompts,
                 [{"hash": p.hash, "messages": list(p.messages), "instruction": p.instruction} for p in prompt_set.prompts],
             )
-            existing = conn.execute(
-                select(t.prompt_sets.c.content_hash).where(t.prompt_sets.c.name == prompt_set.name)
-            ).scalar()
+            existing = conn.execute(select(t.prompt_sets.c.content_hash).where(t.prompt_sets.c.name == prompt_set.name)).scalar()
             if existing == prompt_set.content_hash:
                 return
             if existing is not None:
@@ -160,14 +158,26 @@ class Store:
                 conn.execute(t.prompt_sets.delete().where(t.prompt_sets.c.name == prompt_set.name))
             conn.execute(
                 insert(t.prompt_sets),
-                [{"name": prompt_set.name, "content_hash": prompt_set.content_hash, "source": prompt_set.source,
-                  "n_prompts": len(prompt_set.prompts)}],
+                [
+                    {
+                        "name": prompt_set.name,
+                        "content_hash": prompt_set.content_hash,
+                        "source": prompt_set.source,
+                        "n_prompts": len(prompt_set.prompts),
+                    }
+                ],
             )
             conn.execute(
                 insert(t.prompt_set_items),
                 [
-                    {"set_name": prompt_set.name, "item_id": p.id, "position": i, "prompt_hash": p.hash,
-                     "reference": p.reference, "dataset": p.dataset}
+                    {
+                        "set_name": prompt_set.name,
+                        "item_id": p.id,
+                        "position": i,
+                        "prompt_hash": p.hash,
+                        "reference": p.reference,
+                        "dataset": p.dataset,
+                    }
                     for i, p in enumerate(prompt_set.prompts)
                 ],
             )
@@ -185,8 +195,7 @@ class Store:
         if not rows:
             raise EvalkitError(f"prompt set {name!r} is not in the store; load it with --prompts FILE first")
         prompts = tuple(
-            Prompt(id=r["item_id"], messages=tuple(r["messages"]), reference=r["reference"], dataset=r["dataset"])
-            for r in rows
+            Prompt(id=r["item_id"], messages=tuple(r["messages"]), reference=r["reference"], dataset=r["dataset"]) for r in rows
         )
         return PromptSet(name=name, prompts=prompts, source=rows[0]["source"])
 
@@ -206,9 +215,7 @@ class Store:
     def model_id(self, name: str) -> int:
         """The newest model of that name (a name can be re-used by a retrained checkpoint)."""
         with self.engine.connect() as conn:
-            found = conn.execute(
-                select(t.models.c.id).where(t.models.c.name == name).order_by(t.models.c.id.desc())
-            ).first()
+            found = conn.execute(select(t.models.c.id).where(t.models.c.name == name).order_by(t.models.c.id.desc())).first()
         if found is None:
             raise EvalkitError(f"model {name!r} is not in the store; run `evalkit generate` for it first")
         return int(found[0])
@@ -228,8 +235,7 @@ class Store:
         """`decoding=None` marks outputs imported from a file, whose decoding is unknown."""
         decoding_hash, decoding_dict = decoding_identity(decoding)
         rows = [
-            {"model_id": model_id, "decoding_hash": decoding_hash, "decoding": decoding_dict,
-             "backend": backend, **asdict(r)}
+            {"model_id": model_id, "decoding_hash": decoding_hash, "decoding": decoding_dict, "backend": backend, **asdict(r)}
             for r in results
         ]
         with self.engine.begin() as conn:
@@ -238,13 +244,15 @@ class Store:
     def generations(self, model_id: int | None = None, decoding_hash: str | None = None) -> pd.DataFrame:
         """Generations joined with their prompt's instruction and messages, one row per (model, prompt,
         decoding, sample)."""
-        query = select(
-            t.generations,
-            t.prompts.c.instruction,
-            t.prompts.c.messages,
-            t.models.c.name.label("model_name"),
-        ).join(t.prompts, t.prompts.c.hash == t.generations.c.prompt_hash).join(
-            t.models, t.models.c.id == t.generations.c.model_id
+        query = (
+            select(
+                t.generations,
+                t.prompts.c.instruction,
+                t.prompts.c.messages,
+                t.models.c.name.label("model_name"),
+            )
+            .join(t.prompts, t.prompts.c.hash == t.generations.c.prompt_hash)
+            .join(t.models, t.models.c.id == t.generations.c.model_id)
         )
         if model_id is not None:
             query = query.where(t.generations.c.model_id == model_id)
@@ -282,8 +290,9 @@ class Store:
             return self._insert_use_rows(conn, uses)
 
     def _insert_use_rows(self, conn: Any, uses: Iterable[tuple[str, int, int | None]]) -> int:
-        rows = [{"use_key": content_hash([key, a, b]), "cache_key": key, "generation_a": a, "generation_b": b}
-                for key, a, b in uses]
+        rows = [
+            {"use_key": content_hash([key, a, b]), "cache_key": key, "generation_a": a, "generation_b": b} for key, a, b in uses
+        ]
         return self._insert_ignore(conn, t.judgment_uses, rows)
 
     def judgments(self, judge_kind: str | None = None) -> pd.DataFrame:
@@ -298,8 +307,16 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(t.decisions),
-                [{"run": decision.run, "chosen_model_id": chosen_model_id, "chosen_name": decision.chosen_model,
-                  "epoch": decision.epoch, "policy": decision.policy, "evidence": decision.evidence}],
+                [
+                    {
+                        "run": decision.run,
+                        "chosen_model_id": chosen_model_id,
+                        "chosen_name": decision.chosen_model,
+                        "epoch": decision.epoch,
+                        "policy": decision.policy,
+                        "evidence": decision.evidence,
+                    }
+                ],
             )
 
     def decisions(self, run: str | None = None) -> pd.DataFrame:

@@ -14,18 +14,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from evalkit.leaderboard.conversation_view import show_question
 from evalkit.leaderboard import rating_screen
 from evalkit.leaderboard.annotator_session import NEEDS_LINK, current_invitation, still_valid
+from evalkit.leaderboard.conversation_view import show_question
 from evalkit.leaderboard.store_access import PageTimer, current_store
 from evalkit.store import annotations as annotation_store
 from evalkit.store.invitations import Invitation
 
 timer = PageTimer()
-PREAMBLE = ("Imagine that you have a super-intelligent AI assistant, and that you require help with the "
-            "following question. Which answer best satisfies your needs?")
-CHOICES = (("A", "Answer A is significantly better."), ("B", "Answer B is significantly better."),
-           ("tie", "Neither is significantly better."))
+PREAMBLE = (
+    "Imagine that you have a super-intelligent AI assistant, and that you require help with the "
+    "following question. Which answer best satisfies your needs?"
+)
+CHOICES = (
+    ("A", "Answer A is significantly better."),
+    ("B", "Answer B is significantly better."),
+    ("tie", "Neither is significantly better."),
+)
 
 store = current_store()
 st.title("Annotate")
@@ -76,6 +81,5 @@ for column, title, text in zip(answer_columns, ("Answer A", "Answer B"), (item.a
 st.write("Comparing these two answers, which answer is better?")
 buttons = st.columns(3)
 for column, (label, text) in zip(buttons, CHOICES):
-    column.button(text, key=f"choice_{label}", on_click=_record, args=(invitation, item.item_id, label),
-                  width="stretch")
+    column.button(text, key=f"choice_{label}", on_click=_record, args=(invitation, item.item_id, label), width="stretch")
 timer.footer()

@@ -30,8 +30,10 @@ labels = filters.judge_labels(snapshot)
 
 runs = sorted(snapshot.models["run"].dropna().astype(str).unique())
 if not runs:
-    st.info("No checkpoints with a training run in the store yet: `evalkit run --checkpoint ckpt/` records each "
-            "epoch's checkpoint with its run.")
+    st.info(
+        "No checkpoints with a training run in the store yet: `evalkit run --checkpoint ckpt/` records each "
+        "epoch's checkpoint with its run."
+    )
     timer.footer()
     st.stop()
 
@@ -54,11 +56,18 @@ else:
     grid = st.columns(2)
     for index, metric in enumerate(metrics):
         points = series[series["metric"] == metric]
-        chart = charts.epoch_curve(points, metric, window=(int(window[0]), int(window[1])), picked_epoch=picked_epoch,
-                                   value_format=".1f" if "Likert" in metric else ".0f")
+        chart = charts.epoch_curve(
+            points,
+            metric,
+            window=(int(window[0]), int(window[1])),
+            picked_epoch=picked_epoch,
+            value_format=".1f" if "Likert" in metric else ".0f",
+        )
         grid[index % 2].altair_chart(chart, width="stretch", height=280)
-    st.caption(f"Shaded: the selection window, epochs {window[0]}–{window[1]}. Bands: 95% bootstrap intervals over "
-               "prompts. Dashed line: the picked checkpoint.")
+    st.caption(
+        f"Shaded: the selection window, epochs {window[0]}–{window[1]}. Bands: 95% bootstrap intervals over "
+        "prompts. Dashed line: the picked checkpoint."
+    )
 
 st.subheader("Decision")
 if record is None:
@@ -87,7 +96,23 @@ else:
 
 board = tables.leaderboard_rows(snapshot, selection)
 run_rows = board[board["run"] == run].sort_values("epoch")
-keep = columns.shown_columns(run_rows, ("model", "epoch", "ae_win_rate", "ae_se", "ae_lc", "pw_win_rate", "pw_se",
-                                         "win_pct", "tie_pct", "loss_pct", "likert_mean", "likert_low", "likert_high"))
+keep = columns.shown_columns(
+    run_rows,
+    (
+        "model",
+        "epoch",
+        "ae_win_rate",
+        "ae_se",
+        "ae_lc",
+        "pw_win_rate",
+        "pw_se",
+        "win_pct",
+        "tie_pct",
+        "loss_pct",
+        "likert_mean",
+        "likert_low",
+        "likert_high",
+    ),
+)
 st.dataframe(run_rows[keep], hide_index=True, width="stretch", column_config=columns.column_config(keep))
 timer.footer()

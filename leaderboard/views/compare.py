@@ -7,11 +7,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from evalkit.vocabulary import MODEL_VIEW
 from evalkit.leaderboard import data, filters, tables
-from evalkit.leaderboard.conversation_view import show_question
 from evalkit.leaderboard.compare_rows import FLIP, compare_rows
+from evalkit.leaderboard.conversation_view import show_question
 from evalkit.leaderboard.store_access import PageTimer
+from evalkit.vocabulary import MODEL_VIEW
 
 timer = PageTimer()
 st.title("Compare")
@@ -32,8 +32,9 @@ ids = list(names)
 pick_left, pick_right = st.columns(2)
 left = filters.remembered_select("Left model (L)", ids, "compare_left", names.__getitem__, pick_left, default=int(top[0]))
 right_options = [i for i in ids if i != left]
-right = filters.remembered_select("Right model (R)", right_options, "compare_right", names.__getitem__, pick_right,
-                                  default=int(top[1]))
+right = filters.remembered_select(
+    "Right model (R)", right_options, "compare_right", names.__getitem__, pick_right, default=int(top[1])
+)
 assert left is not None and right is not None
 
 decoding_names = tables.decoding_labels(snapshot)
@@ -44,8 +45,10 @@ if len(present) > 1:  # two configurations of one model are never mixed: compare
     decoding = filters.remembered_select("Decoding", present, "compare_decoding", decoding_names.__getitem__, st)
 rows, judge_columns = compare_rows(snapshot, left, right, data.labels(), labels, decoding)
 if rows.empty:
-    st.info(f"No judgments or human labels compare {names[left]} with {names[right]}. Judge one against the other "
-            "(`evalkit judge --baseline`), or pick a model and its baseline.")
+    st.info(
+        f"No judgments or human labels compare {names[left]} with {names[right]}. Judge one against the other "
+        "(`evalkit judge --baseline`), or pick a model and its baseline."
+    )
     timer.footer()
     st.stop()
 
@@ -57,24 +60,37 @@ shown = rows
 for active, column in ((only_flip, "order_flip"), (only_human, "judge_vs_human"), (only_invalid, "invalid")):
     if active:
         shown = shown[shown[column]]
-st.caption(f"{len(shown)} of {len(rows)} prompts · verdicts are L's result (win / tie / loss); "
-           "“L first” = L's answer shown as Answer A.")
-st.dataframe(shown.drop(columns=["prompt_hash"]), hide_index=True, width="stretch", height=320,
-             column_config={"instruction": st.column_config.TextColumn("Prompt", width="large")})
+st.caption(
+    f"{len(shown)} of {len(rows)} prompts · verdicts are L's result (win / tie / loss); “L first” = L's answer shown as Answer A."
+)
+st.dataframe(
+    shown.drop(columns=["prompt_hash"]),
+    hide_index=True,
+    width="stretch",
+    height=320,
+    column_config={"instruction": st.column_config.TextColumn("Prompt", width="large")},
+)
 if shown.empty:
     timer.footer()
     st.stop()
 
-position = st.selectbox("Prompt", list(range(len(shown))),
-                        format_func=lambda i: f"{i + 1}. {str(shown.iloc[i]['instruction'])[:100]}", key="compare_prompt")
+position = st.selectbox(
+    "Prompt",
+    list(range(len(shown))),
+    format_func=lambda i: f"{i + 1}. {str(shown.iloc[i]['instruction'])[:100]}",
+    key="compare_prompt",
+)
 item = shown.iloc[int(position or 0)]
 conversation = snapshot.prompts.set_index("hash")["context"].get(item["prompt_hash"], "")
 show_question(str(item["instruction"]), conversation)
 texts = data.generation_texts((left, right), str(item["prompt_hash"]))
 answer_columns = st.columns(2)
 for answer_column, model_id in zip(answer_columns, (left, right)):
-    answer = texts[(texts["model_id"] == model_id) & (texts["sample"] == 0)
-                   & ((texts["decoding_hash"] == decoding) if decoding is not None else True)].tail(1)
+    answer = texts[
+        (texts["model_id"] == model_id)
+        & (texts["sample"] == 0)
+        & ((texts["decoding_hash"] == decoding) if decoding is not None else True)
+    ].tail(1)
     with answer_column.container(border=True):
         st.markdown(f"**{'L' if model_id == left else 'R'} · {names[model_id]}**")
         st.text(answer["text"].iloc[0] if not answer.empty else "(no answer stored)")
@@ -95,20 +111,37 @@ for row in paired.itertuples():
     with st.expander(f"{row.judge_kind} · {row.judge_model} — {first} shown first: {verdict}"):
         st.text(row.raw)
 for row in judged[judged["baseline_id"].isna()].itertuples():
-    with st.expander(f"{row.judge_kind} · {row.judge_model} — {names[row.model_id]}: "
-                     f"{row.score if row.valid else 'invalid'} (sample {row.sample})"):
+    with st.expander(
+        f"{row.judge_kind} · {row.judge_model} — {names[row.model_id]}: "
+        f"{row.score if row.valid else 'invalid'} (sample {row.sample})"
+    ):
         st.text(row.raw)
 if judged.empty:
     st.caption("No judgments of these two answers.")
 
 humans = data.labels()
-humans = humans[(humans["prompt_hash"] == item["prompt_hash"]) & humans["model_id"].isin([left, right])
-                & humans["baseline_id"].isin([left, right])]
+humans = humans[
+    (humans["prompt_hash"] == item["prompt_hash"])
+    & humans["model_id"].isin([left, right])
+    & humans["baseline_id"].isin([left, right])
+]
 if not humans.empty:
     st.subheader("Human labels")
     results_of_left = [o if m == left else FLIP.get(o, o) for o, m in zip(humans["outcome"], humans["model_id"])]
-    st.dataframe(pd.DataFrame({"annotator": humans["annotator"], "label (as shown)": humans["label"],
-                               "shown first": [names[m] if o == "AB" else names[b] for o, m, b in
-                                               zip(humans["order"], humans["model_id"], humans["baseline_id"])],
-                               "L's result": results_of_left, "time": humans["created_at"]}), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "annotator": humans["annotator"],
+                "label (as shown)": humans["label"],
+                "shown first": [
+                    names[m] if o == "AB" else names[b]
+                    for o, m, b in zip(humans["order"], humans["model_id"], humans["baseline_id"])
+                ],
+                "L's result": results_of_left,
+                "time": humans["created_at"],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 timer.footer()

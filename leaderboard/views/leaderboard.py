@@ -28,16 +28,26 @@ else:
         st.subheader("Win / tie / loss against the baseline")
         left, middle, right = st.columns([2, 3, 2])
         default_judge = selection.pairwise_judge or selection.alpaca_judge
-        chart_judge = left.selectbox("Judge", chart_judges, format_func=labels.__getitem__,
-                                     index=chart_judges.index(default_judge) if default_judge in chart_judges else 0)
+        chart_judge = left.selectbox(
+            "Judge",
+            chart_judges,
+            format_func=labels.__getitem__,
+            index=chart_judges.index(default_judge) if default_judge in chart_judges else 0,
+        )
         judged = board[board["model_id"].isin(snapshot.pairwise_summary["model_id"])]
         model_names = dict(zip(judged["model_id"].astype(int), judged["model"]))
-        chosen_models = middle.multiselect("Models", list(model_names), default=list(model_names)[:5],
-                                           format_func=model_names.__getitem__)
-        chosen_baselines = right.multiselect("Baselines", list(baseline_names), format_func=baseline_names.__getitem__,
-                                             default=[selection.baseline_id] if selection.baseline_id is not None else [])
-        shares = tables.preference_shares(snapshot, selection.scope, chart_judge, chosen_models, chosen_baselines,
-                                          selection.decoding)
+        chosen_models = middle.multiselect(
+            "Models", list(model_names), default=list(model_names)[:5], format_func=model_names.__getitem__
+        )
+        chosen_baselines = right.multiselect(
+            "Baselines",
+            list(baseline_names),
+            format_func=baseline_names.__getitem__,
+            default=[selection.baseline_id] if selection.baseline_id is not None else [],
+        )
+        shares = tables.preference_shares(
+            snapshot, selection.scope, chart_judge, chosen_models, chosen_baselines, selection.decoding
+        )
         if shares.empty:
             st.caption("No verdicts of this judge for the chosen models and baselines.")
         else:
@@ -48,7 +58,13 @@ else:
 shown = [c for c in columns.shown_columns(board) if c not in columns.CSV_ONLY]
 st.dataframe(board[shown], hide_index=True, width="stretch", column_config=columns.column_config(shown))
 exported = columns.shown_columns(board)
-st.download_button("Download CSV", data=columns.titled(board, exported).to_csv(index=False), file_name="leaderboard.csv",
-                   mime="text/csv", icon=":material/download:", on_click="ignore")
+st.download_button(
+    "Download CSV",
+    data=columns.titled(board, exported).to_csv(index=False),
+    file_name="leaderboard.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+)
 st.caption(f"{len(board)} model{'' if len(board) == 1 else 's'}: " + " · ".join(board["model"].astype(str)))
 timer.footer()

@@ -22,13 +22,17 @@ def _figure(url: str, labels_token: str, results_token: str, batch: int):  # typ
 
 
 st.title("Ratings")
-st.caption("LIMA Figure 3: each answer rated Fail (does not meet the requirements of the prompt), Pass (meets them) "
-           "or Excellent, by the annotators and by the `absolute` judge.")
+st.caption(
+    "LIMA Figure 3: each answer rated Fail (does not meet the requirements of the prompt), Pass (meets them) "
+    "or Excellent, by the annotators and by the `absolute` judge."
+)
 store = store_for(current_url())
 batches = ratings.rating_batches(store)
 if batches.empty:
-    st.info("No absolute-rating batches yet. Make one with `evalkit annotate create --mode absolute --models MODEL... "
-            "--prompts SET --per-item K`, invite annotators, and judge the same answers with `--judge absolute`.")
+    st.info(
+        "No absolute-rating batches yet. Make one with `evalkit annotate create --mode absolute --models MODEL... "
+        "--prompts SET --per-item K`, invite annotators, and judge the same answers with `--judge absolute`."
+    )
 else:
     names = {int(row.id): f"{row.name} ({row.n_labels} ratings)" for row in batches.itertuples()}
     batch = filters.remembered_select("Rating batch", list(names), "ratings_batch", names.__getitem__, container=st)
@@ -38,9 +42,17 @@ else:
     else:
         st.altair_chart(rating_bars(figure.shares), width="content", theme=None)
         st.subheader("Agreement")
-        st.dataframe(figure.agreement, hide_index=True, column_config={
-            "agreement": st.column_config.NumberColumn("exact agreement", format="%.3f"),
-            "cohen_kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f")})
-        st.dataframe(pd.DataFrame({"annotator": list(figure.annotators), "agreement with the others": list(figure.annotators.values())}),
-                     hide_index=True, column_config={"agreement with the others": st.column_config.NumberColumn(format="%.3f")})
+        st.dataframe(
+            figure.agreement,
+            hide_index=True,
+            column_config={
+                "agreement": st.column_config.NumberColumn("exact agreement", format="%.3f"),
+                "cohen_kappa": st.column_config.NumberColumn("Cohen's κ", format="%.3f"),
+            },
+        )
+        st.dataframe(
+            pd.DataFrame({"annotator": list(figure.annotators), "agreement with the others": list(figure.annotators.values())}),
+            hide_index=True,
+            column_config={"agreement with the others": st.column_config.NumberColumn(format="%.3f")},
+        )
 timer.footer()
