@@ -43,12 +43,6 @@ def decodings(store: object) -> pd.DataFrame:
     )
 
 
-def labels(store: object) -> dict[str, str]:
-    """decoding hash -> label."""
-    frame = decodings(store)
-    return dict(zip(frame["decoding"], frame["label"]))
-
-
 def changed_parameters(stored: dict[str, Any], wanted: dict[str, Any]) -> str:
     """ "max_new_tokens=96" style list of the stored configuration's values that differ from `wanted`."""
     keys = [key for key in SHOWN_ORDER if stored.get(key) != wanted.get(key)]

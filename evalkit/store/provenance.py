@@ -77,11 +77,3 @@ def start_run(store: Store, command: str, config: dict[str, Any]) -> int:
 def finish_run(store: Store, run_id: int, status: str) -> None:
     with store.engine.begin() as conn:
         conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=status, finished_at=datetime.now(timezone.utc)))
-
-
-def run_record(store: Store, run_id: int) -> dict[str, Any]:
-    with store.engine.connect() as conn:
-        row = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
-    if row is None:
-        raise EvalkitError(f"run {run_id} is not in the store")
-    return dict(row)
