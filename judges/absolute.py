@@ -8,10 +8,9 @@ table carries it like any other graded judge; `RATING_SCORES` maps back for LIMA
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict
-from evalkit.judges.templates import Template, builtin_template
+from evalkit.judges.base import INVALID, Reply, Verdict
+from evalkit.judges.grading import GradingJudge
 from evalkit.records import ScorerSpec
 from evalkit.stats.absolute import RATING_ORDER
 
@@ -41,30 +40,12 @@ def parse_absolute_reply(text: str) -> str | None:
     return last
 
 
-class AbsoluteJudge(LLMJudge):
+class AbsoluteJudge(GradingJudge):
     kind = KIND
-    mode = "single"
     SCORERS = (ScorerSpec(KIND, "score"),)  # 1 = Fail, 2 = Pass, 3 = Excellent
     label = "absolute (LIMA Fail / Pass / Excellent)"
-
-    def __init__(
-        self, judge_model: str, *, template: Template | None = None, max_tokens: int = 512, temperature: float = 0.0
-    ) -> None:
-        self.judge_model = judge_model
-        self.template = (template or builtin_template("absolute_lima.txt")).require(["instruction", "output"])
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-
-    def spec(self) -> dict[str, Any]:
-        return {
-            "template": self.template.hash,
-            "parse": PARSE_RULE,
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-        }
-
-    def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
-        return [{"role": "user", "content": self.template.render({"instruction": texts.question, "output": texts.output})}]
+    TEMPLATE_FILE = "absolute_lima.txt"
+    PARSE_RULE = PARSE_RULE
 
     def parse(self, reply: Reply, order: str | None) -> Verdict:
         rating = parse_absolute_reply(reply.text)

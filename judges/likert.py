@@ -5,10 +5,9 @@ then the choice repeated. LIMA grades each answer several times and reports the 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict
-from evalkit.judges.templates import Template, builtin_template
+from evalkit.judges.base import INVALID, Reply, Verdict
+from evalkit.judges.grading import GradingJudge
 from evalkit.records import ScorerSpec
 
 SCALE = (1, 2, 3, 4, 5, 6)
@@ -42,30 +41,13 @@ def parse_likert_reply(text: str) -> int | None:
     return last
 
 
-class LikertJudge(LLMJudge):
+class LikertJudge(GradingJudge):
     kind = "likert"
     SCORERS = (ScorerSpec("likert", "score"),)
-    mode = "single"
     label = "likert (LIMA 6-point helpfulness)"
-
-    def __init__(
-        self, judge_model: str, *, template: Template | None = None, max_tokens: int = 1024, temperature: float = 0.0
-    ) -> None:
-        self.judge_model = judge_model
-        self.template = (template or builtin_template("likert_lima.txt")).require(["instruction", "output"])
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-
-    def spec(self) -> dict[str, Any]:
-        return {
-            "template": self.template.hash,
-            "parse": PARSE_RULE,
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-        }
-
-    def messages(self, texts: SlotTexts, order: str | None) -> list[Message]:
-        return [{"role": "user", "content": self.template.render({"instruction": texts.question, "output": texts.output})}]
+    TEMPLATE_FILE = "likert_lima.txt"
+    PARSE_RULE = PARSE_RULE
+    DEFAULT_MAX_TOKENS = 1024
 
     def parse(self, reply: Reply, order: str | None) -> Verdict:
         score = parse_likert_reply(reply.text)
