@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import and_, func, insert, select
@@ -148,17 +149,21 @@ def batch_id(store: Store, name: str) -> int:
     return int(found)
 
 
-def _open_items(batch: int, annotator: str):  # type: ignore[no-untyped-def]
-    """Items of the batch this annotator has not labelled and that still need labels (fewer than K)."""
-    i, h, b = t.annotation_items, t.human_labels, t.annotation_batches
-    mine = select(h.c.item_id).where(h.c.annotator == annotator)
-    counts = select(h.c.item_id, func.count().label("n")).group_by(h.c.item_id).subquery()
+def open_items(items: Any, labels: Any, batches: Any, batch: int, annotator: str):  # type: ignore[no-untyped-def]
+    """Items of the batch this annotator has not labelled and that still need labels (fewer than K),
+    for any pair of item and label tables (pairwise items and their labels, rating items and ratings)."""
+    mine = select(labels.c.item_id).where(labels.c.annotator == annotator)
+    counts = select(labels.c.item_id, func.count().label("n")).group_by(labels.c.item_id).subquery()
     return (
-        select(i.c.id, i.c.position)
-        .join(b, b.c.id == i.c.batch_id)
-        .outerjoin(counts, counts.c.item_id == i.c.id)
-        .where(i.c.batch_id == batch, i.c.id.not_in(mine), func.coalesce(counts.c.n, 0) < b.c.per_item)
+        select(items.c.id, items.c.position)
+        .join(batches, batches.c.id == items.c.batch_id)
+        .outerjoin(counts, counts.c.item_id == items.c.id)
+        .where(items.c.batch_id == batch, items.c.id.not_in(mine), func.coalesce(counts.c.n, 0) < batches.c.per_item)
     )
+
+
+def _open_items(batch: int, annotator: str):  # type: ignore[no-untyped-def]
+    return open_items(t.annotation_items, t.human_labels, t.annotation_batches, batch, annotator)
 
 
 def next_item(store: Store, batch: int, annotator: str) -> AnnotationItem | None:

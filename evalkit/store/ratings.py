@@ -19,6 +19,7 @@ from evalkit.errors import EvalkitError
 from evalkit.hashing import sha256_text
 from evalkit.records import context_of
 from evalkit.store import schema as t
+from evalkit.store.annotations import open_items
 from evalkit.store.generation_sets import choose_decoding
 from evalkit.store.store import Store
 
@@ -101,15 +102,7 @@ def create_rating_batch(
 
 
 def _open_items(batch: int, annotator: str):  # type: ignore[no-untyped-def]
-    i, h, b = t.rating_items, t.rating_labels, t.rating_batches
-    mine = select(h.c.item_id).where(h.c.annotator == annotator)
-    counts = select(h.c.item_id, func.count().label("n")).group_by(h.c.item_id).subquery()
-    return (
-        select(i.c.id, i.c.position)
-        .join(b, b.c.id == i.c.batch_id)
-        .outerjoin(counts, counts.c.item_id == i.c.id)
-        .where(i.c.batch_id == batch, i.c.id.not_in(mine), func.coalesce(counts.c.n, 0) < b.c.per_item)
-    )
+    return open_items(t.rating_items, t.rating_labels, t.rating_batches, batch, annotator)
 
 
 def next_rating_item(store: Store, batch: int, annotator: str) -> RatingItem | None:
