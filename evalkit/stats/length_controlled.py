@@ -61,10 +61,14 @@ def hub_files_cached() -> bool:
 
 @contextmanager
 def _quiet_libraries() -> Iterator[None]:
-    """alpaca-eval's import warns about pkg_resources and its sklearn calls about deprecated
-    arguments; neither is something an evalkit user can act on."""
+    """alpaca-eval's import warns about pkg_resources, its sklearn calls about deprecated arguments,
+    and liblinear about convergence on small or one-sided sets (the fit is alpaca-eval's own, with its
+    own iteration limit); none of it is something an evalkit user can act on."""
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", message=".*pkg_resources.*")
         yield
 
