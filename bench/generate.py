@@ -4,7 +4,8 @@ Three ways to answer the same prompts, greedy, repetition penalty 1.0, answers o
 stops at its own end of turn or at the new-token limit):
   naive          what people write first: apply the chat template, `model.generate` one prompt at a time
   generate_batch transformers' own continuous batching (`model.generate_batch`, paged KV cache)
-  evalkit        evalkit's transformers backend (length-sorted batches, finished rows dropped each step)
+  evalkit        evalkit's transformers backend (its own loop: length-sorted batches, grouped prefill,
+                 cache written in place, ended rows dropped)
 Each method is warmed up first (an unwarmed first call costs a large share of its speed), then measured
 in rotating rounds, best of --rounds. tokens/s counts the tokens each answer really has (its stop token
 included). Absolute rates on a shared machine are noise; the ratios within one run are the figures.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.generate import decode_loop
 from evalkit.generate.chat import render, stop_token_ids
 from evalkit.generate.progress import StepCallback, step_counter
 from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
@@ -41,6 +42,9 @@ def load_model(path: Path, device: str | None = None) -> tuple[Any, Any, str]:
     return model, tokenizer, device
 
 
+KV_CACHE_BYTES = 2 << 30  # CPU: the key/value memory one batch of evalkit's loop may hold
+
+
 class TransformersGenerator:
     backend = "transformers"
     on_step: StepCallback | None = None  # set by the progress display: called after every decoding step
@@ -48,10 +52,25 @@ class TransformersGenerator:
     def __init__(self, path: Path, batch_size: int = 64, device: str | None = None, max_batch_tokens: int | None = None) -> None:
         self.model, self.tokenizer, self.device = load_model(path, device)
         self.batch_size = batch_size
-        # CPU: a batch is padded to its longest prompt, and prefilling padding costs compute: keep batches narrow
-        # (measured: one 50-row batch of the dev set, padded to its longest multi-turn prompt, ran at a third of the speed).
-        self.max_batch_tokens = max_batch_tokens or (131_072 if self.device.startswith("cuda") else 16_384)
         self.stop_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
+        # evalkit's own loop for full-attention models (drops ended rows, writes the cache in place);
+        # transformers' generate for the rest. Same forward, same logits processors.
+        self.own_loop = decode_loop.supports(self.model)
+        self.max_batch_tokens = max_batch_tokens or self._default_batch_tokens()
+
+    def _default_batch_tokens(self) -> int:
+        """Most rows x (longest prompt + new tokens) per batch.
+
+        With `model.generate` a batch's prefill is padded to its longest prompt, and on a CPU prefilling
+        padding costs compute: keep batches narrow there (measured: one 50-row batch of the dev set, padded to
+        its longest multi-turn prompt, ran at a third of the speed). evalkit's loop prefills prompts in groups
+        of similar length, so its width costs only key/value memory: the budget is KV_CACHE_BYTES of it, and
+        wider batches run the matmuls at a better rate (SmolLM2, 512 new tokens: the 50 dev prompts in one batch, not 21)."""
+        if self.device.startswith("cuda"):
+            return 131_072
+        if not self.own_loop:
+            return 16_384
+        return max(1, KV_CACHE_BYTES // decode_loop.cache_bytes_per_position(self.model))
 
     def _generate_kwargs(self, decoding: DecodingParams) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -79,26 +98,33 @@ class TransformersGenerator:
             )
             torch.manual_seed(decoding.seed + start)
             began = time.perf_counter()
-            steps = {"stopping_criteria": step_counter(self.stop_ids, self.on_step)} if self.on_step else {}
-            with torch.inference_mode():
-                output = self.model.generate(**encoded, **kwargs, **steps)
+            answers = self._decode(encoded, decoding, kwargs)
             elapsed = time.perf_counter() - began
-            new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
-            results = []
-            for row, index in zip(new_tokens, batch):
-                kept, finish = self._until_stop(row)
-                results.append(
-                    GenerationResult(
-                        prompt_hash=requests[index].prompt.hash,
-                        sample=requests[index].sample,
-                        text=self.tokenizer.decode(kept, skip_special_tokens=True).strip(),
-                        prompt_tokens=lengths[index],
-                        completion_tokens=len(kept) + (finish == "stop"),
-                        finish_reason=finish,
-                        latency_s=elapsed,
-                    )
+            results = [
+                GenerationResult(
+                    prompt_hash=requests[index].prompt.hash,
+                    sample=requests[index].sample,
+                    text=self.tokenizer.decode(answer.tokens, skip_special_tokens=True).strip(),
+                    prompt_tokens=lengths[index],
+                    completion_tokens=len(answer.tokens) + (answer.finish == "stop"),
+                    finish_reason=answer.finish,
+                    latency_s=elapsed,
                 )
+                for answer, index in zip(answers, batch)
+            ]
             yield results
+
+    def _decode(self, encoded: Any, decoding: DecodingParams, kwargs: dict[str, Any]) -> list[decode_loop.Answer]:
+        import torch
+
+        if self.own_loop:
+            return decode_loop.decode(
+                self.model, encoded["input_ids"], encoded["attention_mask"], decoding, self.stop_ids, self.on_step
+            )
+        steps = {"stopping_criteria": step_counter(self.stop_ids, self.on_step)} if self.on_step else {}
+        with torch.inference_mode():
+            output = self.model.generate(**encoded, **kwargs, **steps)
+        return [decode_loop.Answer(*self._until_stop(row)) for row in output[:, encoded["input_ids"].shape[1] :].tolist()]
 
     def _batches(self, order: list[int], lengths: list[int], max_new_tokens: int) -> Iterator[tuple[int, list[int]]]:
         """Consecutive runs of the length-sorted (longest first) order, each within the row and token limits."""

@@ -1,0 +1,184 @@
+"""Batched decoding that stops computing an answer once it has ended.
+
+`model.generate` keeps every row of a batch in every step until the last row ends, so a batch whose
+answers have natural lengths (one ends after 40 tokens, another runs to the limit) pays full width to the
+end, and its DynamicCache copies the whole cache every step. This loop is the same greedy/sampling
+decode on the same model forward and transformers' own logits processors, with these changes:
+  - the key/value cache is preallocated and written in place (`kv_cache.PreallocatedLayer`);
+  - rows that ended are dropped from the batch (cache, mask, history) once they are an eighth of it,
+    so the matmuls shrink with the work left;
+  - prompts are prefilled in groups of similar length, each padded only to its own longest prompt, then
+    placed side by side in the batch's cache: one long prompt no longer pads the whole batch's prefill;
+  - for architectures whose head is a plain linear layer, the logits are computed as W @ h^T: with few
+    rows and a 49k-word vocabulary MKL runs that orientation 30% faster on this CPU (same products).
+Models whose cache is not one full-attention layer per layer (sliding windows, linear attention) are
+not handled here; the backend uses `model.generate` for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import torch
+from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
+
+from evalkit.generate.kv_cache import PreallocatedCache, preallocated_cache
+from evalkit.generate.progress import StepCallback
+from evalkit.records import DecodingParams
+
+COMPACT_FRACTION = 8  # drop ended rows once they are 1/8 of the batch: each drop copies the cache once
+PREFILL_TOKENS = 1024  # a prefill group's rows x width: enough rows for efficient matmuls, little padding
+# Causal LMs whose forward is exactly lm_head(decoder(...)): no logit soft-capping or scaling to reproduce.
+PLAIN_HEAD_ARCHITECTURES = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM"})
+
+
+@dataclass
+class Answer:
+    tokens: list[int]  # the generated tokens before the stop token
+    finish: str  # "stop" (an end-of-turn token was generated) or "length"
+
+
+def logits_processors(decoding: DecodingParams, padding: torch.Tensor) -> LogitsProcessorList:
+    """The processors `model.generate` applies for these settings, in its order; `padding` (each row's
+    left padding) keeps pad tokens out of the repetition penalty, as generate does."""
+    processors = LogitsProcessorList()
+    if decoding.repetition_penalty != 1.0:
+        processors.append(RepetitionPenaltyLogitsProcessor(decoding.repetition_penalty, prompt_ignore_length=padding))
+    if not decoding.greedy:
+        if decoding.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(decoding.temperature))
+        if decoding.top_p < 1.0:
+            processors.append(TopPLogitsWarper(decoding.top_p))
+    return processors
+
+
+def supports(model: Any) -> bool:
+    return preallocated_cache(model.config, 1) is not None
+
+
+def cache_bytes_per_position(model: Any) -> int:
+    """Key/value bytes one token of one row holds: layers x (key + value) x kv heads x head size x dtype."""
+    config = model.config.get_text_config(decoder=True)
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    element = torch.finfo(model.dtype).bits // 8
+    return int(config.num_hidden_layers * 2 * heads * head_dim * element)
+
+
+@torch.inference_mode()
+def decode(
+    model: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    decoding: DecodingParams,
+    stop_ids: Sequence[int],
+    on_step: StepCallback | None = None,
+) -> list[Answer]:
+    """Answers for a left-padded batch, one per row, in row order."""
+    rows, width = input_ids.shape
+    cache = _new_cache(model, width + decoding.max_new_tokens)
+    last_logits = _logits_function(model)
+    padding = (attention_mask != 0).int().argmax(dim=1)
+    processors = logits_processors(decoding, padding)
+    stops = torch.tensor(list(stop_ids), device=input_ids.device)
+    answers: list[list[int]] = [[] for _ in range(rows)]
+    finish = ["length"] * rows
+    present = torch.arange(rows, device=input_ids.device)  # original row of each batch row
+    ended = torch.zeros(rows, dtype=torch.bool, device=input_ids.device)  # ended rows not yet dropped
+    history = cast(torch.LongTensor, input_ids)  # the repetition penalty reads the prompt and the answer so far
+    mask = attention_mask
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    logits = _prefill(model, last_logits, input_ids, attention_mask, positions, cache)
+    for step in range(decoding.max_new_tokens):
+        scores = processors(history, logits)
+        if decoding.greedy:
+            chosen = scores.argmax(-1)
+        else:
+            chosen = torch.multinomial(scores.softmax(-1), num_samples=1).squeeze(1)
+        stopped = torch.isin(chosen, stops) & ~ended
+        for row, token, is_stop, done in zip(present.tolist(), chosen.tolist(), stopped.tolist(), ended.tolist()):
+            if done:
+                continue
+            if is_stop:
+                finish[row] = "stop"
+            else:
+                answers[row].append(token)
+        if on_step is not None:
+            on_step(int((~ended).sum()), int(stopped.sum()))
+        ended |= stopped
+        if bool(ended.all()) or step == decoding.max_new_tokens - 1:
+            break
+        history = cast(torch.LongTensor, torch.cat([history, chosen[:, None]], dim=1))
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+        positions = positions[:, -1:] + 1
+        step_input = chosen[:, None]
+        if int(ended.sum()) * COMPACT_FRACTION >= len(present):
+            keep = (~ended).nonzero().squeeze(1)
+            cache.batch_select_indices(keep)
+            present, mask, positions, step_input = (t[keep] for t in (present, mask, positions, step_input))
+            history = cast(torch.LongTensor, history[keep])
+            ended, padding = ended[keep], padding[keep]
+            processors = logits_processors(decoding, padding)
+        logits = last_logits(step_input, mask, positions, cache)
+    return [Answer(tokens, reason) for tokens, reason in zip(answers, finish)]
+
+
+def _new_cache(model: Any, capacity: int) -> PreallocatedCache:
+    cache = preallocated_cache(model.config, capacity)
+    if cache is None:
+        raise ValueError(f"{type(model).__name__}: not a full-attention model; use model.generate")
+    return cache
+
+
+LastLogits = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, PreallocatedCache], torch.Tensor]
+
+
+def _logits_function(model: Any) -> LastLogits:
+    """(input ids, attention mask, position ids, cache) -> fp32 logits of each row's last position."""
+    if type(model).__name__ in PLAIN_HEAD_ARCHITECTURES and getattr(model.lm_head, "bias", None) is None:
+        decoder, head = model.model, model.lm_head.weight
+
+        def plain_head(ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: PreallocatedCache) -> torch.Tensor:
+            hidden = decoder(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
+            return torch.mm(head, hidden.last_hidden_state[:, -1, :].t()).t().float()
+
+        return plain_head
+
+    def model_head(ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: PreallocatedCache) -> torch.Tensor:
+        output = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1)
+        return output.logits[:, -1, :].float()
+
+    return model_head
+
+
+def _prefill(
+    model: Any,
+    last_logits: LastLogits,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor,
+    positions: torch.Tensor,
+    cache: PreallocatedCache,
+) -> torch.Tensor:
+    """Prefill the prompts in groups of neighbouring rows (the batch is sorted by length), each group cut to
+    its own longest prompt, and place each group's keys and values in the batch's cache."""
+    rows, width = input_ids.shape
+    lengths = [int(n) for n in mask.sum(-1).tolist()]
+    logits: list[torch.Tensor] = []
+    start = 0
+    while start < rows:
+        group = slice(start, min(rows, start + max(1, PREFILL_TOKENS // max(1, lengths[start]))))
+        group_width = max(lengths[group])
+        group_cache = _new_cache(model, group_width)
+        logits.append(
+            last_logits(
+                input_ids[group, width - group_width :],
+                mask[group, width - group_width :],
+                positions[group, width - group_width :],
+                group_cache,
+            )
+        )
+        cache.place(group, group_cache, rows, width)
+        start = group.stop
+    return torch.cat(logits)
