@@ -41,6 +41,17 @@ def _majority(outcomes: list[str]) -> str | None:
     return str(counts.index[0]) if len(counts) and (len(counts) == 1 or counts.iloc[0] > counts.iloc[1]) else None
 
 
+def humans_of_pair(humans: pd.DataFrame, left: int, right: int, decoding: str | None) -> pd.DataFrame:
+    """Human labels comparing these two models (either way round); only those of `decoding`'s answers
+    when given, as the judges' columns are."""
+    pair = ((humans["model_id"] == left) & (humans["baseline_id"] == right)) | (
+        (humans["model_id"] == right) & (humans["baseline_id"] == left)
+    )
+    if decoding is not None:
+        pair &= (humans["decoding_a"] == decoding) & (humans["decoding_b"] == decoding)
+    return humans[pair]
+
+
 def compare_rows(
     snapshot: Snapshot, left: int, right: int, humans: pd.DataFrame, labels: dict[JudgeKey, str], decoding: str | None = None
 ) -> tuple[pd.DataFrame, list[str]]:
@@ -70,10 +81,7 @@ def compare_rows(
         means = rows.groupby(["prompt_hash", "model_id"])["score"].mean().unstack("model_id")
         parts.append(pd.DataFrame({f"{name} · L": means.get(left), f"{name} · R": means.get(right)}, index=means.index))
 
-    pair_humans = humans[
-        ((humans["model_id"] == left) & (humans["baseline_id"] == right))
-        | ((humans["model_id"] == right) & (humans["baseline_id"] == left))
-    ].copy()
+    pair_humans = humans_of_pair(humans, left, right, decoding).copy()
     if not pair_humans.empty:
         flipped = pair_humans["model_id"] == right
         pair_humans.loc[flipped, "outcome"] = _flip(pair_humans.loc[flipped, "outcome"])

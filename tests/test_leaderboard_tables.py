@@ -122,6 +122,13 @@ def test_compare_rows_flip_with_the_point_of_view(built) -> None:
     assert forward["order_flip"].sum() == int((decided & (pairwise["verdict_ab"] != pairwise["verdict_ba"])).sum())
     labelled = forward.dropna(subset=["humans"])
     assert len(labelled) == 5 and labelled["humans"].str.count(",").eq(2).all()  # three annotators each
+    # one decoding at a time: its own answers' labels count, another decoding's do not
+    decoding = str(humans["decoding_a"].iloc[0])
+    same, _ = compare_rows(snapshot, model, baseline, humans, {}, decoding)
+    assert same.dropna(subset=["humans"])["humans"].tolist() == labelled["humans"].tolist()
+    elsewhere = humans.assign(decoding_a="another-decoding")
+    other, _ = compare_rows(snapshot, model, baseline, elsewhere, {}, decoding)
+    assert "humans" not in other.columns or other["humans"].isna().all()
 
 
 def test_rater_groups_pool_over_items() -> None:

@@ -231,9 +231,10 @@ def progress(store: Store, batch: int, annotator: str) -> tuple[int, int]:
 
 
 def labels(store: Store, batch: int | None = None) -> pd.DataFrame:
-    """Every human label with its item: batch, prompt, the model's (a) and baseline's (b) generations, the
-    shown order and the batch's models."""
+    """Every human label with its item: batch, prompt, the model's (a) and baseline's (b) generations and
+    their decodings (`decoding_a`, `decoding_b`: decoding hashes), the shown order and the batch's models."""
     h, i, b = t.human_labels, t.annotation_items, t.annotation_batches
+    ga, gb = t.generations.alias("ga"), t.generations.alias("gb")
     query = (
         select(
             h.c.id,
@@ -248,9 +249,13 @@ def labels(store: Store, batch: int | None = None) -> pd.DataFrame:
             i.c.order,
             b.c.model_id,
             b.c.baseline_id,
+            ga.c.decoding_hash.label("decoding_a"),
+            gb.c.decoding_hash.label("decoding_b"),
         )
         .join(i, i.c.id == h.c.item_id)
         .join(b, b.c.id == i.c.batch_id)
+        .join(ga, ga.c.id == i.c.generation_a)
+        .join(gb, gb.c.id == i.c.generation_b)
         .order_by(h.c.id)
     )
     if batch is not None:

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from evalkit.leaderboard import data, filters, tables
-from evalkit.leaderboard.compare_rows import FLIP, compare_rows
+from evalkit.leaderboard.compare_rows import FLIP, compare_rows, humans_of_pair
 from evalkit.leaderboard.conversation_view import show_question
 from evalkit.leaderboard.store_access import PageTimer
 from evalkit.vocabulary import MODEL_VIEW
@@ -119,12 +119,8 @@ for row in judged[judged["baseline_id"].isna()].itertuples():
 if judged.empty:
     st.caption("No judgments of these two answers.")
 
-humans = data.labels()
-humans = humans[
-    (humans["prompt_hash"] == item["prompt_hash"])
-    & humans["model_id"].isin([left, right])
-    & humans["baseline_id"].isin([left, right])
-]
+humans = humans_of_pair(data.labels(), left, right, decoding)
+humans = humans[humans["prompt_hash"] == item["prompt_hash"]]
 if not humans.empty:
     st.subheader("Human labels")
     results_of_left = [o if m == left else FLIP.get(o, o) for o, m in zip(humans["outcome"], humans["model_id"])]
