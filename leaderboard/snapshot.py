@@ -152,7 +152,8 @@ def _prompts(store: Store, judged: set[str]) -> pd.DataFrame:
 
     frame = store.frame(select(t.prompts.c.hash, t.prompts.c.instruction, t.prompts.c.messages))
     frame = frame[frame["hash"].isin(judged)]
-    context = [json.dumps(list(context_of(list(m)))) if context_of(list(m)) else "" for m in frame["messages"]]
+    contexts = (context_of(list(m)) for m in frame["messages"])
+    context = [json.dumps(list(c)) if c else "" for c in contexts]
     return pd.DataFrame(
         {
             "hash": frame["hash"].astype(object).to_numpy(),
