@@ -22,11 +22,21 @@ class PreallocatedLayer(DynamicLayer):
         self.length = 0
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
-        batch, heads, _, key_dim = key_states.shape
-        self.device = key_states.device
-        self.key_buffer = key_states.new_empty((batch, heads, self.capacity, key_dim))
-        self.value_buffer = value_states.new_empty((batch, heads, self.capacity, value_states.shape[-1]))
+        self._allocate(key_states.shape[0], key_states, value_states)
+
+    def _allocate(self, rows: int, keys: torch.Tensor, values: torch.Tensor) -> None:
+        # zeros, not empty: columns left of a short group's prompts are masked, but masked garbage can be
+        # NaN, and attention's 0 x NaN is NaN
+        self.device = keys.device
+        self.key_buffer = keys.new_zeros((rows, keys.shape[1], self.capacity, keys.shape[3]))
+        self.value_buffer = values.new_zeros((rows, values.shape[1], self.capacity, values.shape[3]))
         self.is_initialized = True
+
+    def _expose(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The filled part of the buffers, as the keys and values attention reads."""
+        keys, values = self.key_buffer[:, :, : self.length], self.value_buffer[:, :, : self.length]
+        self.keys, self.values = keys, values
+        return keys, values
 
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
@@ -39,9 +49,7 @@ class PreallocatedLayer(DynamicLayer):
         self.key_buffer[:, :, self.length : end] = key_states
         self.value_buffer[:, :, self.length : end] = value_states
         self.length = end
-        self.keys = self.key_buffer[:, :, :end]
-        self.values = self.value_buffer[:, :, :end]
-        return self.keys, self.values
+        return self._expose()
 
     def get_seq_length(self) -> int:
         return self.length
@@ -50,25 +58,18 @@ class PreallocatedLayer(DynamicLayer):
         """Copy a separately prefilled group of rows into this batch's buffers, right-aligned at `width`
         (left padding stays in front, so every row's last prompt token sits in column width - 1)."""
         if not self.is_initialized:
-            self.device = keys.device
-            # zeros, not empty: a short group's columns left of it are masked, but masked garbage can be NaN,
-            # and attention's 0 x NaN is NaN
-            self.key_buffer = keys.new_zeros((total_rows, keys.shape[1], self.capacity, keys.shape[3]))
-            self.value_buffer = values.new_zeros((total_rows, values.shape[1], self.capacity, values.shape[3]))
-            self.is_initialized = True
+            self._allocate(total_rows, keys, values)
         self.key_buffer[rows, :, width - keys.shape[2] : width] = keys
         self.value_buffer[rows, :, width - values.shape[2] : width] = values
         self.length = width
-        self.keys = self.key_buffer[:, :, :width]
-        self.values = self.value_buffer[:, :, :width]
+        self._expose()
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         if self.is_initialized:
             # index_select copies only the kept rows (the whole capacity, so later steps still write in place)
             self.key_buffer = self.key_buffer.index_select(0, indices)
             self.value_buffer = self.value_buffer.index_select(0, indices)
-            self.keys = self.key_buffer[:, :, : self.length]
-            self.values = self.value_buffer[:, :, : self.length]
+            self._expose()
 
 
 class PreallocatedCache(Cache):

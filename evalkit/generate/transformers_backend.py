@@ -91,14 +91,13 @@ class TransformersGenerator:
         texts = [render(self.tokenizer, r.prompt.messages) for r in requests]
         lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
         order = sorted(range(len(requests)), key=lambda i: lengths[i], reverse=True)
-        kwargs = self._generate_kwargs(decoding)
         for start, batch in self._batches(order, lengths, decoding.max_new_tokens):
             encoded = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False).to(
                 self.device
             )
             torch.manual_seed(decoding.seed + start)
             began = time.perf_counter()
-            answers = self._decode(encoded, decoding, kwargs)
+            answers = self._decode(encoded, decoding)
             elapsed = time.perf_counter() - began
             results = [
                 GenerationResult(
@@ -114,7 +113,7 @@ class TransformersGenerator:
             ]
             yield results
 
-    def _decode(self, encoded: Any, decoding: DecodingParams, kwargs: dict[str, Any]) -> list[decode_loop.Answer]:
+    def _decode(self, encoded: Any, decoding: DecodingParams) -> list[decode_loop.Answer]:
         import torch
 
         if self.own_loop:
@@ -123,7 +122,7 @@ class TransformersGenerator:
             )
         steps = {"stopping_criteria": step_counter(self.stop_ids, self.on_step)} if self.on_step else {}
         with torch.inference_mode():
-            output = self.model.generate(**encoded, **kwargs, **steps)
+            output = self.model.generate(**encoded, **self._generate_kwargs(decoding), **steps)
         return [decode_loop.Answer(*self._until_stop(row)) for row in output[:, encoded["input_ids"].shape[1] :].tolist()]
 
     def _batches(self, order: list[int], lengths: list[int], max_new_tokens: int) -> Iterator[tuple[int, list[int]]]:
