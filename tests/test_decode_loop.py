@@ -1,6 +1,8 @@
 """evalkit's decoding loop against transformers' `model.generate`: the same tokens for greedy decoding
-(with and without a repetition penalty, prompts prefilled in several groups, ended rows dropped
-mid-batch), seeded sampling, and the fallback to `generate` for models it does not handle."""
+(with and without a repetition penalty, prompts prefilled in several groups, a shared prefix prefilled
+once, attention split into row groups, ended rows dropped mid-batch), seeded sampling, and the fallback
+to `generate` for models it does not handle. Token-for-token comparisons with `generate` run the loop's
+linear layers on MKL, as `generate` does; oneDNN's packed matmuls are checked against that."""
 
 from __future__ import annotations
 
@@ -11,10 +13,16 @@ from typing import Any
 import pytest
 
 from evalkit.data import load_prompt_set
-from evalkit.generate import decode_loop
+from evalkit.generate import decode_loop, packed_linear, row_group_attention
 from evalkit.generate.chat import render
 from evalkit.generate.transformers_backend import TransformersGenerator, load_model
 from evalkit.records import DecodingParams, GenerationRequest
+
+
+@pytest.fixture(autouse=True)
+def _mkl_linears(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`generate` multiplies with MKL; so does the loop here, unless a test turns oneDNN back on."""
+    monkeypatch.setattr(packed_linear, "ENABLED", False)
 
 
 def _chaotic_tiny_model(path: Path) -> tuple[Any, Any]:
@@ -31,11 +39,12 @@ def _chaotic_tiny_model(path: Path) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def _batch(tokenizer: Any, count: int, extra_questions: Sequence[str] = ()) -> Any:
+def _batch(tokenizer: Any, count: int, extra_questions: Sequence[str] = (), system: str | None = None) -> Any:
     """`count` dev prompts of different lengths (and any extra questions), left-padded, longest first
-    (as the backend sorts them)."""
-    messages = [p.messages for p in load_prompt_set("dev").prompts[:count]] + [
-        [{"role": "user", "content": q}] for q in extra_questions
+    (as the backend sorts them); `system` opens every conversation with that system turn."""
+    opening = [{"role": "system", "content": system}] if system else []
+    messages = [opening + list(p.messages) for p in load_prompt_set("dev").prompts[:count]] + [
+        opening + [{"role": "user", "content": q}] for q in extra_questions
     ]
     texts = [render(tokenizer, m) for m in messages]
     texts.sort(key=lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]), reverse=True)
@@ -97,6 +106,98 @@ def test_greedy_tokens_match_generate_with_groups_and_dropped_rows(
     assert len(set(ended)) >= 2 and any(finish == "length" for _, finish in ours)  # rows did end at different steps
 
 
+class _Spies:
+    """Records what the loop's shortcuts did: the shared prefix lengths and the attention row groups."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.prefixes: list[tuple[int, list[bool]]] = []
+        self.groups: list[int] = []
+        shared_prefix, attention = decode_loop._shared_prefix, row_group_attention.attention
+
+        def spy_prefix(*args: Any) -> tuple[int, list[bool]]:
+            self.prefixes.append(shared_prefix(*args))
+            return self.prefixes[-1]
+
+        def spy_attention(*args: Any, row_groups: Any = None, **kwargs: Any) -> Any:
+            if args[1].shape[2] == 1:  # a decoding step
+                self.groups.append(len(row_groups or []))
+            return attention(*args, row_groups=row_groups, **kwargs)
+
+        monkeypatch.setattr(decode_loop, "_shared_prefix", spy_prefix)
+        monkeypatch.setitem(row_group_attention.AttentionInterface._global_mapping, row_group_attention.NAME, spy_attention)
+
+
+@pytest.mark.parametrize("repetition_penalty", [1.0, 1.2])
+def test_shared_prefix_and_row_group_attention_give_generates_tokens(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, repetition_penalty: float
+) -> None:
+    model, tokenizer = _chaotic_tiny_model(tiny_model_dir)
+    system = "You are a careful assistant. Answer in plain words, briefly, and say when you are not sure."
+    encoded = _batch(tokenizer, 10, ["Hi."], system=system)
+    stop = _scattered_stop_token(model, encoded, tokenizer.pad_token_id)
+    monkeypatch.setattr(decode_loop, "PREFILL_TOKENS", 160)  # groups whose rows need different shares of the prefix
+    monkeypatch.setattr(decode_loop, "COMPACT_FRACTION", 12)  # row groups re-planned as rows leave
+    monkeypatch.setattr(row_group_attention, "MIN_SAVED_COLUMNS", 4)
+    spies = _Spies(monkeypatch)
+    decoding = DecodingParams(greedy=True, max_new_tokens=24, repetition_penalty=repetition_penalty)
+    ours = _own_answers(model, encoded, decoding, [stop])
+    assert ours == _library_answers(model, encoded, decoding, [stop], tokenizer.pad_token_id)
+    system_tokens = len(tokenizer(system, add_special_tokens=False)["input_ids"])
+    assert spies.prefixes[0][0] > system_tokens and all(spies.prefixes[0][1])  # the system turn and the next turn's opening
+    assert max(spies.groups) >= 3 and len(set(spies.groups)) >= 2  # split, and re-planned after rows left
+    lengths = encoded["attention_mask"].sum(-1).tolist()
+    assert max(lengths) - min(lengths) > spies.prefixes[0][0]  # some rows computed part of the prefix themselves
+
+
+def test_row_groups_follow_the_padding() -> None:
+    plan, step = row_group_attention.plan, row_group_attention.MIN_SAVED_COLUMNS
+    assert plan([]) == []
+    assert plan([0, 0, 0]) == [(0, 3, 0)]
+    assert plan([0, 5, step - 1, step, step + 2, 3 * step]) == [(0, 3, 0), (3, 5, step), (5, 6, 3 * step)]
+    assert plan([step, 0, 2 * step]) == [(0, 3, 0)]  # unsorted rows: one group from the least padding
+
+
+def test_row_group_attention_equals_sdpa_over_the_whole_batch() -> None:
+    import torch
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    generator = torch.Generator().manual_seed(0)
+    rows, heads, kv_heads, width, size = 7, 6, 2, 90, 16
+    padding = [0, 3, 20, 41, 41, 60, 88]
+    query = torch.randn(rows, heads, 1, size, generator=generator)
+    key, value = (torch.randn(rows, kv_heads, width, size, generator=generator) for _ in range(2))
+    mask = (torch.arange(width)[None, :] >= torch.tensor(padding)[:, None])[:, None, None, :]
+    module = torch.nn.Module()
+    module.num_key_value_groups = heads // kv_heads  # type: ignore[assignment]
+    whole, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=size**-0.5)
+    groups = row_group_attention.plan(padding)
+    assert len(groups) == 3
+    split, _ = row_group_attention.attention(module, query, key, value, mask, scaling=size**-0.5, row_groups=groups)
+    torch.testing.assert_close(split, whole, rtol=1e-6, atol=1e-6)
+    garbage = key.clone()
+    garbage[1:, :, :3] = float("nan")  # columns every group past the first skips: never read
+    split_nan, _ = row_group_attention.attention(module, query, garbage, value, mask, scaling=size**-0.5, row_groups=groups)
+    assert not split_nan[3:].isnan().any()
+
+
+def test_the_shared_prefix_is_the_one_that_saves_most_prefill() -> None:
+    import torch
+
+    def shared(*rows: list[int]) -> tuple[int, list[bool]]:
+        width = max(map(len, rows))
+        ids = torch.tensor([[0] * (width - len(r)) + r for r in rows])  # left-padded, as the loop gets them
+        return decode_loop._shared_prefix(ids, [len(r) for r in rows])
+
+    common = list(range(1, 10))
+    # all three share 9 tokens (saves 2 x 9); the first and last share 10 (saves 1 x 10)
+    assert shared(common + [10, 11], common + [12], common + [10, 13, 14]) == (9, [True, True, True])
+    # a conversation under its own system turn keeps its whole prompt to itself
+    assert shared(common + [10, 11], [1, 2, 50, 51, 52, 53, 54, 55, 56, 57], common + [10, 12]) == (10, [True, False, True])
+    assert shared(common + [10]) == (0, [False])  # one row: nothing to share
+    assert shared(common[:7] + [99], common[:7] + [98]) == (0, [False, False])  # 7 in common: below MIN_SHARED_PREFIX
+    assert shared(common, common + [10, 11]) == (8, [True, True])  # stops short of the shorter prompt's last token
+
+
 def test_the_bare_model_forward_gives_the_same_tokens_as_the_fast_head(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,15 +254,61 @@ def test_sliding_window_models_are_left_to_generate() -> None:
 
 
 @pytest.mark.slow
-def test_real_model_greedy_tokens_match_generate(smollm2_dir: Path) -> None:
-    """SmolLM2 on dev prompts: natural end-of-turn stops, the LIMA repetition penalty, the fast head."""
+def test_real_model_greedy_tokens_match_generate(smollm2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SmolLM2 on dev prompts: natural end-of-turn stops, the LIMA repetition penalty, the fast head, the
+    system turn prefilled once, attention split by padding (all at their default settings)."""
     model, tokenizer, _ = load_model(smollm2_dir, "cpu")
     encoded = _batch(tokenizer, 6, ["Say hello.", "What is the capital of France? Answer in one sentence."])
     decoding = DecodingParams(greedy=True, max_new_tokens=40, repetition_penalty=1.2)
     stop_ids = [tokenizer.eos_token_id]
+    spies = _Spies(monkeypatch)
     ours = _own_answers(model, encoded, decoding, stop_ids)
     assert ours == _library_answers(model, encoded, decoding, stop_ids, tokenizer.pad_token_id)
     assert any(finish == "stop" for _, finish in ours) and any(finish == "length" for _, finish in ours)
+    assert spies.prefixes[0][0] >= 20 and max(spies.groups) >= 2  # SmolLM's system turn; prompts of varied lengths
+
+
+@pytest.mark.slow
+def test_onednn_matmuls_give_the_mkl_loops_answers(smollm2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """oneDNN sums in another order than MKL: the logits agree to ~1e-6 relative, so greedy answers may
+    part only at a near-tie. On the real model: the same first token in every row, and the same whole
+    answers in nearly all (all of them on the machines this was written on)."""
+    import torch
+
+    model, tokenizer, _ = load_model(smollm2_dir, "cpu")
+    encoded = _batch(tokenizer, 8)
+    decoding = DecodingParams(greedy=True, max_new_tokens=32, repetition_penalty=1.2)
+    stop_ids = [tokenizer.eos_token_id]
+    mkl = _own_answers(model, encoded, decoding, stop_ids)
+    monkeypatch.setattr(packed_linear, "ENABLED", True)
+    assert packed_linear.usable(model)
+    onednn = _own_answers(model, encoded, decoding, stop_ids)
+    assert [tokens[:1] for tokens, _ in onednn] == [tokens[:1] for tokens, _ in mkl]
+    assert sum(ours == theirs for ours, theirs in zip(onednn, mkl)) >= len(mkl) - 1
+    hidden = torch.randn(3, 1, model.config.hidden_size)
+    projection = model.model.layers[0].mlp.up_proj
+    with torch.inference_mode():
+        plain = projection(hidden)
+        with packed_linear.enabled(model) as store:
+            assert store is not None
+            torch.testing.assert_close(projection(hidden), plain, rtol=1e-5, atol=1e-5)
+        assert "forward" not in projection.__dict__  # MKL again outside the block
+        assert torch.equal(projection(hidden), plain)
+
+
+def test_packed_weights_follow_in_place_updates(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(packed_linear, "ENABLED", True)
+    model, _, _ = load_model(tiny_model_dir, "cpu")
+    projection = model.model.layers[0].self_attn.q_proj
+    hidden = torch.randn(4, 1, projection.in_features)
+    with torch.no_grad(), packed_linear.enabled(model):
+        before = projection(hidden)
+        projection.weight.mul_(2)  # what an optimizer step does: the same tensor, a new version
+        torch.testing.assert_close(projection(hidden), 2 * before, rtol=1e-5, atol=1e-5)
+    monkeypatch.setattr(packed_linear, "MAX_PACKED_BYTES", 0)
+    assert not packed_linear.usable(model)
 
 
 def test_batch_width_is_bounded_by_key_value_memory(tiny_model_dir: Path) -> None:

@@ -9,6 +9,7 @@ positions, writes each step into the next free slice, and hands attention a view
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -54,14 +55,27 @@ class PreallocatedLayer(DynamicLayer):
     def get_seq_length(self) -> int:
         return self.length
 
-    def place(self, rows: slice, keys: torch.Tensor, values: torch.Tensor, total_rows: int, width: int) -> None:
-        """Copy a separately prefilled group of rows into this batch's buffers, right-aligned at `width`
-        (left padding stays in front, so every row's last prompt token sits in column width - 1)."""
+    def place(self, rows: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, total_rows: int, width: int) -> None:
+        """Copy a separately prefilled group of rows (their indices in the batch) into this batch's buffers,
+        right-aligned at `width` (left padding stays in front, so every row's last prompt token sits in
+        column width - 1)."""
         if not self.is_initialized:
             self._allocate(total_rows, keys, values)
         self.key_buffer[rows, :, width - keys.shape[2] : width] = keys
         self.value_buffer[rows, :, width - values.shape[2] : width] = values
         self.length = width
+        self._expose()
+
+    def seed(self, rows: int, prefix: PreallocatedLayer, counts: Sequence[int], end: int) -> None:
+        """Give row r the first counts[r] positions of a one-row `prefix`, ending at column `end` (the
+        first tokens of its prompt, right before the columns the next forward computes); the layer is then
+        `end` long. Rows with a count of 0 or less get none."""
+        self._allocate(rows, prefix.key_buffer, prefix.value_buffer)
+        for row, count in enumerate(counts):
+            if count > 0:
+                self.key_buffer[row, :, end - count : end] = prefix.key_buffer[0, :, :count]
+                self.value_buffer[row, :, end - count : end] = prefix.value_buffer[0, :, :count]
+        self.length = end
         self._expose()
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
@@ -77,7 +91,12 @@ class PreallocatedCache(Cache):
         super().__init__(layers=list(layers))
         self.preallocated = layers
 
-    def place(self, rows: slice, group: PreallocatedCache, total_rows: int, width: int) -> None:
+    def seed(self, prefix: PreallocatedCache, counts: Sequence[int], end: int) -> None:
+        """Start every row with its share of a prefilled common prefix (see PreallocatedLayer.seed)."""
+        for layer, filled in zip(self.preallocated, prefix.preallocated):
+            layer.seed(len(counts), filled, counts, end)
+
+    def place(self, rows: torch.Tensor, group: PreallocatedCache, total_rows: int, width: int) -> None:
         """Copy a group of rows prefilled in `group` into this batch's cache (see PreallocatedLayer.place)."""
         for layer, filled in zip(self.preallocated, group.preallocated):
             layer.place(
