@@ -62,8 +62,8 @@ def linear(module: torch.nn.Linear, x: torch.Tensor, store: dict[int, tuple[int,
 
 @contextmanager
 def enabled(model: Any) -> Iterator[dict[int, tuple[int, torch.Tensor]] | None]:
-    """While the block runs, every nn.Linear of `model` computes with oneDNN on packed weights; yields the
-    packed-weight store (for a head the caller multiplies itself), or None when `usable` says no."""
+    """While the block runs, every nn.Linear of `model` (its head included) computes with oneDNN on packed
+    weights; yields the packed-weight store, or None when `usable` says no (the layers keep MKL)."""
     if not usable(model):
         yield None
         return
