@@ -100,8 +100,8 @@ def decoding_step(model: object, lengths: list[int], rows: int, new_tokens: int,
             for layer in cache.preallocated:
                 layer.length = width - 1
             packed_linear.ENABLED = onednn
-            with packed_linear.enabled(model) as store:
-                logits[name] = decode_loop._logits_function(model, store is not None)(step, mask, positions, cache, groups)
+            with packed_linear.enabled(model) as active:
+                logits[name] = decode_loop._logits_function(model, active)(step, mask, positions, cache, groups)
 
         return run
 

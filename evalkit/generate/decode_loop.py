@@ -89,7 +89,7 @@ def decode(
 ) -> list[Answer]:
     """Answers for a left-padded batch, one per row, in row order."""
     with row_group_attention.enabled(model) as grouped, packed_linear.enabled(model) as packed:
-        return _decode(model, input_ids, attention_mask, decoding, stop_ids, on_step, grouped, packed is not None)
+        return _decode(model, input_ids, attention_mask, decoding, stop_ids, on_step, grouped, packed)
 
 
 def _decode(
@@ -168,20 +168,12 @@ def _logits_function(model: Any, packed: bool = False) -> LastLogits:
     """(input ids, attention mask, position ids, cache, row groups) -> fp32 logits of each row's last position;
     the row groups reach row_group_attention through the model's keyword arguments. With `packed` the
     model's linear layers run on oneDNN (packed_linear), the head included."""
-    if packed and type(model).__name__ in PLAIN_HEAD_ARCHITECTURES:
+    plain = type(model).__name__ in PLAIN_HEAD_ARCHITECTURES
+    if plain and (packed or getattr(model.lm_head, "bias", None) is None):
         decoder, lm_head = model.model, model.lm_head
-
-        def packed_head(
-            ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: PreallocatedCache, groups: Any
-        ) -> torch.Tensor:
-            hidden = decoder(
-                input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True, row_groups=groups
-            )
-            return lm_head(hidden.last_hidden_state[:, -1, :]).float()
-
-        return packed_head
-    if type(model).__name__ in PLAIN_HEAD_ARCHITECTURES and getattr(model.lm_head, "bias", None) is None:
-        decoder, head = model.model, model.lm_head.weight
+        head: Callable[[torch.Tensor], torch.Tensor] = lm_head  # on oneDNN when packed
+        if not packed:  # MKL: W @ h^T, the faster orientation (no bias to add)
+            head = lambda last: torch.mm(lm_head.weight, last.t()).t()  # noqa: E731
 
         def plain_head(
             ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: PreallocatedCache, groups: Any
@@ -189,7 +181,7 @@ def _logits_function(model: Any, packed: bool = False) -> LastLogits:
             hidden = decoder(
                 input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True, row_groups=groups
             )
-            return torch.mm(head, hidden.last_hidden_state[:, -1, :].t()).t().float()
+            return head(hidden.last_hidden_state[:, -1, :]).float()
 
         return plain_head
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import torch
@@ -26,11 +27,19 @@ import torch
 MAX_PACKED_BYTES = 4 << 30
 PACKING_ROWS = 32  # oneDNN picks its blocked layout for this many rows; any row count runs on it
 ENABLED = True  # module switch: tests turn it off to compare with `generate` token for token
+PACKED_ATTRIBUTE = "_evalkit_packed_weight"  # (weight version, packed weight), on each module
 
 
 def usable(model: Any) -> bool:
     """fp32 weights on CPU, a torch built with oneDNN, and room for the packed copies."""
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    return _usable(_linears(model))
+
+
+def _linears(model: Any) -> list[torch.nn.Linear]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+
+
+def _usable(linears: list[torch.nn.Linear]) -> bool:
     if not ENABLED or not linears or not torch.backends.mkldnn.is_available():
         return False
     if not hasattr(torch.ops.mkldnn, "_linear_pointwise"):
@@ -43,36 +52,34 @@ def usable(model: Any) -> bool:
     return sum(w.numel() * w.element_size() for w in weights) <= MAX_PACKED_BYTES
 
 
-def _packed(module: torch.nn.Linear, store: dict[int, tuple[int, torch.Tensor]]) -> torch.Tensor:
-    """The module's weight in oneDNN's layout, packed once and again only after the weight changed
-    in place (a training step bumps the tensor's version counter)."""
+def _packed(module: torch.nn.Linear) -> torch.Tensor:
+    """The module's weight in oneDNN's layout, kept on the module: packed once, and again only after the
+    weight changed in place (a training step bumps the tensor's version counter)."""
     weight = module.weight
-    version = weight._version
-    held = store.get(id(module))
-    if held is None or held[0] != version:
+    held: tuple[int, torch.Tensor] | None = module.__dict__.get(PACKED_ATTRIBUTE)
+    if held is None or held[0] != weight._version:
         with torch.no_grad():
-            held = (version, torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACKING_ROWS))
-        store[id(module)] = held
+            held = (weight._version, torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACKING_ROWS))
+        module.__dict__[PACKED_ATTRIBUTE] = held
     return held[1]
 
 
-def linear(module: torch.nn.Linear, x: torch.Tensor, store: dict[int, tuple[int, torch.Tensor]]) -> torch.Tensor:
-    return torch.ops.mkldnn._linear_pointwise(x, _packed(module, store), module.bias, "none", [], "")
+def linear(module: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(x, _packed(module), module.bias, "none", [], "")
 
 
 @contextmanager
-def enabled(model: Any) -> Iterator[dict[int, tuple[int, torch.Tensor]] | None]:
+def enabled(model: Any) -> Iterator[bool]:
     """While the block runs, every nn.Linear of `model` (its head included) computes with oneDNN on packed
-    weights; yields the packed-weight store, or None when `usable` says no (the layers keep MKL)."""
-    if not usable(model):
-        yield None
+    weights; yields whether it does (False when `usable` says no: the layers keep MKL)."""
+    linears = _linears(model)
+    if not _usable(linears):
+        yield False
         return
-    store: dict[int, tuple[int, torch.Tensor]] = model.__dict__.setdefault("_evalkit_packed_linears", {})
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     for module in linears:
-        module.forward = (lambda m: lambda x: linear(m, x, store))(module)  # type: ignore[method-assign]
+        module.forward = partial(linear, module)  # type: ignore[method-assign]
     try:
-        yield store
+        yield True
     finally:
         for module in linears:
-            del module.forward  # back to the class's forward (usable() ruled out instance-level wrappers)
+            del module.forward  # back to the class's forward (_usable ruled out instance-level wrappers)
