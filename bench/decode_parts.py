@@ -101,7 +101,7 @@ def decoding_step(model: object, lengths: list[int], rows: int, new_tokens: int,
                 layer.length = width - 1
             packed_linear.ENABLED = onednn
             with packed_linear.enabled(model) as active:
-                logits[name] = decode_loop._logits_function(model, active)(step, mask, positions, cache, groups)
+                logits[name] = decode_loop._logits_function(model, active)(step, mask, positions, cache, groups, 1)
 
         return run
 

@@ -119,7 +119,7 @@ class _Spies:
             return self.prefixes[-1]
 
         def spy_attention(*args: Any, row_groups: Any = None, **kwargs: Any) -> Any:
-            if args[1].shape[2] == 1:  # a decoding step
+            if args[1].shape[2] == 1 or kwargs.get("ragged") is not None:  # a decoding step
                 self.groups.append(len(row_groups or []))
             return attention(*args, row_groups=row_groups, **kwargs)
 
@@ -320,3 +320,157 @@ def test_batch_width_is_bounded_by_key_value_memory(tiny_model_dir: Path) -> Non
     assert decode_loop.cache_bytes_per_position(generator.model) == per_position
     assert generator.max_batch_tokens == (2 << 30) // per_position
     assert TransformersGenerator(tiny_model_dir, device="cpu", max_batch_tokens=512).max_batch_tokens == 512
+
+
+class _OracleLookup:
+    """Drafts from the known answers, wrong from a chosen point on: exercises every acceptance length
+    (none, part, all) in every row, which real prompt lookup on a random model rarely does."""
+
+    answers: dict[int, list[int]] = {}
+    vocabulary = 0
+
+    def __init__(self, sequences: dict[int, Sequence[int]]) -> None:
+        self.produced = {row: 0 for row in sequences}
+        self.calls = 0
+
+    def extend(self, row: int, tokens: Sequence[int]) -> None:
+        self.produced[row] += len(tokens)
+
+    def draft(self, row: int, length: int) -> list[int]:
+        self.calls += 1
+        truth = self.answers[row][self.produced[row] :][:length]  # what follows the token fed before the draft
+        wrong_from = (self.calls * 7 + row) % (length + 2)  # some drafts all right, some wrong at once
+        return [token if j < wrong_from else (token + 1) % self.vocabulary for j, token in enumerate(truth)]
+
+
+class _AlwaysDraft:
+    max_draft = 5
+
+    def choose(self, available: dict[int, int]) -> dict[int, int]:
+        return dict(available)
+
+    def observe(self, *args: Any) -> None:
+        pass
+
+
+def test_draft_steps_give_the_one_token_loops_answers(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps where rows feed different numbers of draft tokens (ragged), rejected drafts overwritten, rows
+    ending mid-draft at a stop token or the length limit, rows dropped: the same tokens as one token per
+    step. In float64, so that the different matmul shapes cannot flip a near-tie of the chaotic model."""
+    import torch
+
+    from evalkit.generate import prompt_lookup
+
+    model, tokenizer = _chaotic_tiny_model(tiny_model_dir)
+    model = model.double()
+    encoded = _batch(tokenizer, 10)
+    stop = _scattered_stop_token(model, encoded, tokenizer.pad_token_id)
+    monkeypatch.setattr(decode_loop, "COMPACT_FRACTION", 12)
+    monkeypatch.setattr(row_group_attention, "MIN_SAVED_COLUMNS", 4)  # several row groups, split further by feed
+    decoding = DecodingParams(greedy=True, max_new_tokens=30, repetition_penalty=1.0)
+    monkeypatch.setattr(decode_loop, "SPECULATE", False)
+    one_token = _own_answers(model, encoded, decoding, [stop])
+    assert one_token == _library_answers(model, encoded, decoding, [stop], tokenizer.pad_token_id)
+    # past an answer's end: its stop token, or (at the length limit) tokens the limit must cut off
+    _OracleLookup.answers = {
+        row: tokens + ([stop] if end == "stop" else [1, 2, 3]) for row, (tokens, end) in enumerate(one_token)
+    }
+    _OracleLookup.vocabulary = model.config.vocab_size
+    monkeypatch.setattr(decode_loop, "SPECULATE", True)
+    monkeypatch.setattr(prompt_lookup, "PromptLookup", _OracleLookup)
+    monkeypatch.setattr(prompt_lookup, "DraftPlanner", _AlwaysDraft)
+    steps: list[int] = []
+    with torch.inference_mode():
+        answers = decode_loop.decode(
+            model, encoded["input_ids"], encoded["attention_mask"], decoding, [stop], lambda tokens, _: steps.append(tokens)
+        )
+    assert [(a.tokens, a.finish) for a in answers] == one_token
+    assert {finish for _, finish in one_token} == {"stop", "length"}
+    assert len(steps) < decoding.max_new_tokens * 0.7 and max(steps) > len(one_token)  # several tokens a step
+
+
+def test_prompt_lookup_proposes_what_followed_the_last_repeat() -> None:
+    from evalkit.generate.prompt_lookup import PromptLookup
+
+    lookup = PromptLookup({0: [5, 6, 7, 8, 9, 1, 2, 6, 7], 1: [1, 2, 3]})
+    assert lookup.draft(0, 3) == [8, 9, 1]  # "6 7" was followed by 8 9 1 (no 3-gram "2 6 7" before)
+    assert lookup.draft(1, 4) == []  # nothing repeats yet
+    lookup.extend(1, [4, 1, 2, 3])
+    assert lookup.draft(1, 6) == [4, 1, 2, 3, 4, 1]  # "1 2 3" again: a loop keeps looping past the end
+    lookup.extend(0, [8, 2, 6, 7])
+    assert lookup.draft(0, 2) == [8, 2]  # the 3-gram "2 6 7" wins over the older 2-gram match
+
+
+def test_draft_planner_feeds_drafts_only_where_they_pay() -> None:
+    from evalkit.generate.prompt_lookup import BASE_REFRESH_STEPS, DraftPlanner
+
+    planner = DraftPlanner(max_draft=4)
+    assert planner.choose({0: 4}) == {}  # no step measured yet
+    planner.observe(0, 0.1, {})  # a one-token step: 0.1 s
+    assert planner.choose({0: 4, 1: 0}) == {0: 4}  # the cost of a fed token is unknown: optimistic
+    planner.observe(4, 0.14, {0: (4, 0)})  # 4 drafted tokens cost 0.04 s; row 0's draft was rejected at once
+    assert planner.token_seconds == pytest.approx(0.01)
+    # row 0 now accepts 1/3 (prior 1/2, one rejection): its first draft token is worth 1/3 of a token for
+    # 0.01 s, more than the 2 tokens per 0.1 s a step gives (0.2 per 0.01 s); its second, 1/9, is not
+    assert planner.choose({0: 4, 1: 0}) == {0: 1}
+    for _ in range(BASE_REFRESH_STEPS):
+        planner.observe(1, 0.11, {0: (1, 1)})
+    assert planner.choose({0: 4}) == {}  # time to re-measure a step without drafts
+
+
+def test_ragged_attention_equals_each_rows_own_attention() -> None:
+    """Rows with different padding, lengths and numbers of fed tokens, on grouped-query heads: each fed
+    token attends to its row's columns up to its own, as plain softmax attention computes it row by row."""
+    import torch
+
+    from evalkit.generate.ragged import RaggedStep
+
+    generator = torch.Generator().manual_seed(0)
+    heads, kv_heads, size, width = 6, 2, 8, 40
+    starts, feed_columns, fed = [0, 2, 9, 30], [25, 20, 31, 36], [1, 4, 4, 2]
+    key, value = (torch.randn(4, kv_heads, width, size, generator=generator) for _ in range(2))
+    query = torch.randn(1, heads, sum(fed), size, generator=generator)
+    groups = [(0, 2, 0), (2, 4, 9)]  # padding groups; runs split them further where the feed changes
+    step = RaggedStep.plan(torch.tensor(starts), torch.tensor(feed_columns), fed, groups)
+    assert [(run.first, run.end, run.width) for run in step.runs] == [(0, 1, 1), (1, 2, 4), (2, 3, 4), (3, 4, 2)]
+    assert step.length == 38 and step.columns.tolist() == [25, 20, 21, 22, 23, 31, 32, 33, 34, 36, 37]
+    module = torch.nn.Module()
+    module.num_key_value_groups = heads // kv_heads  # type: ignore[assignment]
+    output, _ = row_group_attention.attention(
+        module,
+        query,
+        key[:, :, : step.length],
+        value[:, :, : step.length],
+        None,
+        scaling=size**-0.5,
+        row_groups=groups,
+        ragged=step,
+    )
+    token = 0
+    for row in range(4):
+        for index in range(fed[row]):
+            columns = slice(starts[row], feed_columns[row] + index + 1)
+            for head in range(heads):
+                keys, values = key[row, head // 3, columns], value[row, head // 3, columns]
+                weights = torch.softmax(keys @ query[0, head, token] * size**-0.5, dim=0)
+                torch.testing.assert_close(output[0, token, head], weights @ values, rtol=1e-5, atol=1e-5)
+            token += 1
+
+
+@pytest.mark.slow
+def test_real_model_drafts_give_the_same_answers(smollm2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SmolLM2, greedy without a repetition penalty (where prompt lookup drafts): the answers of one token
+    per step, and some steps yield several tokens of a row."""
+    model, tokenizer, _ = load_model(smollm2_dir, "cpu")
+    encoded = _batch(tokenizer, 3, ["List the days of the week, one per line.", "Count from one to twenty in words."])
+    decoding = DecodingParams(greedy=True, max_new_tokens=64, repetition_penalty=1.0)
+    stop_ids = [tokenizer.eos_token_id]
+    monkeypatch.setattr(decode_loop, "SPECULATE", False)
+    one_token = _own_answers(model, encoded, decoding, stop_ids)
+    monkeypatch.setattr(decode_loop, "SPECULATE", True)
+    steps: list[int] = []
+    drafted = decode_loop.decode(
+        model, encoded["input_ids"], encoded["attention_mask"], decoding, stop_ids, lambda tokens, _: steps.append(tokens)
+    )
+    assert [(a.tokens, a.finish) for a in drafted] == one_token
+    assert len(steps) < max(len(tokens) for tokens, _ in one_token) + 1  # drafts saved steps on the longest answer

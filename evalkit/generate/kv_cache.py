@@ -21,6 +21,7 @@ class PreallocatedLayer(DynamicLayer):
         super().__init__()
         self.capacity = capacity
         self.length = 0
+        self.slots: tuple[torch.Tensor, torch.Tensor, int] | None = None  # (rows, columns, length): a ragged step
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         self._allocate(key_states.shape[0], key_states, value_states)
@@ -42,6 +43,14 @@ class PreallocatedLayer(DynamicLayer):
     def update(
         self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.slots is not None:
+            rows, columns, length = self.slots
+            if length > self.capacity:
+                raise RuntimeError(f"key/value cache full: {length} positions needed, {self.capacity} preallocated")
+            self.key_buffer[rows, :, columns] = key_states[0].transpose(0, 1)
+            self.value_buffer[rows, :, columns] = value_states[0].transpose(0, 1)
+            self.length = length
+            return self._expose()
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         end = self.length + key_states.shape[-2]
@@ -95,6 +104,12 @@ class PreallocatedCache(Cache):
         """Start every row with its share of a prefilled common prefix (see PreallocatedLayer.seed)."""
         for layer, filled in zip(self.preallocated, prefix.preallocated):
             layer.seed(len(counts), filled, counts, end)
+
+    def write_at(self, slots: tuple[torch.Tensor, torch.Tensor, int] | None) -> None:
+        """Until called with None, forwards feed packed tokens (1 x tokens) and token i's keys and values go
+        to row rows[i], column columns[i]; attention then reads `length` columns (see ragged.RaggedStep)."""
+        for layer in self.preallocated:
+            layer.slots = slots
 
     def place(self, rows: torch.Tensor, group: PreallocatedCache, total_rows: int, width: int) -> None:
         """Copy a group of rows prefilled in `group` into this batch's cache (see PreallocatedLayer.place)."""

@@ -9,6 +9,10 @@ batch into runs of rows with similar padding and hands each run's SDPA call only
 run's first prompt token on. Each call is transformers' own `sdpa_attention_forward`; the columns it no
 longer sees were masked out.
 
+Steps that feed several tokens per row (draft tokens) attend the same way, with the query heads that
+share a key/value head folded together instead of copying the keys (`_attend`), and steps whose rows feed
+different numbers of tokens go through `ragged.RaggedStep`.
+
 The decode loop passes the plan as the `row_groups` keyword, which transformers forwards from the model
 call to every layer's attention function; without it this is plain SDPA.
 """
@@ -23,6 +27,8 @@ import torch
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+from evalkit.generate.ragged import RaggedStep
 
 NAME = "evalkit_row_groups"
 # A split costs one more SDPA call per layer (~0.1 ms) and saves (rows after it) x (columns) of reads:
@@ -58,18 +64,45 @@ def attention(
     attention_mask: torch.Tensor | None,
     *args: Any,
     row_groups: RowGroups | None = None,
+    ragged: RaggedStep | None = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
-    single_query = query.shape[2] == 1
-    if not single_query or attention_mask is None or not row_groups or row_groups == [(0, query.shape[0], 0)]:
+    if ragged is not None:  # packed tokens of rows that feed different numbers of them: attention per run of rows
+        return ragged.attend(lambda q, k, v, mask: _attend(module, q, k, v, mask, *args, **kwargs), query, key, value), None
+    if attention_mask is None or not row_groups:
         return sdpa_attention_forward(module, query, key, value, attention_mask, *args, **kwargs)
     outputs = [
-        sdpa_attention_forward(
-            module, query[a:b], key[a:b, :, c:], value[a:b, :, c:], attention_mask[a:b, ..., c:], *args, **kwargs
-        )[0]
+        _attend(module, query[a:b], key[a:b, :, c:], value[a:b, :, c:], attention_mask[a:b, ..., c:], *args, **kwargs)
         for a, b, c in row_groups
     ]
-    return torch.cat(outputs), None
+    return (outputs[0] if len(outputs) == 1 else torch.cat(outputs)), None
+
+
+def _attend(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor,
+    *args: Any,
+    **kwargs: Any,
+) -> torch.Tensor:
+    """SDPA on the key/value heads as stored. For one query token transformers folds the query heads that
+    share a key/value head into one (`pack_gqa`); for several (a step that checks draft tokens) it copies
+    every key and value once per sharing head (`repeat_kv`), which made such a step's attention 3.5x as slow
+    on SmolLM2 (3 heads share each). Folding works for several query tokens too: the sharing heads' queries
+    become more query rows of their key/value head, each with its token's mask row."""
+    sharing = getattr(module, "num_key_value_groups", 1)
+    rows, heads, tokens, size = query.shape
+    if tokens == 1 or sharing == 1 or mask.shape[1] != 1 or kwargs.get("dropout", 0.0) or kwargs.get("softcap") is not None:
+        return sdpa_attention_forward(module, query, key, value, mask, *args, **kwargs)[0]
+    kv_heads = heads // sharing
+    folded_query = query.reshape(rows, kv_heads, sharing * tokens, size)
+    folded_mask = mask.unsqueeze(2).expand(-1, mask.shape[1], sharing, -1, -1).reshape(rows, mask.shape[1], sharing * tokens, -1)
+    output = torch.nn.functional.scaled_dot_product_attention(
+        folded_query, key, value, attn_mask=folded_mask, scale=kwargs.get("scaling")
+    )
+    return output.reshape(rows, heads, tokens, size).transpose(1, 2).contiguous()
 
 
 AttentionInterface.register(NAME, attention)
