@@ -7,7 +7,8 @@ stops at its own end of turn or at the new-token limit):
   evalkit        evalkit's transformers backend (its own loop: length-sorted batches, grouped prefill,
                  cache written in place, ended rows dropped)
 Each method is warmed up first (an unwarmed first call costs a large share of its speed), then measured
-in rotating rounds, best of --rounds. tokens/s counts the tokens each answer really has (its stop token
+in --rounds rounds, its tokens/s pooled over them; the naive loop's prompts are split into shares, each
+run right before one of the other methods' runs, so all three are timed over the same stretch of time. tokens/s counts the tokens each answer really has (its stop token
 included). Absolute rates on a shared machine are noise; the ratios within one run are the figures.
 
 The naive loop runs one prompt at a time, so its tokens/s does not depend on how many prompts there are:
@@ -111,15 +112,28 @@ def flops_per_token(model: Any, context: float) -> float:
 def measure(
     generator: TransformersGenerator, prompts: list[Prompt], naive_prompts: list[Prompt], new_tokens: int, rounds: int
 ) -> dict[str, tuple[float, int]]:
+    """tokens/s of each method, pooled over its runs (all tokens over all seconds). The naive loop's prompts
+    are split into shares run right before each run of the others, so its timing is spread over the same
+    stretch of time as theirs: a slow spell on the shared host falls on every method alike."""
     for method in METHODS.values():  # warm-up: kernels, allocator, the continuous-batching manager
         method(generator, prompts[:4], 8)
-    runs: dict[str, list[tuple[float, int]]] = {name: [] for name in METHODS}
-    for _ in range(rounds):  # rotating rounds, so a burst of load elsewhere does not decide a ratio
-        for name, method in METHODS.items():
-            began = time.perf_counter()
-            produced = method(generator, naive_prompts if name == "naive" else prompts, new_tokens)
-            runs[name].append((produced / (time.perf_counter() - began), produced))
-    return {name: max(results) for name, results in runs.items()}
+    batched = [name for name in METHODS if name != "naive"]
+    shares = [naive_prompts[i :: rounds * len(batched)] for i in range(rounds * len(batched))]
+    totals: dict[str, list[float]] = {name: [0.0, 0.0] for name in METHODS}  # seconds, tokens
+
+    def timed(name: str, work: list[Prompt]) -> None:
+        began = time.perf_counter()
+        produced = METHODS[name](generator, work, new_tokens)
+        totals[name][0] += time.perf_counter() - began
+        totals[name][1] += produced
+
+    for round_index in range(rounds):
+        for position, name in enumerate(batched):
+            if share := shares[round_index * len(batched) + position]:
+                timed("naive", share)
+            timed(name, prompts)
+    per_run = {name: tokens if name == "naive" else tokens / rounds for name, (_, tokens) in totals.items()}
+    return {name: (tokens / seconds, round(per_run[name])) for name, (seconds, tokens) in totals.items()}
 
 
 def report(
@@ -159,7 +173,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=50, help="dev prompts (the set has 50)")
     parser.add_argument("--naive-prompts", type=int, default=8)
     parser.add_argument("--new-tokens", default="128,512")
-    parser.add_argument("--rounds", type=int, default=2, help="best of this many rounds of each")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of each method, pooled")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
