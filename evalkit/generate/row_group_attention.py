@@ -89,8 +89,8 @@ def _attend(
 ) -> torch.Tensor:
     """SDPA on the key/value heads as stored. For one query token transformers folds the query heads that
     share a key/value head into one (`pack_gqa`); for several (a step that checks draft tokens) it copies
-    every key and value once per sharing head (`repeat_kv`), which made such a step's attention 3.5x as slow
-    on SmolLM2 (3 heads share each). Folding works for several query tokens too: the sharing heads' queries
+    every key and value once per sharing head (`repeat_kv`), which made such a step's attention 2.5-9x as
+    slow on SmolLM2 (3 heads share each; bench/decode_parts.py). Folding works for several query tokens too: the sharing heads' queries
     become more query rows of their key/value head, each with its token's mask row."""
     sharing = getattr(module, "num_key_value_groups", 1)
     rows, heads, tokens, size = query.shape
