@@ -7,10 +7,10 @@ a cheap guess at what follows now. The decode loop feeds such guesses with the r
 forward and keeps the longest prefix the model itself would have chosen: the answer is the same, and a
 step that streams every weight once yields several tokens of a row instead of one.
 
-`DraftPlanner` decides how many guessed tokens a step feeds, from what it measured: the seconds a step
-costs per extra token and each row's recent share of accepted guesses. A step with drafts computes every
-row at the longer width, so guessing pays only when enough rows guess well: on a CPU the extra tokens cost
-nearly as much as rows do, on a GPU far less.
+`DraftPlanner` decides which rows feed guessed tokens and how many, from what it measured: the seconds
+one more fed token costs and each row's recent share of accepted guesses. Every fed token is computed
+whether it is kept or not, so a guess pays only where it is likely to be right: on a CPU a fed token
+costs nearly as much as a row does, on a GPU far less.
 
 The idea and the n-gram lookup are those of transformers' `PromptLookupCandidateGenerator`
 (`prompt_lookup_num_tokens`), which serves one sequence at a time; this keeps an index per row, so a
