@@ -297,15 +297,7 @@ def _logits_function(model: Any, packed: bool = False) -> Logits:
             keep: int,
             ragged: RaggedStep | None = None,
         ) -> torch.Tensor:
-            hidden = decoder(
-                input_ids=ids,
-                attention_mask=mask,
-                position_ids=positions,
-                cache=cache,
-                use_cache=True,
-                row_groups=groups,
-                ragged=ragged,
-            )
+            hidden = decoder(**_forward_inputs(ids, mask, positions, cache, groups, ragged))
             last = hidden.last_hidden_state[:, -keep:, :]
             return head(last.reshape(-1, last.shape[-1])).float().view(last.shape[0], keep, -1)
 
@@ -320,19 +312,31 @@ def _logits_function(model: Any, packed: bool = False) -> Logits:
         keep: int,
         ragged: RaggedStep | None = None,
     ) -> torch.Tensor:
-        output = model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            cache=cache,
-            use_cache=True,
-            logits_to_keep=keep,
-            row_groups=groups,
-            ragged=ragged,
-        )
+        output = model(**_forward_inputs(ids, mask, positions, cache, groups, ragged), logits_to_keep=keep)
         return output.logits[:, -keep:, :].float()
 
     return model_head
+
+
+def _forward_inputs(
+    ids: torch.Tensor,
+    mask: torch.Tensor | None,
+    positions: torch.Tensor,
+    cache: PreallocatedCache,
+    groups: Any,
+    ragged: RaggedStep | None,
+) -> dict[str, Any]:
+    """The keyword arguments of a cached forward; transformers hands `row_groups` and `ragged` on to every
+    layer's attention."""
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "position_ids": positions,
+        "cache": cache,
+        "use_cache": True,
+        "row_groups": groups,
+        "ragged": ragged,
+    }
 
 
 def _prefill(
