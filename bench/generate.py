@@ -1,11 +1,14 @@
 """Generation throughput on the real model (SmolLM2-135M-Instruct) and a tiny one, in one run.
 
-Three ways to answer the same prompts, greedy, repetition penalty 1.0, answers of natural length (each
-stops at its own end of turn or at the new-token limit):
+Four ways to answer the same prompts, greedy, repetition penalty 1.0, float32, answers of natural length
+(each stops at its own end of turn or at the new-token limit):
   naive          what people write first: apply the chat template, `model.generate` one prompt at a time
   generate_batch transformers' own continuous batching (`model.generate_batch`, paged KV cache)
   evalkit        evalkit's transformers backend (its own loop: length-sorted batches, grouped prefill,
                  cache written in place, ended rows dropped)
+  vllm           vLLM in-process (`vllm.LLM`; its CPU build here: `make vllm`), when installed; its engine
+                 start-up is reported apart, and a whole untimed pass warms every shape first
+                 (bench/vllm_inprocess.py)
 Each method is warmed up first (an unwarmed first call costs a large share of its speed), then measured
 in --rounds rounds, its tokens/s pooled over them; the naive loop's prompts are split into shares, each
 run right before one of the other methods' runs, so all three are timed over the same stretch of time. tokens/s counts the tokens each answer really has (its stop token
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,9 +35,10 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.vllm_inprocess, run from anywhere
 
 import torch  # noqa: E402
-from transformers import GenerationConfig  # noqa: E402
+from transformers import ContinuousBatchingConfig, GenerationConfig  # noqa: E402
 
 from evalkit.data import load_prompt_set  # noqa: E402
 from evalkit.generate.chat import render  # noqa: E402
@@ -72,8 +77,14 @@ def generate_batch(generator: TransformersGenerator, prompts: list[Prompt], new_
         eos_token_id=generator.stop_ids,
         pad_token_id=tokenizer.pad_token_id,
     )
-    with torch.inference_mode():
-        outputs = generator.model.generate_batch(inputs=inputs, generation_config=config)
+    # The paged cache sized to the work (whole 256-token pages per request), not to 90% of free memory: on a
+    # CPU that is the machine's RAM, and the kernel killed the run. no_grad, not inference_mode: under it the
+    # manager writes in place to tensors it made outside it and every request fails (transformers 5.16.1-5.19).
+    pages = sum(-(-(len(ids) + new_tokens) // 256) for ids in inputs)
+    with torch.no_grad():
+        outputs = generator.model.generate_batch(
+            inputs=inputs, generation_config=config, continuous_batching_config=ContinuousBatchingConfig(num_blocks=pages + 1)
+        )
     return sum(len(o.generated_tokens) for o in outputs.values())
 
 
@@ -110,20 +121,25 @@ def flops_per_token(model: Any, context: float) -> float:
 
 
 def measure(
-    generator: TransformersGenerator, prompts: list[Prompt], naive_prompts: list[Prompt], new_tokens: int, rounds: int
+    generator: TransformersGenerator,
+    prompts: list[Prompt],
+    naive_prompts: list[Prompt],
+    new_tokens: int,
+    rounds: int,
+    methods: dict[str, Method],
 ) -> dict[str, tuple[float, int]]:
     """tokens/s of each method, pooled over its runs (all tokens over all seconds). The naive loop's prompts
     are split into shares run right before each run of the others, so its timing is spread over the same
     stretch of time as theirs: a slow spell on the shared host falls on every method alike."""
-    for method in METHODS.values():  # warm-up: kernels, allocator, the continuous-batching manager
+    for method in methods.values():  # warm-up: kernels, allocator, the continuous-batching manager
         method(generator, prompts[:4], 8)
-    batched = [name for name in METHODS if name != "naive"]
+    batched = [name for name in methods if name != "naive"]
     shares = [naive_prompts[i :: rounds * len(batched)] for i in range(rounds * len(batched))]
-    totals: dict[str, list[float]] = {name: [0.0, 0.0] for name in METHODS}  # seconds, tokens
+    totals: dict[str, list[float]] = {name: [0.0, 0.0] for name in methods}  # seconds, tokens
 
     def timed(name: str, work: list[Prompt]) -> None:
         began = time.perf_counter()
-        produced = METHODS[name](generator, work, new_tokens)
+        produced = methods[name](generator, work, new_tokens)
         totals[name][0] += time.perf_counter() - began
         totals[name][1] += produced
 
@@ -144,8 +160,10 @@ def report(
     new_tokens: int,
     rounds: int,
     gflops: float,
+    methods: dict[str, Method],
+    vllm_startup_s: float | None = None,
 ) -> None:
-    best = measure(generator, prompts, naive_prompts, new_tokens, rounds)
+    best = measure(generator, prompts, naive_prompts, new_tokens, rounds, methods)
     tokenizer = generator.tokenizer
     rendered = [render(tokenizer, p.messages) for p in prompts]
     prompt_tokens = sum(len(ids) for ids in tokenizer(rendered, add_special_tokens=False)["input_ids"]) / len(prompts)
@@ -160,7 +178,19 @@ def report(
         print(f"  {name:<15}: {rate:8.1f} tokens/s ({produced} tokens)")
     library = best["generate_batch"][0]
     print(f"  evalkit / naive          : {best['evalkit'][0] / best['naive'][0]:6.1f}x  (floor 10x)")
-    print(f"  evalkit / generate_batch : {best['evalkit'][0] / library:6.1f}x  (floor 2x)")
+    if library:
+        print(f"  evalkit / generate_batch : {best['evalkit'][0] / library:6.1f}x  (floor 2x)")
+    else:
+        print("  evalkit / generate_batch : not measured (generate_batch produced no tokens: see its log above)")
+    if "vllm" in best:
+        rate, produced = best["vllm"]
+        print(f"  evalkit / vllm           : {best['evalkit'][0] / rate:6.2f}x  (both warmed, start-up not timed)")
+        if vllm_startup_s is not None:  # what a user waits for this set: one engine start, then the answers
+            evalkit_s, vllm_s = best["evalkit"][1] / best["evalkit"][0], vllm_startup_s + produced / rate
+            print(
+                f"  end to end, these prompts once: evalkit {evalkit_s:.0f} s, vllm {vllm_s:.0f} s "
+                f"({vllm_startup_s:.0f} s engine start-up + {produced / rate:.0f} s)"
+            )
     print(
         f"  CPU limit: {flops / 1e6:.0f} MFLOP/token at {gflops:.0f} GFLOP/s matmul = {ceiling:.0f} tokens/s; "
         f"evalkit reaches {100 * best['evalkit'][0] / ceiling:.0f}% of it"
@@ -175,7 +205,13 @@ def main() -> None:
     parser.add_argument("--new-tokens", default="128,512")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of each method, pooled")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--vllm", choices=("auto", "yes", "no"), default="auto", help="time vLLM in-process too (auto: when it is installed)"
+    )
     args = parser.parse_args()
+    import importlib.util
+
+    with_vllm = args.vllm == "yes" or (args.vllm == "auto" and importlib.util.find_spec("vllm") is not None)
     torch.set_num_threads(args.threads)
     prompts = list(load_prompt_set("dev").prompts[: args.prompts])
     naive_prompts = prompts[:: max(1, len(prompts) // args.naive_prompts)][: args.naive_prompts]
@@ -192,9 +228,17 @@ def main() -> None:
                 path = build_tiny_model(
                     Path(tmp) / "tiny", corpus * 3 + list(DEFAULT_CORPUS), vocab_size=2048, hidden_size=128, layers=4
                 )
-            generator = TransformersGenerator(path, device="cpu")
+            generator = TransformersGenerator(path, device="cpu", dtype="float32")
+            methods, startup = dict(METHODS), None
+            if with_vllm:
+                from bench.vllm_inprocess import VLLMInProcess
+
+                engine = VLLMInProcess(str(path), generator.tokenizer, dtype="float32")
+                methods["vllm"] = lambda _generator, work, new_tokens, engine=engine: engine(work, new_tokens)
+                startup = engine.startup_s
+                print(f"{name}: vLLM engine start-up (build, compile, warm-up) {startup:.0f} s")
             for new_tokens in (int(n) for n in args.new_tokens.split(",")):
-                report(name, generator, prompts, naive_prompts, new_tokens, args.rounds, gflops)
+                report(name, generator, prompts, naive_prompts, new_tokens, args.rounds, gflops, methods, startup)
             generator.close()
     print(f"\nload average at the end={os.getloadavg()[0]:.1f} (2 cores: above 2 the figures are slowed by other work)")
 

@@ -79,9 +79,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from evalkit.generate.vllm_options import build_vllm_options
 
     try:
-        args.vllm = build_vllm_options(
-            gpu_memory_utilization=args.gpu_memory_utilization, dtype="bfloat16", vllm_args=args.vllm_arg
-        )
+        args.vllm = build_vllm_options(gpu_memory_utilization=args.gpu_memory_utilization, vllm_args=args.vllm_arg)
     except EvalkitError as exc:
         parser.error(str(exc))
     return args
@@ -169,13 +167,20 @@ def check_model(name: str, path: Path, args: argparse.Namespace) -> tuple[dict[s
     requests = [GenerationRequest(p, 0) for p in load_prompt_set("dev").prompts[: args.prompts]]
     decoding = DecodingParams(greedy=True, max_new_tokens=args.new_tokens, repetition_penalty=1.0)
     checkpoint = Checkpoint(path, name)
-    runs = [timed_run("transformers", lambda: make_generator(checkpoint, BackendOptions(device="cuda")), requests, decoding)]
+    runs = [
+        timed_run(
+            "transformers",
+            lambda: make_generator(checkpoint, BackendOptions(device="cuda", dtype="bfloat16")),
+            requests,
+            decoding,
+        )
+    ]
     torch.cuda.empty_cache()  # the vLLM engines below size their KV cache from the free memory
     for backend in args.backends:
         runs.append(
             timed_run(
                 backend,
-                lambda b=backend: make_generator(checkpoint, BackendOptions(backend=b, vllm=args.vllm)),
+                lambda b=backend: make_generator(checkpoint, BackendOptions(backend=b, dtype="bfloat16", vllm=args.vllm)),
                 requests,
                 decoding,
             )

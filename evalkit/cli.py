@@ -8,8 +8,11 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from evalkit import __version__
 from evalkit.commands.common import OneLineErrorParser
@@ -32,6 +35,30 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "models",
 )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt: every `finally` and context
+    manager runs (a judge server evalkit started is stopped, finished work is stored) before exit 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not cut the cleanup short
+    raise Terminated()
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While the command runs, SIGTERM unwinds it as an interrupt instead of killing the process at once
+    (which would leave child servers and half-written state to chance). Main thread only; restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,10 +90,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = args.debug or os.environ.get("EVALKIT_DEBUG", "") not in ("", "0")
     forget_created_stores()
     try:
-        return int(args.handler(args) or 0)
-    except KeyboardInterrupt:
-        print("evalkit: interrupted; finished work is stored, re-run to continue", file=sys.stderr)
-        return 130
+        with sigterm_as_interrupt():
+            return int(args.handler(args) or 0)
+    except KeyboardInterrupt as exc:
+        stopped = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"evalkit: {stopped}; finished work is stored, re-run to continue", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
         remove_stores_created_empty()  # a failed command leaves no new store without work in it
         failure = failure_line(exc)

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit.generate.factory import BackendOptions
 from evalkit.jsonio import json_safe
 from evalkit.records import DecodingParams
 from evalkit.run import RunConfig, run_evaluation, summary_table
@@ -42,8 +43,10 @@ class DemoSettings:
     recipe: str = "demo"
     model: str = "tiny"  # tiny: built and trained from scratch; smollm2: the real pretrained model, fine-tuned
     prompts_limit: int | None = None  # the first N prompts of the set only
+    backend: BackendOptions = field(default_factory=BackendOptions)  # what generates the answers
 
 
+DEMO_JUDGE_MAX_TOKENS = 256
 # Sized for 2 CPU cores, where the real model trains and generates far slower than the tiny one.
 SMOLLM2_DEMO = DemoSettings(
     model="smollm2", epochs=3, window=(2, 3), max_new_tokens=96, dialogs_limit=32, prompts_limit=16, recipe="smollm2_demo"
@@ -101,7 +104,9 @@ def _base_model(settings: DemoSettings, dialogs: Path, log: Any) -> Path:
     return base
 
 
-def run_demo(settings: DemoSettings, db_url: str | None = None, log: Any = print) -> dict[str, Any]:
+def run_demo(settings: DemoSettings, db_url: str | None = None, log: Any = print, served_judge: Any = None) -> dict[str, Any]:
+    """The demo; `served_judge` (a judges.local.ServedJudge) judges with LLM judges instead of the
+    offline reference-overlap judge."""
     from evalkit.pick import pick_checkpoint
     from evalkit.train.engine import TrainRequest, run_training
 
@@ -120,7 +125,15 @@ def run_demo(settings: DemoSettings, db_url: str | None = None, log: Any = print
 
     decoding = DecodingParams(max_new_tokens=settings.max_new_tokens)
     log("[3/5] generating answers from the base model (the pairwise baseline) and every epoch, [4/5] judging them")
-    config = RunConfig(prompts=_limited_prompts(settings), decoding=decoding, epochs=list(range(1, settings.epochs + 1)))
+    config = RunConfig(
+        prompts=_limited_prompts(settings),
+        decoding=decoding,
+        epochs=list(range(1, settings.epochs + 1)),
+        backend=settings.backend,
+        served_judge=served_judge,
+        # a served judge on a CPU: replies capped where LIMA's verdict and grade fit, so a demo takes minutes
+        judge_max_tokens=None if served_judge is None else DEMO_JUDGE_MAX_TOKENS,
+    )
     trend = summary_table(store, run_evaluation(store, str(ckpt), config))
     log(f"[5/5] picking from epochs {min(settings.window)}-{max(settings.window)}")
     decision = pick_checkpoint(ckpt, db_url=url, config=config, window=settings.window)

@@ -68,9 +68,16 @@ class DecodingParams:
     max_new_tokens: int = 2048
     greedy: bool = False
     seed: int = 0
+    # The numeric precision the engine computed in ("float32", "bfloat16", "float16"): vLLM on a CPU
+    # downcasts float32 weights to bfloat16 unless told, and its greedy answers then differ from float32
+    # ones on most prompts. None: not known (a remote server, answers stored before it was recorded).
+    dtype: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.dtype is None:  # answers stored before dtype was recorded keep their keys
+            del data["dtype"]
+        return data
 
     @property
     def hash(self) -> str:

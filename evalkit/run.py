@@ -14,7 +14,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -31,6 +31,9 @@ from evalkit.results.summary import GenerationSet, JudgeKey, Scope, Summary, sum
 from evalkit.results.tables import read_tables
 from evalkit.store import Store
 from evalkit.store.provenance import finish_run, start_run
+
+if TYPE_CHECKING:
+    from evalkit.judges.local import ServedJudge
 
 log = logging.getLogger(__name__)
 DEFAULT_WINDOW = tuple(range(5, 11))
@@ -52,11 +55,16 @@ class RunConfig:
     judge_temperature: float | None = None  # None: the judge's default (0; 0.7 for several samples)
     judge_options: dict[str, Any] = field(default_factory=dict)  # judges.runner.RunOptions fields
     likert_samples: int = 1
+    judge_max_tokens: int | None = None  # None: each judge's own reply limit (pairwise 512, likert 1024)
     progress: bool = True
+    served_judge: ServedJudge | None = None  # --judge-checkpoint: the judge checkpoint served for this run
 
     def record(self, judges: list[Judge]) -> dict[str, Any]:
         """What the run was asked, for the store's run record (no endpoints: they may carry credentials)."""
+        served = self.served_judge
+        local = {"path": served.checkpoint, "fingerprint": served.fingerprint, "server": served.server} if served else None
         return {
+            **({"judge_checkpoint": local} if local else {}),
             "prompts": self.prompts,
             "baseline": self.baseline,
             "epochs": self.epochs,
@@ -114,24 +122,30 @@ class RunReport:
         )
 
 
-def default_judges(judge_base_url: str | None = None) -> tuple[str, ...]:
-    """LLM judges whenever a judge endpoint is configured; the offline reference judge only when none is."""
+def default_judges(judge_base_url: str | None = None, *, local: bool = False) -> tuple[str, ...]:
+    """LLM judges whenever a judge endpoint is configured or a judge checkpoint is served (`local`); the
+    offline reference judge only when neither is."""
     from evalkit.judges.calls import endpoint_configured
 
-    return ("pairwise", "likert") if judge_base_url or endpoint_configured() else ("reference",)
+    return ("pairwise", "likert") if local or judge_base_url or endpoint_configured() else ("reference",)
 
 
 def build_judges(config: RunConfig) -> list[Judge]:
     """Every judge of the run, built (and so checked) before any work starts."""
     from evalkit.judges.registry import make_judge, sampling_temperature
 
-    names = config.judges or default_judges(config.judge_options.get("base_url"))
+    served = config.served_judge
+    names = config.judges or default_judges(config.judge_options.get("base_url"), local=served is not None)
+    model = served.judge_model if served else config.judge_model
+    fingerprint = served.fingerprint if served else None
     judges = []
     for name in names:
-        judge = make_judge(name, judge_model=config.judge_model, temperature=config.judge_temperature)
+        limit = None if name == "alpaca_eval" else config.judge_max_tokens  # alpaca_eval reads one token
+        common = {"judge_model": model, "judge_fingerprint": fingerprint, "max_tokens": limit}
+        judge = make_judge(name, temperature=config.judge_temperature, **common)
         if config.likert_samples > 1 and judge.scorer(compares=False) is not None and judge.samples_independently:
             temperature = sampling_temperature(config.judge_temperature, config.likert_samples)
-            judge = make_judge(name, judge_model=config.judge_model, temperature=temperature)
+            judge = make_judge(name, temperature=temperature, **common)
         judges.append(judge)
     return judges
 
@@ -216,7 +230,7 @@ def _judge_checkpoint(
 ) -> list[dict[str, Any]]:
     from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
 
-    options = RunOptions(progress=config.progress, **config.judge_options)
+    options = RunOptions(progress=config.progress, served=config.served_judge, **config.judge_options)
     jobs = []
     for judge in judges:
         if judge.scorer(compares=True) is not None:
@@ -231,6 +245,10 @@ def _judge_checkpoint(
 def run_evaluation(store: Store, target: str, config: RunConfig, command: str = "run") -> RunReport:
     # Everything a user can get wrong is checked before the first write to the store.
     checkpoints = select_checkpoints(target, config.epochs)
+    if config.backend.backend in ("vllm", "vllm-server"):
+        from evalkit.generate.vllm_backend import check_context_length
+
+        check_context_length(config.backend.vllm, [checkpoint.path for checkpoint in checkpoints])
     prompt_set = load_prompt_set(config.prompts)
     judges = build_judges(config)
     if config.baseline is None and any(j.reads_references for j in judges) and base_model_of(target) is None:
@@ -307,6 +325,7 @@ def summary_table(store: Store, report: RunReport, summary: Summary | None = Non
                     "tie%": found["tie_pct"],
                     "loss%": found["loss_pct"],
                     "invalid": found["n_invalid"],
+                    "invalid_reasons": found.get("invalid_reasons") or {},
                 }
             )
         grade = summary.row(False, grade_judge, model) if model and grade_judge else None
@@ -318,6 +337,7 @@ def summary_table(store: Store, report: RunReport, summary: Summary | None = Non
                     "likert_ci_low": grade["ci_low"],
                     "likert_ci_high": grade["ci_high"],
                     "likert_invalid": grade["n_invalid"],
+                    "likert_invalid_reasons": grade.get("invalid_reasons") or {},
                 }
             )
         rows.append(row)

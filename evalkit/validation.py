@@ -15,14 +15,15 @@ from evalkit.errors import EvalkitError
 PROBE_TIMEOUT_S = 10.0  # one listing request; a healthy endpoint answers it in well under a second
 
 
-def check_judges(names: Sequence[str], judge_model: str | None, base_url: str | None) -> None:
+def check_judges(names: Sequence[str], judge_model: str | None, base_url: str | None, *, probe: bool = True) -> None:
     """Build every judge (unknown names and bad spec files fail here) and, when any of them asks a
-    model, probe the endpoint once: unreachable or key rejected ends the command before any work."""
+    model, probe the endpoint once: unreachable or key rejected ends the command before any work.
+    `probe=False` for a judge checkpoint served by the command itself (its start is the check)."""
     from evalkit.judges.base import LLMJudge
     from evalkit.judges.registry import make_judge
 
     judges = [make_judge(name, judge_model=judge_model) for name in names]
-    if any(isinstance(judge, LLMJudge) for judge in judges):
+    if probe and any(isinstance(judge, LLMJudge) for judge in judges):
         probe_endpoint(base_url)
 
 

@@ -55,3 +55,32 @@ def outcome_of(order: str, verdict: str | None) -> str:
 def shown_label(order: str, outcome: str | None) -> str | None:
     """The shown-position label ("A"/"B"/"tie") an outcome corresponds to, None when invalid."""
     return SHOWN_LABEL.get((order, outcome or ""))
+
+
+# Why a judgment is invalid, stored as `extra["invalid_reason"]` of the judgment and counted by reason
+# wherever invalid counts show. A judgment stored before reasons were recorded is an unreadable reply
+# (the only way a judgment could be invalid then).
+INVALID_REASON_KEY: Final = "invalid_reason"
+PROMPT_TOO_LONG: Final = "prompt too long"  # the judge prompt plus the reply's max_tokens exceed the judge's context
+UNPARSEABLE_REPLY: Final = "unparseable reply"
+EMPTY_REPLY: Final = "empty reply"
+REPLY_CUT_OFF: Final = "reply cut off at max_tokens"  # unreadable, and the judge stopped at its token limit
+NOT_JUDGED: Final = "not judged"  # asked, but no judgment stored (the request failed, or the budget stopped it)
+UNSPECIFIED_REASON: Final = "unspecified"  # a table that carries no reasons (a hand-made one, an annotations file)
+
+
+def count_reasons(reasons: object) -> dict[str, int]:
+    """{reason: count} of an iterable of reasons (missing ones counted as unspecified), most frequent
+    first, then by name: the one shape every surface shows invalid counts by reason in."""
+    counts: dict[str, int] = {}
+    for reason in reasons:  # type: ignore[attr-defined]
+        key = reason if isinstance(reason, str) and reason else UNSPECIFIED_REASON
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def format_reasons(counts: object) -> str:
+    """ "prompt too long: 3, unparseable reply: 2" ("" when none): reasons for a text table."""
+    if not isinstance(counts, dict) or not counts:
+        return ""
+    return ", ".join(f"{reason}: {int(count)}" for reason, count in counts.items())

@@ -74,6 +74,10 @@ class Judge(ABC):
     mode: Mode
     label: str  # how summaries name it; the reference judge says it is a reference-overlap score
     judge_model: str
+    # A local judge (`--judge-checkpoint`): the served checkpoint's fingerprint (config, weights,
+    # tokenizer), part of the spec hash, so two judge checkpoints served under one name never share a
+    # cached judgment. None for a judge behind an endpoint (its hash is what it always was).
+    judge_fingerprint: str | None = None
 
     @abstractmethod
     def spec(self) -> dict[str, Any]:
@@ -101,7 +105,10 @@ class Judge(ABC):
     def description(self) -> dict[str, Any]:
         """The whole configuration, stored once under the spec hash: the spec plus anything the spec
         only names by hash (a template's text)."""
-        return {"kind": self.kind, "mode": self.mode, "label": self.label, "spec": self.spec()}
+        described = {"kind": self.kind, "mode": self.mode, "label": self.label, "spec": self.spec()}
+        if self.judge_fingerprint:
+            described["judge_checkpoint"] = self.judge_fingerprint
+        return described
 
     def spec_rows(self) -> list[dict[str, Any]]:
         """judge_specs rows of this judge, one per scorer."""
@@ -120,7 +127,8 @@ class Judge(ABC):
     @cached_property
     def spec_hash(self) -> str:
         """Computed once: a judge's configuration does not change after it is built."""
-        return content_hash({"kind": self.kind, "mode": self.mode, **self.spec()})
+        served = {"judge_checkpoint": self.judge_fingerprint} if self.judge_fingerprint else {}
+        return content_hash({"kind": self.kind, "mode": self.mode, **self.spec(), **served})
 
 
 class LLMJudge(Judge):

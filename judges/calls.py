@@ -9,6 +9,7 @@ line (`EvalkitError`, exit 2), while a request that still fails after its retrie
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,16 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
 class TransportError(Exception):
     """A request that failed after the client's retries; the item is left for the next run."""
+
+
+class PromptTooLong(Exception):
+    """The server refused the prompt as longer than the judge's context (vLLM: 400 "maximum context
+    length"; OpenAI: context_length_exceeded). Asking again cannot help: the item is stored invalid."""
+
+
+# How servers word a prompt that does not fit: vLLM ("This model's maximum context length is ...",
+# "max_tokens=... cannot be greater than max_model_len=..."), OpenAI (code context_length_exceeded).
+_TOO_LONG = re.compile(r"context[ _]length|max_model_len|prompt is too long|too many (?:input )?tokens", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,8 @@ class ChatCaller:
         )
 
     def _fatal_or_transport(self, exc: Exception) -> Exception:
+        """The exception to raise for a failed call: EvalkitError stops the job, PromptTooLong makes the
+        item invalid, TransportError leaves it for the next run."""
         openai, url = self._openai, self.endpoint.shown_url
         if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
             return EvalkitError(f"judge endpoint {url} rejected the API key ({exc.status_code}); check OPENAI_API_KEY")
@@ -86,6 +99,8 @@ class ChatCaller:
             )
         if isinstance(exc, openai.APIStatusError):
             message = _scrub(str(getattr(exc, "message", "") or exc), self.endpoint.api_key)
+            if exc.status_code == 400 and (_TOO_LONG.search(message) or getattr(exc, "code", None) == "context_length_exceeded"):
+                return PromptTooLong(message[:200])
             return TransportError(f"HTTP {exc.status_code}: {message[:200]}")
         return TransportError(f"malformed response ({exc.__class__.__name__})")
 

@@ -13,16 +13,21 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.errors import EvalkitError
-from evalkit.judges.base import LLMJudge, Reply, Verdict
-from evalkit.judges.calls import ChatCaller, TransportError
+from evalkit.judges.base import LLMJudge, Message, Reply, Verdict
+from evalkit.judges.calls import ChatCaller, PromptTooLong, TransportError
 from evalkit.judges.pairing import Item
 from evalkit.judges.pricing import Budget, PriceTable
 from evalkit.records import Judgment
+from evalkit.vocabulary import EMPTY_REPLY, INVALID_REASON_KEY, PROMPT_TOO_LONG, REPLY_CUT_OFF, UNPARSEABLE_REPLY
+
+# (messages, the reply's max_tokens) -> None when the prompt fits the judge's context, else what does
+# not fit ("1210 prompt tokens + 512 max_tokens > 1024"). A local judge counts with its own tokenizer.
+PromptCheck = Callable[[Sequence[Message], int], "str | None"]
 
 
 @dataclass
@@ -30,6 +35,7 @@ class Counters:
     requests: int = 0
     stored: int = 0
     invalid: int = 0
+    invalid_reasons: dict[str, int] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -137,11 +143,42 @@ class Progress:
         self.bar.close()
 
 
+def too_long(detail: str) -> Verdict:
+    """The invalid verdict of a judge prompt that does not fit the judge's context (never sent, or refused)."""
+    return Verdict(valid=False, extra={INVALID_REASON_KEY: PROMPT_TOO_LONG, "detail": detail})
+
+
+def with_reason(verdict: Verdict, reply: Reply, max_tokens: int) -> Verdict:
+    """An invalid verdict with why it is invalid (kept when the parser said): an empty reply, a reply
+    the judge stopped at its token limit (a 1-token judge always stops there: not a cut), else unparseable."""
+    if verdict.valid or verdict.extra.get(INVALID_REASON_KEY):
+        return verdict
+    if not reply.text.strip():
+        reason = EMPTY_REPLY
+    elif reply.finish_reason == "length" and max_tokens > 1:
+        reason = REPLY_CUT_OFF
+    else:
+        reason = UNPARSEABLE_REPLY
+    return Verdict(valid=False, verdict=verdict.verdict, score=verdict.score, extra={**verdict.extra, INVALID_REASON_KEY: reason})
+
+
 async def _ask(
-    item: Item, judge: LLMJudge, caller: ChatCaller, budget: Budget, prices: PriceTable, max_retries: int, counters: Counters
+    item: Item,
+    judge: LLMJudge,
+    caller: ChatCaller,
+    budget: Budget,
+    prices: PriceTable,
+    max_retries: int,
+    counters: Counters,
+    prompt_check: PromptCheck | None = None,
 ) -> tuple[Verdict, list[Reply], float | None] | None:
-    """Ask (and re-ask while unreadable); None when the budget or a transport error stops the item."""
+    """Ask (and re-ask while unreadable); None when the budget or a transport error stops the item. A
+    prompt longer than the judge's context is invalid without a request (or when the server refuses it)."""
     messages = judge.messages(item.texts, item.order)
+    if prompt_check is not None:
+        detail = prompt_check(messages, judge.max_tokens)
+        if detail is not None:
+            return too_long(detail), [], 0.0
     prompt_bytes = sum(len(m["content"].encode("utf-8")) for m in messages)
     options = judge.request_options()
     replies: list[Reply] = []
@@ -159,6 +196,9 @@ async def _ask(
             budget.settle(estimate, None)
             counters.errors.append(str(exc))
             return None
+        except PromptTooLong as exc:
+            budget.settle(estimate, None)
+            return too_long(str(exc)), replies, _known_sum(costs)
         except BaseException:
             budget.settle(estimate, None)
             raise
@@ -169,9 +209,13 @@ async def _ask(
         counters.cost_usd += cost or 0.0
         replies.append(reply)
         costs.append(cost)
-        verdict = judge.parse(reply, item.order)
+        verdict = with_reason(judge.parse(reply, item.order), reply, judge.max_tokens)
+    return verdict, replies, _known_sum(costs)
+
+
+def _known_sum(costs: Sequence[float | None]) -> float | None:
     known = [c for c in costs if c is not None]
-    return verdict, replies, (sum(known) if known else None)
+    return sum(known) if known else None
 
 
 async def execute(
@@ -185,6 +229,7 @@ async def execute(
     budget: Budget,
     prices: PriceTable,
     progress: bool,
+    prompt_check: PromptCheck | None = None,
 ) -> Counters:
     counters = Counters()
     writer = StoreWriter(store)
@@ -197,14 +242,17 @@ async def execute(
             if fatal or counters.budget_stopped or writer.error is not None:
                 return
             try:
-                outcome = await _ask(item, judge, caller, budget, prices, max_retries, counters)
+                outcome = await _ask(item, judge, caller, budget, prices, max_retries, counters, prompt_check)
             except EvalkitError as exc:
                 fatal.append(exc)
                 return
             if outcome is None:
                 return
             verdict, replies, cost = outcome
-            counters.invalid += 0 if verdict.valid else 1
+            if not verdict.valid:
+                counters.invalid += 1
+                reason = str(verdict.extra.get(INVALID_REASON_KEY, UNPARSEABLE_REPLY))
+                counters.invalid_reasons[reason] = counters.invalid_reasons.get(reason, 0) + 1
             writer.put(judgment_for(item, judge.judge_model, judge.spec_hash, verdict, replies, cost), item.use)
             bar.update(counters)
 

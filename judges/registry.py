@@ -66,11 +66,29 @@ def make_judge(
     judge_model: str | None = None,
     temperature: float | None = None,
     max_tokens: int | None = None,
+    judge_fingerprint: str | None = None,
     **options: Any,
 ) -> Judge:
     """Build a judge. `judge_model` falls back to EVALKIT_JUDGE_MODEL / config / the judge's default
-    (gpt-4o; alpaca_eval: the model its alpaca-eval config names). `options` go to the judge's
-    constructor (e.g. `tie_margin` for the reference judge)."""
+    (gpt-4o; alpaca_eval: the model its alpaca-eval config names). `judge_fingerprint`: a local judge
+    checkpoint's fingerprint (`--judge-checkpoint`), part of the spec hash of every judge that asks a
+    model. `options` go to the judge's constructor (e.g. `tie_margin` for the reference judge)."""
+    from evalkit.judges.base import LLMJudge
+
+    judge = _build(name_or_spec_path, judge_model=judge_model, temperature=temperature, max_tokens=max_tokens, **options)
+    if judge_fingerprint and isinstance(judge, LLMJudge):
+        judge.judge_fingerprint = judge_fingerprint
+    return judge
+
+
+def _build(
+    name_or_spec_path: str,
+    *,
+    judge_model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    **options: Any,
+) -> Judge:
     sampling: dict[str, Any] = {k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
     name = name_or_spec_path
     if name == "pairwise":

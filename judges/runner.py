@@ -18,17 +18,20 @@ import time
 from collections.abc import Collection, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from evalkit.errors import EvalkitError
 from evalkit.judges.base import Judge, LLMJudge, OfflineJudge, Reply
-from evalkit.judges.calls import ChatCaller, resolve_endpoint
+from evalkit.judges.calls import ChatCaller, Endpoint, resolve_endpoint
 from evalkit.judges.executor import Counters, execute, judgment_for
 from evalkit.judges.pairing import Item, pair_items, single_items
 from evalkit.judges.pricing import Budget, PriceTable, load_price_table
 from evalkit.records import Judgment
 from evalkit.settings import resolve
 from evalkit.store.provenance import save_judge_specs
+
+if TYPE_CHECKING:
+    from evalkit.judges.local import ServedJudge
 
 GenerationSet = tuple[int, str]  # (model id, decoding hash)
 
@@ -47,6 +50,9 @@ class RunOptions:
     max_cost: float | None = None  # USD for this invocation
     prices: PriceTable | None = None  # else --prices / EVALKIT_PRICES / built-in table
     progress: bool = False
+    # A judge checkpoint served for this job (`--judge-checkpoint`): its endpoint replaces base_url,
+    # its calls cost nothing, and each prompt is measured against its context before it is sent.
+    served: ServedJudge | None = None
 
 
 def _run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -89,20 +95,31 @@ def _offline_judgments(judge: OfflineJudge, items: Sequence[Item]) -> list[Judgm
 
 
 async def _ask_judge(store: Any, judge: LLMJudge, items: Sequence[Item], options: RunOptions) -> Counters:
-    endpoint = resolve_endpoint(options.base_url, timeout_s=options.timeout_s, http_retries=options.http_retries)
-    prices = options.prices or load_price_table(resolve("prices", None, None))
+    served = options.served
+    if served is None:
+        endpoint = resolve_endpoint(options.base_url, timeout_s=options.timeout_s, http_retries=options.http_retries)
+        prices = options.prices or load_price_table(resolve("prices", None, None))
+        request_model, concurrency, prompt_check = judge.judge_model, options.concurrency, None
+    else:
+        if judge.judge_fingerprint != served.fingerprint:
+            raise EvalkitError(f"the {judge.kind} judge was not built for the served judge checkpoint {served.checkpoint}")
+        endpoint = Endpoint(served.base_url, "EMPTY", timeout_s=options.timeout_s, http_retries=options.http_retries)
+        prices = PriceTable({judge.judge_model: (0.0, 0.0)})  # local: no price lookup, cost 0
+        request_model, prompt_check = served.request_model, served.prompt_check
+        concurrency = min(options.concurrency, served.max_concurrency or options.concurrency)
     budget = Budget(options.max_cost, prices, judge.judge_model)
-    caller = ChatCaller(endpoint, judge.judge_model)  # created inside the loop its connections belong to
+    caller = ChatCaller(endpoint, request_model)  # created inside the loop its connections belong to
     return await execute(
         store,
         judge,
         items,
         caller,
-        concurrency=options.concurrency,
+        concurrency=concurrency,
         max_retries=options.max_retries,
         budget=budget,
         prices=prices,
         progress=options.progress,
+        prompt_check=prompt_check,
     )
 
 

@@ -26,6 +26,7 @@ from evalkit.leaderboard.store_access import (
     store_for,
 )
 from evalkit.store import schema as t
+from evalkit.vocabulary import format_reasons
 
 LIVE_RESAMPLES = 2_000  # enough for two-digit intervals, fast enough to compute on a page view
 ROW_COLUMNS = [
@@ -45,6 +46,7 @@ ROW_COLUMNS = [
     "position_consistency",
     "self_consistency",
     "invalid",
+    "invalid_reasons",
     "cost_per_1000",
     "seconds_per_1000",
     "source",
@@ -88,5 +90,6 @@ def live(batch: str | None) -> dict[str, Any] | None:
 
 def report_rows(report: dict[str, Any]) -> pd.DataFrame:
     """One row per judge configuration, the humans (the ceiling) first."""
-    rows = pd.DataFrame([report["humans"], *report["judges"]])
-    return rows.reindex(columns=ROW_COLUMNS)
+    rows = pd.DataFrame([report["humans"], *report["judges"]]).reindex(columns=ROW_COLUMNS)
+    rows["invalid_reasons"] = [format_reasons(reasons) or None for reasons in rows["invalid_reasons"]]
+    return rows

@@ -29,7 +29,7 @@ from evalkit.stats.summary import summarize_pairwise
 from evalkit.store import Store
 from evalkit.store import schema as t
 
-SNAPSHOT_VERSION = 2  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
+SNAPSHOT_VERSION = 3  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
 ALL_PROMPTS = "All prompts"
 TABLES = (
     "models",
@@ -45,6 +45,7 @@ TABLES = (
     "length_bins",
     "lc",
 )
+REASONS = "invalid_reasons"  # summaries' {reason: count} per row: JSON text in Parquet
 LC_KEYS = ["scope", "judge_kind", "judge_model", "judge_spec_hash", "model_id", "decoding", "baseline_id", "baseline_decoding"]
 
 
@@ -206,7 +207,10 @@ def save(snapshot: Snapshot, directory: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".snapshot-", dir=directory.parent))
     try:
         for name in TABLES:
-            getattr(snapshot, name).to_parquet(staging / f"{name}.parquet", index=False)
+            frame = getattr(snapshot, name)
+            if REASONS in frame.columns:  # a column of dicts (keys vary by row): Parquet keeps it as JSON text
+                frame = frame.assign(**{REASONS: [json.dumps(r if isinstance(r, dict) else {}) for r in frame[REASONS]]})
+            frame.to_parquet(staging / f"{name}.parquet", index=False)
         meta = {
             "version": SNAPSHOT_VERSION,
             "token": snapshot.token,
@@ -231,6 +235,9 @@ def load(directory: Path) -> Snapshot | None:
         if meta.get("version") != SNAPSHOT_VERSION:
             return None
         frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES}
+        for name, frame in frames.items():
+            if REASONS in frame.columns:
+                frames[name] = frame.assign(**{REASONS: [json.loads(text) for text in frame[REASONS]]})
     except (OSError, ValueError, KeyError):
         return None
     return Snapshot(meta["token"], meta["built_at"], meta["build_seconds"], **frames)

@@ -94,6 +94,15 @@ def generation_sets(snapshot: Snapshot) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).drop_duplicates().reset_index(drop=True)
 
 
+def _with_reasons(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with `reasons`: its invalid counts by reason as text ("prompt too long: 2, ..."; None
+    when nothing was invalid), for the table and its CSV."""
+    from evalkit.vocabulary import format_reasons
+
+    reasons = summary["invalid_reasons"] if "invalid_reasons" in summary else pd.Series(None, index=summary.index, dtype=object)
+    return summary.assign(reasons=[format_reasons(r) or None for r in reasons])
+
+
 def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
     """One row per generation set (a model under one decoding configuration), plus models with no
     result yet, with the selected judges' numbers against the selected baseline. Two decodings of
@@ -107,8 +116,14 @@ def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
     pair = _against(snapshot.pairwise_summary, selection.baseline)
     alpaca = _one_judge(pair, selection.scope, selection.alpaca_judge)
     if not alpaca.empty:
-        alpaca = alpaca[[*keys, "win_rate", "standard_error", "n", "n_invalid"]].rename(
-            columns={"win_rate": "ae_win_rate", "standard_error": "ae_se", "n": "ae_n", "n_invalid": "ae_invalid"}
+        alpaca = _with_reasons(alpaca)[[*keys, "win_rate", "standard_error", "n", "n_invalid", "reasons"]].rename(
+            columns={
+                "win_rate": "ae_win_rate",
+                "standard_error": "ae_se",
+                "n": "ae_n",
+                "n_invalid": "ae_invalid",
+                "reasons": "ae_invalid_reasons",
+            }
         )
         lc = snapshot.lc
         if not lc.empty and selection.alpaca_judge is not None:
@@ -128,19 +143,28 @@ def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
         rows = rows.merge(alpaca, on=keys, how="left")
     pairwise = _one_judge(pair, selection.scope, selection.pairwise_judge)
     if not pairwise.empty:
-        pairwise = pairwise[[*keys, "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "n", "n_invalid"]].rename(
-            columns={"win_rate": "pw_win_rate", "standard_error": "pw_se", "n": "pw_n", "n_invalid": "pw_invalid"}
+        pairwise = _with_reasons(pairwise)[
+            [*keys, "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "n", "n_invalid", "reasons"]
+        ].rename(
+            columns={
+                "win_rate": "pw_win_rate",
+                "standard_error": "pw_se",
+                "n": "pw_n",
+                "n_invalid": "pw_invalid",
+                "reasons": "pw_invalid_reasons",
+            }
         )
         rows = rows.merge(pairwise, on=keys, how="left")
     likert = _one_judge(snapshot.likert_summary, selection.scope, selection.likert_judge)
     if not likert.empty:
-        likert = likert[[*keys, "mean", "ci_low", "ci_high", "n", "n_invalid"]].rename(
+        likert = _with_reasons(likert)[[*keys, "mean", "ci_low", "ci_high", "n", "n_invalid", "reasons"]].rename(
             columns={
                 "mean": "likert_mean",
                 "ci_low": "likert_low",
                 "ci_high": "likert_high",
                 "n": "likert_n",
                 "n_invalid": "likert_invalid",
+                "reasons": "likert_invalid_reasons",
             }
         )
         rows = rows.merge(likert, on=keys, how="left")

@@ -1,8 +1,7 @@
 """evalkit's decoding loop against transformers' `model.generate`: the same tokens for greedy decoding
 (with and without a repetition penalty, prompts prefilled in several groups, a shared prefix prefilled
-once, attention split into row groups, ended rows dropped mid-batch), seeded sampling, and the fallback
-to `generate` for models it does not handle. Token-for-token comparisons with `generate` run the loop's
-linear layers on MKL, as `generate` does; oneDNN's packed matmuls are checked against that."""
+once, ended rows dropped mid-batch), seeded sampling, and the fallback to `generate` for models it does
+not handle. Passes on transformers 5.16.1 and 5.19.0 (the loop uses only transformers' public cache API)."""
 
 from __future__ import annotations
 
@@ -13,16 +12,10 @@ from typing import Any
 import pytest
 
 from evalkit.data import load_prompt_set
-from evalkit.generate import decode_loop, packed_linear, row_group_attention
+from evalkit.generate import decode_loop, kv_cache
 from evalkit.generate.chat import render
 from evalkit.generate.transformers_backend import TransformersGenerator, load_model
 from evalkit.records import DecodingParams, GenerationRequest
-
-
-@pytest.fixture(autouse=True)
-def _mkl_linears(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`generate` multiplies with MKL; so does the loop here, unless a test turns oneDNN back on."""
-    monkeypatch.setattr(packed_linear, "ENABLED", False)
 
 
 def _chaotic_tiny_model(path: Path) -> tuple[Any, Any]:
@@ -107,28 +100,38 @@ def test_greedy_tokens_match_generate_with_groups_and_dropped_rows(
 
 
 class _Spies:
-    """Records what the loop's shortcuts did: the shared prefix lengths and the attention row groups."""
+    """Records what the loop's shortcuts did: the shared prefix lengths, the prefill groups placed in the
+    batch's cache, and how many tokens each forward wrote to a preallocated cache layer."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.prefixes: list[tuple[int, list[bool]]] = []
-        self.groups: list[int] = []
-        shared_prefix, attention = decode_loop._shared_prefix, row_group_attention.attention
+        self.groups = 0
+        self.written: list[int] = []
+        shared_prefix, place, update = (
+            decode_loop._shared_prefix,
+            kv_cache.PreallocatedCache.place,
+            kv_cache.PreallocatedLayer.update,
+        )
 
         def spy_prefix(*args: Any) -> tuple[int, list[bool]]:
             self.prefixes.append(shared_prefix(*args))
             return self.prefixes[-1]
 
-        def spy_attention(*args: Any, row_groups: Any = None, **kwargs: Any) -> Any:
-            if args[1].shape[2] == 1 or kwargs.get("ragged") is not None:  # a decoding step
-                self.groups.append(len(row_groups or []))
-            return attention(*args, row_groups=row_groups, **kwargs)
+        def spy_place(cache: Any, *args: Any) -> None:
+            self.groups += 1
+            place(cache, *args)
+
+        def spy_update(layer: Any, key_states: Any, *args: Any, **kwargs: Any) -> Any:
+            self.written.append(key_states.shape[-2])
+            return update(layer, key_states, *args, **kwargs)
 
         monkeypatch.setattr(decode_loop, "_shared_prefix", spy_prefix)
-        monkeypatch.setitem(row_group_attention.AttentionInterface._global_mapping, row_group_attention.NAME, spy_attention)
+        monkeypatch.setattr(kv_cache.PreallocatedCache, "place", spy_place)
+        monkeypatch.setattr(kv_cache.PreallocatedLayer, "update", spy_update)
 
 
 @pytest.mark.parametrize("repetition_penalty", [1.0, 1.2])
-def test_shared_prefix_and_row_group_attention_give_generates_tokens(
+def test_shared_prefix_and_prefill_groups_give_generates_tokens(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, repetition_penalty: float
 ) -> None:
     model, tokenizer = _chaotic_tiny_model(tiny_model_dir)
@@ -136,48 +139,68 @@ def test_shared_prefix_and_row_group_attention_give_generates_tokens(
     encoded = _batch(tokenizer, 10, ["Hi."], system=system)
     stop = _scattered_stop_token(model, encoded, tokenizer.pad_token_id)
     monkeypatch.setattr(decode_loop, "PREFILL_TOKENS", 160)  # groups whose rows need different shares of the prefix
-    monkeypatch.setattr(decode_loop, "COMPACT_FRACTION", 12)  # row groups re-planned as rows leave
-    monkeypatch.setattr(row_group_attention, "MIN_SAVED_COLUMNS", 4)
+    monkeypatch.setattr(decode_loop, "COMPACT_FRACTION", 12)  # drop every ended row at once
     spies = _Spies(monkeypatch)
     decoding = DecodingParams(greedy=True, max_new_tokens=24, repetition_penalty=repetition_penalty)
     ours = _own_answers(model, encoded, decoding, [stop])
     assert ours == _library_answers(model, encoded, decoding, [stop], tokenizer.pad_token_id)
     system_tokens = len(tokenizer(system, add_special_tokens=False)["input_ids"])
     assert spies.prefixes[0][0] > system_tokens and all(spies.prefixes[0][1])  # the system turn and the next turn's opening
-    assert max(spies.groups) >= 3 and len(set(spies.groups)) >= 2  # split, and re-planned after rows left
+    assert spies.groups >= 3  # prefilled in several groups
+    assert spies.written.count(1) >= model.config.num_hidden_layers  # decoding steps wrote to the preallocated cache
     lengths = encoded["attention_mask"].sum(-1).tolist()
     assert max(lengths) - min(lengths) > spies.prefixes[0][0]  # some rows computed part of the prefix themselves
 
 
-def test_row_groups_follow_the_padding() -> None:
-    plan, step = row_group_attention.plan, row_group_attention.MIN_SAVED_COLUMNS
-    assert plan([]) == []
-    assert plan([0, 0, 0]) == [(0, 3, 0)]
-    assert plan([0, 5, step - 1, step, step + 2, 3 * step]) == [(0, 3, 0), (3, 5, step), (5, 6, 3 * step)]
-    assert plan([step, 0, 2 * step]) == [(0, 3, 0)]  # unsorted rows: one group from the least padding
+def test_a_forward_that_ignores_the_cache_is_an_error(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were the cache handed to the model under a name its forward does not take, the model would build a
+    cache of its own and every step would see only its own token: the loop stops at once instead."""
+    model, tokenizer, _ = load_model(tiny_model_dir, "cpu")
+    forward_inputs = decode_loop._forward_inputs
+
+    def misnamed(*args: Any) -> dict[str, Any]:
+        inputs = forward_inputs(*args)
+        inputs["cache"] = inputs.pop("past_key_values")
+        return inputs
+
+    monkeypatch.setattr(decode_loop, "_forward_inputs", misnamed)
+    with pytest.raises(RuntimeError, match="did not write its keys and values"):
+        _own_answers(model, _batch(tokenizer, 2), DecodingParams(greedy=True, max_new_tokens=4), [tokenizer.eos_token_id])
 
 
-def test_row_group_attention_equals_sdpa_over_the_whole_batch() -> None:
+def test_preallocated_layers_through_transformers_cache_api() -> None:
+    """The calls transformers' attention and masks make (`update`, `get_seq_length`, `get_mask_sizes`) and
+    the row selection the loop makes, on a small cache."""
     import torch
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    generator = torch.Generator().manual_seed(0)
-    rows, heads, kv_heads, width, size = 7, 6, 2, 90, 16
-    padding = [0, 3, 20, 41, 41, 60, 88]
-    query = torch.randn(rows, heads, 1, size, generator=generator)
-    key, value = (torch.randn(rows, kv_heads, width, size, generator=generator) for _ in range(2))
-    mask = (torch.arange(width)[None, :] >= torch.tensor(padding)[:, None])[:, None, None, :]
-    module = torch.nn.Module()
-    module.num_key_value_groups = heads // kv_heads  # type: ignore[assignment]
-    whole, _ = sdpa_attention_forward(module, query, key, value, mask, scaling=size**-0.5)
-    groups = row_group_attention.plan(padding)
-    assert len(groups) == 3
-    split, _ = row_group_attention.attention(module, query, key, value, mask, scaling=size**-0.5, row_groups=groups)
-    torch.testing.assert_close(split, whole, rtol=1e-6, atol=1e-6)
-    garbage = key.clone()
-    garbage[1:, :, :3] = float("nan")  # columns every group past the first skips: never read
-    split_nan, _ = row_group_attention.attention(module, query, garbage, value, mask, scaling=size**-0.5, row_groups=groups)
-    assert not split_nan[3:].isnan().any()
+    cache = kv_cache.preallocated_cache(_small_llama_config(), capacity=6)
+    assert cache is not None and len(cache.layers) == 2 and not cache.written()
+    keys, values = torch.randn(3, 1, 4, 8), torch.randn(3, 1, 4, 8)
+    seen_keys, seen_values = cache.update(keys, values, 0)
+    assert torch.equal(seen_keys, keys) and torch.equal(seen_values, values)
+    assert cache.get_seq_length(0) == 4 and cache.get_mask_sizes(1, 0) == (5, 0)
+    step = torch.randn(3, 1, 1, 8)
+    seen_keys, _ = cache.update(step, step, 0)
+    assert torch.equal(seen_keys[:, :, 4:], step) and seen_keys.shape[2] == 5
+    cache.batch_select_indices(torch.tensor([2, 0]))
+    seen_keys, _ = cache.update(step[:2], step[:2], 0)
+    assert torch.equal(seen_keys[:, :, :4], keys[[2, 0]]) and torch.equal(seen_keys[:, :, 5:], step[:2])
+    with pytest.raises(RuntimeError, match="cache full"):
+        cache.update(step[:2], step[:2], 0)
+
+
+def _small_llama_config(**extra: Any) -> Any:
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        **extra,
+    )
 
 
 def test_the_shared_prefix_is_the_one_that_saves_most_prefill() -> None:
@@ -256,7 +279,7 @@ def test_sliding_window_models_are_left_to_generate() -> None:
 @pytest.mark.slow
 def test_real_model_greedy_tokens_match_generate(smollm2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """SmolLM2 on dev prompts: natural end-of-turn stops, the LIMA repetition penalty, the fast head, the
-    system turn prefilled once, attention split by padding (all at their default settings)."""
+    system turn prefilled once (all at their default settings)."""
     model, tokenizer, _ = load_model(smollm2_dir, "cpu")
     encoded = _batch(tokenizer, 6, ["Say hello.", "What is the capital of France? Answer in one sentence."])
     decoding = DecodingParams(greedy=True, max_new_tokens=40, repetition_penalty=1.2)
@@ -265,50 +288,8 @@ def test_real_model_greedy_tokens_match_generate(smollm2_dir: Path, monkeypatch:
     ours = _own_answers(model, encoded, decoding, stop_ids)
     assert ours == _library_answers(model, encoded, decoding, stop_ids, tokenizer.pad_token_id)
     assert any(finish == "stop" for _, finish in ours) and any(finish == "length" for _, finish in ours)
-    assert spies.prefixes[0][0] >= 20 and max(spies.groups) >= 2  # SmolLM's system turn; prompts of varied lengths
-
-
-@pytest.mark.slow
-def test_onednn_matmuls_give_the_mkl_loops_answers(smollm2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """oneDNN sums in another order than MKL: the logits agree to ~1e-6 relative, so greedy answers may
-    part only at a near-tie. On the real model: the same first token in every row, and the same whole
-    answers in nearly all (all of them on the machines this was written on)."""
-    import torch
-
-    model, tokenizer, _ = load_model(smollm2_dir, "cpu")
-    encoded = _batch(tokenizer, 8)
-    decoding = DecodingParams(greedy=True, max_new_tokens=32, repetition_penalty=1.2)
-    stop_ids = [tokenizer.eos_token_id]
-    mkl = _own_answers(model, encoded, decoding, stop_ids)
-    monkeypatch.setattr(packed_linear, "ENABLED", True)
-    assert packed_linear.usable(model)
-    onednn = _own_answers(model, encoded, decoding, stop_ids)
-    assert [tokens[:1] for tokens, _ in onednn] == [tokens[:1] for tokens, _ in mkl]
-    assert sum(ours == theirs for ours, theirs in zip(onednn, mkl)) >= len(mkl) - 1
-    hidden = torch.randn(3, 1, model.config.hidden_size)
-    projection = model.model.layers[0].mlp.up_proj
-    with torch.inference_mode():
-        plain = projection(hidden)
-        with packed_linear.enabled(model) as active:
-            assert active
-            torch.testing.assert_close(projection(hidden), plain, rtol=1e-5, atol=1e-5)
-        assert "forward" not in projection.__dict__  # MKL again outside the block
-        assert torch.equal(projection(hidden), plain)
-
-
-def test_packed_weights_follow_in_place_updates(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import torch
-
-    monkeypatch.setattr(packed_linear, "ENABLED", True)
-    model, _, _ = load_model(tiny_model_dir, "cpu")
-    projection = model.model.layers[0].self_attn.q_proj
-    hidden = torch.randn(4, 1, projection.in_features)
-    with torch.no_grad(), packed_linear.enabled(model):
-        before = projection(hidden)
-        projection.weight.mul_(2)  # what an optimizer step does: the same tensor, a new version
-        torch.testing.assert_close(projection(hidden), 2 * before, rtol=1e-5, atol=1e-5)
-    monkeypatch.setattr(packed_linear, "MAX_PACKED_BYTES", 0)
-    assert not packed_linear.usable(model)
+    assert spies.prefixes[0][0] >= 20  # SmolLM's system turn
+    assert spies.written.count(1) >= model.config.num_hidden_layers  # decoding steps wrote to the preallocated cache
 
 
 def test_batch_width_is_bounded_by_key_value_memory(tiny_model_dir: Path) -> None:
@@ -320,157 +301,3 @@ def test_batch_width_is_bounded_by_key_value_memory(tiny_model_dir: Path) -> Non
     assert decode_loop.cache_bytes_per_position(generator.model) == per_position
     assert generator.max_batch_tokens == (2 << 30) // per_position
     assert TransformersGenerator(tiny_model_dir, device="cpu", max_batch_tokens=512).max_batch_tokens == 512
-
-
-class _OracleLookup:
-    """Drafts from the known answers, wrong from a chosen point on: exercises every acceptance length
-    (none, part, all) in every row, which real prompt lookup on a random model rarely does."""
-
-    answers: dict[int, list[int]] = {}
-    vocabulary = 0
-
-    def __init__(self, sequences: dict[int, Sequence[int]]) -> None:
-        self.produced = {row: 0 for row in sequences}
-        self.calls = 0
-
-    def extend(self, row: int, tokens: Sequence[int]) -> None:
-        self.produced[row] += len(tokens)
-
-    def draft(self, row: int, length: int) -> list[int]:
-        self.calls += 1
-        truth = self.answers[row][self.produced[row] :][:length]  # what follows the token fed before the draft
-        wrong_from = (self.calls * 7 + row) % (length + 2)  # some drafts all right, some wrong at once
-        return [token if j < wrong_from else (token + 1) % self.vocabulary for j, token in enumerate(truth)]
-
-
-class _AlwaysDraft:
-    max_draft = 5
-
-    def choose(self, available: dict[int, int]) -> dict[int, int]:
-        return dict(available)
-
-    def observe(self, *args: Any) -> None:
-        pass
-
-
-def test_draft_steps_give_the_one_token_loops_answers(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Steps where rows feed different numbers of draft tokens (ragged), rejected drafts overwritten, rows
-    ending mid-draft at a stop token or the length limit, rows dropped: the same tokens as one token per
-    step. In float64, so that the different matmul shapes cannot flip a near-tie of the chaotic model."""
-    import torch
-
-    from evalkit.generate import prompt_lookup
-
-    model, tokenizer = _chaotic_tiny_model(tiny_model_dir)
-    model = model.double()
-    encoded = _batch(tokenizer, 10)
-    stop = _scattered_stop_token(model, encoded, tokenizer.pad_token_id)
-    monkeypatch.setattr(decode_loop, "COMPACT_FRACTION", 12)
-    monkeypatch.setattr(row_group_attention, "MIN_SAVED_COLUMNS", 4)  # several row groups, split further by feed
-    decoding = DecodingParams(greedy=True, max_new_tokens=30, repetition_penalty=1.0)
-    monkeypatch.setattr(decode_loop, "SPECULATE", False)
-    one_token = _own_answers(model, encoded, decoding, [stop])
-    assert one_token == _library_answers(model, encoded, decoding, [stop], tokenizer.pad_token_id)
-    # past an answer's end: its stop token, or (at the length limit) tokens the limit must cut off
-    _OracleLookup.answers = {
-        row: tokens + ([stop] if end == "stop" else [1, 2, 3]) for row, (tokens, end) in enumerate(one_token)
-    }
-    _OracleLookup.vocabulary = model.config.vocab_size
-    monkeypatch.setattr(decode_loop, "SPECULATE", True)
-    monkeypatch.setattr(prompt_lookup, "PromptLookup", _OracleLookup)
-    monkeypatch.setattr(prompt_lookup, "DraftPlanner", _AlwaysDraft)
-    steps: list[int] = []
-    with torch.inference_mode():
-        answers = decode_loop.decode(
-            model, encoded["input_ids"], encoded["attention_mask"], decoding, [stop], lambda tokens, _: steps.append(tokens)
-        )
-    assert [(a.tokens, a.finish) for a in answers] == one_token
-    assert {finish for _, finish in one_token} == {"stop", "length"}
-    assert len(steps) < decoding.max_new_tokens * 0.7 and max(steps) > len(one_token)  # several tokens a step
-
-
-def test_prompt_lookup_proposes_what_followed_the_last_repeat() -> None:
-    from evalkit.generate.prompt_lookup import PromptLookup
-
-    lookup = PromptLookup({0: [5, 6, 7, 8, 9, 1, 2, 6, 7], 1: [1, 2, 3]})
-    assert lookup.draft(0, 3) == [8, 9, 1]  # "6 7" was followed by 8 9 1 (no 3-gram "2 6 7" before)
-    assert lookup.draft(1, 4) == []  # nothing repeats yet
-    lookup.extend(1, [4, 1, 2, 3])
-    assert lookup.draft(1, 6) == [4, 1, 2, 3, 4, 1]  # "1 2 3" again: a loop keeps looping past the end
-    lookup.extend(0, [8, 2, 6, 7])
-    assert lookup.draft(0, 2) == [8, 2]  # the 3-gram "2 6 7" wins over the older 2-gram match
-
-
-def test_draft_planner_feeds_drafts_only_where_they_pay() -> None:
-    from evalkit.generate.prompt_lookup import BASE_REFRESH_STEPS, DraftPlanner
-
-    planner = DraftPlanner(max_draft=4)
-    assert planner.choose({0: 4}) == {}  # no step measured yet
-    planner.observe(0, 0.1, {})  # a one-token step: 0.1 s
-    assert planner.choose({0: 4, 1: 0}) == {0: 4}  # the cost of a fed token is unknown: optimistic
-    planner.observe(4, 0.14, {0: (4, 0)})  # 4 drafted tokens cost 0.04 s; row 0's draft was rejected at once
-    assert planner.token_seconds == pytest.approx(0.01)
-    # row 0 now accepts 1/3 (prior 1/2, one rejection): its first draft token is worth 1/3 of a token for
-    # 0.01 s, more than the 2 tokens per 0.1 s a step gives (0.2 per 0.01 s); its second, 1/9, is not
-    assert planner.choose({0: 4, 1: 0}) == {0: 1}
-    for _ in range(BASE_REFRESH_STEPS):
-        planner.observe(1, 0.11, {0: (1, 1)})
-    assert planner.choose({0: 4}) == {}  # time to re-measure a step without drafts
-
-
-def test_ragged_attention_equals_each_rows_own_attention() -> None:
-    """Rows with different padding, lengths and numbers of fed tokens, on grouped-query heads: each fed
-    token attends to its row's columns up to its own, as plain softmax attention computes it row by row."""
-    import torch
-
-    from evalkit.generate.ragged import RaggedStep
-
-    generator = torch.Generator().manual_seed(0)
-    heads, kv_heads, size, width = 6, 2, 8, 40
-    starts, feed_columns, fed = [0, 2, 9, 30], [25, 20, 31, 36], [1, 4, 4, 2]
-    key, value = (torch.randn(4, kv_heads, width, size, generator=generator) for _ in range(2))
-    query = torch.randn(1, heads, sum(fed), size, generator=generator)
-    groups = [(0, 2, 0), (2, 4, 9)]  # padding groups; runs split them further where the feed changes
-    step = RaggedStep.plan(torch.tensor(starts), torch.tensor(feed_columns), fed, groups)
-    assert [(run.first, run.end, run.width) for run in step.runs] == [(0, 1, 1), (1, 2, 4), (2, 3, 4), (3, 4, 2)]
-    assert step.length == 38 and step.columns.tolist() == [25, 20, 21, 22, 23, 31, 32, 33, 34, 36, 37]
-    module = torch.nn.Module()
-    module.num_key_value_groups = heads // kv_heads  # type: ignore[assignment]
-    output, _ = row_group_attention.attention(
-        module,
-        query,
-        key[:, :, : step.length],
-        value[:, :, : step.length],
-        None,
-        scaling=size**-0.5,
-        row_groups=groups,
-        ragged=step,
-    )
-    token = 0
-    for row in range(4):
-        for index in range(fed[row]):
-            columns = slice(starts[row], feed_columns[row] + index + 1)
-            for head in range(heads):
-                keys, values = key[row, head // 3, columns], value[row, head // 3, columns]
-                weights = torch.softmax(keys @ query[0, head, token] * size**-0.5, dim=0)
-                torch.testing.assert_close(output[0, token, head], weights @ values, rtol=1e-5, atol=1e-5)
-            token += 1
-
-
-@pytest.mark.slow
-def test_real_model_drafts_give_the_same_answers(smollm2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """SmolLM2, greedy without a repetition penalty (where prompt lookup drafts): the answers of one token
-    per step, and some steps yield several tokens of a row."""
-    model, tokenizer, _ = load_model(smollm2_dir, "cpu")
-    encoded = _batch(tokenizer, 3, ["List the days of the week, one per line.", "Count from one to twenty in words."])
-    decoding = DecodingParams(greedy=True, max_new_tokens=64, repetition_penalty=1.0)
-    stop_ids = [tokenizer.eos_token_id]
-    monkeypatch.setattr(decode_loop, "SPECULATE", False)
-    one_token = _own_answers(model, encoded, decoding, stop_ids)
-    monkeypatch.setattr(decode_loop, "SPECULATE", True)
-    steps: list[int] = []
-    drafted = decode_loop.decode(
-        model, encoded["input_ids"], encoded["attention_mask"], decoding, stop_ids, lambda tokens, _: steps.append(tokens)
-    )
-    assert [(a.tokens, a.finish) for a in drafted] == one_token
-    assert len(steps) < max(len(tokens) for tokens, _ in one_token) + 1  # drafts saved steps on the longest answer

@@ -65,7 +65,7 @@ def test_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         0.9,
         ["vllm", "vllm-server"],
     )
-    assert args.vllm.gpu_memory_utilization == 0.5 and args.vllm.dtype == "bfloat16"
+    assert args.vllm.gpu_memory_utilization == 0.5
     assert gpu_check.parse_args(["--backends", "vllm", "--vllm-arg", "enforce_eager=true"]).vllm.extra == (
         ("enforce_eager", True),
     )

@@ -1,7 +1,7 @@
 """The fast judgment reader (judges/reading.py + results.py) against a plain reference: the same
 tables built the obvious way, by joining the store's rows in pandas, on random stores with every
 awkward case (shared judgments, re-generated answers, both orders or one, invalid and unknown
-verdicts, several judges of one kind, Likert samples)."""
+verdicts, with and without a stored invalid reason, several judges of one kind, Likert samples)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from evalkit.records import DecodingParams, GenerationResult, Judgment, ModelInf
 from evalkit.results.tables import alpaca_table, likert_table, pairwise_table, read_tables
 from evalkit.store import Store
 from evalkit.store import schema as t
-from evalkit.vocabulary import MODEL_VIEW, PREFERENCE
+from evalkit.vocabulary import EMPTY_REPLY, INVALID_REASON_KEY, MODEL_VIEW, PREFERENCE, PROMPT_TOO_LONG, UNPARSEABLE_REPLY
 
 KEYS = ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "model_id", "baseline_id"]
 
@@ -53,8 +53,25 @@ def _random_store(url: str, seed: int) -> Store:
         sample: int = 0,
     ) -> None:
         key = content_hash([kind, judge, prompt, a, b, order, sample, len(judgments)])
+        # an invalid judgment stored with its reason, or without one (as stored before reasons were)
+        reason = None if valid else rng.choice([PROMPT_TOO_LONG, EMPTY_REPLY, UNPARSEABLE_REPLY, None])
         judgments.append(
-            Judgment(key, kind, content_hash([kind, judge]), judge, prompt, a, b, order, sample, "raw", verdict, score, valid)
+            Judgment(
+                key,
+                kind,
+                content_hash([kind, judge]),
+                judge,
+                prompt,
+                a,
+                b,
+                order,
+                sample,
+                "raw",
+                verdict,
+                score,
+                valid,
+                extra={INVALID_REASON_KEY: str(reason)} if reason else {},
+            )
         )
         uses.append((key, a, b))
         if rng.random() < 0.1:  # the same texts from another model: the judgment answers for it too
@@ -109,6 +126,7 @@ def plain_join(store: Store, kind: str) -> pd.DataFrame:
             j.c.verdict,
             j.c.score,
             j.c.valid,
+            j.c.extra,
             p.c.instruction,
             ga.c.model_id,
             ma.c.name.label("model"),
@@ -133,6 +151,7 @@ def plain_join(store: Store, kind: str) -> pd.DataFrame:
     )
     frame = store.frame(query)
     frame["valid"] = frame["valid"].astype(bool)
+    frame["reason"] = [(extra or {}).get(INVALID_REASON_KEY) or UNPARSEABLE_REPLY for extra in frame["extra"]]
     return frame
 
 
@@ -141,8 +160,12 @@ def plain_pairwise(store: Store, kind: str) -> pd.DataFrame:
     frame["view"] = [MODEL_VIEW.get((o, v)) if ok else None for o, v, ok in zip(frame["order"], frame["verdict"], frame["valid"])]
     latest = frame.drop_duplicates([*KEYS, "order"], keep="last")
     ab = latest[latest["order"] == "AB"]
-    ba = latest[latest["order"] == "BA"][[*KEYS, "view"]]
+    ba = latest[latest["order"] == "BA"][[*KEYS, "view", "reason"]]
     both = ab.merge(ba, on=KEYS, suffixes=("_ab", "_ba"))
+    both["invalid_reason"] = [
+        ra if pd.isna(x) else rb if pd.isna(y) else None
+        for x, y, ra, rb in zip(both["view_ab"], both["view_ba"], both["reason_ab"], both["reason_ba"])
+    ]
     both["verdict_ab"], both["verdict_ba"] = both["view_ab"], both["view_ba"]
     both["outcome"] = [
         "invalid" if pd.isna(x) or pd.isna(y) else (x if x == y else "tie") for x, y in zip(both["view_ab"], both["view_ba"])
@@ -156,6 +179,7 @@ def plain_likert(store: Store, kind: str) -> pd.DataFrame:
         ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "model_id", "sample"], keep="last"
     )
     frame["score"] = [s if ok else np.nan for s, ok in zip(frame["score"], frame["valid"])]
+    frame["invalid_reason"] = [None if ok else r for r, ok in zip(frame["reason"], frame["valid"])]
     return frame
 
 
@@ -166,6 +190,7 @@ def plain_alpaca(store: Store, kind: str) -> pd.DataFrame:
         "invalid" if not ok else "win" if s > 1.5 else "loss" if s < 1.5 else "tie"
         for s, ok in zip(frame["score"], frame["valid"])
     ]
+    frame["invalid_reason"] = [None if ok else r for r, ok in zip(frame["reason"], frame["valid"])]
     return frame
 
 

@@ -1,11 +1,10 @@
-"""vLLM engine options and streaming, checked without vLLM (it needs a CUDA GPU): the options as typed,
-the engine keyword arguments and `vllm serve` flags built from them, the in-process backend driven by a
-stand-in engine, and `vllm-server` driven through a stand-in `vllm` command."""
+"""vLLM engine options and streaming, checked in milliseconds: the options as typed, the engine keyword
+arguments and `vllm serve` flags built from them, the in-process backend driven by a stand-in engine, and
+`vllm-server` driven through a stand-in `vllm` command. The real engine runs in test_vllm_real.py."""
 
 from __future__ import annotations
 
 import json
-import os
 import stat
 import sys
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ def test_options_as_typed_become_engine_kwargs_and_serve_flags() -> None:
         "2",
         "0.85",
         "8192",
-        "float16",
         [
             "enforce_eager=true",
             "max-num-seqs=256",
@@ -43,7 +41,7 @@ def test_options_as_typed_become_engine_kwargs_and_serve_flags() -> None:
         ],
     )
     assert options.gpus == 8
-    assert engine_kwargs(options) == {
+    assert engine_kwargs(options, "float16") == {
         "tensor_parallel_size": 4,
         "pipeline_parallel_size": 2,
         "dtype": "float16",
@@ -56,7 +54,7 @@ def test_options_as_typed_become_engine_kwargs_and_serve_flags() -> None:
         "hf_overrides": {"rope_theta": 10000},
         "swap_space": 4.5,
     }
-    assert serve_args(options) == [
+    assert serve_args(options, "float16") == [
         "--tensor-parallel-size",
         "4",
         "--pipeline-parallel-size",
@@ -83,7 +81,7 @@ def test_options_as_typed_become_engine_kwargs_and_serve_flags() -> None:
 def test_defaults_leave_vllm_its_own_memory_and_context_choices() -> None:
     options = build_vllm_options()
     assert options == VLLMOptions() and options.is_default()
-    assert engine_kwargs(options) == {"tensor_parallel_size": 1, "pipeline_parallel_size": 1, "dtype": "bfloat16"}
+    assert engine_kwargs(options) == {"tensor_parallel_size": 1, "pipeline_parallel_size": 1}
 
 
 @pytest.mark.parametrize(
@@ -94,7 +92,13 @@ def test_defaults_leave_vllm_its_own_memory_and_context_choices() -> None:
         (["--gpu-memory-utilization", "1.5"], "--gpu-memory-utilization must be in (0, 1], got 1.5"),
         (["--gpu-memory-utilization", "most"], "--gpu-memory-utilization must be a number, got 'most'"),
         (["--max-model-len", "-4"], "--max-model-len must be at least 1, got -4"),
-        (["--dtype", "fp64"], "--dtype must be one of auto, half, float16, bfloat16, float, float32, got 'fp64'"),
+        (["--dtype", "fp64"], "--dtype must be float32, bfloat16 or float16, got 'fp64'"),
+        (["--dtype", "auto"], "--dtype auto: name the precision (float32, bfloat16 or float16), so stored answers record it"),
+        (
+            ["--vllm-arg", "enforce_eagr=true"],
+            "--vllm-arg enforce_eagr: not an option of this vLLM's engine (see `vllm serve --help`)",
+        ),
+        (["--max-model-len", "100000"], "--max-model-len 100000: {ckpt} was trained on at most 2048 tokens"),
         (["--vllm-arg", "enforce_eager"], "--vllm-arg 'enforce_eager': expected KEY=VALUE, e.g. --vllm-arg enforce_eager=true"),
         (["--vllm-arg", "port=9000"], "--vllm-arg port: evalkit picks a free port"),
         (["--vllm-arg", "tensor-parallel-size=2"], "--vllm-arg tensor_parallel_size: use --tensor-parallel-size"),
@@ -102,12 +106,13 @@ def test_defaults_leave_vllm_its_own_memory_and_context_choices() -> None:
     ],
 )
 def test_bad_engine_options_are_one_line_and_write_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
 ) -> None:
+    pytest.importorskip("vllm", reason="the engine's own option names are read from the installed vLLM (make vllm)")
     db = tmp_path / "x.db"
-    code = main(["generate", "--checkpoint", str(tmp_path), "--backend", "vllm", "--db", f"sqlite:///{db}", *flags])
+    code = main(["generate", "--checkpoint", str(tiny_model_dir), "--backend", "vllm", "--db", f"sqlite:///{db}", *flags])
     assert code == 2
-    assert capsys.readouterr().err.strip().splitlines() == [f"evalkit: error: {message}"]
+    assert capsys.readouterr().err.strip().splitlines() == [f"evalkit: error: {message.format(ckpt=tiny_model_dir)}"]
     assert not db.exists()
 
 
@@ -204,12 +209,12 @@ def test_in_process_engine_gets_the_options_and_streams_answers_to_the_store_as_
     from evalkit.generate.vllm_backend import VLLMGenerator
 
     FakeEngine.built.clear()
-    options = build_vllm_options("2", None, "0.5", "1024", None, ["enforce_eager=true"])
+    options = build_vllm_options("2", None, "0.5", "1024", ["enforce_eager=true"])
     prompts = prompt_set(6)
     decoding = DecodingParams(greedy=True, max_new_tokens=9, repetition_penalty=1.1)
 
     def make() -> VLLMGenerator:
-        generator = VLLMGenerator(tiny_model_dir, options, vllm_module=FAKE_VLLM)
+        generator = VLLMGenerator(tiny_model_dir, options, "bfloat16", vllm_module=FAKE_VLLM)
         generator.engine.watch = store
         return generator
 
@@ -263,17 +268,17 @@ def test_a_misspelt_engine_option_fails_before_the_engine_is_built(tiny_model_di
 
 @pytest.fixture()
 def fake_vllm_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A `vllm` executable on PATH running tests/fixtures/fake_vllm.py; returns where it records its argv."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "vllm"
+    """vllm-server started as tests/fixtures/fake_vllm.py; returns where it records its argv."""
+    from evalkit.generate.vllm_backend import VLLMServerGenerator
+
+    script = tmp_path / "fake_vllm_server"
     script.write_text(
         f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
         "from tests.fixtures.fake_vllm import main\nmain(sys.argv[1:])\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     argv_file = tmp_path / "argv.json"
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(VLLMServerGenerator, "launcher", (str(script),))
     monkeypatch.setenv("FAKE_VLLM_ARGV", str(argv_file))
     monkeypatch.setenv("FAKE_VLLM_SLOW_S", "1.5")
     return argv_file
@@ -284,7 +289,9 @@ def test_vllm_server_gets_the_options_and_stores_each_answer_as_it_finishes(
 ) -> None:
     from evalkit.generate.factory import BackendOptions, make_generator
 
-    options = BackendOptions(backend="vllm-server", vllm=build_vllm_options("2", None, "0.8", None, None, ["enforce_eager=true"]))
+    options = BackendOptions(
+        backend="vllm-server", dtype="bfloat16", vllm=build_vllm_options("2", None, "0.8", None, ["enforce_eager=true"])
+    )
     checkpoint = Checkpoint(tiny_model_dir, "tiny")
     prompts = prompt_set(5)
     writes: list[set[str]] = []
@@ -301,7 +308,7 @@ def test_vllm_server_gets_the_options_and_stores_each_answer_as_it_finishes(
         store, checkpoint, prompts, DecodingParams(max_new_tokens=8), lambda: make_generator(checkpoint, options), progress=False
     )
     argv = json.loads(fake_vllm_command.read_text())
-    assert argv[:2] == ["serve", str(tiny_model_dir)]
+    assert argv[:2] == ["--model", str(tiny_model_dir)]
     assert argv[argv.index("--host") + 1] == "127.0.0.1" and argv[argv.index("--served-model-name") + 1] == "tiny"
     assert argv[argv.index("--served-model-name") + 2 :] == [
         "--tensor-parallel-size",

@@ -109,7 +109,7 @@ def training_arguments(recipe: Recipe, resume_dir: Path, processes: int) -> Any:
         weight_decay=recipe.weight_decay,
         max_grad_norm=recipe.max_grad_norm,
         neftune_noise_alpha=recipe.neftune_alpha,
-        activation_checkpointing=recipe.activation_checkpointing,
+        gradient_checkpointing=recipe.activation_checkpointing,  # named activation_checkpointing from transformers 5.20
         seed=recipe.seed,
         data_seed=recipe.seed,
         logging_strategy="steps",

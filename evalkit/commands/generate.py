@@ -39,6 +39,12 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
         help="transformers backend: most rows x (longest prompt + new tokens) per batch (16384 on CPU, 131072 on CUDA)",
     )
     group.add_argument("--device", default=None, help="transformers backend: cpu, cuda, cuda:1 (default: cuda when available)")
+    group.add_argument(
+        "--dtype",
+        default=None,
+        help="transformers and vLLM: float32, bfloat16 or float16 (default float32 on CPU, bfloat16 on CUDA); "
+        "stored with every answer",
+    )
     group.add_argument("--base-url", default=None, help="openai backend: server URL (env OPENAI_BASE_URL)")
     group.add_argument(
         "--model-name", default=None, help="openai backend: the model name the server knows (default: the checkpoint path)"
@@ -60,9 +66,6 @@ def add_vllm_flags(parser: argparse.ArgumentParser) -> None:
         help="share of each GPU's memory vLLM may take, in (0, 1] (default 0.9)",
     )
     group.add_argument("--max-model-len", metavar="N", default=None, help="longest prompt + answer (default: the model's)")
-    group.add_argument(
-        "--dtype", default=None, help="auto, bfloat16, float16 or float32 (default bfloat16, as the transformers backend on CUDA)"
-    )
     group.add_argument(
         "--vllm-arg",
         metavar="KEY=VALUE",
@@ -121,6 +124,7 @@ def decoding_from_args(args: argparse.Namespace):
 
 def backend_options_from_args(args: argparse.Namespace):
     from evalkit.generate.factory import BackendOptions
+    from evalkit.generate.precision import parse_dtype
     from evalkit.generate.scaleout import check_scaleout
     from evalkit.generate.vllm_options import build_vllm_options
     from evalkit.settings import resolve
@@ -131,19 +135,26 @@ def backend_options_from_args(args: argparse.Namespace):
         args.pipeline_parallel_size,
         args.gpu_memory_utilization,
         args.max_model_len,
-        args.dtype,
         args.vllm_arg,
     )
+    dtype = parse_dtype(args.dtype)
     if not vllm.is_default() and backend not in ("vllm", "vllm-server"):
         raise EvalkitError(
-            "vLLM engine options (--tensor-parallel-size, --dtype, --vllm-arg, ...) "
+            "vLLM engine options (--tensor-parallel-size, --max-model-len, --vllm-arg, ...) "
             f"need --backend vllm or vllm-server, not {backend}"
         )
+    if dtype is not None and backend == "openai":
+        raise EvalkitError("--dtype: an OpenAI-compatible server computes in its own precision; set it where it is started")
+    if backend in ("vllm", "vllm-server"):
+        from evalkit.generate.vllm_backend import check_vllm
+
+        check_vllm(vllm)
     return BackendOptions(
         backend=backend,
         batch_size=args.batch_size,
         max_batch_tokens=args.max_batch_tokens,
         device=args.device,
+        dtype=dtype,
         base_url=resolve("base_url", args.base_url, None, env=("OPENAI_BASE_URL",)),
         model_name=args.model_name,
         concurrency=args.concurrency,
@@ -167,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
     summaries = generate_checkpoints(store, args.checkpoint, args.epochs, prompt_set, decoding, options, samples=args.n)
     for summary in summaries:
         print(
-            f"{summary.model}: {summary.generated} generated, {summary.skipped} already stored, {summary.completion_tokens} tokens"
+            f"{summary.model}: {summary.generated} generated, {summary.skipped} already stored, {summary.completion_tokens} tokens "
+            f"({summary.decoding_label})"
         )
     if args.out:
         paths = write_outputs_for(store, summaries, prompt_set, Path(args.out))

@@ -10,6 +10,8 @@ from typing import Any
 from evalkit.commands.common import (
     add_db_flag,
     add_json_flag,
+    add_judge_checkpoint_flags,
+    local_judge,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -57,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="OpenAI-compatible endpoint (env OPENAI_BASE_URL; default OpenAI); the key comes from OPENAI_API_KEY",
     )
+    add_judge_checkpoint_flags(judge)
     judge.add_argument("--samples", type=positive_int, default=1, help="single-answer judges: grades per answer (LIMA: 5)")
     judge.add_argument(
         "--judge-temperature",
@@ -119,11 +122,15 @@ def format_table(summary: dict[str, Any]) -> str:
     """Two aligned columns, one line per number; nested dicts (the score distribution) on one line."""
     import math
 
+    from evalkit.vocabulary import format_reasons
+
     lines = []
     width = max(len(key) for key in summary)
     for key, value in summary.items():
         if isinstance(value, float):
             shown = "-" if math.isnan(value) else f"{value:.4f}" if key == "cost_usd" else f"{value:.2f}"
+        elif key == "invalid_reasons":
+            shown = format_reasons(value) or "-"
         elif isinstance(value, dict):
             shown = "  ".join(f"{k}:{v}" for k, v in value.items()) or "-"
         else:
@@ -149,17 +156,32 @@ def _report(summary: dict[str, Any], as_json: bool) -> int:
 def run(args: argparse.Namespace) -> int:
     from evalkit.errors import EvalkitError
     from evalkit.judges.registry import default_judge_name, make_judge, sampling_temperature
-    from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
-    from evalkit.settings import db_url, resolve
-    from evalkit.store import Store
 
     if args.concurrency < 1 or args.max_retries < 0 or args.http_retries < 0 or args.timeout <= 0:
         raise EvalkitError("--concurrency must be >= 1, --max-retries/--http-retries >= 0 and --timeout > 0")
     if args.samples > 1 and (args.baseline or args.baseline_model):
         raise EvalkitError("--samples is for single-answer judges (likert); pairwise judges see each pair in both orders once")
-    name = args.judge or default_judge_name()
+    name = args.judge or ("pairwise" if args.judge_checkpoint else default_judge_name())
     temperature = sampling_temperature(args.judge_temperature, args.samples)
-    judge = make_judge(name, judge_model=args.judge_model, temperature=temperature, max_tokens=args.max_tokens)
+    make_judge(name, judge_model=args.judge_model, temperature=temperature, max_tokens=args.max_tokens)  # checked first
+    with local_judge(args) as served:
+        return _judge(args, name, temperature, served)
+
+
+def _judge(args: argparse.Namespace, name: str, temperature: float | None, served: Any) -> int:
+    from evalkit.errors import EvalkitError
+    from evalkit.judges.registry import make_judge
+    from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
+    from evalkit.settings import db_url, resolve
+    from evalkit.store import Store
+
+    judge = make_judge(
+        name,
+        judge_model=served.judge_model if served else args.judge_model,
+        temperature=temperature,
+        max_tokens=args.max_tokens,
+        judge_fingerprint=served.fingerprint if served else None,
+    )
     store = Store(db_url(args.db))
     model, model_scope = _generation_set(store, args.outputs, args.model, args.decoding, "model")
     if model is None:
@@ -193,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         max_cost=args.max_cost,
         prices=prices,
         progress=progress,
+        served=served,
     )
     if baseline is not None:
         job = judge_pairs(store, judge, model, baseline, sample=args.sample, prompt_hashes=scope, options=options)

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from evalkit.commands.common import add_db_flag, add_json_flag
+from evalkit.commands.common import add_db_flag, add_json_flag, add_judge_checkpoint_flags, local_judge
 
 if TYPE_CHECKING:
     from evalkit.judge_eval.align import JudgeVerdicts
@@ -56,6 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judges.add_argument(
         "--judge-base-url", default=None, help="OpenAI-compatible endpoint (env OPENAI_BASE_URL); key from OPENAI_API_KEY"
     )
+    add_judge_checkpoint_flags(judges)
     judges.add_argument("--samples", type=int, default=1, help="ask each judge K times per pair and order (self-consistency)")
     judges.add_argument(
         "--judge-temperature",
@@ -104,6 +105,8 @@ def _file_judges(args: argparse.Namespace, humans: Any) -> list[JudgeVerdicts]:
 
 
 def _run_judges(args: argparse.Namespace, humans: Any) -> list[JudgeVerdicts]:
+    from dataclasses import replace
+
     from evalkit.judge_eval.running import run_judges, run_options
     from evalkit.judges.registry import sampling_temperature
     from evalkit.settings import db_url
@@ -118,16 +121,17 @@ def _run_judges(args: argparse.Namespace, humans: Any) -> list[JudgeVerdicts]:
         progress=args.progress if args.progress is not None else sys.stderr.isatty(),
     )
     temperature = sampling_temperature(args.judge_temperature, args.samples)
-    return run_judges(
-        Store(db_url(args.db)),
-        humans,
-        args.judge,
-        judge_model=args.judge_model,
-        samples=args.samples,
-        temperature=temperature,
-        max_tokens=args.max_tokens,
-        options=options,
-    )
+    with local_judge(args) as served:
+        return run_judges(
+            Store(db_url(args.db)),
+            humans,
+            args.judge,
+            judge_model=args.judge_model,
+            samples=args.samples,
+            temperature=temperature,
+            max_tokens=args.max_tokens,
+            options=replace(options, served=served),
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -137,13 +141,15 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resamples < 0 or not 0 < args.level < 1 or args.samples < 1:
         raise EvalkitError("--resamples must be >= 0, --level in (0, 1) and --samples >= 1")
+    if args.judge_checkpoint and not args.judge:
+        raise EvalkitError("--judge-checkpoint serves a judge for --judge NAME entries; add --judge pairwise (or alpaca_eval)")
     if args.humans:
         from evalkit.data.human_labels import read_labelled_pairs
 
         humans = read_labelled_pairs(args.humans, args.format)
         judges = _file_judges(args, humans) + (_run_judges(args, humans) if args.judge else [])
     else:
-        if args.judge or args.judge_labels:
+        if args.judge or args.judge_labels or args.judge_checkpoint:
             raise EvalkitError(
                 "--judge and --judge-labels need the human labels as a file: add --humans FILE "
                 "(from the store, judges are those already run on the batch's pairs: `evalkit judge`)"
@@ -190,6 +196,7 @@ TEXT_COLUMNS = {
     "position_consistency": "pos. cons.",
     "self_consistency": "self cons.",
     "invalid": "invalid",
+    "invalid_reasons": "invalid by reason",
     "cost_per_1000": "USD/1k",
     "seconds_per_1000": "s/1k",
 }
@@ -199,8 +206,10 @@ def _print_table(report: dict[str, Any]) -> None:
     import pandas as pd
 
     from evalkit.commands._statsio import print_frame
+    from evalkit.vocabulary import format_reasons
 
     rows = pd.DataFrame([report["humans"], *report["judges"]]).reindex(columns=list(TEXT_COLUMNS))
+    rows["invalid_reasons"] = [format_reasons(r) or None for r in rows["invalid_reasons"]]
     rows = rows[[c for c in TEXT_COLUMNS if rows[c].notna().any()]].rename(columns=TEXT_COLUMNS)
     print_frame(
         f"{report['items']} pairs of {report['source']}: each judge vs the mode of the humans; "

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
-from evalkit.commands.common import add_json_flag, epoch_range
+from evalkit.commands.common import add_json_flag, epoch_range, local_judge
 from evalkit.commands.run import add_run_flags
 from evalkit.policies import POLICIES, POLICY
 
@@ -33,8 +34,16 @@ def run(args: argparse.Namespace) -> int:
 
     window = tuple(args.window) if args.window else DEFAULT_WINDOW
     config = config_from_args(args)
-    check_judges(config.judges or default_judges(args.judge_base_url), config.judge_model, args.judge_base_url)
-    decision = pick_checkpoint(args.path, db_url=args.db, config=config, window=window, policy=args.policy)
+    local = bool(args.judge_checkpoint)
+    check_judges(
+        config.judges or default_judges(args.judge_base_url, local=local),
+        config.judge_model,
+        args.judge_base_url,
+        probe=not local,
+    )
+    with local_judge(args) as served:  # started (or refused) before anything is generated; stopped at the end
+        config = replace(config, served_judge=served)
+        decision = pick_checkpoint(args.path, db_url=args.db, config=config, window=window, policy=args.policy)
     if args.json:
         print(json.dumps(decision))
         return 0

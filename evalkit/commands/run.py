@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from evalkit.commands.common import (
     add_db_flag,
     add_json_flag,
+    add_judge_checkpoint_flags,
     add_judge_temperature_flag,
     epoch_range,
+    local_judge,
     positive_float,
     positive_int,
 )
 from evalkit.commands.generate import add_backend_flags, add_decoding_flags
+
+if TYPE_CHECKING:
+    from evalkit.run import RunConfig
 
 
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +41,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     judge = parser.add_argument_group("judge calls")
     judge.add_argument("--judge-model", default=None, help="judge model name (env EVALKIT_JUDGE_MODEL)")
     judge.add_argument("--judge-base-url", default=None, help="OpenAI-compatible judge endpoint (env OPENAI_BASE_URL)")
+    add_judge_checkpoint_flags(judge)
     judge.add_argument("--judge-concurrency", type=positive_int, default=16)
     judge.add_argument(
         "--likert-samples",
@@ -82,17 +90,27 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from evalkit.job_failures import all_invalid, job_failures
-    from evalkit.jsonio import json_safe
-    from evalkit.results.decodings import decoding_label
-    from evalkit.run import default_judges, run_evaluation, run_summary, summary_table
-    from evalkit.settings import db_url
-    from evalkit.store import Store
+    from evalkit.run import default_judges
     from evalkit.validation import check_checkpoints, check_judges
 
     config = config_from_args(args)  # every flag checked before the store is opened (or created)
-    check_judges(config.judges or default_judges(args.judge_base_url), config.judge_model, args.judge_base_url)
+    local = bool(args.judge_checkpoint)
+    judges = config.judges or default_judges(args.judge_base_url, local=local)
+    check_judges(judges, config.judge_model, args.judge_base_url, probe=not local)
     check_checkpoints(args.checkpoint, config.epochs)
+    with local_judge(args) as served:  # started (or refused) before anything is generated; stopped at the end
+        return _run(args, replace(config, served_judge=served))
+
+
+def _run(args: argparse.Namespace, config: RunConfig) -> int:
+    from evalkit.job_failures import all_invalid, job_failures
+    from evalkit.jsonio import json_safe
+    from evalkit.results.decodings import decoding_label
+    from evalkit.run import run_evaluation, run_summary, summary_table
+    from evalkit.settings import db_url
+    from evalkit.store import Store
+    from evalkit.vocabulary import format_reasons
+
     url = db_url(args.db)
     store = Store(url)
     report = run_evaluation(store, args.checkpoint, config)
@@ -107,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
             f"judges {judges}, decoding {decoding_label(config.decoding.as_dict())} ({config.decoding.hash[:12]})"
         )
         shown = table.assign(decoding=table["decoding"].str[:12])
+        for column in ("invalid_reasons", "likert_invalid_reasons"):
+            if column in shown:
+                shown[column] = shown[column].map(format_reasons)
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         print(f"\nbrowse: evalkit leaderboard --db {url}")
     failures = [f"{o.checkpoint.name}: {line}" for o in report.outcomes for job in o.jobs for line in job_failures(job)]

@@ -239,10 +239,16 @@ def run_summary(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"pairwise": summary.pairwise, "likert": summary.single})
         return 0
+    from evalkit.vocabulary import format_reasons
+
     shorten = {"decoding": 12, "baseline_decoding": 12}
     pairwise = summary.pairwise.assign(**{c: summary.pairwise[c].str[:n] for c, n in shorten.items() if c in summary.pairwise})
     single = (
         summary.single.assign(decoding=summary.single["decoding"].str[:12]) if "decoding" in summary.single else summary.single
+    )
+    pairwise, single = (
+        frame.assign(invalid_reasons=frame["invalid_reasons"].map(format_reasons)) if "invalid_reasons" in frame else frame
+        for frame in (pairwise, single)
     )
     print_frame(
         "comparisons with a baseline (percent)",
@@ -256,6 +262,7 @@ def run_summary(args: argparse.Namespace) -> int:
             "baseline_decoding",
             "n",
             "n_invalid",
+            "invalid_reasons",
             "win_pct",
             "tie_pct",
             "loss_pct",
@@ -269,7 +276,7 @@ def run_summary(args: argparse.Namespace) -> int:
     print_frame(
         "single-answer grades (mean over a prompt's samples, then over prompts)",
         single,
-        ["judge_kind", "judge_model", "model", "decoding", "n", "n_invalid", "mean", "ci_low", "ci_high"],
+        ["judge_kind", "judge_model", "model", "decoding", "n", "n_invalid", "invalid_reasons", "mean", "ci_low", "ci_high"],
     )
     return 0
 

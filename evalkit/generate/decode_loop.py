@@ -3,56 +3,47 @@
 `model.generate` keeps every row of a batch in every step until the last row ends, so a batch whose
 answers have natural lengths (one ends after 40 tokens, another runs to the limit) pays full width to the
 end, and its DynamicCache copies the whole cache every step. This loop is the same greedy/sampling
-decode on the same model forward and transformers' own logits processors, with these changes:
+decode on the same model forward (transformers' own attention) and transformers' own logits processors,
+with these changes:
   - the key/value cache is preallocated and written in place (`kv_cache.PreallocatedLayer`);
   - rows that ended are dropped from the batch (cache, mask, history) once they are an eighth of it,
     so the matmuls shrink with the work left;
   - prompts are prefilled in groups of similar length, each padded only to its own longest prompt, then
     placed side by side in the batch's cache: one long prompt no longer pads the whole batch's prefill;
   - the tokens most prompts start with (the chat template's system turn: 24 tokens in 47 of the 50 dev
-    prompts on SmolLM2, 29% of their prompt tokens) are prefilled once and copied into those rows;
-  - each decoding step's attention skips the left padding of runs of similarly padded rows
-    (`row_group_attention`);
-  - on CPU the linear layers multiply with oneDNN on packed weights (`packed_linear`), much faster than
-    MKL at a step's few dozen rows; sums in another order, so greedy answers equal generate's unless a
-    near-tie falls the other way (with it off they are identical, and the tests check that);
-  - greedy decoding without logits processors feeds draft tokens where a row's own prompt and answer
-    suggest them (prompt lookup: a small model copies phrases and repeats itself) and keeps those the
-    model agrees with, so a step can yield several tokens of a row; rows then feed different numbers of
-    tokens and end at different cache columns (`ragged`). Same answers as one token per step: on the 50
-    dev prompts at most 512 new tokens, SmolLM2 took 374 steps instead of 512, 1.08-1.12x the speed on a
-    CPU (where each fed token costs nearly a row's compute; a GPU, where it costs far less, should gain
-    more: not measured);
+    prompts on SmolLM2, 29% of their prompt tokens) are prefilled once and copied into those rows
+    (1.20-1.26x the prefill's speed);
   - for architectures whose head is a plain linear layer, only the last position reaches the head, and
-    on MKL the logits are computed as W @ h^T: with few rows and a 49k-word vocabulary MKL runs that
-    orientation 30% faster on this CPU (same products).
-Models whose cache is not one full-attention layer per layer (sliding windows, linear attention) are
-not handled here; the backend uses `model.generate` for them.
+    the logits are computed as W @ h^T (same products): with few rows and a 49k-word vocabulary MKL ran
+    that orientation 30% faster than h @ W^T when this was written (bench/decode_parts.py measures it;
+    with torch 2.13 on 1 thread: 0.8x at 4 rows, 1.0-2.2x at 8-32, 0.7x at 50).
+Greedy answers are `model.generate`'s token for token (the tests check that). Models whose cache is not
+one full-attention layer per layer (sliding windows, linear attention) are not handled here; the backend
+uses `model.generate` for them.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import torch
 from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
 
-from evalkit.generate import packed_linear, prompt_lookup, row_group_attention
 from evalkit.generate.kv_cache import PreallocatedCache, preallocated_cache
 from evalkit.generate.progress import StepCallback
-from evalkit.generate.ragged import RaggedStep
 from evalkit.records import DecodingParams
 
 COMPACT_FRACTION = 8  # drop ended rows once they are 1/8 of the batch: each drop copies the cache once
 PREFILL_TOKENS = 1024  # a prefill group's rows x width: enough rows for efficient matmuls, little padding
-SPECULATE = True  # module switch for prompt-lookup drafts (greedy without logits processors)
 MIN_SHARED_PREFIX = 8  # tokens: a shorter common prefix saves less than its separate forward costs
 # Causal LMs whose forward is exactly lm_head(decoder(...)): no logit soft-capping or scaling to reproduce.
 PLAIN_HEAD_ARCHITECTURES = frozenset({"LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM", "MistralForCausalLM"})
+
+# (input ids, attention mask, position ids, cache) -> fp32 logits of each row's last position (rows x vocabulary)
+Logits = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, PreallocatedCache], torch.Tensor]
 
 
 @dataclass
@@ -61,12 +52,13 @@ class Answer:
     finish: str  # "stop" (an end-of-turn token was generated) or "length"
 
 
-def logits_processors(decoding: DecodingParams, padding: torch.Tensor) -> LogitsProcessorList:
-    """The processors `model.generate` applies for these settings, in its order; `padding` (each row's
-    left padding) keeps pad tokens out of the repetition penalty, as generate does."""
+def logits_processors(decoding: DecodingParams) -> LogitsProcessorList:
+    """The processors `model.generate` applies for these settings, in its order. Its repetition penalty
+    reads the whole left-padded history, pad tokens included (it takes no per-row padding), and so does
+    this loop's: the same tokens as `generate`."""
     processors = LogitsProcessorList()
     if decoding.repetition_penalty != 1.0:
-        processors.append(RepetitionPenaltyLogitsProcessor(decoding.repetition_penalty, prompt_ignore_length=padding))
+        processors.append(RepetitionPenaltyLogitsProcessor(decoding.repetition_penalty))
     if not decoding.greedy:
         if decoding.temperature != 1.0:
             processors.append(TemperatureLogitsWarper(decoding.temperature))
@@ -98,27 +90,10 @@ def decode(
     on_step: StepCallback | None = None,
 ) -> list[Answer]:
     """Answers for a left-padded batch, one per row, in row order."""
-    with row_group_attention.enabled(model) as grouped, packed_linear.enabled(model) as packed:
-        return _decode(model, input_ids, attention_mask, decoding, stop_ids, on_step, grouped, packed)
-
-
-def _decode(
-    model: Any,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    decoding: DecodingParams,
-    stop_ids: Sequence[int],
-    on_step: StepCallback | None,
-    grouped: bool,
-    packed: bool,
-) -> list[Answer]:
     rows, width = input_ids.shape
-    padding = (attention_mask != 0).int().argmax(dim=1)
-    processors = logits_processors(decoding, padding)
-    if SPECULATE and grouped and decoding.greedy and not processors:  # drafts: logits that depend on the tokens alone
-        return _decode_with_drafts(model, input_ids, attention_mask, decoding, stop_ids, on_step, grouped, packed)
+    processors = logits_processors(decoding)
     cache = _new_cache(model, width + decoding.max_new_tokens)
-    logits_of = _logits_function(model, packed)
+    logits_of = _logits_function(model)
     stops = torch.tensor(list(stop_ids), device=input_ids.device)
     answers: list[list[int]] = [[] for _ in range(rows)]
     finish = ["length"] * rows
@@ -128,9 +103,8 @@ def _decode(
     mask = attention_mask
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     logits = _prefill(model, logits_of, input_ids, attention_mask, positions, cache)
-    row_groups = row_group_attention.plan(padding.tolist()) if grouped else None
     for step in range(decoding.max_new_tokens):
-        scores = processors(history, logits)
+        scores = processors(history, cast(torch.FloatTensor, logits))
         if decoding.greedy:
             chosen = scores.argmax(-1)
         else:
@@ -155,105 +129,9 @@ def _decode(
         if int(ended.sum()) * COMPACT_FRACTION >= len(present):
             keep = (~ended).nonzero().squeeze(1)
             cache.batch_select_indices(keep)
-            present, mask, positions, step_input = (t[keep] for t in (present, mask, positions, step_input))
+            present, mask, positions, step_input, ended = (t[keep] for t in (present, mask, positions, step_input, ended))
             history = cast(torch.LongTensor, history[keep])
-            ended, padding = ended[keep], padding[keep]
-            processors = logits_processors(decoding, padding)
-            row_groups = row_group_attention.plan(padding.tolist()) if grouped else None
-        logits = logits_of(step_input, mask, positions, cache, row_groups, 1)[:, -1]
-    return [Answer(tokens, reason) for tokens, reason in zip(answers, finish)]
-
-
-def _decode_with_drafts(
-    model: Any,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    decoding: DecodingParams,
-    stop_ids: Sequence[int],
-    on_step: StepCallback | None,
-    grouped: bool,
-    packed: bool,
-) -> list[Answer]:
-    """Greedy decoding where a step feeds each row its next token and, where its prompt and answer so far
-    suggest them, draft tokens (prompt_lookup); a row keeps the drafts the model agrees with and the model's
-    own token after them, so the answers are the one-token loop's. Rows then end at different cache
-    columns: steps run ragged (ragged.RaggedStep), each row feeding only its own tokens."""
-    rows, width = input_ids.shape
-    device = input_ids.device
-    cache = _new_cache(model, width + decoding.max_new_tokens + prompt_lookup.MAX_DRAFT + 1)
-    logits_of = _logits_function(model, packed)
-    stops = set(stop_ids)
-    answers: list[list[int]] = [[] for _ in range(rows)]
-    finish = ["length"] * rows
-    present = list(range(rows))  # original row of each batch row
-    ended = [False] * rows  # per batch row: ended, not yet dropped
-    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    logits = _prefill(model, logits_of, input_ids, attention_mask, positions, cache)[:, None]
-    starts = (attention_mask != 0).int().argmax(dim=1)  # each row's first cache column
-    # where the last feed started, per row: its cache column and position (prefill: the last prompt token)
-    feed_column, feed_position = torch.full((rows,), width - 1, device=device), positions[:, -1]
-    lookup = prompt_lookup.PromptLookup({row: input_ids[row, int(starts[row]) :].tolist() for row in range(rows)})
-    planner = prompt_lookup.DraftPlanner()
-    drafts: list[list[int]] = [[] for _ in range(rows)]  # per batch row: the draft tokens the last step fed
-    row_groups = row_group_attention.plan(starts.tolist()) if grouped else None
-    offsets = list(range(rows + 1))  # where each batch row's tokens start among the last step's logits
-    began: float | None = None
-    while True:
-        choices = logits.argmax(-1).view(-1).tolist()  # the model's token after each fed token
-        seconds = time.perf_counter() - began if began is not None else None
-        kept_columns, last, outcomes, produced, finished = [], [], {}, 0, 0
-        for index, (row, guess) in enumerate(zip(present, drafts)):
-            choice = choices[offsets[index] : offsets[index + 1]]
-            agreed = next((j for j, token in enumerate(guess) if token != choice[j]), len(guess))
-            tokens = guess[:agreed] + [choice[agreed]]  # what one-token steps would have chosen
-            kept_columns.append(len(tokens))
-            last.append(tokens[-1])
-            if ended[index]:
-                continue
-            outcomes[row] = (len(guess), agreed)
-            tokens = tokens[: decoding.max_new_tokens - len(answers[row])]
-            for token in tokens:
-                produced += 1
-                if token in stops:
-                    finish[row], ended[index] = "stop", True
-                    finished += 1
-                    break
-                answers[row].append(token)
-            ended[index] = ended[index] or len(answers[row]) == decoding.max_new_tokens
-            if not ended[index]:
-                lookup.extend(row, tokens)
-        if seconds is not None:
-            planner.observe(sum(map(len, drafts)), seconds, outcomes)
-        if on_step is not None:
-            on_step(produced, finished)
-        if all(ended):
-            break
-        # ended rows stay where they are (their later outputs are never read), so no row outgrows the cache
-        fed = torch.tensor([0 if done else count for count, done in zip(kept_columns, ended)], device=device)
-        feed_column, feed_position = feed_column + fed, feed_position + fed  # where the next feed starts
-        if sum(ended) * COMPACT_FRACTION >= len(ended):
-            keep_rows = [index for index, done in enumerate(ended) if not done]
-            keep = torch.tensor(keep_rows, device=device)
-            cache.batch_select_indices(keep)
-            starts, feed_column, feed_position = starts[keep], feed_column[keep], feed_position[keep]
-            present, last, ended = [present[i] for i in keep_rows], [last[i] for i in keep_rows], [False] * len(keep_rows)
-            row_groups = row_group_attention.plan(starts.tolist()) if grouped else None
-        guesses = {row: lookup.draft(row, planner.max_draft) for row, done in zip(present, ended) if not done}
-        lengths = planner.choose({row: len(guess) for row, guess in guesses.items()})
-        drafts = [guesses[row][: lengths.get(row, 0)] if row in guesses else [] for row in present]
-        feed = [[token] + guess for token, guess in zip(last, drafts)]
-        offsets = [0]
-        for tokens in feed:
-            offsets.append(offsets[-1] + len(tokens))
-        step = RaggedStep.plan(starts, feed_column, [len(tokens) for tokens in feed], row_groups or [(0, len(feed), 0)])
-        step_ids = torch.tensor([token for tokens in feed for token in tokens], device=device)[None, :]
-        step_positions = (feed_position[step.rows] + step.columns - feed_column[step.rows])[None, :]
-        began = time.perf_counter()
-        cache.write_at((step.rows, step.columns, step.length))
-        try:
-            logits = logits_of(step_ids, None, step_positions, cache, row_groups, offsets[-1], ragged=step)
-        finally:
-            cache.write_at(None)
+        logits = logits_of(step_input, mask, positions, cache)
     return [Answer(tokens, reason) for tokens, reason in zip(answers, finish)]
 
 
@@ -264,79 +142,35 @@ def _new_cache(model: Any, capacity: int) -> PreallocatedCache:
     return cache
 
 
-class Logits(Protocol):
-    def __call__(
-        self,
-        ids: torch.Tensor,
-        mask: torch.Tensor | None,
-        positions: torch.Tensor,
-        cache: PreallocatedCache,
-        groups: row_group_attention.RowGroups | None,
-        keep: int,
-        ragged: RaggedStep | None = None,
-    ) -> torch.Tensor: ...
+def _logits_function(model: Any) -> Logits:
+    """The forward that ends in fp32 logits of each row's last position. For a plain head without a bias
+    the decoder runs alone and the head multiplies only the last position's hidden state, as W @ h^T."""
+    if type(model).__name__ in PLAIN_HEAD_ARCHITECTURES and getattr(model.lm_head, "bias", None) is None:
+        decoder, weight = model.model, model.lm_head.weight
 
-
-def _logits_function(model: Any, packed: bool = False) -> Logits:
-    """(input ids, attention mask, position ids, cache, row groups, keep, ragged step) -> fp32 logits of each
-    row's last `keep` positions (rows x keep x vocabulary); the row groups and a ragged step's plan reach
-    row_group_attention through the model's keyword arguments. With `packed` the model's linear layers run on oneDNN (packed_linear), the head included."""
-    plain = type(model).__name__ in PLAIN_HEAD_ARCHITECTURES
-    if plain and (packed or getattr(model.lm_head, "bias", None) is None):
-        decoder, lm_head = model.model, model.lm_head
-        head: Callable[[torch.Tensor], torch.Tensor] = lm_head  # on oneDNN when packed
-        if not packed:  # MKL: W @ h^T, the faster orientation (no bias to add)
-            head = lambda last: torch.mm(lm_head.weight, last.t()).t()  # noqa: E731
-
-        def plain_head(
-            ids: torch.Tensor,
-            mask: torch.Tensor | None,
-            positions: torch.Tensor,
-            cache: PreallocatedCache,
-            groups: Any,
-            keep: int,
-            ragged: RaggedStep | None = None,
-        ) -> torch.Tensor:
-            hidden = decoder(**_forward_inputs(ids, mask, positions, cache, groups, ragged))
-            last = hidden.last_hidden_state[:, -keep:, :]
-            return head(last.reshape(-1, last.shape[-1])).float().view(last.shape[0], keep, -1)
+        def plain_head(ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: PreallocatedCache) -> torch.Tensor:
+            hidden = decoder(**_forward_inputs(ids, mask, positions, cache)).last_hidden_state[:, -1, :]
+            return torch.mm(weight, hidden.t()).t().float()
 
         return plain_head
 
-    def model_head(
-        ids: torch.Tensor,
-        mask: torch.Tensor | None,
-        positions: torch.Tensor,
-        cache: PreallocatedCache,
-        groups: Any,
-        keep: int,
-        ragged: RaggedStep | None = None,
-    ) -> torch.Tensor:
-        output = model(**_forward_inputs(ids, mask, positions, cache, groups, ragged), logits_to_keep=keep)
-        return output.logits[:, -keep:, :].float()
+    def model_head(ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: PreallocatedCache) -> torch.Tensor:
+        output = model(**_forward_inputs(ids, mask, positions, cache), logits_to_keep=1)
+        return output.logits[:, -1, :].float()
 
     return model_head
 
 
-def _forward_inputs(
-    ids: torch.Tensor,
-    mask: torch.Tensor | None,
-    positions: torch.Tensor,
-    cache: PreallocatedCache,
-    groups: Any,
-    ragged: RaggedStep | None,
-) -> dict[str, Any]:
-    """The keyword arguments of a cached forward; transformers hands `row_groups` and `ragged` on to every
-    layer's attention."""
-    return {
-        "input_ids": ids,
-        "attention_mask": mask,
-        "position_ids": positions,
-        "cache": cache,
-        "use_cache": True,
-        "row_groups": groups,
-        "ragged": ragged,
-    }
+def _forward_inputs(ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: PreallocatedCache) -> dict[str, Any]:
+    """The keyword arguments of a cached forward (`past_key_values`: the name every model's forward takes)."""
+    return {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "past_key_values": cache, "use_cache": True}
+
+
+def _written(cache: PreallocatedCache, model: Any) -> PreallocatedCache:
+    """`cache` after a forward; an error if the model did not write to it (it ignored `past_key_values`)."""
+    if not cache.written():
+        raise RuntimeError(f"{type(model).__name__} did not write its keys and values to evalkit's cache")
+    return cache
 
 
 def _prefill(
@@ -374,13 +208,11 @@ def _prefill(
             mask[index, width - group_width :],
             positions[index, width - computed :],
             group_cache,
-            None,
-            1,
-        )[:, -1]
+        )
         if logits is None:
             logits = group_logits.new_empty((rows, group_logits.shape[1]))
         logits[index] = group_logits
-        cache.place(index, group_cache, rows, width)
+        cache.place(index, _written(group_cache, model), rows, width)
         start += len(group)
     assert logits is not None
     return logits
@@ -417,5 +249,5 @@ def _prefill_prefix(model: Any, logits_of: Logits, prefix_ids: torch.Tensor) -> 
     """The shared prefix's keys and values, computed once (positions 0.., no padding, as in every row)."""
     cache = _new_cache(model, prefix_ids.shape[1])
     positions = torch.arange(prefix_ids.shape[1], device=prefix_ids.device)[None, :]
-    logits_of(prefix_ids, torch.ones_like(prefix_ids), positions, cache, None, 1)
-    return cache
+    logits_of(prefix_ids, torch.ones_like(prefix_ids), positions, cache)
+    return _written(cache, model)

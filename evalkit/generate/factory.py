@@ -8,6 +8,7 @@ from pathlib import Path
 from evalkit.errors import EvalkitError
 from evalkit.generate.base import Generator
 from evalkit.generate.checkpoint import Checkpoint
+from evalkit.generate.precision import engine_dtype
 from evalkit.generate.vllm_options import VLLMOptions
 from evalkit.records import DecodingParams
 
@@ -18,6 +19,7 @@ class BackendOptions:
     batch_size: int = 64
     max_batch_tokens: int | None = None  # transformers backend: 16k tokens on CPU, 128k on CUDA
     device: str | None = None
+    dtype: str | None = None  # local engines' precision (precision.py); None: float32 on CPU, bfloat16 on CUDA
     base_url: str | None = None
     model_name: str | None = None  # the name the server knows the model by
     concurrency: int = 16
@@ -27,10 +29,18 @@ class BackendOptions:
     ray_address: str | None = None  # None: a local Ray instance (or RAY_ADDRESS)
 
 
+def local_dtype(options: BackendOptions) -> str:
+    """The precision a local engine computes in (the transformers backend's --device decides CPU or CUDA)."""
+    return engine_dtype(options.dtype, options.device if options.backend == "transformers" else None)
+
+
 def effective_decoding(options: BackendOptions, decoding: DecodingParams) -> DecodingParams:
     """The decoding a backend actually applies, which is what gets stored and keyed: the OpenAI API
-    has no repetition penalty, so through `--backend openai` it is 1.0 (vllm-server sends it)."""
-    return replace(decoding, repetition_penalty=1.0) if options.backend == "openai" else decoding
+    has no repetition penalty, so through `--backend openai` it is 1.0 (vllm-server sends it), and a
+    remote server's precision is unknown; a local engine's is the dtype it is told to use."""
+    if options.backend == "openai":
+        return replace(decoding, repetition_penalty=1.0, dtype=None)
+    return replace(decoding, dtype=local_dtype(options))
 
 
 def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator:
@@ -38,7 +48,11 @@ def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator
         from evalkit.generate.transformers_backend import TransformersGenerator
 
         return TransformersGenerator(
-            checkpoint.path, batch_size=options.batch_size, device=options.device, max_batch_tokens=options.max_batch_tokens
+            checkpoint.path,
+            batch_size=options.batch_size,
+            device=options.device,
+            max_batch_tokens=options.max_batch_tokens,
+            dtype=local_dtype(options),
         )
     if options.backend == "openai":
         from evalkit.generate.openai_backend import OpenAIGenerator
@@ -54,9 +68,11 @@ def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator
     if options.backend == "vllm":
         from evalkit.generate.vllm_backend import VLLMGenerator
 
-        return VLLMGenerator(Path(checkpoint.path), options.vllm)
+        return VLLMGenerator(Path(checkpoint.path), options.vllm, local_dtype(options))
     if options.backend == "vllm-server":
         from evalkit.generate.vllm_backend import VLLMServerGenerator
 
-        return VLLMServerGenerator(Path(checkpoint.path), checkpoint.name, options.vllm, concurrency=options.concurrency)
+        return VLLMServerGenerator(
+            Path(checkpoint.path), checkpoint.name, options.vllm, local_dtype(options), concurrency=options.concurrency
+        )
     raise EvalkitError(f"unknown backend {options.backend!r}; choose transformers, openai, vllm or vllm-server")

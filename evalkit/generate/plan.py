@@ -44,10 +44,15 @@ def generate_checkpoints(
                 progress=progress,
             )
         ]
+    checkpoints = find_checkpoints(target, epochs)
+    if options.backend in ("vllm", "vllm-server"):
+        from evalkit.generate.vllm_backend import check_context_length
+
+        check_context_length(options.vllm, [checkpoint.path for checkpoint in checkpoints])
     if options.workers is not None:
-        return _generate_on_ray(store, find_checkpoints(target, epochs), prompt_set, decoding, options, samples, progress)
+        return _generate_on_ray(store, checkpoints, prompt_set, decoding, options, samples, progress)
     summaries = []
-    for checkpoint in find_checkpoints(target, epochs):
+    for checkpoint in checkpoints:
         summaries.append(
             generate_for_checkpoint(
                 store,

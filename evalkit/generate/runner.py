@@ -9,6 +9,7 @@ from evalkit.generate.base import Generator
 from evalkit.generate.checkpoint import Checkpoint, fingerprint, validate_checkpoint
 from evalkit.generate.progress import GenerationProgress
 from evalkit.records import DecodingParams, GenerationRequest, ModelInfo, PromptSet
+from evalkit.results.decodings import decoding_label
 from evalkit.store import Store
 
 
@@ -21,6 +22,7 @@ class GenerateSummary:
     skipped: int
     completion_tokens: int
     decoding_hash: str
+    decoding_label: str = ""  # how tables name the decoding: "greedy, rep 1.2, max 128 tokens, float32"
 
 
 def register_checkpoint(store: Store, checkpoint: Checkpoint) -> int:
@@ -81,4 +83,5 @@ def generate_for_checkpoint(
         skipped=len(wanted) - generated,
         completion_tokens=tokens,
         decoding_hash=effective.hash,
+        decoding_label=decoding_label(effective.as_dict()),
     )

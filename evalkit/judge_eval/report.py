@@ -19,6 +19,7 @@ from evalkit.stats.judge_quality import (
     prefer_longer,
     self_consistency,
 )
+from evalkit.vocabulary import count_reasons
 
 # the statistics' names -> the report's (a judge is scored against the humans, humans against each other)
 FIELD_NAMES = {
@@ -88,7 +89,9 @@ def judge_entry(
     figures = judge_vs_humans(rows[["item", "label"]], humans, n_resamples=n_resamples, level=level, seed=seed)
     valid = rows[rows["label"].notna()]
     entry: dict[str, Any] = {"name": judge.name, **_renamed(figures)}
-    entry["invalid"] = int(rows["label"].isna().sum())
+    entry["invalid"] = int(rows["label"].isna().sum())  # pairs asked (x samples) without a verdict: n + invalid = asked
+    unlabelled = rows.loc[rows["label"].isna(), "invalid_reason"] if "invalid_reason" in rows else [None] * entry["invalid"]
+    entry["invalid_reasons"] = count_reasons(unlabelled)
     entry["samples"] = int(rows.groupby("item").size().max()) if len(rows) else 0
     entry["prefer_first"] = judge.position["first_position_rate"] if judge.position else prefer_first(valid["label"])
     entry["prefer_longer"] = prefer_longer(valid["label"], *_lengths(pairs, valid["item"]))

@@ -28,6 +28,7 @@ from evalkit.records import GenerationResult, ModelInfo, Prompt, PromptSet
 from evalkit.stats.agreement import label_codes, position_consistency
 from evalkit.stats.judge_quality import combine_orders
 from evalkit.store import schema as t
+from evalkit.vocabulary import INVALID_REASON_KEY, NOT_JUDGED, UNPARSEABLE_REPLY
 
 # shown verdict -> the verdict on the pair's own order, for each shown order ("AB": output_1 shown first)
 _OWN_ORDER = {"AB": {"A": "A", "B": "B", "tie": "tie"}, "BA": {"A": "B", "B": "A", "tie": "tie"}}
@@ -94,19 +95,33 @@ def _items(judge: LLMJudge, pairs: pd.DataFrame, samples: int) -> list[tuple[str
 
 def _stored(store: Any, keys: Sequence[str]) -> pd.DataFrame:
     j = t.judgments
+    reason = j.c.extra[INVALID_REASON_KEY].as_string().label("reason")
     frames = [
         store.frame(
-            select(j.c.cache_key, j.c.verdict, j.c.valid, j.c.cost_usd, j.c.latency_s).where(
+            select(j.c.cache_key, j.c.verdict, j.c.valid, j.c.cost_usd, j.c.latency_s, reason).where(
                 j.c.cache_key.in_(keys[start : start + 500])
             )
         )
         for start in range(0, len(keys), 500)
     ]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    columns = ["cache_key", "verdict", "valid", "cost_usd", "latency_s", "reason"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _reason(label: Any, stored: Any, kept: bool) -> str | None:
+    """Why one shown order has no label (None or NaN in the frame): its stored reason (an unreadable
+    reply when stored without one), or NOT_JUDGED when nothing was stored."""
+    if isinstance(label, str):
+        return None
+    if not kept:
+        return NOT_JUDGED
+    return stored if isinstance(stored, str) and stored else UNPARSEABLE_REPLY
 
 
 def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame, dict[str, Any] | None]:
-    """Rows (item, sample, label, cost_usd, seconds) and, when both orders were asked, position figures."""
+    """Rows (item, sample, label, cost_usd, seconds, invalid_reason) for every pair asked, and, when both
+    orders were asked, position figures. A pair without a label is invalid: its first unreadable order's
+    reason, or "not judged" when no judgment was stored (a failed request, a budget stop)."""
     plan = pd.DataFrame(
         {
             "item": [item for item, _ in planned],
@@ -116,11 +131,15 @@ def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame
         }
     )
     stored = _stored(store, list(dict.fromkeys(plan["key"]))).rename(columns={"cache_key": "key"})
-    rows = plan.merge(stored, on="key", how="inner")  # not stored: failed transport or stopped by the budget
-    rows["shown"] = rows["verdict"].where(rows["valid"].astype(bool))
+    rows = plan.merge(stored, on="key", how="left")  # not stored: failed transport or stopped by the budget
+    stored_here = rows["valid"].notna()
+    rows["shown"] = rows["verdict"].where(rows["valid"].fillna(False).astype(bool))
     rows["label"] = [_OWN_ORDER[o].get(v) if isinstance(v, str) else None for o, v in zip(rows["order"], rows["shown"])]
+    rows["reason"] = [_reason(label, reason, kept) for label, reason, kept in zip(rows["label"], rows["reason"], stored_here)]
     orders = sorted(rows["order"].unique())
     wide = rows.pivot_table(index=["item", "sample"], columns="order", values="label", aggfunc="first", dropna=False)
+    # the first shown order's reason when it is unreadable, else the second's
+    first_reason = rows.sort_values("order", kind="stable").groupby(["item", "sample"])["reason"].first().reindex(wide.index)
     money = rows.groupby(["item", "sample"])[["cost_usd", "latency_s"]].sum(min_count=1)
     position = None
     if set(orders) == {"AB", "BA"}:
@@ -140,7 +159,8 @@ def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame
             "seconds": money["latency_s"].reindex(wide.index).to_numpy(),
         }
     )
-    return out[VERDICT_COLUMNS], position
+    out["invalid_reason"] = [None if label is not None else reason for label, reason in zip(labels, first_reason.to_numpy())]
+    return out[[*VERDICT_COLUMNS, "invalid_reason"]], position
 
 
 def run_judges(
@@ -157,11 +177,20 @@ def run_judges(
     """Ask each judge (`NAME[@MODEL]`) on every human-labelled pair (both orders where the judge
     shows both, K samples each), store everything, and return its verdicts on the humans' items."""
     pairs = _import_pairs(store, humans)
+    served = options.served if options is not None else None
     out = []
     for spec in specs:
         name, _, model = ("", "", "") if Path(spec).is_file() else spec.partition("@")  # a spec file's path may hold "@"
         name = name or spec
-        judge = make_judge(name, judge_model=model or judge_model, temperature=temperature, max_tokens=max_tokens)
+        if served is not None and model:
+            raise EvalkitError(f"judge {spec}: with --judge-checkpoint the judge is the served checkpoint; drop @{model}")
+        judge = make_judge(
+            name,
+            judge_model=served.judge_model if served else model or judge_model,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            judge_fingerprint=served.fingerprint if served else None,
+        )
         if not isinstance(judge, LLMJudge) or judge.mode != "pairwise":
             raise EvalkitError(
                 f"judge {name!r} does not compare two answers with a model; judge-quality runs pairwise "

@@ -12,18 +12,21 @@ from sqlalchemy import func, select
 from evalkit.store import schema as t
 
 IMPORTED_LABEL = "imported"
-SHOWN_ORDER = ("greedy", "temperature", "top_p", "repetition_penalty", "max_new_tokens", "seed")
+SHOWN_ORDER = ("greedy", "temperature", "top_p", "repetition_penalty", "max_new_tokens", "seed", "dtype")
 
 
 def decoding_label(params: dict[str, Any] | None) -> str:
-    """ "greedy, max 96 tokens" / "T 0.7, top-p 0.9, rep 1.2, max 2048 tokens, seed 0" / "imported"."""
+    """ "greedy, rep 1.2, max 96 tokens, float32" / "T 0.7, top-p 0.9, rep 1.2, max 2048 tokens, seed 0" / "imported"."""
     if not params or params.get("imported"):
         return IMPORTED_LABEL
     limit = f"max {params.get('max_new_tokens')} tokens"
     repetition = f"rep {params.get('repetition_penalty')}"
+    precision = f", {params['dtype']}" if params.get("dtype") else ""
     if params.get("greedy"):
-        return f"greedy, {repetition}, {limit}"
-    return f"T {params.get('temperature')}, top-p {params.get('top_p')}, {repetition}, {limit}, seed {params.get('seed')}"
+        return f"greedy, {repetition}, {limit}{precision}"
+    return (
+        f"T {params.get('temperature')}, top-p {params.get('top_p')}, {repetition}, {limit}, seed {params.get('seed')}{precision}"
+    )
 
 
 def decodings(store: object) -> pd.DataFrame:

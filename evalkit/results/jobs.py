@@ -47,6 +47,7 @@ def job_figures(
         figures["baseline_decoding"] = baseline[1]
     figures.update({field: row.get(field) for field in (PAIRWISE_FIELDS if baseline is not None else SINGLE_FIELDS)})
     figures["invalid"] = row.get("n_invalid", 0)
+    figures["invalid_reasons"] = row.get("invalid_reasons") or {}
     if baseline is not None:  # the counts by name (AlpacaEval's: a preference above 1.5 is a win)
         figures.update({"wins": row.get("n_wins", 0), "ties": row.get("n_draws", 0), "losses": row.get("n_wins_base", 0)})
     else:

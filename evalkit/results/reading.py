@@ -11,14 +11,14 @@ strings are attached only to the rows that end up in a table (`results.py`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, false, func, literal, select
 
 from evalkit.store import schema as t
-from evalkit.vocabulary import ORDERS, VERDICTS
+from evalkit.vocabulary import INVALID_REASON_KEY, ORDERS, VERDICTS
 
 # Codes: order code = index into ORDERS (-1: no order, single-answer judges); verdict code = index
 # into VERDICTS (-1: none or anything else).
@@ -33,8 +33,9 @@ class Judged:
     rows: id, judge (index into `judges`), order, verdict, sample, score (NaN when none), valid,
     generation_a, generation_b (-1 when none), prompt (index into `prompt_hashes`), model_id,
     baseline_id (-1 when none), decoding, baseline_decoding (index into `decoding_hashes`; -1 when
-    none), model_len, baseline_len (characters; -1 when none). Sorted by judgment id, so "the latest
-    judgment" is the last row of its group."""
+    none), model_len, baseline_len (characters; -1 when none), reason (index into `reasons`: why an
+    invalid judgment is invalid; -1 when valid or stored without a reason). Sorted by judgment id, so
+    "the latest judgment" is the last row of its group."""
 
     judges: pd.DataFrame  # judge_kind, judge_model, judge_spec_hash, paired, scored; row i is judge code i
     rows: pd.DataFrame
@@ -42,6 +43,7 @@ class Judged:
     model_names: pd.Series  # model id -> name
     instructions: pd.Series  # prompt hash -> instruction
     decoding_hashes: np.ndarray  # object array, decoding code -> the generations' decoding hash
+    reasons: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))  # reason code -> reason
 
     def judge_codes(self, kinds: Sequence[str]) -> list[int]:
         return [int(code) for code in np.flatnonzero(self.judges["judge_kind"].isin(list(kinds)).to_numpy())]
@@ -147,6 +149,18 @@ def _answers(conn) -> _Answers:  # type: ignore[no-untyped-def]
     )
 
 
+def _invalid_reasons(store: object, kinds: Sequence[str] | None) -> dict[int, str]:
+    """Judgment id -> stored invalid reason, for the invalid judgments that carry one (a few rows: the
+    reason is read out of the JSON column by the database, never the whole column)."""
+    j = t.judgments
+    reason = j.c.extra[INVALID_REASON_KEY].as_string()
+    query = select(j.c.id, reason).where(j.c.valid == false()).where(reason.is_not(None))
+    if kinds is not None:
+        query = query.where(j.c.judge_kind.in_(list(kinds)))
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        return {int(row[0]): str(row[1]) for row in conn.execute(query).fetchall()}
+
+
 def _empty_rows() -> pd.DataFrame:
     frame = pd.DataFrame(
         {
@@ -160,6 +174,7 @@ def _empty_rows() -> pd.DataFrame:
                 "baseline_decoding",
                 "model_len",
                 "baseline_len",
+                "reason",
             ]
         }
     )
@@ -208,8 +223,14 @@ def read_judged(store: object, kinds: Sequence[str] | None = None) -> Judged:
         if len(side_a)
         else _empty_rows()
     )
+    stored_reasons = _invalid_reasons(store, kinds) if len(rows) and not rows["valid"].all() else {}
+    reason_codes, reasons = pd.factorize(pd.Series(list(stored_reasons.values()), dtype=object))
+    by_id = pd.Series(reason_codes, index=np.fromiter(stored_reasons, dtype=np.int64, count=len(stored_reasons)))
+    rows["reason"] = by_id.reindex(rows["id"].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
     judge_codes = column["judge"].astype(np.int64)
     judges["paired"] = np.bincount(judge_codes[has_b], minlength=len(judges))[: len(judges)] > 0
     scored = has_b & ~np.isnan(column["score"])
     judges["scored"] = np.bincount(judge_codes[scored], minlength=len(judges))[: len(judges)] > 0
-    return Judged(judges, rows, answers.prompt_hashes, names, instructions, answers.decoding_hashes)
+    return Judged(
+        judges, rows, answers.prompt_hashes, names, instructions, answers.decoding_hashes, np.asarray(reasons, dtype=object)
+    )

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.results.reading import Judged, read_judged
-from evalkit.vocabulary import MODEL_VIEW, ORDERS, OUTCOMES, PREFERENCE, VERDICTS
+from evalkit.vocabulary import MODEL_VIEW, ORDERS, OUTCOMES, PREFERENCE, UNPARSEABLE_REPLY, VERDICTS
 
 IDENTITY = ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "instruction", "model", "model_id", "decoding"]
 PAIRWISE_COLUMNS = [
@@ -39,6 +39,7 @@ PAIRWISE_COLUMNS = [
     "preference",
     "model_len",
     "baseline_len",
+    "invalid_reason",
 ]
 ALPACA_COLUMNS = [
     *IDENTITY,
@@ -53,9 +54,11 @@ ALPACA_COLUMNS = [
     "valid",
     "model_len",
     "baseline_len",
+    "invalid_reason",
 ]
-LIKERT_COLUMNS = [*IDENTITY, "generation_a", "sample", "score", "valid"]
+LIKERT_COLUMNS = [*IDENTITY, "generation_a", "sample", "score", "valid", "invalid_reason"]
 OUTCOME_NAMES = np.array(OUTCOMES, dtype=object)  # model-view code -> outcome
+NONE = np.array(None, dtype=object)  # the missing value np.where fills in (an array: numpy's stubs take no bare None)
 
 
 def _view_codes() -> np.ndarray:
@@ -82,6 +85,13 @@ def judge_outputs(judged: Judged, declared: dict[str, str]) -> dict[str, list[st
 def _objects(frame: pd.DataFrame, values: np.ndarray) -> pd.Series:
     """An object column that keeps None as None (pandas would otherwise infer a string dtype with NaN)."""
     return pd.Series(values, index=frame.index, dtype=object)
+
+
+def _reasons(judged: Judged, codes: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+    """Why each invalid row is invalid (None for valid rows): its stored reason, else an unreadable
+    reply (the only way a judgment was invalid before reasons were stored)."""
+    names = np.append(np.asarray(judged.reasons, dtype=object), UNPARSEABLE_REPLY)  # code -1: the last entry
+    return np.where(invalid, names[np.where(codes >= 0, codes, len(names) - 1)], NONE)
 
 
 def _of_kinds(judged: Judged, kinds: list[str]) -> pd.DataFrame:
@@ -121,13 +131,16 @@ def _pairwise(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFr
     keys = ["judge", "generation_a", "generation_b"]
     latest = rows.assign(view=view).drop_duplicates([*keys, "order"], keep="last")
     ab = latest[latest["order"] == 0]
-    ba = latest[latest["order"] == 1][[*keys, "view"]]
+    ba = latest[latest["order"] == 1][[*keys, "view", "reason"]]
     both = ab.merge(ba, on=keys, how="inner", suffixes=("_ab", "_ba"))
     view_ab, view_ba = both["view_ab"].to_numpy(), both["view_ba"].to_numpy()
     invalid = (view_ab < 0) | (view_ba < 0)
+    # the first shown order's reason when it is the invalid one, else the second's
+    reason_codes = np.where(view_ab < 0, both["reason_ab"].to_numpy(), both["reason_ba"].to_numpy())
+    both["invalid_reason"] = _objects(both, _reasons(judged, reason_codes, invalid))
     combined = np.where(view_ab == view_ba, view_ab, OUTCOMES.index("tie"))  # orders disagree: a tie
-    both["verdict_ab"] = _objects(both, np.asarray(np.where(view_ab >= 0, OUTCOME_NAMES[np.maximum(view_ab, 0)], None)))
-    both["verdict_ba"] = _objects(both, np.asarray(np.where(view_ba >= 0, OUTCOME_NAMES[np.maximum(view_ba, 0)], None)))
+    both["verdict_ab"] = _objects(both, np.where(view_ab >= 0, OUTCOME_NAMES[np.maximum(view_ab, 0)], NONE))
+    both["verdict_ba"] = _objects(both, np.where(view_ba >= 0, OUTCOME_NAMES[np.maximum(view_ba, 0)], NONE))
     both["outcome"] = np.where(invalid, "invalid", OUTCOME_NAMES[np.maximum(combined, 0)])
     both["preference"] = both["outcome"].map(PREFERENCE).astype(float)
     return _named(judged, both, PAIRWISE_COLUMNS, instructions)
@@ -139,6 +152,7 @@ def _single(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFram
         return pd.DataFrame(columns=_shown(LIKERT_COLUMNS, instructions))
     rows = rows.drop_duplicates(["judge", "generation_a", "sample"], keep="last").copy()
     rows["score"] = rows["score"].where(rows["valid"], np.nan)
+    rows["invalid_reason"] = _objects(rows, _reasons(judged, rows["reason"].to_numpy(), rows["score"].isna().to_numpy()))
     return _named(judged, rows, LIKERT_COLUMNS, instructions)
 
 
@@ -154,7 +168,8 @@ def _alpaca(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFram
         [~valid, rows["preference"] > 1.5, rows["preference"] < 1.5], ["invalid", "win", "loss"], default="tie"
     )
     order = rows["order"].to_numpy()
-    rows["order"] = _objects(rows, np.asarray(np.where(order >= 0, np.array(ORDERS, dtype=object)[np.maximum(order, 0)], None)))
+    rows["order"] = _objects(rows, np.where(order >= 0, np.array(ORDERS, dtype=object)[np.maximum(order, 0)], NONE))
+    rows["invalid_reason"] = _objects(rows, _reasons(judged, rows["reason"].to_numpy(), ~valid))
     return _named(judged, rows, ALPACA_COLUMNS, instructions)
 
 

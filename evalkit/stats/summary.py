@@ -29,6 +29,7 @@ from evalkit.stats.bootstrap import (
 from evalkit.stats.length_controlled import VARIANT_MINIMAL, minimal_glm_winrate
 from evalkit.stats.lima import LIKERT_SCALE, score_distribution, win_tie_loss
 from evalkit.stats.winrate import alpaca_winrate, preference_unit, preferences_from_outcomes
+from evalkit.vocabulary import count_reasons
 
 JUDGE_KEYS: tuple[str, ...] = ("judge_kind", "judge_model", "judge_spec_hash")
 # A model's identity is its generation set: the model and the decoding that produced its answers.
@@ -38,6 +39,7 @@ PAIRWISE_COLUMNS: tuple[str, ...] = (
     *PAIRWISE_KEYS,
     "n",
     "n_invalid",
+    "invalid_reasons",
     "win_pct",
     "tie_pct",
     "loss_pct",
@@ -59,6 +61,7 @@ LIKERT_COLUMNS: tuple[str, ...] = (
     "n",
     "n_samples",
     "n_invalid",
+    "invalid_reasons",
     "mean",
     "ci_low",
     "ci_high",
@@ -86,6 +89,13 @@ def outcome_column(table: pd.DataFrame) -> np.ndarray:
         return table["outcome"].astype(object).where(table["outcome"].notna(), "invalid").to_numpy(dtype=object)
     unit = preference_unit(preference_column(table))
     return np.select([np.isnan(unit), unit > 0.5, unit < 0.5], ["invalid", "win", "loss"], default="tie").astype(object)
+
+
+def invalid_reasons(table: pd.DataFrame, rows_index: np.ndarray) -> dict[str, int]:
+    """{reason: count} of these invalid rows (`invalid_reason`; unspecified when the table has none)."""
+    if "invalid_reason" not in table.columns:
+        return count_reasons([None] * len(rows_index))
+    return count_reasons(table["invalid_reason"].to_numpy(dtype=object)[rows_index])
 
 
 def group_rows(table: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, list[tuple[dict[str, object], np.ndarray]]]:
@@ -139,7 +149,8 @@ def summarize_pairwise(
     bootstrap interval of the win rate, and the length-controlled win rate (minimal GLM: a run's
     prompts need not be AlpacaEval's, so instruction difficulty is not available).
 
-    Percentages are of valid rows; `n` valid rows, `n_invalid` rows whose judgment failed to parse."""
+    Percentages are of valid rows; `n` valid rows, `n_invalid` rows whose judgment is invalid, and
+    `invalid_reasons` those by reason ({"unparseable reply": 3, "prompt too long": 1})."""
     keys = present_keys(table, PAIRWISE_KEYS)
     columns = [c for c in PAIRWISE_COLUMNS if c in keys or c not in PAIRWISE_KEYS]
     if table.empty:
@@ -157,6 +168,7 @@ def summarize_pairwise(
         group_prefs = preferences[rows_index]
         row = dict(key_values)
         row.update(win_tie_loss(outcomes[rows_index]))
+        row["invalid_reasons"] = invalid_reasons(table, rows_index[outcomes[rows_index] == "invalid"])
         row.update(alpaca_winrate(group_prefs))
         row["ci_low"], row["ci_high"] = float(low[index]), float(high[index])
         row.update(_length_controlled(table, rows_index, group_prefs, length_controlled))
@@ -206,7 +218,7 @@ def summarize_likert(
     """One row per (judge, model): the mean 1-6 grade — a prompt's valid samples averaged first, then
     the prompts — with a bootstrap interval over prompts, and the share of valid grades at each point
     (`pct_score_1` .. `pct_score_6`, percent). `n`: prompts with a valid grade; `n_samples`: valid
-    grades; `n_invalid`: unreadable ones."""
+    grades; `n_invalid`: invalid ones, `invalid_reasons` by reason."""
     keys = present_keys(table, LIKERT_KEYS)
     columns = [c for c in LIKERT_COLUMNS if c in keys or c not in LIKERT_KEYS]
     if table.empty:
@@ -231,6 +243,7 @@ def summarize_likert(
                 "n": int(valid_means.size),
                 "n_samples": n_valid,
                 "n_invalid": int(group_scores.size - n_valid),
+                "invalid_reasons": invalid_reasons(table, rows_index[np.isnan(group_scores)]),
                 "mean": float(valid_means.mean()) if valid_means.size else math.nan,
                 "ci_low": float(low[index]),
                 "ci_high": float(high[index]),

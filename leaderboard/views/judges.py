@@ -41,7 +41,8 @@ COLUMNS = {
     "self_consistency": st.column_config.NumberColumn(
         "self-consistency", help="K samples: each against the mode of the others", format=FRACTION
     ),
-    "invalid": st.column_config.NumberColumn("invalid"),
+    "invalid": st.column_config.NumberColumn("invalid", help="pairs asked without a verdict"),
+    "invalid_reasons": st.column_config.TextColumn("invalid by reason", help="why: unparseable reply, prompt too long, ..."),
     "cost_per_1000": st.column_config.NumberColumn("USD / 1k", format="%.2f"),
     "seconds_per_1000": st.column_config.NumberColumn("s / 1k", format="%.0f"),
 }
