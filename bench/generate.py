@@ -7,8 +7,8 @@ Four ways to answer the same prompts, greedy, repetition penalty 1.0, float32, a
   evalkit        evalkit's transformers backend (its own loop: length-sorted batches, grouped prefill,
                  cache written in place, ended rows dropped)
   vllm           vLLM in-process (`vllm.LLM`; its CPU build here: `make vllm`), when installed; its engine
-                 start-up is reported apart, and a whole untimed pass warms every shape first
-                 (bench/vllm_inprocess.py)
+                 start-up is reported apart, a whole untimed pass warms every shape first, and it is
+                 timed after the others, with no engine alive while they run (bench/vllm_inprocess.py)
 Each method is warmed up first (an unwarmed first call costs a large share of its speed), then measured
 in --rounds rounds, its tokens/s pooled over them; the naive loop's prompts are split into shares, each
 run right before one of the other methods' runs, so all three are timed over the same stretch of time. tokens/s counts the tokens each answer really has (its stop token
@@ -158,12 +158,10 @@ def report(
     prompts: list[Prompt],
     naive_prompts: list[Prompt],
     new_tokens: int,
-    rounds: int,
     gflops: float,
-    methods: dict[str, Method],
+    best: dict[str, tuple[float, int]],
     vllm_startup_s: float | None = None,
 ) -> None:
-    best = measure(generator, prompts, naive_prompts, new_tokens, rounds, methods)
     tokenizer = generator.tokenizer
     rendered = [render(tokenizer, p.messages) for p in prompts]
     prompt_tokens = sum(len(ids) for ids in tokenizer(rendered, add_special_tokens=False)["input_ids"]) / len(prompts)
@@ -229,16 +227,22 @@ def main() -> None:
                     Path(tmp) / "tiny", corpus * 3 + list(DEFAULT_CORPUS), vocab_size=2048, hidden_size=128, layers=4
                 )
             generator = TransformersGenerator(path, device="cpu", dtype="float32")
-            methods, startup = dict(METHODS), None
+            lengths = [int(n) for n in args.new_tokens.split(",")]
+            measured = {n: measure(generator, prompts, naive_prompts, n, args.rounds, METHODS) for n in lengths}
+            startup = None
             if with_vllm:
+                # after the others, never beside them: an idle vLLM engine keeps polling for work on a core (its
+                # scheduler busy-waits), which slowed evalkit's loop from 117 to 78 tokens/s when timed beside it
                 from bench.vllm_inprocess import VLLMInProcess
 
                 engine = VLLMInProcess(str(path), generator.tokenizer, dtype="float32")
-                methods["vllm"] = lambda _generator, work, new_tokens, engine=engine: engine(work, new_tokens)
                 startup = engine.startup_s
                 print(f"{name}: vLLM engine start-up (build, compile, warm-up) {startup:.0f} s")
-            for new_tokens in (int(n) for n in args.new_tokens.split(",")):
-                report(name, generator, prompts, naive_prompts, new_tokens, args.rounds, gflops, methods, startup)
+                for n in lengths:
+                    measured[n]["vllm"] = engine.measure(prompts, n, args.rounds)
+                engine.close()
+            for n in lengths:
+                report(name, generator, prompts, naive_prompts, n, gflops, measured[n], startup)
             generator.close()
     print(f"\nload average at the end={os.getloadavg()[0]:.1f} (2 cores: above 2 the figures are slowed by other work)")
 

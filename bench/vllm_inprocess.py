@@ -18,7 +18,9 @@ from evalkit.records import Prompt
 
 class VLLMInProcess:
     def __init__(self, path: str, tokenizer: Any, dtype: str = "float32") -> None:
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "4")
+        from evalkit.generate.server import vllm_cpu_env
+
+        os.environ.update(vllm_cpu_env())  # what evalkit's vLLM backends run with
         import vllm
 
         began = time.perf_counter()
@@ -27,7 +29,6 @@ class VLLMInProcess:
         self.startup_s = time.perf_counter() - began
         self.tokenizer = tokenizer
         self.stop_ids = stop_token_ids(tokenizer)
-        self.warmed: set[tuple[int, int]] = set()
 
     def _inputs(self, prompts: list[Prompt]) -> list[dict[str, list[int]]]:
         return [
@@ -43,14 +44,23 @@ class VLLMInProcess:
         # the stop token counts, as the other methods count it
         return sum(len(o.outputs[0].token_ids) for o in outputs)
 
-    def __call__(self, prompts: list[Prompt], new_tokens: int) -> int:
-        if (len(prompts), new_tokens) not in self.warmed:
-            self._run(prompts, new_tokens)
-            self.warmed.add((len(prompts), new_tokens))
-        return self._run(prompts, new_tokens)
+    def measure(self, prompts: list[Prompt], new_tokens: int, rounds: int) -> tuple[float, int]:
+        """(tokens/s pooled over `rounds` timed passes, tokens per pass), after one untimed pass."""
+        self._run(prompts, new_tokens)
+        seconds = tokens = 0.0
+        for _ in range(rounds):
+            began = time.perf_counter()
+            tokens += self._run(prompts, new_tokens)
+            seconds += time.perf_counter() - began
+        return tokens / seconds, round(tokens / rounds)
 
-    def answers(self, prompts: list[Prompt], new_tokens: int) -> list[list[int]]:
-        params = self.vllm.SamplingParams(
-            temperature=0.0, max_tokens=new_tokens, repetition_penalty=1.0, stop_token_ids=self.stop_ids
-        )
-        return [list(o.outputs[0].token_ids) for o in self.llm.generate(self._inputs(prompts), params, use_tqdm=False)]
+    def close(self) -> None:
+        """Stop the engine's processes (they would keep a core busy polling for work)."""
+        import gc
+
+        engine = getattr(self.llm, "llm_engine", None)
+        shutdown = getattr(getattr(engine, "engine_core", None), "shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        del self.llm
+        gc.collect()

@@ -427,7 +427,8 @@ def test_killing_evalkit_mid_job_leaves_no_judge_server(tiny_model_dir: Path, tm
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed")
+@pytest.mark.vllm
+@pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed (make vllm)")
 def test_vllm_judge_gives_logprobs_and_refuses_long_prompts(smollm2_dir: Path, tmp_path: Path) -> None:
     """vLLM's OpenAI server on SmolLM2: AlpacaEval's judge reads the "m"/"M" logprobs, and a prompt
     longer than --max-model-len sent anyway (no client-side check) comes back as a 400 that is stored
