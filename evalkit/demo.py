@@ -43,7 +43,8 @@ class DemoSettings:
     recipe: str = "demo"
     model: str = "tiny"  # tiny: built and trained from scratch; smollm2: the real pretrained model, fine-tuned
     prompts_limit: int | None = None  # the first N prompts of the set only
-    backend: BackendOptions = field(default_factory=BackendOptions)  # what generates the answers
+    # what generates the answers: transformers unless asked (a vLLM engine start costs a minute per checkpoint)
+    backend: BackendOptions = field(default_factory=lambda: BackendOptions(backend="transformers"))
 
 
 DEMO_JUDGE_MAX_TOKENS = 256

@@ -10,6 +10,9 @@ import pytest
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The command line defaults to vLLM where it is installed; tests that mean vLLM say so (each engine start
+# costs about a minute on a CPU), the rest run the transformers backend on tiny models in seconds.
+os.environ.setdefault("EVALKIT_BACKEND", "transformers")
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,12 @@ def add_decoding_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_backend_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("backend")
-    group.add_argument("--backend", choices=BACKENDS, default=None, help="default: transformers (env EVALKIT_BACKEND)")
+    group.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="default: vllm where it is installed (make vllm), else transformers (env EVALKIT_BACKEND)",
+    )
     group.add_argument("--batch-size", type=positive_int, default=64, help="transformers backend: most prompts per batch")
     group.add_argument(
         "--max-batch-tokens",
@@ -123,13 +128,13 @@ def decoding_from_args(args: argparse.Namespace):
 
 
 def backend_options_from_args(args: argparse.Namespace):
-    from evalkit.generate.factory import BackendOptions
+    from evalkit.generate.factory import BackendOptions, default_backend
     from evalkit.generate.precision import parse_dtype
     from evalkit.generate.scaleout import check_scaleout
     from evalkit.generate.vllm_options import build_vllm_options
     from evalkit.settings import resolve
 
-    backend = str(resolve("backend", args.backend, "transformers"))
+    backend = str(resolve("backend", args.backend, None) or default_backend())
     vllm = build_vllm_options(
         args.tensor_parallel_size,
         args.pipeline_parallel_size,
