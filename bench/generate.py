@@ -231,8 +231,8 @@ def main() -> None:
             measured = {n: measure(generator, prompts, naive_prompts, n, args.rounds, METHODS) for n in lengths}
             startup = None
             if with_vllm:
-                # after the others, never beside them: an idle vLLM engine keeps polling for work on a core (its
-                # scheduler busy-waits), which slowed evalkit's loop from 117 to 78 tokens/s when timed beside it
+                # after the others, never beside them: with an engine's processes alive beside it, evalkit's loop
+                # measured 78 tokens/s at 128 new tokens; with none, 101-117
                 from bench.vllm_inprocess import VLLMInProcess
 
                 engine = VLLMInProcess(str(path), generator.tokenizer, dtype="float32")

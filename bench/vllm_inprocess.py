@@ -55,7 +55,7 @@ class VLLMInProcess:
         return tokens / seconds, round(tokens / rounds)
 
     def close(self) -> None:
-        """Stop the engine's processes (they would keep a core busy polling for work)."""
+        """Stop the engine's processes and free their memory before the next model is measured."""
         import gc
 
         engine = getattr(self.llm, "llm_engine", None)

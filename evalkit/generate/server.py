@@ -165,7 +165,8 @@ VLLM_CPU_DEFAULTS = {
     # it refuses to start without a key/value cache size (GiB); 1 GiB holds 23k tokens of SmolLM2
     "VLLM_CPU_KVCACHE_SPACE": "4",
     # by default it keeps one core out of its worker's reach for its scheduler: on 2 cores that halves the
-    # compute (SmolLM2, 50 dev prompts, 128 new tokens: 101 tokens/s on one core, 161 with both)
+    # compute (SmolLM2, 50 dev prompts, 128 new tokens, two bench runs alike but for this: 101 tokens/s with
+    # the worker on one core, 161 on both)
     "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
 }
 

@@ -154,8 +154,8 @@ class VLLMGenerator:
         )
 
     def close(self) -> None:
-        """Stop the engine core's processes now: left to the garbage collector they stay up, and an idle vLLM
-        engine keeps a core busy polling for work (it slowed the next stage's work by a third on 2 cores)."""
+        """Stop the engine core's processes now: left to the garbage collector they stay up, holding the
+        key/value cache's memory (4 GiB on a CPU by default) while the next stage (judging) runs."""
         shutdown = getattr(getattr(self.engine, "engine_core", None), "shutdown", None)
         if callable(shutdown):
             shutdown()
