@@ -92,7 +92,7 @@ def test_without_cuda_it_says_so_and_exits_2(capsys: pytest.CaptureFixture[str])
 @pytest.mark.gpu
 def test_gpu_check_passes_on_a_cuda_machine(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    pytest.importorskip("vllm", reason="vllm is not installed (it needs a CUDA GPU)")
+    pytest.importorskip("vllm", reason="vllm is not installed (make vllm)")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     assert gpu_check.main(["--prompts", "8", "--new-tokens", "32", "--json-out", str(tmp_path / "figures.json")]) == 0
