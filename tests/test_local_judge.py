@@ -440,7 +440,7 @@ def test_vllm_judge_gives_logprobs_and_refuses_long_prompts(smollm2_dir: Path, t
     model, base = (
         (m, choose_decoding(store, m, "x")) for m in (import_model_outputs(store, f)[0] for f in (model_file, base_file))
     )
-    request = LocalJudgeRequest(str(smollm2_dir), server="vllm", timeout_s=400, max_model_len=2048)
+    request = LocalJudgeRequest(str(smollm2_dir), server="vllm", timeout_s=900, max_model_len=2048)  # a loaded CI host
     with serve_judge(request) as served:
         assert served.server == "vllm" and served.max_model_len == 2048
         local = {"judge_model": served.judge_model, "judge_fingerprint": served.fingerprint}

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from evalkit.errors import EvalkitError
 from evalkit.generate.checkpoint import Checkpoint
-from evalkit.generate.factory import BackendOptions, make_generator
+from evalkit.generate.factory import BackendOptions, effective_decoding, make_generator
 from evalkit.generate.runner import GenerateSummary, register_checkpoint
 from evalkit.records import DecodingParams, GenerationRequest, GenerationResult, PromptSet
 from evalkit.store import Store
@@ -182,6 +182,7 @@ def generate_on_ray(
     can judge that checkpoint while the others still generate."""
     if options.workers is None:
         raise EvalkitError("generate_on_ray needs BackendOptions.workers")
+    decoding = effective_decoding(options, decoding)  # what the tasks' engines apply (idempotent): the stored key
     store = Store(store_url)
     store.save_prompt_set(prompt_set)
     unique = {p.hash: p for p in prompt_set.prompts}
