@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,3 +20,14 @@ def run_cli(*args: str, timeout: float = 300, env: dict[str, str] | None = None)
     """Run `python -m evalkit ...` in a child process, as a user would."""
     full_env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", **(env or {})}
     return subprocess.run([sys.executable, "-m", "evalkit", *args], capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def count_generations(db: Path) -> int:
+    """Rows in a SQLite store's generations table; 0 before the store or its tables exist (a run just started)."""
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db, timeout=30) as conn:
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
+        except sqlite3.OperationalError:  # tables not created yet
+            return 0

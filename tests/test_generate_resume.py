@@ -12,17 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli, write_prompts
-
-
-def _count(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db, timeout=30) as conn:
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
-        except sqlite3.OperationalError:  # tables not created yet
-            return 0
+from tests.helpers import count_generations, run_cli, write_prompts
 
 
 def _kill_mid_run_then_rerun(checkpoint: Path, tmp_path: Path, prompts: int, kill_after: int, max_new_tokens: int) -> int:
@@ -49,11 +39,11 @@ def _kill_mid_run_then_rerun(checkpoint: Path, tmp_path: Path, prompts: int, kil
         env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
     )
     deadline = time.monotonic() + 120
-    while _count(db) < kill_after and time.monotonic() < deadline and child.poll() is None:
+    while count_generations(db) < kill_after and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)
     child.send_signal(signal.SIGKILL)
     child.wait()
-    survived = _count(db)
+    survived = count_generations(db)
     assert kill_after <= survived < prompts, f"kill landed at {survived} rows; the run was not interrupted mid-way"
 
     rerun = run_cli(*args[:-4], "--batch-size", str(prompts), *args[-2:])  # batch size is no part of any cache key

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
+from tests.helpers import count_generations, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 vllm = pytest.importorskip("vllm", reason="vLLM is not installed (make vllm)")
@@ -66,16 +66,6 @@ def _answers(db: Path, backend: str | None = None) -> dict[tuple[str, str], str]
     }
 
 
-def _count(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db, timeout=30) as conn:
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
-        except sqlite3.OperationalError:  # tables not created yet
-            return 0
-
-
 def _identical(reference: dict[tuple[str, str], str], candidate: dict[tuple[str, str], str], dtype: str) -> int:
     keys = [key for key in reference if key[1] == dtype]
     assert len(keys) == PROMPTS and all(key in candidate for key in keys)
@@ -113,7 +103,7 @@ def test_in_process_vllm_survives_sigkill_and_answers_as_transformers_does(
         env={**os.environ, "TOKENIZERS_PARALLELISM": "false"},
     )
     deadline = time.monotonic() + 600
-    while _count(db) < 1 and time.monotonic() < deadline and child.poll() is None:
+    while count_generations(db) < 1 and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.05)  # answers land as each request finishes: kill at the first
     os.killpg(child.pid, signal.SIGKILL)
     child.wait()
