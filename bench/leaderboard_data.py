@@ -252,7 +252,7 @@ def simulate_annotators(
             label = shown.get((item.order, outcome.get(item.prompt_hash)), "tie")
             if rng.random() > 0.75:
                 label = str(rng.choice(["A", "B", "tie"]))
-            annotations.add_label(store, annotator, int(item.id), label)
+            annotations.add_label(store, annotator, int(item.id), label, source="bench:simulated")
     return batch
 
 

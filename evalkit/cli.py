@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from evalkit import __version__
 from evalkit.commands.common import OneLineErrorParser
 from evalkit.failures import failure_line
+from evalkit.redaction import redact_logs, redact_text
 
 # Order is the order `evalkit --help` lists them in.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -84,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # a usage error (2) or --help / --version (0): a code, for in-process callers too
         return int(exc.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    redact_logs()  # -v logs request URLs (httpx, openai): a judge URL's credentials must not show
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
@@ -101,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         failure = failure_line(exc)
         if failure is None or debug:
             raise  # a bug, or --debug: the traceback is what is needed
-        print(f"evalkit: error: {failure.message}", file=sys.stderr)
+        print(f"evalkit: error: {redact_text(failure.message)}", file=sys.stderr)
         return failure.code
 
 

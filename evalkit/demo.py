@@ -24,6 +24,7 @@ from typing import Any
 from evalkit.generate.factory import BackendOptions
 from evalkit.jsonio import json_safe
 from evalkit.records import DecodingParams
+from evalkit.redaction import redact_url
 from evalkit.run import RunConfig, run_evaluation, summary_table
 from evalkit.store import Store
 from evalkit.tinymodel import build_tiny_model
@@ -139,6 +140,6 @@ def run_demo(settings: DemoSettings, db_url: str | None = None, log: Any = print
     log(f"[5/5] picking from epochs {min(settings.window)}-{max(settings.window)}")
     decision = pick_checkpoint(ckpt, db_url=url, config=config, window=settings.window)
     decision["trend"] = json_safe(trend.to_dict(orient="records"))
-    decision["db_url"] = url
+    decision["db_url"] = redact_url(url)  # printed (and in --json): never a password
     decision["seconds"] = round(time.perf_counter() - began, 1)
     return decision

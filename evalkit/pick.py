@@ -85,6 +85,9 @@ def _evidence(
         rows=rows,
         significance=significance,
         provenance=Provenance(evalkit_version=__version__, git_revision=git_revision(), run_id=report.run_id),
+        decided=decision["decided"],
+        prompts_to_separate=decision["prompts_to_separate"],
+        more_prompts_to_separate=decision["more_prompts_to_separate"],
     )
 
 

@@ -48,6 +48,7 @@ class Significance:
     n: int
     level: float
     n_resamples: int
+    standard_error: float | None = None  # of the difference: sd of the per-prompt differences / sqrt(n)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ class PickEvidence:
     significance: Significance | None
     provenance: Provenance
     extra: dict[str, Any] = field(default_factory=dict)
+    # False when the best is statistically tied and no grade separates the tied ones: the pick is the
+    # earliest epoch by convention; then the prompts that would separate best and runner-up (in all, and more).
+    decided: bool = True
+    prompts_to_separate: int | None = None
+    more_prompts_to_separate: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,6 +10,11 @@ Policy `winrate-likert-earliest`:
 3. Among the tied ones (the best included) the highest Likert mean wins; checkpoints without Likert
    scores rank below those with them; what is still tied goes to the earlier epoch (less training is
    the smaller change, and LIMA saw later epochs overfit).
+
+A pick the evidence does not make is said to be one: when the best is tied with another checkpoint
+and no grade separates them, the earliest epoch is a convention, not a finding, so the decision is
+`decided: false`, its reason starts with "tied", and it says how many prompts would separate the best
+from the runner-up at the observed difference (evalkit.stats.sample_size).
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import pandas as pd
 
 from evalkit.errors import EvalkitError
 from evalkit.policies import POLICIES, POLICY  # noqa: F401  (re-exported: the policy's name lives with its code)
+from evalkit.rounding import format_figure
 from evalkit.stats.compare import PairedDifference, paired_bootstrap_differences
+from evalkit.stats.sample_size import DEFAULT_POWER, prompts_to_separate
 from evalkit.stats.summary import preference_column, summarize_likert, summarize_pairwise
 from evalkit.stats.winrate import preference_unit
 
@@ -113,15 +120,25 @@ def choose(
         tied, key=lambda i: (math.isnan(likert_mean[i]), -(likert_mean[i] if not math.isnan(likert_mean[i]) else 0), epoch_of[i])
     )
     runner_up = max(others, key=lambda i: (win_rate[i], -epoch_of[i])) if others else None
+    decided = len(tied) == 1 or _grade_separates(chosen, tied, likert_mean)
+    spread = _difference_sd(wins, best, runner_up) if runner_up is not None else math.nan
+    n_shared = comparisons[runner_up]["n"] if runner_up is not None else 0
+    needed = None if decided or runner_up is None else prompts_to_separate(comparisons[runner_up]["difference"], spread, level)
 
     if runner_up is None:
         reason = "only one checkpoint in the window has valid judgments"
     elif len(tied) == 1:
         reason = f"highest win rate, significantly above every other checkpoint ({level:.0%} paired bootstrap)"
+    elif decided:
+        reason = f"{len(tied)} checkpoints statistically tied on win rate with the best; highest Likert mean, then earliest epoch"
     else:
-        reason = (
-            f"{len(tied)} checkpoints statistically tied on win rate with the best; "
-            f"{'highest Likert mean' if not math.isnan(likert_mean[chosen]) else 'no Likert scores'}, then earliest epoch"
+        reason = _tied_reason(
+            [name_of[i] for i in sorted(tied, key=epoch_of.__getitem__)],
+            name_of[chosen],
+            comparisons[runner_up],
+            all(not math.isnan(likert_mean[i]) for i in tied),
+            level,
+            needed,
         )
 
     evidence = []
@@ -151,14 +168,53 @@ def choose(
             **{k: comparisons[runner_up][k] for k in ("difference", "ci_low", "ci_high", "p_value", "n")},
             "level": level,
             "n_resamples": n_resamples,
+            "standard_error": spread / math.sqrt(n_shared) if n_shared else math.nan,
         }
     return {
         "chosen": name_of[chosen],
         "epoch": int(epoch_of[chosen]),
         "model_id": chosen,
         "policy": POLICY,
+        "decided": decided,
         "reason": reason,
+        "prompts_to_separate": needed,
+        "more_prompts_to_separate": None if needed is None else max(0, needed - n_shared),
         "best_by_win_rate": name_of[best],
         "evidence": evidence,
         "significance": significance,
     }
+
+
+def _grade_separates(chosen: int, tied: list[int], likert_mean: dict[int, float]) -> bool:
+    """Whether the Likert tie-break picked `chosen` over every other tied checkpoint (a strictly higher
+    mean than each of theirs); a missing grade separates nothing."""
+    mine = likert_mean[chosen]
+    others = [likert_mean[i] for i in tied if i != chosen]
+    return not math.isnan(mine) and all(not math.isnan(other) and mine > other for other in others)
+
+
+def _difference_sd(wins: pd.DataFrame, best: int, runner_up: int) -> float:
+    """Standard deviation (win-rate points) of the per-prompt differences best - runner-up, over the
+    prompts both were validly judged on."""
+    differences = ((wins[best] - wins[runner_up]) * 100).dropna().to_numpy()
+    return float(np.std(differences, ddof=1)) if differences.size > 1 else math.nan
+
+
+def _tied_reason(tied: list[str], chosen: str, versus: PairedDifference, graded: bool, level: float, needed: int | None) -> str:
+    """ "tied: ..." — what the evidence cannot tell apart, how the pick was made anyway, and how many
+    prompts it would take."""
+    grades = "equal Likert means" if graded else "no Likert grade for every one of them"
+    interval = f"[{format_figure(versus['ci_low'], 1, sign=True)}, {format_figure(versus['ci_high'], 1, sign=True)}]"
+    if needed is None:
+        more = "no number of prompts would separate them at an observed difference of 0"
+    else:
+        extra = max(0, needed - versus["n"])
+        more = (
+            f"about {needed} prompts ({extra} more) would separate them at this difference "
+            f"({level:.0%} two-sided, {DEFAULT_POWER:.0%} power)"
+        )
+    return (
+        f"tied: {', '.join(tied)} cannot be told apart (best - runner-up {format_figure(versus['difference'], 1, sign=True)} "
+        f"points, {level:.0%} interval {interval} over {versus['n']} prompts; {grades}); {chosen} is the earliest epoch, "
+        f"a convention, not a finding; {more}"
+    )

@@ -29,6 +29,7 @@ from evalkit.judges.base import Judge
 from evalkit.records import DecodingParams, PromptSet
 from evalkit.results.summary import GenerationSet, JudgeKey, Scope, Summary, summarize
 from evalkit.results.tables import read_tables
+from evalkit.stats.length_controlled import LC_FIELDS
 from evalkit.store import Store
 from evalkit.store.provenance import finish_run, start_run
 
@@ -162,14 +163,19 @@ def base_model_of(target: str) -> Path | None:
     return Path(base) if base and (Path(base) / "config.json").is_file() else None
 
 
-def _generate(
-    store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, config: RunConfig, model_id: int | None = None
-) -> GenerationSet:
+def _generate(store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, config: RunConfig, model_id: int) -> GenerationSet:
+    """Generate what is missing, first saying so when the model's stored answers are all under other
+    decoding settings (the base model as much as every epoch: a silent regeneration at other settings
+    looks like a re-run that found nothing done)."""
+    decoding = effective_decoding(config.backend, config.decoding)
+    note = note_other_decodings(store, model_id, checkpoint.name, decoding)
+    if note and config.progress:
+        print(note, file=sys.stderr)
     summary = generate_for_checkpoint(
         store,
         checkpoint,
         prompt_set,
-        effective_decoding(config.backend, config.decoding),
+        decoding,
         lambda: make_generator(checkpoint, config.backend),
         model_id=model_id,
         progress=config.progress,
@@ -188,8 +194,10 @@ def resolve_baseline(
     if spec is not None:
         if Path(spec).is_file():
             model_id = import_model_outputs(store, spec)[0]
-        else:
+        elif spec in set(store.models()["name"]):
             model_id = store.model_id(spec)
+        else:
+            raise EvalkitError(f"--baseline {spec}: no such file and no model of that name in the store")
         return (model_id, choose_decoding(store, model_id, spec, prefer=effective_decoding(config.backend, config.decoding).hash))
     if not any(judge.reads_references for judge in judges):
         model_id = import_references(store, prompt_set)
@@ -197,7 +205,8 @@ def resolve_baseline(
     base = base_model_of(target)
     if base is None:
         raise EvalkitError(REFERENCE_AS_BASELINE)
-    return _generate(store, Checkpoint(path=base, name=f"{Path(target).resolve().name}/base"), prompt_set, config)
+    checkpoint = Checkpoint(path=base, name=f"{Path(target).resolve().name}/base")
+    return _generate(store, checkpoint, prompt_set, config, register_checkpoint(store, checkpoint))
 
 
 def select_checkpoints(target: str, epochs: list[int] | None) -> list[Checkpoint]:
@@ -226,19 +235,30 @@ def note_other_decodings(store: Store, model_id: int, name: str, decoding: Decod
 
 
 def _judge_checkpoint(
-    store: Store, model: GenerationSet, baseline: GenerationSet, judges: list[Judge], config: RunConfig, prompt_hashes: set[str]
+    store: Store,
+    model: GenerationSet,
+    baseline: GenerationSet,
+    judges: list[Judge],
+    config: RunConfig,
+    prompt_hashes: set[str],
+    stored_before: int = 0,
 ) -> list[dict[str, Any]]:
+    """The checkpoint's judge jobs. `stored_before`: judgments this run stored for earlier checkpoints,
+    so an endpoint lost now is reported with everything the run stored (exit 1), not as bad input."""
+    from evalkit.job_failures import lost_mid_job
     from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
 
     options = RunOptions(progress=config.progress, served=config.served_judge, **config.judge_options)
-    jobs = []
-    for judge in judges:
-        if judge.scorer(compares=True) is not None:
-            jobs.append(judge_pairs(store, judge, model, baseline, prompt_hashes=prompt_hashes, options=options))
-        if judge.scorer(compares=False) is not None:
-            jobs.append(
-                judge_single(store, judge, model, samples=config.likert_samples, prompt_hashes=prompt_hashes, options=options)
-            )
+    jobs: list[dict[str, Any]] = []
+    try:
+        for judge in judges:
+            if judge.scorer(compares=True) is not None:
+                jobs.append(judge_pairs(store, judge, model, baseline, prompt_hashes=prompt_hashes, options=options))
+            if judge.scorer(compares=False) is not None:
+                samples = config.likert_samples
+                jobs.append(judge_single(store, judge, model, samples=samples, prompt_hashes=prompt_hashes, options=options))
+    except EvalkitError as exc:
+        raise lost_mid_job(exc, stored_before + sum(job["stored"] for job in jobs)) from None
     return jobs
 
 
@@ -255,6 +275,35 @@ def run_evaluation(store: Store, target: str, config: RunConfig, command: str = 
         raise EvalkitError(REFERENCE_AS_BASELINE)
     store.save_prompt_set(prompt_set)
     run_id = start_run(store, command, config.record(judges))
+    try:
+        report = _evaluate(store, run_id, target, checkpoints, prompt_set, judges, config)
+    except BaseException as exc:  # Ctrl-C, SIGTERM (raised as an interrupt by the CLI) or an error: the run has ended
+        _record_end(store, run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
+        raise
+    failed = not any(o.error is None for o in report.outcomes)
+    _record_end(store, run_id, "failed" if failed else "finished")
+    if failed:
+        raise EvalkitError("every checkpoint failed: " + "; ".join(f"{o.checkpoint.name}: {o.error}" for o in report.outcomes))
+    return report
+
+
+def _record_end(store: Store, run_id: int, status: str) -> None:
+    """The run's end in the store; a store that cannot take it (locked, gone) must not hide why the run ended."""
+    try:
+        finish_run(store, run_id, status)
+    except Exception as exc:
+        log.warning("could not record run %d as %s: %s", run_id, status, exc)
+
+
+def _evaluate(
+    store: Store,
+    run_id: int,
+    target: str,
+    checkpoints: list[Checkpoint],
+    prompt_set: PromptSet,
+    judges: list[Judge],
+    config: RunConfig,
+) -> RunReport:
     baseline = resolve_baseline(store, config.baseline, prompt_set, judges, target, config)
     baseline_name = str(store.models().set_index("id").loc[baseline[0], "name"])
     prompt_hashes = {p.hash for p in prompt_set.prompts}
@@ -275,11 +324,6 @@ def run_evaluation(store: Store, target: str, config: RunConfig, command: str = 
         outcomes.append(outcome)
         try:
             outcome.model_id = register_checkpoint(store, checkpoint)
-            note = note_other_decodings(
-                store, outcome.model_id, checkpoint.name, effective_decoding(config.backend, config.decoding)
-            )
-            if note and config.progress:
-                print(note, file=sys.stderr)
             _, outcome.decoding_hash = _generate(store, checkpoint, prompt_set, config, outcome.model_id)
         except EvalkitError as exc:  # a broken checkpoint must not sink the others
             outcome.error = str(exc)
@@ -287,22 +331,20 @@ def run_evaluation(store: Store, target: str, config: RunConfig, command: str = 
             continue
         model = outcome.generation_set
         assert model is not None
-        outcome.jobs = _judge_checkpoint(store, model, baseline, judges, config, prompt_hashes)
-    failed = not any(o.error is None for o in outcomes)
-    finish_run(store, run_id, "failed" if failed else "finished")
-    if failed:
-        raise EvalkitError("every checkpoint failed: " + "; ".join(f"{o.checkpoint.name}: {o.error}" for o in outcomes))
+        stored = sum(job["stored"] for done in outcomes for job in done.jobs)
+        outcome.jobs = _judge_checkpoint(store, model, baseline, judges, config, prompt_hashes, stored)
     return RunReport(prompt_set, baseline, baseline_name, judges, outcomes, run_id)
 
 
 def run_summary(store: Store, report: RunReport) -> Summary:
-    """The results layer's summary of exactly this run's judgments."""
-    return summarize(read_tables(store, instructions=False), report.scope())
+    """The results layer's summary of exactly this run's judgments, length-controlled win rates included."""
+    return summarize(read_tables(store, instructions=False), report.scope(), length_controlled=True)
 
 
 def summary_table(store: Store, report: RunReport, summary: Summary | None = None) -> pd.DataFrame:
-    """One row per checkpoint: the headline judge's win rate vs the baseline with its SE and W/T/L,
-    and the headline grade with its 95% interval — read from the run's summary."""
+    """One row per checkpoint: the headline judge's win rate vs the baseline with its SE and W/T/L, its
+    length-controlled win rate (with SE, variant, or why it is withheld), and the headline grade with
+    its 95% interval — read from the run's summary."""
     summary = summary or run_summary(store, report)
     compare_judge, grade_judge = report.headline(True), report.headline(False)
     rows = []
@@ -326,6 +368,7 @@ def summary_table(store: Store, report: RunReport, summary: Summary | None = Non
                     "loss%": found["loss_pct"],
                     "invalid": found["n_invalid"],
                     "invalid_reasons": found.get("invalid_reasons") or {},
+                    **{field: found.get(field) for field in LC_FIELDS},
                 }
             )
         grade = summary.row(False, grade_judge, model) if model and grade_judge else None

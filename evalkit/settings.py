@@ -11,8 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 DEFAULT_DB_URL = "sqlite:///evalkit.db"
 
 
@@ -21,13 +19,10 @@ def _config_file() -> dict[str, Any]:
     path = os.environ.get("EVALKIT_CONFIG") or ("evalkit.toml" if Path("evalkit.toml").exists() else None)
     if not path:
         return {}
-    from evalkit.errors import EvalkitError
-    from evalkit.jsonio import read_user_text
+    from evalkit.userfile import UserFile
 
-    try:
-        raw = tomllib.loads(read_user_text(path, "config file (EVALKIT_CONFIG / ./evalkit.toml)"))
-    except tomllib.TOMLDecodeError as exc:
-        raise EvalkitError(f"config file {path} is not valid TOML: {exc}") from None
+    with UserFile(path, "config file (EVALKIT_CONFIG / ./evalkit.toml)") as file:  # a bad one must not crash every command
+        raw = file.toml()
     return {key.replace("-", "_"): value for key, value in raw.items()}
 
 

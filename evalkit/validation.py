@@ -9,6 +9,7 @@ evalkit.commands.common); this module holds what needs more than one flag or a n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from evalkit.errors import EvalkitError
 
@@ -68,3 +69,21 @@ def check_checkpoints(target: str, epochs: list[int] | None) -> None:
             problems.append(str(exc))
     if problems and len(problems) == len(checkpoints):
         raise EvalkitError("no checkpoint can be loaded: " + "; ".join(problems))
+
+
+def check_input_file(flag: str, value: str | None) -> None:
+    """A file flag (`--outputs`, `--baseline` of `judge`) names a file that is there, checked before the
+    store is opened: a typo must not leave a new store behind."""
+    if value is None or Path(value).is_file():
+        return
+    raise EvalkitError(f"{flag} {value}: {'not a file' if Path(value).exists() else 'file not found'}")
+
+
+def check_baseline(spec: str | None, db_url: str) -> None:
+    """`--baseline FILE or MODEL` (run, pick, sweep): a typo is neither, said before any store is created."""
+    from evalkit.store.lookup import has_model
+
+    if spec is None or Path(spec).is_file() or has_model(db_url, spec):
+        return
+    what = "a folder, not a model_outputs.json file," if Path(spec).exists() else "no such file"
+    raise EvalkitError(f"--baseline {spec}: {what} and no model of that name in the store")

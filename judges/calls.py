@@ -17,6 +17,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.judges.base import Message, Reply
+from evalkit.redaction import redact_text, redact_url
 from evalkit.settings import resolve
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
@@ -24,6 +25,15 @@ OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
 class TransportError(Exception):
     """A request that failed after the client's retries; the item is left for the next run."""
+
+
+class EndpointUnreachable(EvalkitError):
+    """No connection to the judge server: down, a wrong URL, or gone mid-job. Bad input (exit 2) when the
+    job has stored nothing; evalkit.job_failures.lost_mid_job makes it exit 1 once work is stored."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"cannot reach judge endpoint {url}; is the server running and --judge-base-url right?")
+        self.url = url
 
 
 class PromptTooLong(Exception):
@@ -45,7 +55,8 @@ class Endpoint:
 
     @property
     def shown_url(self) -> str:
-        return self.base_url or OPENAI_DEFAULT_URL
+        """The endpoint as messages show it: credentials in the URL are hidden."""
+        return redact_url(self.base_url or OPENAI_DEFAULT_URL)
 
 
 def resolve_endpoint(base_url: str | None = None, *, timeout_s: float = 120.0, http_retries: int = 5) -> Endpoint:
@@ -64,10 +75,6 @@ def resolve_endpoint(base_url: str | None = None, *, timeout_s: float = 120.0, h
 def endpoint_configured() -> bool:
     """Whether a judge endpoint is set up, which decides the default judge (never the offline one then)."""
     return bool(resolve("judge_base_url", None, None, env=("OPENAI_BASE_URL",)) or os.environ.get("OPENAI_API_KEY"))
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret and secret != "EMPTY" else text
 
 
 class ChatCaller:
@@ -92,13 +99,13 @@ class ChatCaller:
         if isinstance(exc, openai.APITimeoutError):
             return TransportError(f"timed out after {self.endpoint.timeout_s:g}s and {self.endpoint.http_retries} retries")
         if isinstance(exc, openai.APIConnectionError):
-            return EvalkitError(f"cannot reach judge endpoint {url}; is the server running and --judge-base-url right?")
+            return EndpointUnreachable(url)
         if isinstance(exc, openai.NotFoundError):
             return EvalkitError(
                 f"judge endpoint {url} answered 404 for model {self.model!r}; check --judge-model and --judge-base-url"
             )
         if isinstance(exc, openai.APIStatusError):
-            message = _scrub(str(getattr(exc, "message", "") or exc), self.endpoint.api_key)
+            message = redact_text(str(getattr(exc, "message", "") or exc), (self.endpoint.api_key,))
             if exc.status_code == 400 and (_TOO_LONG.search(message) or getattr(exc, "code", None) == "context_length_exceeded"):
                 return PromptTooLong(message[:200])
             return TransportError(f"HTTP {exc.status_code}: {message[:200]}")
@@ -122,7 +129,8 @@ class ChatCaller:
             top = tuple((alt.token, float(alt.logprob)) for alt in (content[0].top_logprobs or []))
         usage = getattr(response, "usage", None)
         return Reply(
-            text=choice.message.content or "",
+            # A server or proxy may echo the request's headers: the key never reaches parsing or the store.
+            text=redact_text(choice.message.content or "", (self.endpoint.api_key,)),
             top_logprobs=top or None,
             prompt_tokens=getattr(usage, "prompt_tokens", None),
             completion_tokens=getattr(usage, "completion_tokens", None),

@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 
 from evalkit.errors import EvalkitError
-from evalkit.jsonio import read_user_text
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict, shown
 from evalkit.judges.templates import file_template
+from evalkit.userfile import UserFile
 
 PARSE_RULES = ("last_line", "ends_with", "regex")
 PAIRWISE_VERDICTS = {"a": "A", "b": "B", "tie": "tie"}
@@ -41,32 +41,30 @@ class CustomJudge(LLMJudge):
 
     def __init__(self, spec_path: str | Path, judge_model: str, **overrides: Any) -> None:
         path = Path(spec_path)
-        try:
+        with UserFile(path, "judge spec") as file:  # whatever the spec holds is refused in one line naming it
             # BaseLoader keeps every scalar a string: choice keys like YES / NO / 1 stay what the user wrote
-            raw = yaml.load(read_user_text(path, "judge spec"), Loader=yaml.BaseLoader)
-        except yaml.YAMLError as exc:
-            raise EvalkitError(f"judge spec {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(raw, dict):
-            raise EvalkitError(f"judge spec {path}: expected a mapping with name, mode, template, parse, choices")
-        raw.update({k: v for k, v in overrides.items() if v is not None})
-        self.kind = self._field(raw, path, "name", str)
-        if self.kind in RESERVED_NAMES:
-            raise EvalkitError(f"judge spec {path}: name {self.kind!r} is a built-in judge; choose another name")
-        self.mode = self._field(raw, path, "mode", str)  # type: ignore[assignment]
-        if self.mode not in ("pairwise", "single"):
-            raise EvalkitError(f"judge spec {path}: mode must be pairwise or single, not {self.mode!r}")
-        self.parse_rule = str(raw.get("parse", "last_line"))
-        if self.parse_rule not in PARSE_RULES:
-            raise EvalkitError(f"judge spec {path}: parse must be one of {', '.join(PARSE_RULES)}")
-        self.pattern = self._pattern(raw, path) if self.parse_rule == "regex" and raw.get("pattern") else None
-        if self.parse_rule == "regex" and self.pattern is None:
-            raise EvalkitError(f"judge spec {path}: parse: regex needs a `pattern:` with one capture group")
-        self.choices = self._choices(self._field(raw, path, "choices", dict), path)
-        slots = ["instruction", "output_a", "output_b"] if self.mode == "pairwise" else ["instruction", "output"]
-        self.template = file_template(path.parent / self._field(raw, path, "template", str)).require(slots)
+            raw = file.yaml(yaml.BaseLoader)
+            if not isinstance(raw, dict):
+                raise EvalkitError(f"judge spec {path}: expected a mapping with name, mode, template, parse, choices")
+            raw.update({k: v for k, v in overrides.items() if v is not None})
+            self.kind = self._field(raw, path, "name", str)
+            if self.kind in RESERVED_NAMES:
+                raise EvalkitError(f"judge spec {path}: name {self.kind!r} is a built-in judge; choose another name")
+            self.mode = self._field(raw, path, "mode", str)  # type: ignore[assignment]
+            if self.mode not in ("pairwise", "single"):
+                raise EvalkitError(f"judge spec {path}: mode must be pairwise or single, not {self.mode!r}")
+            self.parse_rule = str(raw.get("parse", "last_line"))
+            if self.parse_rule not in PARSE_RULES:
+                raise EvalkitError(f"judge spec {path}: parse must be one of {', '.join(PARSE_RULES)}")
+            self.pattern = self._pattern(raw, path) if self.parse_rule == "regex" and raw.get("pattern") else None
+            if self.parse_rule == "regex" and self.pattern is None:
+                raise EvalkitError(f"judge spec {path}: parse: regex needs a `pattern:` with one capture group")
+            self.choices = self._choices(self._field(raw, path, "choices", dict), path)
+            slots = ["instruction", "output_a", "output_b"] if self.mode == "pairwise" else ["instruction", "output"]
+            self.template = file_template(path.parent / self._field(raw, path, "template", str)).require(slots)
+            self.max_tokens = int(self._number(raw, path, "max_tokens", 512, minimum=1))
+            self.temperature = self._number(raw, path, "temperature", 0.0, minimum=0.0)
         self.judge_model = judge_model
-        self.max_tokens = int(self._number(raw, path, "max_tokens", 512, minimum=1))
-        self.temperature = self._number(raw, path, "temperature", 0.0, minimum=0.0)
         self.label = f"{self.kind} {self.label_suffix}"
 
     @staticmethod

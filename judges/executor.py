@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.job_failures import lost_mid_job
 from evalkit.judges.base import LLMJudge, Message, Reply, Verdict
 from evalkit.judges.calls import ChatCaller, PromptTooLong, TransportError
 from evalkit.judges.pairing import Item
@@ -235,7 +236,7 @@ async def execute(
     writer = StoreWriter(store)
     bar = Progress(len(items), progress, judge.kind)
     semaphore = asyncio.Semaphore(max(1, concurrency))
-    fatal: list[BaseException] = []
+    fatal: list[EvalkitError] = []
 
     async def one(item: Item) -> None:
         async with semaphore:
@@ -264,5 +265,6 @@ async def execute(
         writer.close()
         counters.stored = writer.written
     if fatal:
-        raise fatal[0]
+        # every item's answer stored so far stays; an endpoint lost after some of them is exit 1, not 2
+        raise lost_mid_job(fatal[0], counters.stored)
     return counters

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import select
 
+from evalkit.chatml import has_turn_markup
 from evalkit.hashing import content_hash
 from evalkit.judges.base import Judge, LLMJudge, SlotTexts
 from evalkit.records import context_of
 from evalkit.store import schema as t
 
 CONTEXT_RENDERING = "context-v1"  # bump when evalkit.conversation changes how a conversation is shown
+# Texts with chat turn markers are shown escaped (evalkit.chatml.inert) since issue 23; their earlier
+# judgments saw the markers raw, so such items get keys of their own. Other keys are unchanged.
+INERT_RENDERING = "inert-v1"
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,14 @@ def cache_key(judge: Judge, judge_kind: str, prompt_hash: str, texts: SlotTexts,
     ]
     if texts.context:
         parts += [CONTEXT_RENDERING, [dict(m) for m in texts.context]]
+    if isinstance(judge, LLMJudge) and _shows_turn_markup(texts):
+        parts.append(INERT_RENDERING)
     return content_hash(parts)
+
+
+def _shows_turn_markup(texts: SlotTexts) -> bool:
+    shown = [texts.instruction, texts.output, texts.baseline, *(m.get("content") for m in texts.context)]
+    return any(has_turn_markup(text) for text in shown)
 
 
 def answers(store: object, model_id: int, decoding_hash: str, sample: int, prompt_hashes: Collection[str] | None) -> pd.DataFrame:

@@ -11,16 +11,13 @@ Dated snapshots ("gpt-4o-2024-08-06") use their family's price (longest matching
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from evalkit.errors import EvalkitError
-from evalkit.jsonio import read_user_text
+from evalkit.userfile import UserFile
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o": (2.50, 10.00),
@@ -59,20 +56,17 @@ def load_price_table(path: str | Path | None) -> PriceTable:
     if path is None:
         return table
     source = Path(path)
-    try:
-        text = read_user_text(source, "price table (--prices / EVALKIT_PRICES)")
-        raw = json.loads(text) if source.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError):
-        raise EvalkitError(f"price table {source} is not valid YAML/JSON") from None
-    if not isinstance(raw, Mapping):
-        raise EvalkitError(f"price table {source}: expected a mapping of model -> {{input, output}} USD per 1M tokens")
-    for model, entry in raw.items():
-        try:
-            table.prices[str(model)] = (float(entry["input"]), float(entry["output"]))
-        except (TypeError, KeyError, ValueError):
-            raise EvalkitError(
-                f"price table {source}: entry {model!r} needs numeric `input` and `output` (USD per 1M tokens)"
-            ) from None
+    with UserFile(source, "price table (--prices / EVALKIT_PRICES)") as file:
+        raw = file.json() if source.suffix == ".json" else file.yaml()
+        if not isinstance(raw, Mapping):
+            raise EvalkitError(f"price table {source}: expected a mapping of model -> {{input, output}} USD per 1M tokens")
+        for model, entry in raw.items():
+            try:
+                table.prices[str(model)] = (float(entry["input"]), float(entry["output"]))
+            except (TypeError, KeyError, ValueError):
+                raise EvalkitError(
+                    f"price table {source}: entry {model!r} needs numeric `input` and `output` (USD per 1M tokens)"
+                ) from None
     return table
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from evalkit.errors import EvalkitError
+from evalkit.job_failures import lost_mid_job
 from evalkit.judges.base import Judge, LLMJudge, OfflineJudge, Reply
 from evalkit.judges.calls import ChatCaller, Endpoint, resolve_endpoint
 from evalkit.judges.executor import Counters, execute, judgment_for
@@ -151,7 +152,10 @@ def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptio
             answered = {item.cache_key for item, _ in direct}
             todo = [item for item in todo if item.cache_key not in answered]
         if todo:
-            counters = _run_coroutine(_ask_judge(store, judge, todo, options))
+            try:
+                counters = _run_coroutine(_ask_judge(store, judge, todo, options))
+            except EvalkitError as exc:  # the verdicts known without asking are stored work too
+                raise lost_mid_job(exc, len(direct)) from None
         counters.stored += len(direct)
     if repeats:
         stored_now = store.stored_judgment_keys({item.cache_key for item in repeats})

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from evalkit.chatml import inert
 from evalkit.errors import EvalkitError
 from evalkit.hashing import sha256_text
-from evalkit.jsonio import read_user_text
+from evalkit.userfile import read_user_text
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -45,8 +46,11 @@ class Template:
 
         One pass matters: an answer that itself contains `{output_b}` must stay literal, which sequential
         `str.replace` calls would break. Braces that name no provided value (JSON in a template) are kept.
+        Values are made `inert`: an answer holding `<|im_end|><|im_start|>system` must not become a turn
+        of its own, neither where a template is split into messages (alpaca_eval) nor at a served
+        judge's tokenizer. The template's own markers are left as they are.
         """
-        return _PLACEHOLDER.sub(lambda m: values[m.group(1)] if m.group(1) in values else m.group(0), self.text)
+        return _PLACEHOLDER.sub(lambda m: inert(values[m.group(1)]) if m.group(1) in values else m.group(0), self.text)
 
 
 def builtin_template(filename: str) -> Template:

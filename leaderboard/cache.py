@@ -21,7 +21,7 @@ from evalkit.errors import EvalkitError
 from evalkit.hashing import sha256_text
 from evalkit.leaderboard import snapshot as snap
 from evalkit.leaderboard.store_access import results_token
-from evalkit.leaderboard.worker import Worker
+from evalkit.leaderboard.worker import Worker, WorkerStopped
 from evalkit.store import Store
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class SnapshotCache:
 
     @staticmethod
     def _lc_missing(current: snap.Snapshot | None) -> bool:
-        return current is not None and not current.has_lc and not current.alpaca.empty
+        return current is not None and not current.has_lc and not (current.pairwise.empty and current.alpaca.empty)
 
     def _wait_first(self, build: Future[None]) -> None:
         build.result()
@@ -129,6 +129,8 @@ class SnapshotCache:
                 built = self.worker.run(snap.build_snapshot_at, self.store.url, token)
             else:
                 built = snap.build_snapshot(self.store, token)
+        except WorkerStopped:  # the server is stopping: nobody will see this snapshot
+            return
         except Exception as exc:  # a broken store must not kill the server thread; the page shows it
             log.exception("leaderboard snapshot failed")
             with self._lock:
@@ -146,11 +148,13 @@ class SnapshotCache:
         self._lc_tried = current.token
         try:
             lc = (
-                self.worker.run(snap.length_control_table, current.alpaca, current.prompt_sets, set(current.prompts["hash"]))
+                self.worker.run(snap.length_control_table, current.comparisons, current.prompt_sets, set(current.prompts["hash"]))
                 if self.worker is not None
                 else None
             )
             self._publish(snap.with_length_control(current, lc), only_if_token=current.token)
+        except WorkerStopped:
+            return
         except Exception as exc:
             log.exception("length-controlled win rates failed")
             with self._lock:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from evalkit.rounding import format_figure
+
 OUTCOME_ORDER = ("win", "tie", "loss")
 OUTCOME_COLORS = ("#4c78a8", "#c7c7c7", "#f58518")  # colour-blind safe blue / grey / orange
 FONT = "Helvetica, Arial, sans-serif"
@@ -23,7 +25,7 @@ def preference_bars(shares: pd.DataFrame, title: str = "", row_title: str = "") 
     long["end"] = long.groupby("row")["share"].cumsum()
     long["start"] = long["end"] - long["share"]
     long["mid"] = (long["start"] + long["end"]) / 2
-    long["label"] = (long["share"] * 100).round().astype(int).astype(str) + "%"
+    long["label"] = [format_figure(100 * share, 0) + "%" for share in long["share"]]  # rounded as every surface rounds
     long["legend"] = long["outcome"].map({"win": "Model wins", "tie": "Tie", "loss": "Baseline wins"})
     legend_domain = ["Model wins", "Tie", "Baseline wins"]
     y = alt.Y("row:N", sort=rows, title=row_title or None, axis=alt.Axis(labelLimit=320))

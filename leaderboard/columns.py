@@ -3,10 +3,13 @@ show them (and the CSV export, which uses the same titles)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
+
+from evalkit.rounding import is_number, round_half_up
 
 METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number format, help)
     "model": ("Model", None, "Name in the store"),
@@ -16,7 +19,10 @@ METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number 
     "decoding": ("Decoding hash", None, "Identity of the decoding configuration (as in evalkit stats --json)"),
     "ae_win_rate": ("AlpacaEval WR", "%.1f", "AlpacaEval win rate, % (tie = half a win)"),
     "ae_se": ("AE ± SE", "%.1f", "Standard error of the AlpacaEval win rate"),
-    "ae_lc": ("LC WR", "%.1f", "Length-controlled AlpacaEval win rate, % (variant in the last column)"),
+    "ae_lc": ("LC WR", "%.1f", "Length-controlled AlpacaEval win rate, % (empty when withheld: why in AE LC withheld)"),
+    "ae_lc_se": ("LC ± SE", "%.1f", "Standard error of the length-controlled AlpacaEval win rate (delta method)"),
+    "ae_lc_variant": ("LC variant", None, "How the LC win rate was fit (alpaca_eval GLM variant)"),
+    "ae_lc_withheld": ("AE LC withheld", None, "Why no LC win rate is shown: too few pairs, or one-sided lengths"),
     "ae_n": ("AE n", "%d", "Prompts with a valid AlpacaEval verdict"),
     "ae_invalid": ("AE invalid", "%d", "AlpacaEval verdicts that are invalid (by reason in the next column)"),
     "ae_invalid_reasons": ("AE invalid by reason", None, "Why: unparseable reply, prompt too long, ..."),
@@ -25,6 +31,14 @@ METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number 
     "loss_pct": ("Loss %", "%.1f", "Pairwise judge: the baseline is better"),
     "pw_win_rate": ("Pairwise WR", "%.1f", "Pairwise win rate, % (tie = half a win)"),
     "pw_se": ("Pairwise ± SE", "%.1f", "Standard error of the pairwise win rate"),
+    "pw_lc": (
+        "Pairwise LC WR",
+        "%.1f",
+        "Length-controlled pairwise win rate, % (empty when withheld: why in Pairwise LC withheld)",
+    ),
+    "pw_lc_se": ("Pairwise LC ± SE", "%.1f", "Standard error of the length-controlled pairwise win rate (delta method)"),
+    "pw_lc_variant": ("Pairwise LC variant", None, "How the LC win rate was fit (alpaca_eval GLM variant)"),
+    "pw_lc_withheld": ("Pairwise LC withheld", None, "Why no LC win rate is shown: too few pairs, or one-sided lengths"),
     "pw_n": ("Pairwise n", "%d", "Prompts with valid verdicts in both orders"),
     "pw_invalid": ("Pairwise invalid", "%d", "Prompts with an invalid verdict in either order (by reason in the next column)"),
     "pw_invalid_reasons": ("Pairwise invalid by reason", None, "Why: unparseable reply, prompt too long, ..."),
@@ -34,7 +48,6 @@ METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number 
     "likert_n": ("Likert n", "%d", "Valid Likert grades"),
     "likert_invalid": ("Likert invalid", "%d", "Likert grades that are invalid (by reason in the next column)"),
     "likert_invalid_reasons": ("Likert invalid by reason", None, "Why: unparseable reply, prompt too long, ..."),
-    "lc_variant": ("LC variant", None, "How the LC win rate was fit (alpaca-eval GLM variant)"),
 }
 ALWAYS = ("model", "run", "epoch", "decoding_label")
 CSV_ONLY = ("decoding",)  # too long to read in the table, needed to trace a CSV row
@@ -55,6 +68,28 @@ def column_config(columns: Iterable[str]) -> dict[str, Any]:
             else st.column_config.TextColumn(title, help=help_text)
         )
     return config
+
+
+def _digits(number_format: str | None) -> int | None:
+    """Decimals of a "%.1f" format; None for formats that show no decimals to round ("%d", text)."""
+    found = re.fullmatch(r"%\.(\d+)f", number_format or "")
+    return int(found.group(1)) if found else None
+
+
+def displayed(frame: Any, columns: list[str]) -> Any:
+    """frame[columns] for a table, each figure rounded half up to the decimals its column shows
+    (evalkit.rounding), so the table prints the digits the CLI prints (the CSV keeps full precision)."""
+    shown = frame[columns].copy()
+    for column in columns:
+        digits = _digits(METRICS[column][1]) if column in METRICS else None
+        if digits is not None:
+            shown[column] = rounded(shown[column], digits)
+    return shown
+
+
+def rounded(values: Any, digits: int) -> Any:
+    """A numeric Series rounded half up (missing values stay missing)."""
+    return values.map(lambda value: round_half_up(float(value), digits) if is_number(value) else value)
 
 
 def titled(frame: Any, columns: list[str]) -> Any:

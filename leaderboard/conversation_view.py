@@ -1,5 +1,6 @@
 """A question as an annotator or a reviewer sees it: for a multi-turn prompt, the conversation so far
-(system message and earlier turns) before the final question, as the judges are shown it."""
+(system message and earlier turns) before the final question, as the judges are shown it. Every
+message is plain text (st.text): a prompt is never rendered as Markdown (plain_text.py says why)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from evalkit.conversation import ROLE_NAMES
+from evalkit.leaderboard.plain_text import escape_markdown
 
 
 def show_question(instruction: str, context: str | Sequence[dict[str, str]]) -> None:
@@ -18,6 +20,7 @@ def show_question(instruction: str, context: str | Sequence[dict[str, str]]) -> 
         with st.container(border=True):
             st.caption("The conversation so far")
             for message in turns:
-                st.markdown(f"**{ROLE_NAMES.get(message['role'], message['role'])}:**")
+                st.markdown(f"**{escape_markdown(ROLE_NAMES.get(message['role'], message['role']))}:**")
                 st.text(message["content"])
-    st.markdown(f"**Question:** {instruction}")
+    st.markdown("**Question:**")
+    st.text(instruction)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from evalkit.ordering import natural_sorted
+from evalkit.rounding import format_figure
 from evalkit.stats.absolute import RATING_ORDER
 
 RATING_COLORS = ("#e45756", "#c7c7c7", "#4c78a8")  # fail red, pass grey, excellent blue
@@ -15,14 +17,14 @@ RATING_TITLES = {"fail": "Fail", "pass": "Pass", "excellent": "Excellent"}
 def rating_bars(shares: pd.DataFrame, title: str = "") -> alt.LayerChart:
     """`shares` has model, source, fail, pass, excellent (fractions summing to 1) and n."""
     frame = shares.assign(row=shares["model"] + " · " + shares["source"] + " (n=" + shares["n"].astype(str) + ")")
-    rows = list(dict.fromkeys(frame.sort_values(["model", "source"])["row"]))
+    rows = list(dict.fromkeys(natural_sorted(frame, ["model", "source"])["row"]))  # epoch-2 before epoch-10
     long = frame.melt(id_vars=["row"], value_vars=list(RATING_ORDER), var_name="rating", value_name="share")
     long["rank"] = long["rating"].map({r: i for i, r in enumerate(RATING_ORDER)})
     long = long.sort_values(["row", "rank"])
     long["end"] = long.groupby("row")["share"].cumsum()
     long["start"] = long["end"] - long["share"]
     long["mid"] = (long["start"] + long["end"]) / 2
-    long["label"] = (long["share"] * 100).round().astype(int).astype(str) + "%"
+    long["label"] = [format_figure(100 * share, 0) + "%" for share in long["share"]]  # rounded as every surface rounds
     long["legend"] = long["rating"].map(RATING_TITLES)
     y = alt.Y("row:N", sort=rows, title=None, axis=alt.Axis(labelLimit=360))
     base = alt.Chart(long)

@@ -20,7 +20,7 @@ PREAMBLE = (
 def _record(store: Store, invitation: Invitation, item_id: int, label: str) -> None:
     """Button callback: the name and batch come from the invitation, checked again at the click."""
     stored = still_valid(store, invitation) and ratings.add_rating(
-        store, invitation.annotator, item_id, label, batch=invitation.batch_id
+        store, invitation.annotator, item_id, label, batch=invitation.batch_id, source=invitation.label_source
     )
     st.session_state["last_label"] = (item_id, label if stored else None)
 

@@ -14,6 +14,7 @@ import threading
 import time
 
 from evalkit.leaderboard.cache import Served, shared_cache
+from evalkit.leaderboard.worker import stop_all
 from evalkit.settings import db_url
 
 
@@ -51,7 +52,11 @@ def main(argv: list[str]) -> None:
     reader.join()
     print(_report(out, started_at, time.perf_counter() - started), file=sys.stderr, flush=True)
     sys.argv = ["streamlit", "run", *argv]
-    streamlit_cli.main(prog_name="streamlit")
+    try:
+        streamlit_cli.main(prog_name="streamlit")
+    finally:
+        # Before the interpreter joins the snapshot thread at exit: a job it waits on must end now.
+        stop_all()
 
 
 if __name__ == "__main__":

@@ -25,11 +25,14 @@ from evalkit.results.decodings import decodings as read_decodings
 from evalkit.results.reading import read_judged
 from evalkit.results.summary import Scope, summarize
 from evalkit.results.tables import PAIRWISE_COLUMNS, Tables, known_outputs, tables_of
+from evalkit.stats.length_controlled import LC_FIELDS
 from evalkit.stats.summary import summarize_pairwise
 from evalkit.store import Store
 from evalkit.store import schema as t
 
-SNAPSHOT_VERSION = 3  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
+SNAPSHOT_VERSION = 4  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
+# 4: `lc` holds every comparing judge's LC win rate (not only alpaca_eval's) with its standard error and
+#    the reason it is withheld
 ALL_PROMPTS = "All prompts"
 TABLES = (
     "models",
@@ -47,6 +50,7 @@ TABLES = (
 )
 REASONS = "invalid_reasons"  # summaries' {reason: count} per row: JSON text in Parquet
 LC_KEYS = ["scope", "judge_kind", "judge_model", "judge_spec_hash", "model_id", "decoding", "baseline_id", "baseline_decoding"]
+LC_COLUMNS = [*LC_KEYS, *LC_FIELDS]
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,16 @@ class Snapshot:
     likert_summary: pd.DataFrame  # results.summary.summarize(...).single per scope, with `scope`
     judge_bias: pd.DataFrame  # `evalkit agreement`'s per-judge position consistency and length bias
     length_bins: pd.DataFrame  # tables.length_bins: the length-bias plot's points
-    lc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[*LC_KEYS, "length_controlled_winrate", "lc_variant"]))
+    lc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LC_COLUMNS))  # length_control_table
 
     @property
     def has_lc(self) -> bool:
         return not self.lc.empty
+
+    @property
+    def comparisons(self) -> pd.DataFrame:
+        """The rows of every judge that compares with a baseline (verdict and preference judges)."""
+        return _concat([self.pairwise, self.alpaca], PAIRWISE_COLUMNS)
 
     def scopes(self) -> list[str]:
         return list(
@@ -166,35 +175,33 @@ def _prompts(store: Store, judged: set[str]) -> pd.DataFrame:
 
 def build_snapshot_at(url: str, token: str) -> Snapshot:
     """build_snapshot for a store given by URL (what the worker process receives: a Store holds an engine)."""
-    store = Store(url)
+    store = Store(url, read_only=True)  # a reader: works on read-only media and never upgrades a store
     try:
         return build_snapshot(store, token)
     finally:
         store.engine.dispose()
 
 
-def length_control_table(alpaca: pd.DataFrame, prompt_sets: pd.DataFrame, judged: set[str]) -> pd.DataFrame:
-    """AlpacaEval length-controlled win rates per scope (one GLM fit per model and baseline, ~0.2 s
-    each: the slowest statistic, so it is added after the snapshot is already being served)."""
+def length_control_table(comparisons: pd.DataFrame, prompt_sets: pd.DataFrame, judged: set[str]) -> pd.DataFrame:
+    """Length-controlled win rates of every comparing judge, per scope: the summary's own LC fields
+    (value, standard error, variant, and why it is withheld), so the leaderboard shows what `evalkit
+    stats summary` prints. One GLM fit per model and baseline, ~0.05 s each: the slowest statistic,
+    so it is added after the snapshot is already being served."""
     parts = []
     for scope, hashes in _scopes(prompt_sets, judged).items():
-        part = alpaca[alpaca["prompt_hash"].isin(hashes)]
+        part = comparisons[comparisons["prompt_hash"].isin(hashes)]
         if not part.empty:
             summary = summarize_pairwise(part, n_resamples=1, length_controlled=True)  # only its LC columns are kept
-            parts.append(summary.assign(scope=scope)[[*LC_KEYS, "length_controlled_winrate", "lc_variant"]])
-    return (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(columns=[*LC_KEYS, "length_controlled_winrate", "lc_variant"])
-    )
+            parts.append(summary.assign(scope=scope)[LC_COLUMNS])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=LC_COLUMNS)
 
 
 def with_length_control(snapshot: Snapshot, lc: pd.DataFrame | None = None) -> Snapshot:
     """The snapshot plus its length-controlled win rates (computed here unless given)."""
-    if snapshot.alpaca.empty:
+    if snapshot.pairwise.empty and snapshot.alpaca.empty:
         return snapshot
     if lc is None:
-        lc = length_control_table(snapshot.alpaca, snapshot.prompt_sets, set(snapshot.prompts["hash"]))
+        lc = length_control_table(snapshot.comparisons, snapshot.prompt_sets, set(snapshot.prompts["hash"]))
     return replace(snapshot, lc=lc) if not lc.empty else snapshot
 
 

@@ -15,10 +15,10 @@ import streamlit as st
 from sqlalchemy import Table, func, select
 
 from evalkit.hashing import content_hash
+from evalkit.redaction import redact_url
 from evalkit.settings import db_url
 from evalkit.store import Store
 from evalkit.store import schema as t
-from evalkit.store.store import redact_url
 
 RESULT_TABLES: tuple[Table, ...] = (t.generations, t.judgments)
 LABEL_TABLES: tuple[Table, ...] = (
@@ -44,6 +44,16 @@ def store_for(url: str) -> Store:
 
 def current_store() -> Store:
     return store_for(current_url())
+
+
+@st.cache_resource(show_spinner=False)
+def reader_for(url: str) -> Store:
+    return Store(url, read_only=True)
+
+
+def current_reader() -> Store:
+    """The store for code that only reads (the access check on every page): works on a read-only store."""
+    return reader_for(current_url())
 
 
 def _id_aggregates(conn, tables: tuple[Table, ...], count: bool = True) -> list[list[object]]:  # type: ignore[no-untyped-def]

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from evalkit.ordering import natural_sorted
+
 if TYPE_CHECKING:  # snapshot.py uses length_bins below to build snapshots
     from evalkit.leaderboard.snapshot import Snapshot
 
@@ -55,7 +57,7 @@ def baselines(snapshot: Snapshot) -> pd.DataFrame:
         f"{name} [{labels.get(d, str(d)[:8])}]" if many else name
         for name, d, many in zip(counts["baseline"], counts["baseline_decoding"], several)
     ]
-    return counts.sort_values(["n", "baseline"], ascending=[False, True]).reset_index(drop=True)
+    return natural_sorted(counts, ["baseline"]).sort_values("n", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def decoding_labels(snapshot: Snapshot) -> dict[str, str]:
@@ -125,22 +127,7 @@ def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
                 "reasons": "ae_invalid_reasons",
             }
         )
-        lc = snapshot.lc
-        if not lc.empty and selection.alpaca_judge is not None:
-            lc = _against(
-                lc[
-                    (lc["scope"] == selection.scope)
-                    & (lc["judge_model"] == selection.alpaca_judge[1])
-                    & (lc["judge_spec_hash"] == selection.alpaca_judge[2])
-                ],
-                selection.baseline,
-            )
-            alpaca = alpaca.merge(
-                lc[[*keys, "length_controlled_winrate", "lc_variant"]].rename(columns={"length_controlled_winrate": "ae_lc"}),
-                on=keys,
-                how="left",
-            )
-        rows = rows.merge(alpaca, on=keys, how="left")
+        rows = rows.merge(_with_length_control(alpaca, snapshot, selection, selection.alpaca_judge, "ae"), on=keys, how="left")
     pairwise = _one_judge(pair, selection.scope, selection.pairwise_judge)
     if not pairwise.empty:
         pairwise = _with_reasons(pairwise)[
@@ -154,7 +141,9 @@ def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
                 "reasons": "pw_invalid_reasons",
             }
         )
-        rows = rows.merge(pairwise, on=keys, how="left")
+        rows = rows.merge(
+            _with_length_control(pairwise, snapshot, selection, selection.pairwise_judge, "pw"), on=keys, how="left"
+        )
     likert = _one_judge(snapshot.likert_summary, selection.scope, selection.likert_judge)
     if not likert.empty:
         likert = _with_reasons(likert)[[*keys, "mean", "ci_low", "ci_high", "n", "n_invalid", "reasons"]].rename(
@@ -168,8 +157,32 @@ def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
             }
         )
         rows = rows.merge(likert, on=keys, how="left")
-    sort_by = next((c for c in ("ae_win_rate", "pw_win_rate", "likert_mean") if c in rows.columns), "model")
-    return rows.sort_values(sort_by, ascending=sort_by == "model", na_position="last").reset_index(drop=True)
+    rows = natural_sorted(rows, ["model", "decoding_label"])  # equal figures and unjudged models: epoch-2 before epoch-10
+    sort_by = next((c for c in ("ae_win_rate", "pw_win_rate", "likert_mean") if c in rows.columns), None)
+    if sort_by is None:
+        return rows
+    return rows.sort_values(sort_by, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+
+# the summary's LC fields as a judge's leaderboard columns: ae_lc, ae_lc_se, ae_lc_variant, ae_lc_withheld (pw_ ...)
+LC_COLUMN_SUFFIXES = {
+    "length_controlled_winrate": "lc",
+    "lc_standard_error": "lc_se",
+    "lc_variant": "lc_variant",
+    "lc_withheld": "lc_withheld",
+}
+
+
+def _with_length_control(
+    figures: pd.DataFrame, snapshot: Snapshot, selection: Selection, judge: JudgeKey | None, prefix: str
+) -> pd.DataFrame:
+    """One judge's figures plus its length-controlled win rate from the snapshot's LC table (as
+    `evalkit stats summary` has it: withheld ones have no number and say why), once that is computed."""
+    lc = _against(_one_judge(snapshot.lc, selection.scope, judge), selection.baseline)
+    if lc.empty:
+        return figures
+    renamed = {field: f"{prefix}_{suffix}" for field, suffix in LC_COLUMN_SUFFIXES.items()}
+    return figures.merge(lc[["model_id", "decoding", *renamed]].rename(columns=renamed), on=["model_id", "decoding"], how="left")
 
 
 def preference_shares(
@@ -224,22 +237,12 @@ def epoch_metrics(snapshot: Snapshot, selection: Selection, run: str, labels: di
                 }
             )
         )
-    if "ae_lc" in board.columns and board["ae_lc"].notna().any():
-        parts.append(
-            pd.DataFrame(
-                {
-                    "metric": _per_decoding(
-                        f"{labels[selection.alpaca_judge]}: length-controlled win rate (%)",  # type: ignore[index]
-                        board,
-                        several,
-                    ),
-                    "epoch": board["epoch"],
-                    "value": board["ae_lc"],
-                    "lo": np.nan,
-                    "hi": np.nan,
-                }
+    for judge, column in ((selection.alpaca_judge, "ae_lc"), (selection.pairwise_judge, "pw_lc")):
+        if judge is not None and column in board.columns and board[column].notna().any():  # withheld ones: no point
+            metric = _per_decoding(f"{labels[judge]}: length-controlled win rate (%)", board, several)
+            parts.append(
+                pd.DataFrame({"metric": metric, "epoch": board["epoch"], "value": board[column], "lo": np.nan, "hi": np.nan})
             )
-        )
     if "likert_mean" in board.columns:
         parts.append(
             pd.DataFrame(

@@ -5,7 +5,14 @@ Run on a thread of the server, that work holds the GIL for most of its time and 
 meanwhile slow down (measured on the 483k-judgment bench store: the Leaderboard page's first render
 took 1.28 s with length control on a thread, 0.40 s with it here); in its own process, at lower CPU
 priority, it takes one core and leaves the server alone. One worker per store, started on first use ("spawn": the server has threads running,
-which a fork would copy in an undefined state), and stopped with the server (daemonic).
+which a fork would copy in an undefined state).
+
+Stopping must never hang. A multiprocessing Pool left the caller waiting forever when its worker was
+killed mid-job (SIGTERM to the process group, as systemd sends it), and the server's exit waits for
+that caller's thread; so the job is sent over a pipe here and the caller watches the process while it
+waits. SIGTERM to the worker means someone is stopping us: the job ends with WorkerStopped, which
+callers drop quietly. Ctrl-C reaches the whole foreground group; the worker ignores it and is stopped by
+the server (stop_all) instead, so it never dies half-way with a traceback.
 """
 
 from __future__ import annotations
@@ -14,36 +21,118 @@ import atexit
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
+import weakref
 from collections.abc import Callable
-from multiprocessing.pool import Pool
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 NICENESS = 10
+POLL_S = 0.2  # how often a waiting caller looks whether the worker still lives
+STOP_WAIT_S = 1.0
 
 
-def _background_priority() -> None:
-    with contextlib.suppress(OSError, AttributeError):  # not on every platform; only a courtesy
+class WorkerStopped(Exception):
+    """The worker was stopped (the server is shutting down): nobody needs the job's result."""
+
+
+class WorkerDied(RuntimeError):
+    """The worker process ended during a job without being asked to (killed by the OOM killer, a crash)."""
+
+
+def _serve(conn: Connection) -> None:
+    """The worker process: run each (function, args) received, send back (ok, result or exception)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops us; see the module docstring
+    with contextlib.suppress(OSError, AttributeError):  # lower priority is only a courtesy, not on every platform
         os.nice(NICENESS)
+    while True:
+        try:
+            function, args = conn.recv()
+        except (EOFError, OSError):  # the server is gone
+            return
+        try:
+            reply: tuple[bool, Any] = (True, function(*args))
+        except Exception as exc:
+            reply = (False, exc)
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+        except Exception as exc:  # the result or exception would not pickle: say so rather than hang
+            conn.send((False, RuntimeError(f"unpicklable result of {getattr(function, '__name__', function)}: {exc}")))
 
 
 class Worker:
     def __init__(self) -> None:
-        self._pool: Pool | None = None
-        self._lock = threading.Lock()
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._job_lock = threading.Lock()  # one job at a time, like the single-process pool it replaces
+        self._stopped = threading.Event()
+        _live.add(self)
 
     def run(self, function: Callable[..., T], *args: Any) -> T:
         """function(*args) in the worker process; blocks the calling (background) thread until done."""
-        with self._lock:
-            if self._pool is None:
-                self._pool = multiprocessing.get_context("spawn").Pool(1, initializer=_background_priority)
-                atexit.register(self.close)  # before interpreter teardown, which a pool's __del__ cannot survive
-            pool = self._pool
-        return pool.apply(function, args)
+        with self._job_lock:
+            if self._stopped.is_set():
+                raise WorkerStopped()
+            conn, process = self._ensure_started()
+            with contextlib.suppress(OSError):  # the process just went: the loop below finds out how
+                conn.send((function, args))
+            while True:
+                try:
+                    if conn.poll(POLL_S):
+                        ok, value = conn.recv()
+                        break
+                except (EOFError, OSError):
+                    process.join(STOP_WAIT_S)  # the pipe closed: the process is ending; learn how
+                if self._stopped.is_set() or process.exitcode == -signal.SIGTERM:
+                    raise WorkerStopped()
+                if process.exitcode is not None:
+                    self._forget()
+                    raise WorkerDied(f"the leaderboard's worker process ended during a job (exit code {process.exitcode})")
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    def _ensure_started(self) -> tuple[Connection, BaseProcess]:
+        if self._process is None or self._conn is None or not self._process.is_alive():
+            ours, theirs = multiprocessing.Pipe()
+            process = multiprocessing.get_context("spawn").Process(
+                target=_serve, args=(theirs,), name="evalkit-leaderboard-worker", daemon=True
+            )
+            process.start()
+            theirs.close()
+            self._process, self._conn = process, ours
+        return self._conn, self._process
+
+    def _forget(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._process, self._conn = None, None
 
     def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.terminate()
-                self._pool = None
+        """Stop the worker for good: a job in progress ends with WorkerStopped, later jobs are refused."""
+        self._stopped.set()
+        process = self._process
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(STOP_WAIT_S)
+            if process.is_alive():
+                process.kill()
+                process.join(STOP_WAIT_S)
+
+
+_live: weakref.WeakSet[Worker] = weakref.WeakSet()
+
+
+def stop_all() -> None:
+    """Stop every worker of this process. The server calls it once Streamlit has stopped, before the
+    interpreter waits for the background threads: a thread waiting on a job must not keep it alive."""
+    for worker in list(_live):
+        worker.close()
+
+
+atexit.register(stop_all)  # tests and `streamlit run` by hand never reach the server's own call

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import random
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evalkit.errors import EvalkitError
+from tests.fuzz_shapes import deep_document, large_document
 
 FIELD_NAMES = [
     "messages",
@@ -148,19 +148,27 @@ def serialize(value: Any, kind: str, rng: random.Random) -> str:
     return json.dumps(value)
 
 
+SMALL_MAX = 1_000  # bytes of raw random input; fuzz_shapes makes the large ones
+
+
 @st.composite
-def documents(draw: st.DrawFn, reader: Reader) -> bytes:
-    """A file's bytes. Hypothesis draws the kind, raw bytes / text, and a seed; structured documents
-    (random values, or mutated valid examples) are built from the seed, which is ~10x faster than
-    drawing nested structures strategy by strategy and so lets a run reach 100,000 inputs."""
-    choice = draw(st.integers(0, 9))
+def documents(draw: st.DrawFn, kind: str, valid: tuple[Any, ...]) -> bytes:
+    """A file's bytes. Hypothesis draws the shape, raw bytes / text, and a seed; structured documents
+    (random values, mutated valid examples, deep nesting, large files) are built from the seed, which
+    is ~10x faster than drawing nested structures strategy by strategy and so lets a run reach
+    100,000 inputs."""
+    choice = draw(st.integers(0, 13))
     if choice == 0:
-        return draw(st.binary(max_size=120))
+        return draw(st.binary(max_size=SMALL_MAX))
     if choice == 1:
-        return draw(st.text(max_size=120)).encode("utf-8", "surrogatepass")
+        return draw(st.text(max_size=SMALL_MAX)).encode("utf-8", "surrogatepass")
     rng = random.Random(draw(st.integers(0, 1 << 32)))
-    value = random_value(rng) if choice < 4 else mutate(rng.choice(reader.valid), rng)
-    return serialize(value, reader.kind, rng).encode("utf-8", "surrogatepass")
+    if choice >= 12:
+        return deep_document(rng, kind, valid).encode("utf-8")
+    if choice == 11:
+        return large_document(rng, kind, valid)
+    value = random_value(rng) if choice < 4 or not valid else mutate(rng.choice(valid), rng)
+    return serialize(value, kind, rng).encode("utf-8", "surrogatepass")
 
 
 @dataclass(frozen=True)
@@ -168,8 +176,11 @@ class Reader:
     name: str
     suffix: str
     kind: str  # json | yaml | toml: how structured documents are written
-    read: Callable[[Path], Any]
+    read: Callable[[Path], Any]  # returns, or raises EvalkitError (a one-line refusal); anything else fails
     valid: tuple[Any, ...]  # documents the reader accepts, mutated into nearly valid ones
+    # what the reader needs beside its file (a store, say), made once in the run's folder; returns
+    # more valid documents, ones only known once that exists
+    prepare: Callable[[Path], tuple[Any, ...]] | None = None
 
 
 def _prompt_set(path: Path) -> Any:
@@ -312,10 +323,11 @@ def fuzz_reader(reader: Reader, examples: int, folder: Path) -> int:
     path = folder / f"input{reader.suffix}"
     for name, text in TEMPLATES.items():  # what the judge specs' `template:` points at
         (folder / name).write_text(text, encoding="utf-8")
+    valid = reader.valid + (reader.prepare(folder) if reader.prepare else ())
     tried = 0
 
     @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(documents(reader))
+    @given(documents(reader.kind, valid))
     def check(data: bytes) -> None:
         nonlocal tried
         tried += 1
@@ -328,8 +340,3 @@ def fuzz_reader(reader: Reader, examples: int, folder: Path) -> int:
 
     check()
     return tried
-
-
-def fuzz_all(examples_per_reader: int) -> dict[str, int]:
-    with tempfile.TemporaryDirectory(prefix="evalkit-fuzz-") as folder:
-        return {reader.name: fuzz_reader(reader, examples_per_reader, Path(folder)) for reader in READERS}

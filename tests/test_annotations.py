@@ -11,6 +11,7 @@ from evalkit.cli import main as cli_main
 from evalkit.errors import EvalkitError
 from evalkit.store import Store
 from evalkit.store import annotations as ann
+from tests.v1_store import check_v1_store_is_read_then_upgraded
 
 
 @pytest.fixture()
@@ -52,7 +53,7 @@ def test_k_annotators_per_item_and_nobody_gets_an_item_twice(populated) -> None:
     for annotator in ("alice", "bob", "carol"):
         while (item := ann.next_item(store, batch, annotator)) is not None:
             assert item.instruction.startswith("Question") and item.answer_a and item.answer_b
-            assert ann.add_label(store, annotator, item.item_id, "A")
+            assert ann.add_label(store, annotator, item.item_id, "A", source="test")
             seen.setdefault(annotator, []).append(item.item_id)
     assert len(seen["alice"]) == len(seen["bob"]) == 3 and "carol" not in seen  # 3 items x K=2 labels
     assert len(set(seen["alice"])) == 3
@@ -66,21 +67,21 @@ def test_labels_are_insert_only(populated) -> None:
     store, data = populated
     batch = _make(store, data, per_item=3, name="immutable", limit=2)
     item = ann.next_item(store, batch, "bob")
-    assert ann.add_label(store, "bob", item.item_id, "A")
-    assert not ann.add_label(store, "bob", item.item_id, "B")  # a second click never edits
-    assert ann.add_label(store, "alice", item.item_id, "tie")  # a different annotator adds, never replaces
+    assert ann.add_label(store, "bob", item.item_id, "A", source="test")
+    assert not ann.add_label(store, "bob", item.item_id, "B", source="test")  # a second click never edits
+    assert ann.add_label(store, "alice", item.item_id, "tie", source="test")  # a different annotator adds, never replaces
     labels = ann.labels(store, batch).set_index("annotator")["label"].to_dict()
     assert labels == {"bob": "A", "alice": "tie"}
     with pytest.raises(EvalkitError, match="label must be one of"):
-        ann.add_label(store, "carol", item.item_id, "C")
+        ann.add_label(store, "carol", item.item_id, "C", source="test")
     with pytest.raises(EvalkitError, match="annotator name"):
-        ann.add_label(store, "  ", item.item_id, "A")
+        ann.add_label(store, "  ", item.item_id, "A", source="test")
 
 
 def test_batches_report_progress(populated) -> None:
     store, data = populated
     batch = _make(store, data, per_item=2, name="progress", limit=4)
-    ann.add_label(store, "alice", ann.next_item(store, batch, "alice").item_id, "B")
+    ann.add_label(store, "alice", ann.next_item(store, batch, "alice").item_id, "B", source="test")
     frame = ann.batches(store)
     row = frame.set_index("name").loc["progress"]
     assert (row["n_items"], row["n_labels"], row["per_item"]) == (4, 1, 2)
@@ -182,3 +183,7 @@ def test_cli_errors_name_the_problem(populated, db_url: str, capsys: pytest.Capt
         == 2
     )
     assert "--per-item" in capsys.readouterr().err
+
+
+def test_a_version_1_store_is_read_as_it_is_and_upgraded_by_a_writer(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    check_v1_store_is_read_then_upgraded(db_url, capsys)

@@ -1,7 +1,8 @@
 """Two `evalkit judge` jobs on one store and the same items, on SQLite and on PostgreSQL: both finish,
 every judgment is stored once, no "database is locked". A PostgreSQL server stopped mid-judging ends
 the job with one line; the re-run completes with nothing lost, and no answered request is asked again
-beyond those that were in flight (counted at the scripted server)."""
+beyond those that were in flight (counted at the scripted server). Two processes labelling the same
+items of an annotation batch never give an item more than its --per-item labels."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from evalkit.store import Store
 from evalkit.store import schema as t
 from tests.fixtures import postgres
 from tests.fixtures.fake_openai_server import FakeOpenAIServer
+from tests.label_race import make_batch, race
 
 CONCURRENCY = 4
 
@@ -138,3 +140,34 @@ def test_postgres_stopped_mid_judging_then_the_rerun_completes(tmp_path: Path) -
     assert repeated == sum(first_run.values()) - stored_before  # only answers the stopped job could not store
     assert repeated <= 2 * CONCURRENCY  # those in flight, and the batch being written, when the server stopped
     assert json.loads(out)["cached"] == stored_before
+
+
+def labels_per_item(db: str) -> Counter[int]:
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return Counter(int(item) for item in conn.execute(select(t.human_labels.c.item_id)).scalars())
+    finally:
+        engine.dispose()
+
+
+def check_per_item_cap_under_racing_annotators(db: str, items: int = 300) -> None:
+    """Two processes label the same items of a --per-item 1 batch, both at the same moment per item
+    (a count followed by an insert let both in: most items got two labels, on SQLite and PostgreSQL
+    alike). Each item ends with exactly one label."""
+    batch = make_batch(db, items, per_item=1)
+    stored = race(db, batch, workers=2)
+    per_item = labels_per_item(db)
+    assert max(per_item.values()) == 1 and len(per_item) == items
+    assert sum(stored) == items
+
+
+def test_per_item_cap_holds_when_two_processes_label_at_once_on_sqlite(tmp_path: Path) -> None:
+    check_per_item_cap_under_racing_annotators(f"sqlite:///{tmp_path / 'evalkit.db'}")
+
+
+@pytest.mark.slow
+@needs_postgres
+def test_per_item_cap_holds_when_two_processes_label_at_once_on_postgres() -> None:
+    with postgres.postgres_server() as url:
+        check_per_item_cap_under_racing_annotators(url)

@@ -2,7 +2,8 @@
 AlpacaEval, the reference judge and a custom spec), two decoding configurations of the same
 checkpoints, human labels and a multi-turn prompt. `run --json`, `pick --json`, `stats summary
 --json`, `judge --json`, `agreement --json` and the leaderboard's CSV must agree to 1e-9 on every
-figure they share, and running a second decoding must change none of the first one's figures."""
+figure they share (length-controlled win rates with their standard error, variant and withheld
+reason included), and running a second decoding must change none of the first one's figures."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import hashlib
 import io
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +109,17 @@ def _close(a: float | None, b: float | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= TOLERANCE)
 
 
+def _text(value: Any) -> str | None:
+    """A CSV cell's text; an empty cell (read as NaN) is no text."""
+    return None if value is None or value != value else str(value)
+
+
 @pytest.mark.slow
 def test_every_surface_reads_the_same_numbers(
     tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from evalkit.leaderboard import columns, tables
-    from evalkit.leaderboard.snapshot import build_snapshot
+    from evalkit.leaderboard.snapshot import build_snapshot, with_length_control
     from evalkit.store import Store, annotations
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-cross-surface")
@@ -162,6 +169,26 @@ def test_every_surface_reads_the_same_numbers(
             *judge_flags,
             "--json",
         )
+        # against hand-made answers of 5 and 30 characters: the tiny model's answers (17) lie on both
+        # sides of them, so the LC win rate has a number (and a standard error) to compare
+        handmade = tmp_path / "handmade.json"
+        handmade.write_text(
+            json.dumps(
+                [
+                    {
+                        "instruction": f"Give me one tip about topic {i}.",
+                        "output": "x" * (5 if i % 2 else 30),
+                        "generator": "handmade",
+                    }
+                    for i in range(5)
+                ]
+            )
+        )
+        versus = _cli(
+            capsys,
+            *("judge", "--judge", "pairwise", "--model", "ckpt/epoch-5", "--decoding", decoding),
+            *("--baseline", str(handmade), "--prompts", str(prompts), *judge_flags, "--json"),
+        )
     summary = _cli(capsys, "stats", "summary", "--db", db, "--json")
 
     # Two decodings are two generation sets; the second run changed none of the first one's figures.
@@ -178,7 +205,12 @@ def test_every_surface_reads_the_same_numbers(
 
     def stats_row(section: str, kind: str, model: str, decoding_hash: str) -> dict[str, Any]:
         (row,) = [
-            r for r in summary[section] if r["judge_kind"] == kind and r["model"] == model and r["decoding"] == decoding_hash
+            r
+            for r in summary[section]
+            if r["judge_kind"] == kind
+            and r["model"] == model
+            and r["decoding"] == decoding_hash
+            and r.get("baseline", "ckpt/base") == "ckpt/base"  # epoch-5 is also compared with epoch-6
         ]
         return row
 
@@ -208,13 +240,28 @@ def test_every_surface_reads_the_same_numbers(
     items = pd.read_sql("SELECT id FROM annotation_items ORDER BY id", store.engine)["id"].tolist()
     for annotator, labels in (("ann", ["A", "B", "tie", "A", "A", "B"]), ("bob", ["A", "A", "tie", "B", "A", "B"])):
         for item, label in zip(items, labels):
-            assert annotations.add_label(store, annotator, int(item), label)
+            assert annotations.add_label(store, annotator, int(item), label, source="test")
     agreement = _cli(capsys, "agreement", "--db", db, "--json")
     raters = {r for pair in agreement["pairs"] for r in (pair["rater_a"], pair["rater_b"])}
     assert {"ann", "bob", "pairwise:fake-judge", "alpaca_eval:fake-judge", "concise:fake-judge"} <= raters
 
+    # Length-controlled win rates: run, stats summary and judge carry the same value, standard error,
+    # variant, and reason when withheld.
+    lc_fields = ("length_controlled_winrate", "lc_standard_error")
+    for name, row in run_rows.items():
+        stats = stats_row("pairwise", "pairwise", name, row["decoding"])
+        assert all(_close(row[field], stats[field]) for field in lc_fields)
+        assert row["lc_variant"] == stats["lc_variant"] == "length_controlled_minimal"
+        assert row["lc_withheld"] == stats["lc_withheld"]
+        assert (row["length_controlled_winrate"] is None) == (row["lc_withheld"] is not None)  # a number or a reason
+    epoch5 = run_rows["ckpt/epoch-5"]
+    assert all(_close(judged[field], epoch5[field]) for field in lc_fields) and judged["lc_withheld"] == epoch5["lc_withheld"]
+    (between,) = [r for r in summary["pairwise"] if r["judge_kind"] == "pairwise" and r["baseline"] == "handmade"]
+    assert between["lc_withheld"] is None and between["lc_standard_error"] > 0
+    assert all(_close(versus[field], between[field]) for field in lc_fields) and versus["lc_variant"] == between["lc_variant"]
+
     # The leaderboard: its snapshot's per-judge figures and its CSV download equal the CLI's.
-    snapshot = build_snapshot(store, "token")
+    snapshot = with_length_control(build_snapshot(store, "token"))
     judge_bias = {row["rater"]: row for row in agreement["judges"]}
     for row in snapshot.judge_bias.to_dict(orient="records"):
         assert _close(row["prefer_longer"], judge_bias[row["rater"]]["prefer_longer"])
@@ -228,5 +275,18 @@ def test_every_surface_reads_the_same_numbers(
     for name, row in run_rows.items():
         (line,) = csv[(csv["Model"] == name) & (csv["Decoding hash"] == row["decoding"])].to_dict(orient="records")
         assert _close(line["Pairwise WR"], row["win_rate"]) and _close(line["Likert"], row["likert"])
-        assert _close(line["AlpacaEval WR"], stats_row("pairwise", "alpaca_eval", name, row["decoding"])["win_rate"])
+        alpaca = stats_row("pairwise", "alpaca_eval", name, row["decoding"])
+        assert _close(line["AlpacaEval WR"], alpaca["win_rate"])
+        for prefix, stats in (("Pairwise LC", stats_row("pairwise", "pairwise", name, row["decoding"])), ("LC", alpaca)):
+            assert _close(line.get(f"{prefix} WR"), stats["length_controlled_winrate"])
+            assert _close(line.get(f"{prefix} ± SE"), stats["lc_standard_error"])
+            assert line.get(f"{prefix} variant") == stats["lc_variant"]
+        assert _text(line.get("Pairwise LC withheld")) == row["lc_withheld"]
+        assert _text(line.get("AE LC withheld")) == alpaca["lc_withheld"]
     assert len(csv[csv["Model"] == "ckpt/epoch-5"]) == 2  # one row per decoding, never a mix
+    against_handmade = replace(selection, baseline=(int(ids["handmade"]), between["baseline_decoding"]))
+    board = tables.leaderboard_rows(snapshot, against_handmade)
+    mine = (board["decoding"] == decoding) & (board["model"] == "ckpt/epoch-5")
+    (line,) = columns.titled(board, columns.shown_columns(board))[mine].to_dict(orient="records")
+    assert _close(line["Pairwise LC WR"], between["length_controlled_winrate"])
+    assert _close(line["Pairwise LC ± SE"], between["lc_standard_error"]) and _text(line.get("Pairwise LC withheld")) is None

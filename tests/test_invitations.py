@@ -70,6 +70,8 @@ def test_invitation_errors(store: Store, batch: str) -> None:
         inv.invite(store, "nope", "alice", dt.timedelta(days=1))
     with pytest.raises(EvalkitError, match="--annotator"):
         inv.invite(store, batch, "  ", dt.timedelta(days=1))
+    with pytest.raises(EvalkitError, match="--annotator: annotator name is 201 characters; at most 200"):
+        inv.invite(store, batch, "x" * 201, dt.timedelta(days=1))  # PostgreSQL would refuse it mid-write
     assert inv.parse_duration("90m") == dt.timedelta(minutes=90) and inv.parse_duration("2w") == dt.timedelta(days=14)
     for bad in ("7", "0d", "7y", "-1d"):
         with pytest.raises(EvalkitError, match="--expires"):
@@ -155,7 +157,7 @@ def test_status_per_annotator(store: Store, batch: str, db_url: str, capsys: pyt
     given = {"ann": ["A", "A"], "bob": ["A", "B"], "cat": ["A", "B"]}
     for annotator, labels in given.items():
         for item, label in zip(items, labels):
-            assert ann.add_label(store, annotator, int(item), label)
+            assert ann.add_label(store, annotator, int(item), label, source="test")
     start = dt.datetime(2026, 1, 1, 12, 0, 0)
     with store.engine.begin() as conn:  # ann labelled at 0 s and 30 s; the others at 0 s and 10 s
         for annotator, gap in (("ann", 30), ("bob", 10), ("cat", 10)):

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench.leaderboard_data import Populated, populate, simulate_annotators
 from evalkit.leaderboard.annotator_session import NEEDS_LINK
-from evalkit.store import Store
+from evalkit.store import Store, admin_link
 from evalkit.store import annotations as ann
 from evalkit.store import invitations as inv
 from evalkit.store import ratings as rt
@@ -47,8 +47,18 @@ def app_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
             os.environ[key] = value
 
 
-def _open(page: str | None = None) -> AppTest:
-    app = AppTest.from_file(str(APP), default_timeout=60).run()
+@pytest.fixture(scope="module")
+def admin(app_store) -> str:
+    """The store's admin link: the result pages need it once a test here has invited an annotator."""
+    url, _ = app_store
+    return admin_link.replace(Store(url))
+
+
+def _open(page: str | None = None, admin: str | None = None) -> AppTest:
+    app = AppTest.from_file(str(APP), default_timeout=60)
+    if admin is not None:
+        app.query_params["admin"] = admin
+    app.run()
     if page:
         app.switch_page(f"../views/{page}.py").run()
     assert not app.exception, [e.message for e in app.exception]
@@ -60,9 +70,9 @@ def _texts(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_leaderboard_lists_every_model_and_filters_by_baseline(app_store) -> None:
+def test_leaderboard_lists_every_model_and_filters_by_baseline(app_store, admin: str) -> None:
     _, data = app_store
-    app = _open()
+    app = _open(admin=admin)
     text = _texts(app)
     for name in [*data.checkpoints, *data.baselines]:
         assert name in text  # the contract: a page load shows every model's name
@@ -79,9 +89,9 @@ def test_leaderboard_lists_every_model_and_filters_by_baseline(app_store) -> Non
     assert "Download PNG" in [b.label for b in app.get("download_button")]
 
 
-def test_checkpoints_page_shows_the_decision(app_store) -> None:
+def test_checkpoints_page_shows_the_decision(app_store, admin: str) -> None:
     _, data = app_store
-    app = _open("checkpoints")
+    app = _open("checkpoints", admin)
     picked = app.get("metric")[0].value  # the picked checkpoint, by the real policy over epochs 5-6
     assert picked in ("epoch-5", "epoch-6")
     text = _texts(app)
@@ -90,8 +100,8 @@ def test_checkpoints_page_shows_the_decision(app_store) -> None:
     assert len(app.dataframe[-1].value) == 6  # the run's table: one row per epoch
 
 
-def test_compare_page_filters_to_order_flips(app_store) -> None:
-    app = _open("compare")
+def test_compare_page_filters_to_order_flips(app_store, admin: str) -> None:
+    app = _open("compare", admin)
     table = app.dataframe[0].value
     assert len(table) == 12 and "instruction" in table.columns
     app.checkbox[0].check().run()  # "Order flips"
@@ -100,8 +110,8 @@ def test_compare_page_filters_to_order_flips(app_store) -> None:
     assert not app.exception
 
 
-def test_agreement_page_pairs_annotators_and_judges(app_store) -> None:
-    app = _open("agreement")
+def test_agreement_page_pairs_annotators_and_judges(app_store, admin: str) -> None:
+    app = _open("agreement", admin)
     text = _texts(app)
     assert "Agreement between raters" in text and "position consistency" in text
     lima = app.dataframe[0].value.set_index("raters")
@@ -150,6 +160,7 @@ def test_annotate_writes_one_label_per_click_under_the_invited_name(app_store) -
     labels = ann.labels(store, batch)
     assert len(labels) == before + 1
     assert labels.iloc[-1][["annotator", "label"]].tolist() == ["dana", "B"]
+    assert labels.iloc[-1]["source"] == inv.check(store, token).label_source  # "invitation:ID"
     assert ann.progress(store, batch, "dana") == (1, 2)
     inv.revoke(store, "apptest-batch", "dana")  # revoked while the page is open: the next click writes nothing
     app.button(key="choice_A").click().run()
@@ -171,7 +182,7 @@ def test_annotate_without_a_valid_link_shows_one_line_and_nothing_of_a_batch(app
     assert len(labels) == len(ann.labels(store))
 
 
-def test_absolute_batch_screen_and_ratings_page(app_store) -> None:
+def test_absolute_batch_screen_and_ratings_page(app_store, admin: str) -> None:
     url, data = app_store
     store = Store(url)
     batch, _ = rt.create_rating_batch(
@@ -185,20 +196,21 @@ def test_absolute_batch_screen_and_ratings_page(app_store) -> None:
     app.button(key="rate_excellent").click().run()
     app.button(key="rate_fail").click().run()
     assert rt.ratings(store, batch)[["annotator", "label"]].values.tolist() == [["erin", "excellent"], ["erin", "fail"]]
+    assert set(rt.ratings(store, batch)["source"]) == {inv.check(store, token).label_source}
     assert rt.rating_progress(store, batch, "erin") == (2, 2)
-    page = _open("ratings")
+    page = _open("ratings", admin)
     page.selectbox(key="w_ratings_batch").select(batch).run()
     assert not page.exception and page.get("vega_lite_chart")  # LIMA Figure 3's stacked bars
     agreement = page.dataframe[0].value.set_index("raters")
     assert agreement.loc["humans – humans", "n"] == 0  # one annotator so far: no pairs yet
 
 
-def test_agreement_page_never_shows_a_token(app_store) -> None:
+def test_agreement_page_never_shows_a_token(app_store, admin: str) -> None:
     url, _ = app_store
     store = Store(url)
     link = inv.invite(store, "run-0/epoch-5-vs-gpt-3.5-turbo", "fred", dt.timedelta(hours=1))
     token = parse_qs(urlparse(link).query)["token"][0]
-    app = _open("agreement")
+    app = _open("agreement", admin)
     assert token not in _everything(app) and inv.token_hash(token) not in _everything(app)
 
 
@@ -218,7 +230,7 @@ def test_every_page_renders_on_a_store_without_judgments(tmp_path: Path, monkeyp
 
 
 def test_failed_tokens_slow_the_session_down(app_store) -> None:
-    from evalkit.leaderboard.annotator_session import backoff_seconds
+    from evalkit.leaderboard.backoff import backoff_seconds
 
     assert [backoff_seconds(n) for n in (0, 1, 2, 3, 6, 20)] == [0.0, 1.0, 2.0, 4.0, 30.0, 30.0]
     # Check k+1 comes at least backoff(k) after check k, and check k happens inside run k: so runs k and

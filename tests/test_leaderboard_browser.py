@@ -85,7 +85,7 @@ def test_every_page_in_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     rated, _ = rt.create_rating_batch(store, "rated", [store.model_id(m) for m in data.checkpoints[-2:]], "bench", 2, limit=3)
     for annotator, labels in (("ann", "fail pass excellent pass pass fail"), ("bob", "pass pass excellent fail pass fail")):
         for label in labels.split():
-            rt.add_rating(store, annotator, rt.next_rating_item(store, rated, annotator).item_id, label)
+            rt.add_rating(store, annotator, rt.next_rating_item(store, rated, annotator).item_id, label, source="test")
     downloads = tmp_path / "downloads"
     downloads.mkdir()
 

@@ -94,7 +94,18 @@ def test_live_report_of_the_store_batches_equals_the_cli(judges_store: str, caps
 
 @pytest.mark.slow  # AppTest runs the whole app
 def test_empty_store_says_how_to_get_a_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EVALKIT_DB", f"sqlite:///{tmp_path / 'empty.db'}")
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    Store(url).engine.dispose()  # `evalkit leaderboard` refuses a missing store before it serves
+    monkeypatch.setenv("EVALKIT_DB", url)
     monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
     app = _judges_page()
     assert any("evalkit judge-quality" in info.value for info in app.info)
+
+
+def test_a_store_gone_after_start_is_one_line_on_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command refuses a missing store before serving; one removed later is an error line, not a traceback."""
+    monkeypatch.setenv("EVALKIT_DB", f"sqlite:///{tmp_path / 'gone.db'}")
+    monkeypatch.setenv("EVALKIT_CACHE_DIR", str(tmp_path / "cache"))
+    app = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not app.exception and any("no results store at" in error.value for error in app.error)
+    assert not (tmp_path / "gone.db").exists()

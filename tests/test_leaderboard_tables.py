@@ -17,6 +17,7 @@ from evalkit.leaderboard.compare_rows import compare_rows
 from evalkit.leaderboard.export import spec_png, spec_svg
 from evalkit.leaderboard.store_access import results_token
 from evalkit.leaderboard.worker import Worker
+from evalkit.ordering import natural_key
 from evalkit.records import Judgment, Prompt, PromptSet
 from evalkit.store import Store, annotations
 from evalkit.store import schema as t
@@ -129,6 +130,59 @@ def test_compare_rows_flip_with_the_point_of_view(built) -> None:
     elsewhere = humans.assign(decoding_a="another-decoding")
     other, _ = compare_rows(snapshot, model, baseline, elsewhere, {}, decoding)
     assert "humans" not in other.columns or other["humans"].isna().all()
+
+
+def test_length_controlled_columns_are_the_summarys_for_every_comparing_judge(built) -> None:
+    """The LC win rate, its standard error, variant and withheld reason, for the verdict judge as for
+    alpaca_eval (the leaderboard used to show only alpaca_eval's, with neither SE nor reason)."""
+    from dataclasses import replace
+
+    from evalkit.leaderboard import columns
+    from evalkit.results.summary import summarize_store
+
+    store, data, snapshot = built
+    selection = _selection(snapshot, store.model_id(data.baselines[0]))
+    rows = tables.leaderboard_rows(snap.with_length_control(snapshot), selection)
+    summary = summarize_store(store, length_controlled=True).pairwise
+    for judge, prefix in ((selection.alpaca_judge, "ae"), (selection.pairwise_judge, "pw")):
+        assert judge is not None and selection.baseline is not None
+        shown = rows.dropna(subset=[f"{prefix}_lc_variant"])
+        assert len(shown) == len(data.checkpoints)
+        for row in shown.to_dict(orient="records"):
+            (expected,) = summary[
+                (summary["judge_kind"] == judge[0])
+                & (summary["judge_spec_hash"] == judge[2])
+                & (summary["model_id"] == row["model_id"])
+                & (summary["decoding"] == row["decoding"])
+                & (summary["baseline_id"] == selection.baseline[0])
+            ].to_dict(orient="records")
+            assert row[f"{prefix}_lc"] == pytest.approx(expected["length_controlled_winrate"], nan_ok=True)
+            assert row[f"{prefix}_lc_se"] == pytest.approx(expected["lc_standard_error"], nan_ok=True)
+            assert row[f"{prefix}_lc_variant"] == expected["lc_variant"] == "length_controlled_minimal"
+            assert pd.isna(row[f"{prefix}_lc_withheld"]) == pd.isna(expected["lc_withheld"])  # None and NaN: no reason
+            if not pd.isna(expected["lc_withheld"]):
+                assert row[f"{prefix}_lc_withheld"] == expected["lc_withheld"]
+    # answers shorter than the baseline's on every pair: no number, the reason, in the table and its CSV
+    one_sided = snapshot.comparisons.assign(model_len=lambda frame: frame["baseline_len"] - 1)
+    lc = snap.length_control_table(one_sided, snapshot.prompt_sets, set(snapshot.prompts["hash"]))
+    withheld = tables.leaderboard_rows(replace(snapshot, lc=lc), selection).dropna(subset=["pw_lc_variant"])
+    assert withheld["pw_lc"].isna().all() and withheld["pw_lc_se"].isna().all()
+    assert withheld["pw_lc_withheld"].str.contains("shorter than the baseline's on 100% of pairs").all()
+    csv = columns.titled(withheld, columns.shown_columns(withheld))
+    assert "Pairwise LC withheld" in csv.columns and "Pairwise LC WR" not in csv.columns  # no number anywhere
+
+
+def test_leaderboard_rows_of_equal_figures_are_in_natural_epoch_order(built) -> None:
+    from dataclasses import replace
+
+    _, data, snapshot = built
+    renamed = {data.checkpoints[1]: data.checkpoints[1].replace("epoch-2", "epoch-10")}  # string order: epoch-1, epoch-10, ...
+    assert list(renamed.values()) != list(renamed)
+    snapshot = replace(snapshot, models=snapshot.models.assign(name=snapshot.models["name"].replace(renamed)))
+    selection = tables.Selection(snap.ALL_PROMPTS, None, None, None, None)  # no figures: every row ties
+    checkpoints = [renamed.get(name, name) for name in data.checkpoints]
+    names = [name for name in tables.leaderboard_rows(snapshot, selection)["model"] if name in checkpoints]
+    assert names == sorted(checkpoints, key=natural_key) and names[-1].endswith("epoch-10")
 
 
 def test_rater_groups_pool_over_items() -> None:

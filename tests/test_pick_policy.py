@@ -74,3 +74,46 @@ def test_ties_count_half() -> None:
     decision = choose(pairwise, _likert({}), _checkpoints([5, 6]), n_resamples=500)
     rates = {row["epoch"]: row["win_rate"] for row in decision["evidence"]}
     assert rates == {5: 50.0, 6: 50.0} and decision["chosen"] == "epoch-5"
+
+
+def test_a_tie_no_grade_separates_is_reported_as_undecided() -> None:
+    """The SmolLM2 tour's shape: 16 prompts, best - runner-up interval containing 0, equal grades. The
+    earliest epoch is still taken, but the decision says it is a tie and how many prompts would
+    separate the two (sample size at the observed difference and SD, 95% two-sided, 80% power)."""
+    rows = []
+    wins = {2: [1] * 8 + [0] * 8, 3: [1] * 10 + [0] * 6}  # 50.0 vs 62.5 over the same 16 prompts
+    for model_id, outcomes in wins.items():
+        rows += [
+            {"model_id": model_id, "prompt_hash": f"p{i}", "outcome": "win" if w else "loss"} for i, w in enumerate(outcomes)
+        ]
+    decision = choose(pd.DataFrame(rows), _likert({2: 4.0, 3: 4.0}, n=16), _checkpoints([2, 3]), n_resamples=2000)
+    assert decision["chosen"] == "epoch-2" and decision["best_by_win_rate"] == "epoch-3"
+    assert decision["decided"] is False
+    assert decision["reason"].startswith("tied: epoch-2, epoch-3 cannot be told apart")
+    significance = decision["significance"]
+    assert significance["ci_low"] <= 0 <= significance["ci_high"]
+    # per-prompt differences: two prompts +100, fourteen 0 -> mean 12.5, sd 34.16; n = ceil((2.8016 * 34.16 / 12.5)^2) = 59
+    differences = np.array([100.0] * 2 + [0.0] * 14)
+    assert significance["standard_error"] == pytest.approx(differences.std(ddof=1) / 4)
+    assert decision["prompts_to_separate"] == 59 and decision["more_prompts_to_separate"] == 43
+    assert "about 59 prompts (43 more) would separate them" in decision["reason"]
+
+
+def test_a_grade_that_separates_a_tie_decides_it() -> None:
+    same = _pairwise({5: 0.5}, seed=1).assign(model_id=6)
+    pairwise = pd.concat([_pairwise({5: 0.5}, seed=1), same])
+    decision = choose(pairwise, _likert({5: 3.0, 6: 4.0}), _checkpoints([5, 6]), n_resamples=500)
+    assert decision["chosen"] == "epoch-6" and decision["decided"] is True and decision["prompts_to_separate"] is None
+    clear = choose(_pairwise({5: 0.2, 6: 0.8}), _likert({}), _checkpoints([5, 6]), n_resamples=500)
+    assert clear["decided"] is True and clear["prompts_to_separate"] is None
+
+
+def test_the_pick_lines_say_tied_before_the_checkpoint_taken() -> None:
+    from evalkit.commands.pick import decision_lines
+
+    row = {"name": "epoch-2", "win_rate": 56.25, "likert_mean": 4.125, "n_valid": 16, "tied_with_best": True}
+    tied = {"chosen": "epoch-2", "epoch": 2, "decided": False, "reason": "tied: ...", "evidence": [row]}
+    lines = decision_lines(tied)
+    assert lines[0] == "no checkpoint is better on this evidence; took epoch-2 (epoch 2): tied: ..."
+    assert "win rate  56.3  likert  4.13" in lines[1]  # half up, as on the leaderboard (format() gives 56.2, 4.12)
+    assert decision_lines({**tied, "decided": True})[0].startswith("picked epoch-2")

@@ -59,10 +59,10 @@ def test_chat_and_plain_formats(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (['{"id": "a", "prompt": "x"}', "{not json"], "bad JSON on line 2"),
-        (['{"id": "a"}'], "line 1: missing field"),
-        (['{"id": "a", "prompt": "   "}'], "line 1: empty 'prompt'"),
-        (['{"id": "a", "prompt": "x"}', '{"id": "a", "prompt": "y"}'], "line 2: duplicate id 'a'"),
+        (['{"id": "a", "prompt": "x"}', "{not json"], "jsonl:2: bad JSON"),
+        (['{"id": "a"}'], "jsonl:1: missing field"),
+        (['{"id": "a", "prompt": "   "}'], "jsonl:1: empty 'prompt'"),
+        (['{"id": "a", "prompt": "x"}', '{"id": "a", "prompt": "y"}'], "jsonl:2: duplicate id 'a' \\(first at .*jsonl:1\\)"),
         (
             ['{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}'],
             "last message must be the user",

@@ -48,18 +48,18 @@ def test_k_ratings_per_answer_insert_only_and_one_batch(rated, db_url: str) -> N
     seen = {}
     for annotator in ("alice", "bob", "carol"):
         while (item := rt.next_rating_item(store, batch, annotator)) is not None:
-            assert rt.add_rating(store, annotator, item.item_id, "pass", batch=batch)
+            assert rt.add_rating(store, annotator, item.item_id, "pass", batch=batch, source="test")
             seen.setdefault(annotator, []).append(item.item_id)
     assert len(seen["alice"]) == len(seen["bob"]) == 6 and "carol" not in seen
-    assert not rt.add_rating(store, "alice", seen["alice"][0], "fail")  # never edits
-    assert not rt.add_rating(store, "carol", seen["alice"][0], "fail")  # the item has its K=2 ratings
+    assert not rt.add_rating(store, "alice", seen["alice"][0], "fail", source="test")  # never edits
+    assert not rt.add_rating(store, "carol", seen["alice"][0], "fail", source="test")  # the item has its K=2 ratings
     assert rt.rating_progress(store, batch, "alice") == (6, 0)
     assert set(rt.ratings(store, batch)["label"]) == {"pass"}
     with pytest.raises(EvalkitError, match="rating must be one of"):
-        rt.add_rating(store, "dave", seen["alice"][0], "good")
+        rt.add_rating(store, "dave", seen["alice"][0], "good", source="test")
     other, _ = rt.create_rating_batch(store, "abs-2", [store.model_id(models[0])], "bench", per_item=1, limit=1)
     with pytest.raises(EvalkitError, match="does not exist in this batch"):
-        rt.add_rating(store, "dave", seen["alice"][0], "pass", batch=other)
+        rt.add_rating(store, "dave", seen["alice"][0], "pass", batch=other, source="test")
     with pytest.raises(EvalkitError, match="already exists"):
         rt.create_rating_batch(store, "abs", [store.model_id(models[0])], "bench", per_item=1)
 
@@ -173,7 +173,7 @@ def test_absolute_judge_and_figure3(rated, monkeypatch: pytest.MonkeyPatch) -> N
     order = items.sort_values("position")["id"].tolist()
     for annotator, labels in human.items():
         for item, label in zip(order, labels):
-            assert rt.add_rating(store, annotator, int(item), label)
+            assert rt.add_rating(store, annotator, int(item), label, source="test")
     fig = figure3(store, batch)
 
     humans = rt.ratings(store, batch)

@@ -97,3 +97,23 @@ def test_reference_judge_refuses_the_references_as_its_own_baseline(tiny_model_d
     result = run_cli("run", "--checkpoint", str(tiny_model_dir), "--judges", "reference", "--db", f"sqlite:///{db}")
     assert result.returncode == 2 and "cannot also be its baseline" in result.stderr
     assert Store(f"sqlite:///{db}").models().empty  # nothing half-written
+
+
+def test_demo_help_states_what_the_demo_presets_do(capsys: pytest.CaptureFixture[str]) -> None:
+    """`evalkit demo --help` names the epochs it evaluates (all of them), the window it picks from and
+    the prompts, as evalkit.demo's presets set them; so does its line in `evalkit --help`."""
+    from evalkit.cli import main
+    from evalkit.demo import SMOLLM2_DEMO
+
+    tiny, smol = DemoSettings(), SMOLLM2_DEMO
+    assert main(["demo", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"epochs 1-{tiny.epochs} for the tiny model" in text
+    assert f"SmolLM2: epochs 1-{smol.epochs} on the first {smol.prompts_limit} prompts" in text
+    assert f"window ({min(tiny.window)}-{max(tiny.window)}; SmolLM2: {min(smol.window)}-{max(smol.window)})" in text
+    assert main(["--help"]) == 0
+    listing = " ".join(capsys.readouterr().out.split())
+    assert (
+        f"train a tiny model {tiny.epochs} epochs, evaluate every epoch, pick the best of {min(tiny.window)}-{max(tiny.window)}"
+        in listing
+    )

@@ -52,8 +52,21 @@ def test_winrate_text_and_length_controlled(tmp_path: Path, capsys: pytest.Captu
     path.write_text(json.dumps(rows))
     out = run_json(capsys, "stats", "winrate", "--annotations", str(path), "--length-controlled", "--json")
     assert out["lc_variant"] == "length_controlled_minimal" and 0 <= out["length_controlled_winrate"] <= 100
+    assert out["lc_standard_error"] > 0 and out["lc_withheld"] is None
     assert main(["stats", "winrate", "--annotations", str(path)]) == 0
     assert "win rate" in capsys.readouterr().out
+    assert main(["stats", "winrate", "--annotations", str(path), "--length-controlled"]) == 0
+    text = capsys.readouterr().out
+    assert f"length-controlled {out['length_controlled_winrate']:.1f}" in text  # shown with its SE and formulation
+    assert "(standard error; alpaca_eval GLM, length_controlled_minimal)" in text
+    for row in rows:  # the model's answers shorter on every pair: no number, the reason instead
+        row["output_2"] = row["output_1"][:-10]
+    path.write_text(json.dumps(rows))
+    out = run_json(capsys, "stats", "winrate", "--annotations", str(path), "--length-controlled", "--json")
+    assert out["length_controlled_winrate"] is None and out["lc_standard_error"] is None
+    assert "shorter than the baseline's on 100% of pairs" in out["lc_withheld"]
+    assert main(["stats", "winrate", "--annotations", str(path), "--length-controlled"]) == 0
+    assert "length-controlled win rate withheld: length difference one-sided" in capsys.readouterr().out
 
 
 def _labels_file(tmp_path: Path) -> Path:
@@ -123,6 +136,29 @@ def test_user_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["stats", "summary", "--resamples", "0", "--db", "sqlite://"]) == 2
 
 
+def test_summary_text_withholds_an_extrapolated_lc_win_rate(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Answers shorter than the baseline's on 90% of pairs (the tiny demo's shape): the table shows no
+    LC number and gives the reason, its standard error and variant columns beside it."""
+    from evalkit.results import summary, tables
+    from evalkit.store import Store
+    from tests.test_stats_summary import pairwise_table
+
+    Store(db_url).engine.dispose()
+    table = pairwise_table(40)
+    table = table[table["judge_model"] == "gpt-4"].reset_index(drop=True)
+    shorter = (table["prompt_hash"] < "p036") | (table["model_id"] == 2)  # epoch-5: 36 of 40 prompts; epoch-7: all
+    table["model_len"] = np.where(shorter, table["baseline_len"] - 30, table["baseline_len"] + 30)
+    monkeypatch.setattr(summary, "read_tables", lambda *a, **k: tables.Tables(table, pd.DataFrame(), pd.DataFrame()))
+    assert main(["stats", "summary", "--db", db_url, "--resamples", "50"]) == 0
+    text = capsys.readouterr().out
+    lc_section = text[text.index("== length-controlled win rates") :]
+    assert "lc_standard_error" in lc_section and "lc_variant" in lc_section and "lc_withheld" in lc_section
+    assert "shorter than the baseline's on 90% of pairs" in lc_section
+    assert "shorter than the baseline's on 100% of pairs" in lc_section
+
+
 @pytest.fixture()
 def stubbed_store(monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
     """The judges' result tables replaced by hand-built frames of the same shape, over an existing
@@ -146,6 +182,7 @@ def test_summary_compare_and_ranking_from_the_store(stubbed_store: str, capsys: 
     summary = run_json(capsys, "stats", "summary", "--db", stubbed_store, "--resamples", "200", "--json")
     assert len(summary["pairwise"]) == 4 and len(summary["likert"]) == 2
     assert {"win_rate", "ci_low", "length_controlled_winrate", "win_pct"} <= set(summary["pairwise"][0])
+    assert all(row["lc_standard_error"] > 0 and row["lc_variant"] == "length_controlled_minimal" for row in summary["pairwise"])
     compared = run_json(
         capsys,
         "stats",

@@ -103,8 +103,30 @@ def test_pairwise_summary_rows_equal_the_per_group_functions() -> None:
         assert (row.ci_low, row.ci_high) == (pytest.approx(low), pytest.approx(high))
         lc = minimal_glm_winrate(group["preference"], group["baseline_len"], group["model_len"])
         assert row.length_controlled_winrate == pytest.approx(lc["length_controlled_winrate"])
-        assert row.lc_variant == VARIANT_MINIMAL
+        assert row.lc_standard_error == pytest.approx(lc["lc_standard_error"]) and row.lc_standard_error > 0
+        assert row.lc_variant == VARIANT_MINIMAL and row.lc_withheld is None
         assert row.avg_model_len == pytest.approx(group["model_len"].mean())
+
+
+def test_lc_withheld_in_the_summary_when_lengths_are_one_sided() -> None:
+    """The summary row carries the rule's verdict: no number, no standard error, the variant and why."""
+    table = pairwise_table()
+    table["model_len"] = table["baseline_len"] - 50  # every answer shorter than the baseline's
+    summary = summarize_pairwise(table, n_resamples=50, seed=2)
+    assert summary["length_controlled_winrate"].isna().all() and summary["lc_standard_error"].isna().all()
+    assert (summary["lc_variant"] == VARIANT_MINIMAL).all()
+    assert summary["lc_withheld"].str.contains("shorter than the baseline's on 100% of pairs").all()
+
+
+def test_summaries_list_models_in_natural_epoch_order() -> None:
+    """epoch-2 before epoch-10 (plain string order would put epoch-10 second)."""
+    names = {1: "ckpt/epoch-1", 2: "ckpt/epoch-10", 3: "ckpt/epoch-2"}
+    table = pd.concat([pairwise_table(10).assign(model=name, model_id=i) for i, name in names.items()], ignore_index=True)
+    table = table[table["judge_model"] == "gpt-4"]
+    summary = summarize_pairwise(table, n_resamples=10, length_controlled=False)
+    assert list(summary["model"]) == ["ckpt/epoch-1", "ckpt/epoch-2", "ckpt/epoch-10"]
+    likert = pd.concat([likert_table().assign(model=name, model_id=i) for i, name in names.items()], ignore_index=True)
+    assert list(summarize_likert(likert, n_resamples=10)["model"]) == ["ckpt/epoch-1", "ckpt/epoch-2", "ckpt/epoch-10"]
 
 
 def test_pairwise_summary_without_lc_and_empty() -> None:

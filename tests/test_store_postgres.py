@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from evalkit.data.alpaca import import_model_outputs
 from evalkit.data.references import import_references
 from evalkit.records import Decision, DecodingParams, GenerationResult, ModelInfo, Prompt, PromptSet
 from evalkit.store import Store
 from tests.fixtures import postgres
+from tests.test_label_exchange import check_all_or_nothing
+from tests.v1_store import check_v1_store_is_read_then_upgraded
 
 pytestmark = pytest.mark.skipif(postgres.available() is not None, reason=str(postgres.available()))
 
@@ -68,3 +71,20 @@ def test_reference_judge_and_tables_on_postgres(pg_url: str, tmp_path: Path) -> 
     judge_single(store, judge, model_id)
     assert set(pairwise_table(store, "reference")["outcome"]) == {"win", "tie"}
     assert len(likert_table(store, "reference_likert")) == 4
+
+
+def _fresh_database(pg_url: str, name: str) -> str:
+    """A new empty database on the module's server, for a test that needs a store of its own."""
+    engine = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return f"{pg_url.rsplit('/', 1)[0]}/{name}"
+
+
+def test_a_version_1_store_is_read_then_upgraded_on_postgres(pg_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    check_v1_store_is_read_then_upgraded(_fresh_database(pg_url, "v1_store"), capsys)
+
+
+def test_import_is_all_or_nothing_on_postgres(pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    check_all_or_nothing(_fresh_database(pg_url, "all_or_nothing"), tmp_path, capsys)

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from evalkit.atomic_text import write_text_atomic
 from evalkit.errors import EvalkitError
 from evalkit.fileperms import apply_umask
 
@@ -91,10 +92,7 @@ def read_run(out_dir: Path) -> dict[str, Any] | None:
 
 
 def write_run(out_dir: Path, run: dict[str, Any]) -> None:
-    path = out_dir / RUN_FILE
-    staging = path.with_suffix(".json.tmp")
-    staging.write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    staging.replace(path)
+    write_text_atomic(out_dir / RUN_FILE, json.dumps(run, indent=2, sort_keys=True) + "\n")  # no .tmp left on failure
 
 
 def check_same_run(out_dir: Path, previous: dict[str, Any], current: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
+from evalkit.userfile import READ_ERRORS, UserFile, describe, is_file
 
 ROLES = ("system", "user", "assistant")
 MAX_REPORTED = 20  # problems listed in the error; the count covers all of them
@@ -34,32 +35,32 @@ class Dialog:
 def load_dialogs(path: str | Path) -> list[Dialog]:
     """Every dialog of a JSONL file, validated; raise EvalkitError naming file and line on the first problem."""
     file = Path(path)
-    if not file.is_file():
+    if not is_file(file):  # False, not an exception, for a name too long
         raise EvalkitError(f"{file}: training data file not found")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise EvalkitError(f"{file}: not UTF-8 text ({exc.reason}); save the data as UTF-8 JSONL") from None
     dialogs: list[Dialog] = []
     problems: list[str] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{file}:{lineno}"
-        try:
+    with UserFile(file, "training data file") as source:  # read line by line: the text is never held whole
+        for line in source.lines():
+            if not line.strip():
+                continue
             try:
-                row = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as exc:
-                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-                raise EvalkitError(f"{where}: not valid JSON ({reason}); each line must be one JSON object") from None
-            dialogs.append(Dialog(parse_messages(row, where), where))
-        except EvalkitError as exc:
-            problems.append(str(exc).replace(f"{file}:", "line ", 1))
+                dialogs.append(Dialog(parse_messages(json_line(line, source.where), source.where), source.where))
+            except EvalkitError as exc:
+                problems.append(str(exc).replace(f"{file}:", "line ", 1))
     if problems:
         raise EvalkitError(bad_lines_message(file, problems, len(dialogs) + len(problems)))
     if not dialogs:
         raise EvalkitError(f"{file}: no dialogs; expected one JSON object per line with a `messages` list")
     return dialogs
+
+
+def json_line(line: str, where: str) -> Any:
+    """One JSONL line's value, or an EvalkitError for it alone (the caller goes on to the next line)."""
+    try:
+        return json.loads(line)
+    except READ_ERRORS as exc:  # nesting too deep included: no input may end in a traceback
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else describe(exc)
+        raise EvalkitError(f"{where}: not valid JSON ({reason}); each line must be one JSON object") from None
 
 
 def bad_lines_message(file: Path, problems: list[str], rows: int) -> str:

@@ -19,7 +19,7 @@ import yaml
 
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
-from evalkit.jsonio import read_user_text
+from evalkit.userfile import UserFile, is_file
 
 LR_SCHEDULES = ("linear", "constant", "cosine")
 DROPOUT_SCHEDULES = ("linear", "constant")
@@ -125,17 +125,17 @@ def parse_overrides(items: list[str] | None) -> dict[str, str]:
 
 def _read(name_or_path: str, seen: tuple[str, ...]) -> dict[str, Any]:
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        text, where = read_user_text(path, "recipe file"), str(path)
-    else:
-        resource = resources.files("evalkit.train").joinpath("configs", f"{name_or_path}.yaml")
-        if not resource.is_file():
-            raise EvalkitError(f"unknown recipe {name_or_path!r}; use one of {', '.join(builtin_recipes())} or a YAML file")
-        text, where = resource.read_text(encoding="utf-8"), f"recipe {name_or_path}"
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise EvalkitError(f"{where}: not valid YAML ({exc})") from None
+    if path.suffix in (".yaml", ".yml") or is_file(path):
+        with UserFile(path, "recipe file") as file:
+            return _fields(file.yaml() or {}, str(path), seen)
+    resource = resources.files("evalkit.train").joinpath("configs", f"{name_or_path}.yaml")
+    if not is_file(resource):
+        raise EvalkitError(f"unknown recipe {name_or_path!r}; use one of {', '.join(builtin_recipes())} or a YAML file")
+    return _fields(yaml.safe_load(resource.read_text(encoding="utf-8")) or {}, f"recipe {name_or_path}", seen)
+
+
+def _fields(data: Any, where: str, seen: tuple[str, ...]) -> dict[str, Any]:
+    """A recipe's fields over those of the recipe it inherits from, each typed by its declaration."""
     if not isinstance(data, dict):
         raise EvalkitError(f"{where}: a recipe is a YAML mapping of field: value")
     parent = data.pop("inherit", None)

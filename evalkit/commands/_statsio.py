@@ -13,21 +13,19 @@ import pandas as pd
 
 from evalkit.commands._dropped import report_dropped_preferences
 from evalkit.errors import EvalkitError
-from evalkit.jsonio import read_user_text
+from evalkit.rounding import MISSING, format_figure
+from evalkit.userfile import UserFile
 
 
 def read_records(path: str, what: str) -> list[dict[str, Any]]:
-    """Rows of a JSON list or a JSONL file; one clear error naming the file otherwise."""
-    text = read_user_text(path, f"{what} file")
-    try:
-        if text.lstrip().startswith("["):
-            rows = json.loads(text)
-        else:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise EvalkitError(f"{what} file {path} is not valid JSON/JSONL ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise EvalkitError(f"{what} file {path} must hold a list of JSON objects")
+    """Rows of a JSON list or a JSONL file, read one at a time; one clear error naming the file (and
+    line) otherwise."""
+    rows: list[dict[str, Any]] = []
+    with UserFile(path, f"{what} file") as file:
+        for row in file.json_rows():
+            if not isinstance(row, dict):
+                raise file.error(f"expected a JSON object, got {type(row).__name__}")
+            rows.append(row)
     return rows
 
 
@@ -39,25 +37,32 @@ def read_annotations(path: str) -> pd.DataFrame:
     missing = [i for i, row in enumerate(rows) if "preference" not in row]
     if missing:
         raise EvalkitError(f"annotations file {path}: row {missing[0]} has no 'preference' (AlpacaEval format needed)")
-    frame = pd.DataFrame(rows)
-    report_dropped_preferences(frame["preference"], path)
+    with UserFile(path, "annotations file"):  # columns of mixed or odd values are refused in one line too
+        frame = pd.DataFrame(rows)
+        del rows  # the frame holds the same values: the rows' dicts need not outlive it
+        report_dropped_preferences(frame["preference"], path)
     return frame
 
 
 def read_labels(path: str) -> pd.DataFrame:
-    """Rater labels: rows {"item", "rater", "label": "A" | "B" | "tie"}."""
-    rows = read_records(path, "labels")
-    for number, row in enumerate(rows, start=1):
-        missing = {"item", "rater", "label"} - set(row)
-        if missing:
-            raise EvalkitError(f"labels file {path}, row {number}: missing {', '.join(sorted(missing))}")
-        if row["label"] not in ("A", "B", "tie"):
-            raise EvalkitError(f"labels file {path}, row {number}: label must be A, B or tie, got {row['label']!r}")
-        if isinstance(row["item"], (dict, list)):
-            raise EvalkitError(f"labels file {path}, row {number}: item must be a string or a number")
-    frame = pd.DataFrame(rows, columns=["item", "rater", "label"])
-    frame["rater"] = frame["rater"].astype(str)
-    return frame
+    """Rater labels: rows {"item", "rater", "label": "A" | "B" | "tie"}, kept as three columns while read."""
+    columns: dict[str, list[Any]] = {"item": [], "rater": [], "label": []}
+    with UserFile(path, "labels file") as file:
+        for row in file.json_rows():
+            if not isinstance(row, dict):
+                raise file.error(f"expected a JSON object, got {type(row).__name__}")
+            missing = {"item", "rater", "label"} - set(row)
+            if missing:
+                raise file.error(f"missing {', '.join(sorted(missing))}")
+            if row["label"] not in ("A", "B", "tie"):
+                raise file.error(f"label must be A, B or tie, got {row['label']!r}")
+            if isinstance(row["item"], (dict, list)):
+                raise file.error("item must be a string or a number")
+            for key, values in columns.items():
+                values.append(str(row[key]) if key == "rater" else row[key])
+    if not columns["label"]:
+        raise EvalkitError(f'labels file {path} has no labels; expected JSONL rows {{"item", "rater", "label"}}')
+    return pd.DataFrame(columns)
 
 
 def jsonable(value: Any) -> Any:
@@ -91,7 +96,7 @@ def print_frame(title: str, frame: pd.DataFrame, columns: list[str] | None = Non
         print("(nothing)")
         return
     shown = frame[[c for c in columns if c in frame.columns]] if columns else frame
-    print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(shown.to_string(index=False, float_format=lambda x: format_figure(x, 3), na_rep=MISSING))
 
 
 def store_tables(db: str | None) -> tuple[Any, pd.DataFrame, pd.DataFrame]:

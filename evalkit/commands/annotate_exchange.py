@@ -1,5 +1,6 @@
 """`evalkit annotate export | import`: human labels as AlpacaEval cross-annotations (JSON) or as
-evalkit's rater-label JSONL, and back (idempotent)."""
+evalkit's rater-label JSONL, and back (idempotent, all or nothing, each label recording the file it
+came from; see evalkit/store/label_exchange.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evalkit.commands.common import add_db_flag
-from evalkit.errors import EvalkitError
+from evalkit.commands.common import add_db_flag, out_path
 
 FORMATS = ("alpaca_eval", "labels")
 
@@ -19,7 +19,7 @@ def register_actions(actions: argparse._SubParsersAction) -> None:
     export = actions.add_parser("export", help="write a batch's human labels (alpaca_eval JSON or labels JSONL)")
     export.add_argument("--batch", required=True, help="batch name")
     export.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
-    export.add_argument("--output", "-o", default=None, help="file to write (default: stdout)")
+    export.add_argument("--output", "-o", type=out_path, default=None, help="file to write (default: stdout)")
     add_db_flag(export)
     export.set_defaults(handler=run_export)
 
@@ -27,6 +27,13 @@ def register_actions(actions: argparse._SubParsersAction) -> None:
     imported.add_argument("file", help="an exported file: JSON list (alpaca_eval) or JSONL (labels)")
     imported.add_argument("--batch", required=True, help="batch name the labels belong to")
     imported.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+    imported.add_argument(
+        "--as-annotator",
+        default=None,
+        metavar="NAME",
+        help="store every row under NAME (the file must hold one rater's labels); needed when a rater in "
+        "the file is an invited annotator, whose labels otherwise come only through their link",
+    )
     add_db_flag(imported)
     imported.set_defaults(handler=run_import)
 
@@ -37,21 +44,8 @@ def _text(rows: list[dict[str, Any]], fmt: str) -> str:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
-def _read(path: Path, fmt: str) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EvalkitError(f"labels file {path} not found") from None
-    try:
-        rows = json.loads(text) if fmt == "alpaca_eval" else [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise EvalkitError(f"{path} is not valid {'JSON' if fmt == 'alpaca_eval' else 'JSONL'} (line {exc.lineno})") from None
-    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-        raise EvalkitError(f"{path} must hold a list of objects (one per label)")
-    return rows
-
-
 def run_export(args: argparse.Namespace) -> int:
+    from evalkit.atomic_text import write_text_atomic
     from evalkit.settings import db_url
     from evalkit.store import Store
     from evalkit.store.label_exchange import export_labels
@@ -61,18 +55,21 @@ def run_export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     target = Path(args.output)
-    partial = target.with_name(target.name + ".partial")  # nothing half-written under the real name
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(target)
+    write_text_atomic(target, text)  # whole or not at all: no partial file, even on a full disk
     print(f"wrote {text.count(chr(10)) if args.fmt == 'labels' else len(json.loads(text))} labels to {target}", file=sys.stderr)
     return 0
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from evalkit.commands._labelfile import read_label_file
     from evalkit.settings import db_url
     from evalkit.store import Store
     from evalkit.store.label_exchange import import_labels
 
-    result = import_labels(Store(db_url(args.db)), args.batch, args.fmt, _read(Path(args.file), args.fmt))
-    print(f"imported {result.added} labels into {args.batch!r}; {result.skipped} already there (or the item was full)")
+    labels = read_label_file(Path(args.file), args.fmt)  # the whole file is read and parsed before the store opens
+    result = import_labels(Store(db_url(args.db)), args.batch, args.fmt, labels, as_annotator=args.as_annotator)
+    print(
+        f"imported {result.added} labels into {args.batch!r} (source {labels.source!r}); "
+        f"{result.skipped} already there (or the item was full)"
+    )
     return 0

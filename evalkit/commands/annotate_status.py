@@ -1,5 +1,6 @@
-"""`evalkit annotate status`: every batch's progress and, per annotator, labels done, time per label
-and agreement with the other annotators so far (the admin view; it never shows a link or token)."""
+"""`evalkit annotate status`: every batch's progress and, per annotator, labels done, time per label,
+agreement with the other annotators so far and where the labels came from (an invitation, an imported
+file). The admin view; it never shows a link or token."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import json
 import math
 import sys
+from collections import Counter
 from typing import Any
 
 PAIRWISE_AGREEMENT = "tie-discounted vs the others' mode"
@@ -31,6 +33,7 @@ def batch_status(store) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
             long = labels[["item_id", "annotator", "label"]].set_axis(["item", "rater", "label"], axis=1)
             agreement = (vs_mode(long) if mode == "pairwise" else agreement_with_others(long)) if len(long) else {}
             table = annotator_table(labels, agreement)
+            table["sources"] = [label_sources(labels[labels["annotator"] == name]["source"]) for name in table["annotator"]]
             entry = {
                 "id": int(batch.id),
                 "name": batch.name,
@@ -49,6 +52,17 @@ def batch_status(store) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
                 entry.update(model=batch.model, baseline=batch.baseline)
             out.append(entry)
     return out
+
+
+def label_sources(sources: Any) -> list[dict[str, Any]]:
+    """Where an annotator's labels came from, most first: [{"source": "invitation:3", "labels": 12}, ...];
+    source None: stored before evalkit recorded sources."""
+    counts = Counter(source if isinstance(source, str) else None for source in sources)
+    return [{"source": source, "labels": n} for source, n in counts.most_common()]
+
+
+def _sources_text(sources: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{s['source'] or 'before provenance'} ({s['labels']})" for s in sources)
 
 
 def _number(value: float | None, fmt: str) -> str:
@@ -75,6 +89,6 @@ def run_status(args: argparse.Namespace) -> int:
         for row in batch["annotators"]:
             print(
                 f"  {row['annotator']}: {row['labels']} labels, {_number(row['seconds_per_label'], '.1f')} s per label, "
-                f"{batch['agreement_metric']} {_number(row['agreement'], '.3f')}"
+                f"{batch['agreement_metric']} {_number(row['agreement'], '.3f')}; from {_sources_text(row['sources'])}"
             )
     return 0

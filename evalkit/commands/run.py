@@ -21,6 +21,8 @@ from evalkit.commands.common import (
 from evalkit.commands.generate import add_backend_flags, add_decoding_flags
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from evalkit.run import RunConfig
 
 
@@ -91,21 +93,40 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from evalkit.run import default_judges
-    from evalkit.validation import check_checkpoints, check_judges
+    from evalkit.settings import db_url
+    from evalkit.validation import check_baseline, check_checkpoints, check_judges
 
     config = config_from_args(args)  # every flag checked before the store is opened (or created)
     local = bool(args.judge_checkpoint)
     judges = config.judges or default_judges(args.judge_base_url, local=local)
     check_judges(judges, config.judge_model, args.judge_base_url, probe=not local)
     check_checkpoints(args.checkpoint, config.epochs)
+    check_baseline(args.baseline, db_url(args.db))
     with local_judge(args) as served:  # started (or refused) before anything is generated; stopped at the end
         return _run(args, replace(config, served_judge=served))
+
+
+def with_lc_cell(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The run table with its length-controlled figures as one `lc` cell ("41.30 ± 3.10", "withheld"),
+    and the lines that go under the table: the GLM variant, and why a figure is withheld."""
+    from evalkit.stats.length_controlled import LC_FIELDS, cell, variant_name
+
+    if "lc_variant" not in table:
+        return table, []
+    rows = table.to_dict(orient="records")
+    shown = table.drop(columns=list(LC_FIELDS)).assign(lc=[cell(row) for row in rows])
+    variants = sorted({variant_name(str(row["lc_variant"])) for row in rows if row.get("lc_variant")})
+    notes = [f"lc: length-controlled win rate ± standard error ({'; '.join(variants)})"] if variants else []
+    notes += [f"lc withheld for {row['checkpoint']}: {row['lc_withheld']}" for row in rows if row.get("lc_withheld")]
+    return shown, notes
 
 
 def _run(args: argparse.Namespace, config: RunConfig) -> int:
     from evalkit.job_failures import all_invalid, job_failures
     from evalkit.jsonio import json_safe
+    from evalkit.redaction import redact_url
     from evalkit.results.decodings import decoding_label
+    from evalkit.rounding import MISSING, format_figure
     from evalkit.run import run_evaluation, run_summary, summary_table
     from evalkit.settings import db_url
     from evalkit.store import Store
@@ -128,8 +149,11 @@ def _run(args: argparse.Namespace, config: RunConfig) -> int:
         for column in ("invalid_reasons", "likert_invalid_reasons"):
             if column in shown:
                 shown[column] = shown[column].map(format_reasons)
-        print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-        print(f"\nbrowse: evalkit leaderboard --db {url}")
+        shown, notes = with_lc_cell(shown)
+        print(shown.to_string(index=False, float_format=lambda v: format_figure(v, 2), na_rep=MISSING))
+        for note in notes:
+            print(note)
+        print(f"\nbrowse: evalkit leaderboard --db {redact_url(url)}")
     failures = [f"{o.checkpoint.name}: {line}" for o in report.outcomes for job in o.jobs for line in job_failures(job)]
     failures += all_invalid(summary.pairwise) + all_invalid(summary.single)
     for line in failures:

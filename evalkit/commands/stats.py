@@ -32,7 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     winrate.add_argument("--annotations", required=True, help="AlpacaEval annotations.json (or .jsonl)")
     winrate.add_argument(
-        "--length-controlled", action="store_true", help="add the length-controlled win rate and the GLM variant used"
+        "--length-controlled",
+        action="store_true",
+        help="add the length-controlled win rate, its standard error and the GLM variant used; withheld, with the "
+        "reason, where the fit would extrapolate to equal length",
     )
     add_json_flag(winrate)
     winrate.set_defaults(handler=run_winrate)
@@ -54,7 +57,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(compare)
     compare.set_defaults(handler=run_compare)
 
-    summary = sub.add_parser("summary", help="per (judge, model, baseline) summary of the store's judgments")
+    summary = sub.add_parser(
+        "summary",
+        help="per (judge, model, baseline) summary of the store's judgments",
+        description="Win/tie/loss, win rate ± SE with its bootstrap interval, and the length-controlled win rate "
+        "± SE with its GLM variant (withheld, with the reason, where the fit would extrapolate); grades with "
+        "their interval. Models in natural epoch order.",
+    )
     summary.add_argument("--no-length-controlled", action="store_true", help="skip the length-controlled GLM fits")
     add_db_flag(summary)
     _add_bootstrap_flags(summary)
@@ -70,7 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_db_flag(spec)
     spec.set_defaults(handler=run_spec)
 
-    runs = sub.add_parser("runs", help="the evaluating runs recorded in the store (configuration, evalkit version, git revision)")
+    runs = sub.add_parser(
+        "runs",
+        help="the evaluating runs recorded in the store (status, configuration, evalkit version, git revision)",
+        description="status: running, finished, failed, interrupted (Ctrl-C, SIGTERM), or ended (killed) for a run "
+        "recorded as running whose process on this host is gone (SIGKILL).",
+    )
     add_db_flag(runs)
     add_json_flag(runs)
     runs.set_defaults(handler=run_runs)
@@ -96,7 +110,8 @@ def check_bootstrap_flags(args: argparse.Namespace) -> None:
 
 def run_winrate(args: argparse.Namespace) -> int:
     from evalkit.commands._statsio import print_json, read_annotations, stats_error
-    from evalkit.stats.length_controlled import length_controlled_from_annotations
+    from evalkit.rounding import format_figure
+    from evalkit.stats.length_controlled import describe, length_controlled_from_annotations
     from evalkit.stats.winrate import alpaca_winrate
 
     annotations = read_annotations(args.annotations)
@@ -110,12 +125,12 @@ def run_winrate(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     print(
-        f"win rate {result['win_rate']:.2f}% ± {result['standard_error']:.2f} (standard error), "
-        f"discrete {result['discrete_win_rate']:.2f}%"
+        f"win rate {format_figure(result['win_rate'], 2)}% ± {format_figure(result['standard_error'], 2)} (standard error), "
+        f"discrete {format_figure(result['discrete_win_rate'], 2)}%"
     )
     print(f"{result['n_total']} valid: {result['n_wins']} wins, {result['n_wins_base']} baseline wins, {result['n_draws']} draws")
     if args.length_controlled:
-        print(f"length-controlled {result['length_controlled_winrate']:.2f}% ({result['lc_variant']})")
+        print(describe(result))
     return 0
 
 
@@ -179,11 +194,13 @@ def run_compare(args: argparse.Namespace) -> int:
         if args.json:
             print_json(result)
         else:
+            from evalkit.rounding import format_figure as fig
+
             print(
-                f"A {result['win_rate_a']:.2f}% vs B {result['win_rate_b']:.2f}% on {result['n']} shared prompts: "
-                f"difference {result['difference']:+.2f} [{result['ci_low']:+.2f}, {result['ci_high']:+.2f}] "
-                f"(bootstrap p={result['p_bootstrap']:.4f}); sign test {result['n_a_better']}:{result['n_b_better']} "
-                f"p={result['p_sign']:.4g}"
+                f"A {fig(result['win_rate_a'], 2)}% vs B {fig(result['win_rate_b'], 2)}% on {result['n']} shared prompts: "
+                f"difference {fig(result['difference'], 2, sign=True)} [{fig(result['ci_low'], 2, sign=True)}, "
+                f"{fig(result['ci_high'], 2, sign=True)}] (bootstrap p={fig(result['p_bootstrap'], 4)}); "
+                f"sign test {result['n_a_better']}:{result['n_b_better']} p={result['p_sign']:.4g}"
             )
         return 0
     if not args.model or len(args.model) != 2:
@@ -226,6 +243,7 @@ def run_summary(args: argparse.Namespace) -> int:
     from evalkit.commands._statsio import print_frame, print_json
     from evalkit.results.summary import summarize_store
     from evalkit.settings import db_url
+    from evalkit.stats.length_controlled import LC_FIELDS
     from evalkit.store import Store
 
     check_bootstrap_flags(args)
@@ -270,9 +288,15 @@ def run_summary(args: argparse.Namespace) -> int:
             "standard_error",
             "ci_low",
             "ci_high",
-            "length_controlled_winrate",
         ],
     )
+    if not args.no_length_controlled:
+        print_frame(
+            "length-controlled win rates (percent, alpaca_eval's GLM; withheld where its value at equal length "
+            "would be an extrapolation)",
+            pairwise,
+            ["judge_kind", "judge_model", "model", "decoding", "baseline", *LC_FIELDS],
+        )
     print_frame(
         "single-answer grades (mean over a prompt's samples, then over prompts)",
         single,
@@ -303,9 +327,9 @@ def run_runs(args: argparse.Namespace) -> int:
     from evalkit.commands._statsio import print_frame, print_json
     from evalkit.settings import db_url
     from evalkit.store import Store
-    from evalkit.store import schema as t
+    from evalkit.store.run_states import runs_with_states
 
-    frame = Store(db_url(args.db), read_only=True).frame(t.runs.select().order_by(t.runs.c.id))
+    frame = runs_with_states(Store(db_url(args.db), read_only=True))
     if args.json:
         print_json(frame)
         return 0
@@ -320,7 +344,7 @@ def run_runs(args: argparse.Namespace) -> int:
     print_frame(
         "evaluating runs",
         shown,
-        ["id", "command", "status", "started_at", "evalkit_version", "git_revision", "judges", "decoding"],
+        ["id", "command", "status", "started_at", "finished_at", "evalkit_version", "git_revision", "judges", "decoding"],
     )
     return 0
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from evalkit.commands.common import add_json_flag
+from evalkit.commands.common import add_json_flag, out_path
 from evalkit.commands.run import add_run_flags
 
 
@@ -24,9 +24,12 @@ def _sizes(text: str) -> list[int]:
     return values
 
 
-def _num(value: float | None, spec: str = ".2f") -> str:
-    """A number of the JSON result; null where it could not be computed (e.g. no valid judgment)."""
-    return "n/a" if value is None else format(value, spec)
+def _num(value: float | None, digits: int = 2, sign: bool = False) -> str:
+    """A number of the JSON result, rounded as every surface rounds; null where it could not be
+    computed (e.g. no valid judgment)."""
+    from evalkit.rounding import format_figure
+
+    return format_figure(value, digits, sign=sign, missing="n/a")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="override a recipe field"
     )
-    parser.add_argument("--out", required=True, type=Path, help="folder for the cells' data files and training runs")
+    parser.add_argument("--out", required=True, type=out_path, help="folder for the cells' data files and training runs")
     parser.add_argument("--name", default=None, help="the sweep's name in the store (default: the --out folder's name)")
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the cells' samples")
     parser.add_argument("--no-progress", action="store_true")
@@ -76,6 +79,7 @@ def handle(args: argparse.Namespace) -> int:
     from evalkit.settings import db_url
     from evalkit.store import Store
     from evalkit.train.recipes import parse_overrides
+    from evalkit.validation import check_baseline
 
     if not args.verbose:
         hf_logging.set_verbosity_error()
@@ -97,6 +101,7 @@ def handle(args: argparse.Namespace) -> int:
         config=config,
         progress=not args.no_progress,
     )
+    check_baseline(args.baseline, db_url(args.db))  # a typo is said before the store is created
     result = run_sweep(Store(db_url(args.db)), request)
     if args.json:
         print(json.dumps(result))
@@ -113,7 +118,7 @@ def handle(args: argparse.Namespace) -> int:
     if versus:
         verdict = "significant" if versus["significant"] else "not significant"
         print(
-            f"  vs runner-up {versus['runner_up']}: difference {_num(versus['difference'], '+.2f')} points, 95% CI "
-            f"[{_num(versus['ci_low'])}, {_num(versus['ci_high'])}], p = {_num(versus['p_value'], '.3f')} ({verdict})"
+            f"  vs runner-up {versus['runner_up']}: difference {_num(versus['difference'], sign=True)} points, 95% CI "
+            f"[{_num(versus['ci_low'])}, {_num(versus['ci_high'])}], p = {_num(versus['p_value'], 3)} ({verdict})"
         )
     return 0

@@ -11,7 +11,7 @@ import json
 import os
 from pathlib import Path
 
-from evalkit.commands.common import add_db_flag, epoch_range, positive_int
+from evalkit.commands.common import add_db_flag, epoch_range, out_path, positive_int
 from evalkit.errors import EvalkitError
 
 
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--recipe", default="lima", help="built-in recipe (lima, yi, qwen, demo) or a YAML file (default lima)")
     parser.add_argument("--data", required=True, type=Path, help='JSONL file of dialogs: one {"messages": [...]} per line')
     parser.add_argument("--model", required=True, type=Path, help="base model: a Hugging Face model directory")
-    parser.add_argument("--out", required=True, type=Path, help="output directory for epoch-N/ checkpoints")
+    parser.add_argument("--out", required=True, type=out_path, help="output directory for epoch-N/ checkpoints")
     parser.add_argument("--epochs", type=positive_int, default=None, help="number of epochs (overrides the recipe)")
     parser.add_argument(
         "--save-epochs",

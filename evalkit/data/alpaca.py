@@ -10,20 +10,22 @@ from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
 from evalkit.jsonio import write_json_atomic
 from evalkit.records import GenerationResult, ModelInfo, Prompt, PromptSet
+from evalkit.userfile import UserFile
 
 
 def read_model_outputs(path: str | Path) -> list[dict[str, Any]]:
     """Rows with at least `instruction` and `output` (strings); `generator` and `dataset` kept if present."""
     rows = []
-    for row, where in read_json_rows(Path(path)):
-        if not isinstance(row, dict):
-            raise EvalkitError(f"{where}: expected a JSON object")
-        for key in ("instruction", "output"):
-            if not isinstance(row.get(key), str):
-                raise EvalkitError(f"{where}: missing field {key!r} (AlpacaEval model_outputs format)")
-        if not row["instruction"].strip():
-            raise EvalkitError(f"{where}: empty 'instruction'")
-        rows.append(row)
+    with UserFile(path, "model outputs file") as file:
+        for row, _ in read_json_rows(file):
+            if not isinstance(row, dict):
+                raise file.error("expected a JSON object")
+            for key in ("instruction", "output"):
+                if not isinstance(row.get(key), str):
+                    raise file.error(f"missing field {key!r} (AlpacaEval model_outputs format)")
+            if not row["instruction"].strip():
+                raise file.error("empty 'instruction'")
+            rows.append(row)
     if not rows:
         raise EvalkitError(f"{path}: no outputs")
     return rows

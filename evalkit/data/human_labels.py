@@ -15,7 +15,6 @@ three texts. A bad row stops with one line naming the file and line.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import pandas as pd
 
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
+from evalkit.userfile import UserFile
 
 FORMATS: tuple[str, ...] = ("alpaca_eval", "pandalm", "mtbench", "labels")
 PAIR_COLUMNS = ["item", "instruction", "output_1", "output_2"]
@@ -49,44 +49,6 @@ class LabelledPairs:
     labels: pd.DataFrame
     explicit_raters: bool  # raters are named in the rows (labels, mtbench, alpaca_eval's `annotator`)
     aliases: dict[str, tuple[str, bool]] = field(default_factory=dict)  # other spelling -> (item, label flipped)
-
-
-def rows_with_lines(path: Path) -> list[tuple[Any, int]]:
-    """Rows of a JSON list or a JSONL file, each with the line it starts on."""
-    if not path.is_file():
-        raise EvalkitError(f"{path}: file not found")
-    text = path.read_text(encoding="utf-8")
-    decoder = json.JSONDecoder()
-    rows: list[tuple[Any, int]] = []
-    try:
-        if text.lstrip().startswith("["):
-            position = text.index("[") + 1
-            while True:
-                position = _skip(text, position, ",")
-                if text[position : position + 1] == "]":
-                    return rows
-                row, end = decoder.raw_decode(text, position)
-                rows.append((row, text.count("\n", 0, position) + 1))
-                position = end
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    rows.append((json.loads(line), number))
-                except json.JSONDecodeError as exc:
-                    raise EvalkitError(f"{path}:{number}: bad JSON ({exc.msg})") from None
-    except json.JSONDecodeError as exc:  # inside a JSON list: the decoder's line is the file's
-        raise EvalkitError(f"{path}:{exc.lineno}: bad JSON ({exc.msg})") from None
-    except ValueError:
-        raise EvalkitError(f"{path}: unfinished JSON list") from None
-    return rows
-
-
-def _skip(text: str, position: int, separator: str) -> int:
-    while position < len(text) and (text[position].isspace() or text[position] == separator):
-        position += 1
-    if position >= len(text):
-        raise ValueError("unfinished")
-    return position
 
 
 def detect_format(row: Any) -> str | None:
@@ -223,32 +185,34 @@ _PARSERS = {"alpaca_eval": _alpaca, "pandalm": _pandalm, "mtbench": _mtbench, "l
 
 
 def read_labelled_pairs(path: str | Path, fmt: str | None = None) -> LabelledPairs:
-    """Read a file of labelled pairs in one of FORMATS (auto-detected from the first row unless `fmt`)."""
+    """Read a file of labelled pairs in one of FORMATS (auto-detected from the first row unless `fmt`),
+    row by row: the file's text is never held next to all its parsed rows."""
     file = Path(path)
-    rows = rows_with_lines(file)
-    if not rows:
-        raise EvalkitError(f"{file}: no rows")
-    fmt = fmt or detect_format(rows[0][0])
-    if fmt not in _PARSERS:
-        raise EvalkitError(
-            f"{file}:{rows[0][1]}: unknown layout; expected one of {', '.join(FORMATS)} "
-            "(see `evalkit judge-quality --help`), or pass --format"
-        )
     state: dict[str, Any] = {"aliases": {}}
     pairs: dict[str, dict[str, Any]] = {}
     labels: list[dict[str, Any]] = []
-    for row, line in rows:
-        if detect_format(row) != fmt:
-            raise EvalkitError(f"{file}:{line}: not a {fmt} row (needs the same fields as the first row)")
-        try:
-            pair, row_labels = _PARSERS[fmt](row, state)
-        except BadRow as exc:
-            raise EvalkitError(f"{file}:{line}: {exc}") from None
-        known = pairs.setdefault(pair["item"], pair)
-        if fmt != "labels" and (known["output_1"], known["output_2"]) != (pair["output_1"], pair["output_2"]):
-            raise EvalkitError(f"{file}:{line}: item {pair['item']} appears before with other answers")
-        labels.extend(row_labels)
-    frame = pd.DataFrame(labels, columns=LABEL_COLUMNS).astype({"cost_usd": float, "seconds": float})
+    with UserFile(file, "human labels file") as source:
+        for number, row in enumerate(source.json_rows()):
+            if number == 0:
+                fmt = fmt or detect_format(row)
+            if fmt not in _PARSERS:
+                raise source.error(
+                    f"unknown layout; expected one of {', '.join(FORMATS)} (see `evalkit judge-quality --help`), or pass --format"
+                )
+            if detect_format(row) != fmt:
+                raise source.error(f"not a {fmt} row (needs the same fields as the first row)")
+            try:
+                pair, row_labels = _PARSERS[fmt](row, state)
+            except BadRow as exc:
+                raise source.error(str(exc)) from None
+            known = pairs.setdefault(pair["item"], pair)
+            if fmt != "labels" and (known["output_1"], known["output_2"]) != (pair["output_1"], pair["output_2"]):
+                raise source.error(f"item {pair['item']} appears before with other answers")
+            labels.extend(row_labels)
+        if fmt is None or not labels:
+            raise EvalkitError(f"{file}: no rows")
+        source.line = None  # what follows is about the file as a whole
+        frame = pd.DataFrame(labels, columns=LABEL_COLUMNS).astype({"cost_usd": float, "seconds": float})
     if frame["rater"].isna().any():  # no rater fields: the n-th label of an item is rater n, as alpaca_eval counts them
         frame["rater"] = frame["rater"].fillna(frame.groupby("item").cumcount().astype(str))
     explicit = fmt != "pandalm" and not state.get("implicit_raters", False)

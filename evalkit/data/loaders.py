@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,53 +13,45 @@ from urllib.parse import urlparse
 
 from evalkit.data.rows import prompt_from_row
 from evalkit.errors import EvalkitError
-from evalkit.jsonio import read_user_text
 from evalkit.records import Prompt, PromptSet
+from evalkit.userfile import UserFile
 
 BUILTIN_SETS = ("dev",)
 
 
-def read_json_rows(path: Path) -> list[tuple[Any, str]]:
-    """Rows of a JSON list or JSONL file, each with a location string for error messages."""
-    text = read_user_text(path, "prompt file")
-    stripped = text.lstrip()
-    if path.suffix == ".json" or stripped.startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise EvalkitError(f"{path}: bad JSON on line {exc.lineno}: {exc.msg}") from None
-        if not isinstance(data, list):
-            raise EvalkitError(f"{path}: expected a JSON list of objects")
-        return [(row, f"{path}: item {i + 1}") for i, row in enumerate(data)]
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((json.loads(line), f"{path}: line {lineno}"))
-        except json.JSONDecodeError as exc:
-            raise EvalkitError(f"{path}: bad JSON on line {lineno}: {exc.msg}") from None
-    return rows
+def read_json_rows(file: UserFile) -> Iterator[tuple[Any, int]]:
+    """Rows of a JSON list or JSONL file, each with its line, read one at a time (a `.json` file must
+    hold a list). Errors name the file and line: see evalkit.userfile."""
+    rows = file.json_list() if file.path.suffix == ".json" else file.json_rows()
+    for row in rows:
+        yield row, file.line or 0
 
 
-def prompts_from_rows(rows: list[tuple[Any, str]], source: str) -> tuple[Prompt, ...]:
-    if not rows:
-        raise EvalkitError(f"{source}: no prompts")
+def prompts_from_rows(rows: Iterable[tuple[Any, int]], where: Callable[[int], str], source: str) -> tuple[Prompt, ...]:
+    """Prompts of (row, position) pairs; `where(position)` names a row in errors, and is only called
+    for one, so a million rows carry no million location strings."""
     prompts: list[Prompt] = []
-    seen: dict[str, str] = {}
-    for index, (row, where) in enumerate(rows):
-        prompt = prompt_from_row(row, index, where)
+    seen: dict[str, int] = {}
+    for index, (row, position) in enumerate(rows):
+        prompt = prompt_from_row(row, index, where(position))
         if prompt.id in seen:
-            raise EvalkitError(f"{where}: duplicate id {prompt.id!r} (first at {seen[prompt.id]})")
-        seen[prompt.id] = where
+            raise EvalkitError(f"{where(position)}: duplicate id {prompt.id!r} (first at {where(seen[prompt.id])})")
+        seen[prompt.id] = position
         prompts.append(prompt)
+    if not prompts:
+        raise EvalkitError(f"{source}: no prompts")
     return tuple(prompts)
+
+
+def prompts_from_file(path: Path, source: str) -> tuple[Prompt, ...]:
+    with UserFile(path, "prompt file") as file:
+        return prompts_from_rows(read_json_rows(file), lambda line: f"{path}:{line}", source)
 
 
 def _builtin(name: str) -> PromptSet:
     resource = resources.files("evalkit.prompts").joinpath("sets", f"{name}.jsonl")
     with resources.as_file(resource) as path:
-        return PromptSet(name, prompts_from_rows(read_json_rows(Path(path)), name), source=f"builtin:{name}")
+        return PromptSet(name, prompts_from_file(Path(path), name), source=f"builtin:{name}")
 
 
 HUB_PROBE_TIMEOUT_S = 3.0
@@ -108,8 +100,8 @@ def _huggingface(spec: str) -> PromptSet:
             f"{spec}: cannot load the Hugging Face dataset ({exc.__class__.__name__}); {where}; "
             "export it to JSONL and pass the file"
         ) from None
-    rows = [(row, f"{spec}: row {i + 1}") for i, row in enumerate(data)]
-    return PromptSet(spec, prompts_from_rows(rows, spec), source=spec)
+    rows = ((row, number) for number, row in enumerate(data, 1))
+    return PromptSet(spec, prompts_from_rows(rows, lambda number: f"{spec}: row {number}", spec), source=spec)
 
 
 def load_prompt_set(spec: str, name: str | None = None) -> PromptSet:
@@ -120,4 +112,4 @@ def load_prompt_set(spec: str, name: str | None = None) -> PromptSet:
         return _huggingface(spec)
     path = Path(spec)
     prompt_set_name = name or path.stem
-    return PromptSet(prompt_set_name, prompts_from_rows(read_json_rows(path), str(path)), source=str(path.resolve()))
+    return PromptSet(prompt_set_name, prompts_from_file(path, str(path)), source=str(path.resolve()))

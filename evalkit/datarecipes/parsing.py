@@ -41,7 +41,7 @@ def json_lines(text: str, keys: tuple[str, ...], optional: tuple[str, ...] = ())
             continue  # prose around the data
         try:
             value = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # a model's reply, nested too deeply or not JSON
             dropped += 1
             continue
         candidates = value["instances"] if isinstance(value, dict) and isinstance(value.get("instances"), list) else [value]
@@ -62,7 +62,7 @@ def json_tag_list(text: str) -> list[str] | None:
         return None
     try:
         value = json.loads(body[start : end + 1])
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     if not isinstance(value, list):
         return None

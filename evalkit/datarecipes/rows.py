@@ -16,7 +16,8 @@ from typing import Any
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
 from evalkit.jsonio import json_safe
-from evalkit.train.dialogs import parse_messages
+from evalkit.train.dialogs import json_line, parse_messages
+from evalkit.userfile import UserFile, is_file
 
 
 @dataclass(frozen=True)
@@ -56,41 +57,29 @@ class Row:
 def read_rows(path: str | Path) -> list[Row]:
     """Every row of a dialog JSONL file, validated; the first problem raises EvalkitError with FILE:LINE."""
     file = Path(path)
-    if not file.is_file():
+    if not is_file(file):  # False, not an exception, for a name too long
         raise EvalkitError(f"{file}: dialog file not found")
     rows: list[Row] = []
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise EvalkitError(f"{file}: not UTF-8 text ({exc.reason}); save the data as UTF-8 JSONL") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{file}:{lineno}"
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalkitError(f"{where}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
-        messages = parse_messages(raw, where)
-        extra = {k: v for k, v in raw.items() if k not in ("messages", "conversations")}
-        rows.append(Row(messages, extra, where))
+    with UserFile(file, "dialog file") as source:  # read line by line: the text is never held whole
+        for line in source.lines():
+            if not line.strip():
+                continue
+            raw = json_line(line, source.where)
+            messages = parse_messages(raw, source.where)
+            extra = {k: v for k, v in raw.items() if k not in ("messages", "conversations")}
+            rows.append(Row(messages, extra, source.where))
     if not rows:
         raise EvalkitError(f"{file}: no dialogs; expected one JSON object per line with a `messages` list")
     return rows
 
 
 def write_rows(path: str | Path, rows: Iterable[Row]) -> int:
-    """Write atomically (temporary file, then rename): a killed run never leaves half a data file."""
+    """Write atomically: a killed run or a full disk never leaves half a data file or its temporary."""
+    from evalkit.atomic_text import write_text_atomic
+
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    count = 0
-    with temporary.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row.as_json(), ensure_ascii=False) + "\n")
-            count += 1
-    temporary.replace(target)
-    return count
+    target.parent.mkdir(parents=True, exist_ok=True)  # a sweep's own data/ folder (a user's --out is checked)
+    return write_text_atomic(target, (json.dumps(row.as_json(), ensure_ascii=False) + "\n" for row in rows))
 
 
 def single_turn(user: str, assistant: str, **extra: Any) -> Row:

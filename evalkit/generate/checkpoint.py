@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
+from evalkit.userfile import READ_ERRORS
 
 EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json", "pytorch_model.bin.index.json")
@@ -51,8 +52,8 @@ def validate_checkpoint(path: Path) -> None:
     if not (path / "config.json").is_file():
         raise EvalkitError(f"checkpoint {path}: no config.json; is this a Hugging Face model directory?")
     try:
-        json.loads((path / "config.json").read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except READ_ERRORS:  # nested 100,000 deep, say: no content may end in a traceback
         raise EvalkitError(f"checkpoint {path}: config.json is not valid JSON") from None
     weights = [f for f in _weight_files(path) if not f.name.endswith(".json")]
     if not weights:
@@ -75,9 +76,9 @@ def _safetensors_header(path: Path) -> bytes:
         header = handle.read(length)
     try:
         meta = json.loads(header)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data_end = max((int(v["data_offsets"][1]) for k, v in meta.items() if k != "__metadata__"), default=0)
+    except (*READ_ERRORS, LookupError, AttributeError):  # not JSON, or JSON of another shape
         raise EvalkitError(f"checkpoint {path.parent}: corrupt weights file {path.name} (unreadable header)") from None
-    data_end = max((v["data_offsets"][1] for k, v in meta.items() if k != "__metadata__"), default=0)
     if 8 + length + data_end > size:
         raise EvalkitError(f"checkpoint {path.parent}: corrupt weights file {path.name} (truncated)")
     return header

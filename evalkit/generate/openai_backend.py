@@ -19,24 +19,27 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
+from evalkit.redaction import redact_text, redact_url, remove_secrets
 
 _DONE = object()
 
 
 def describe_api_error(exc: Exception, base_url: str, api_key: str) -> str:
-    """One line for a failed call; the API key never appears in it, even if a server echoes it."""
+    """One line for a failed call; the API key and the URL's credentials never appear in it, even if a
+    server echoes them."""
     import openai
 
+    shown = redact_url(base_url)
     if isinstance(exc, openai.AuthenticationError):
-        return f"server {base_url} rejected the API key (401); check OPENAI_API_KEY"
+        return f"server {shown} rejected the API key (401); check OPENAI_API_KEY"
     if isinstance(exc, openai.APIConnectionError):
-        return f"cannot reach server {base_url}; is it running and is --base-url right?"
+        return f"cannot reach server {shown}; is it running and is --base-url right?"
     if isinstance(exc, openai.NotFoundError):
-        return f"server {base_url} does not serve that model (404); check --model-name"
+        return f"server {shown} does not serve that model (404); check --model-name"
     if isinstance(exc, openai.APIStatusError):
-        message = str(exc.message).replace(api_key, "***") if api_key != "EMPTY" else str(exc.message)
-        return f"server {base_url} answered {exc.status_code}: {message[:200]}"
-    return f"request to {base_url} failed: {exc.__class__.__name__}"
+        message = redact_text(str(exc.message), (api_key,))
+        return f"server {shown} answered {exc.status_code}: {message[:200]}"
+    return f"request to {shown} failed: {exc.__class__.__name__}"
 
 
 class OpenAIGenerator:
@@ -118,7 +121,8 @@ class OpenAIGenerator:
                     GenerationResult(
                         prompt_hash=request.prompt.hash,
                         sample=request.sample,
-                        text=(choice.message.content or "").strip(),
+                        # a server that echoes the request's headers must not put the key into the store
+                        text=remove_secrets((choice.message.content or "").strip(), (self.api_key,)),
                         prompt_tokens=getattr(usage, "prompt_tokens", None),
                         completion_tokens=getattr(usage, "completion_tokens", None),
                         finish_reason=choice.finish_reason,

@@ -63,7 +63,7 @@ def parse_value(text: str) -> Any:
     """JSON when it parses (numbers, true/false, null, lists, objects), else the text itself."""
     try:
         return json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply to be meant as JSON
         return text
 
 

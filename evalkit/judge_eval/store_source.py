@@ -14,11 +14,11 @@ from sqlalchemy import select
 from evalkit.data.human_labels import PAIR_COLUMNS, LabelledPairs
 from evalkit.errors import EvalkitError
 from evalkit.judge_eval.align import VERDICT_COLUMNS, JudgeVerdicts
+from evalkit.redaction import redact_url
 from evalkit.results.agreement import judge_rater_names, store_labels
 from evalkit.results.tables import read_tables
 from evalkit.store import annotations as annotation_store
 from evalkit.store import schema as t
-from evalkit.store.store import redact_url
 
 
 def _shown_pairs(store: Any, item_ids: list[int]) -> pd.DataFrame:

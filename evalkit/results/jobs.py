@@ -7,6 +7,7 @@ from collections.abc import Collection
 from typing import Any
 
 from evalkit.results.summary import GenerationSet, Scope, summarize_store
+from evalkit.stats.length_controlled import LC_FIELDS
 
 PAIRWISE_FIELDS = (
     "n",
@@ -21,6 +22,7 @@ PAIRWISE_FIELDS = (
     "n_wins",
     "n_wins_base",
     "n_draws",
+    *LC_FIELDS,
 )
 SINGLE_FIELDS = ("n", "n_samples", "n_invalid", "mean", "ci_low", "ci_high")
 
@@ -41,7 +43,7 @@ def job_figures(
         judges=frozenset({judge}),
         baseline=baseline,
     )
-    row = summarize_store(store, scope).row(baseline is not None, judge, model) or {}
+    row = summarize_store(store, scope, length_controlled=baseline is not None).row(baseline is not None, judge, model) or {}
     figures: dict[str, Any] = {"decoding": model[1]}
     if baseline is not None:
         figures["baseline_decoding"] = baseline[1]

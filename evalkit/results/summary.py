@@ -9,7 +9,10 @@ own. The figures' definitions live in evalkit.stats.summary:
   (preference 2 / 1.5 / 1) that is wins plus half the ties; for AlpacaEval's weighted judge its
   continuous preference; its standard error and a bootstrap interval over prompts;
 - grade (Likert and the like): the mean over a prompt's valid samples, then over prompts, with a
-  bootstrap interval over prompts.
+  bootstrap interval over prompts;
+- length-controlled win rate (`length_controlled=True`): alpaca-eval's minimal GLM with its standard
+  error and variant, withheld with its reason where `stats.length_controlled.withheld_reason` says the
+  value at equal length would be an extrapolation. Rows list models in natural epoch order.
 """
 
 from __future__ import annotations

@@ -15,6 +15,15 @@ instructions in order, `length_controlled_v1` runs through alpaca-eval itself (n
 network). Otherwise the same GLM without the instruction-difficulty term (alpaca-eval's own
 `length_controlled_minimal` formula, no regularisation) is fit on the run's rows with alpaca-eval's
 `fit_LogisticRegressionCV`. Every result says which variant produced it.
+
+Two things are evalkit's own, and only for the minimal variant (which has nothing but the run's
+pairs to go on):
+
+- its standard error, by the delta method with a sandwich covariance of the GLM's coefficients
+  (`_delta_method_se`): AlpacaEval's `lc_standard_error` is the spread of per-instruction predictions,
+  which is 0 by construction when the prediction is one constant;
+- `withheld_reason`: when the pairs' length differences are one-sided the value at equal length is an
+  extrapolation, and it is withheld (no number, the reason instead) rather than shown.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from typing import Any, TypedDict
 import numpy as np
 import pandas as pd
 
+from evalkit.rounding import format_figure
 from evalkit.stats.winrate import preference_unit
 
 VARIANT_V1 = "length_controlled_v1"
@@ -37,12 +47,54 @@ ALPACA_EVAL_SET_SIZE = 805
 _HUB_REPO = "tatsu-lab/alpaca_eval"
 _HUB_FILE = "df_gamed.csv"
 _MIN_ROWS = 5  # the GLM's 5-fold grouped cross-validation needs at least 5 rows
+# The GLM reports its prediction at zero length difference. That is an interpolation only when the
+# judged pairs lie on both sides of zero; when nearly every answer is shorter (or longer) than the
+# baseline's, the value at zero rests on the few pairs on the far side and on the tanh shape of the
+# length term, and can be anything (the tiny demo: 99.9-100.0 from win rates of 68-93, its answers
+# shorter on 86-98% of pairs). The rule: zero must lie within the central 60% of the length differences
+# (20th to 80th percentile), i.e. at least one pair in five on each side, equal lengths counting for
+# both. The interquartile range (25%) would also refuse sets the fit still supports from both sides (a
+# judge that rewards only length, answers longer on 77% of pairs: the GLM recovers 50 within 6 points,
+# tests/test_stats_length_controlled.py); past 80% one-sided the far side is too thin to pin the value.
+MIN_SIDE_SHARE = 0.2
+LC_FIELDS: tuple[str, ...] = ("length_controlled_winrate", "lc_standard_error", "lc_variant", "lc_withheld")
+VARIANT_NAMES = {
+    VARIANT_V1: "alpaca_eval GLM, length_controlled_v1",
+    VARIANT_MINIMAL: "alpaca_eval GLM, length_controlled_minimal",
+}
 
 
 class LengthControlled(TypedDict):
+    """`lc_withheld`: why there is no number (None when there is one): too few pairs, or a fit that
+    would extrapolate to equal length."""
+
     length_controlled_winrate: float
     lc_standard_error: float
     lc_variant: str
+    lc_withheld: str | None
+
+
+def withheld_reason(baseline_lengths: np.ndarray, model_lengths: np.ndarray) -> str | None:
+    """Why the minimal GLM's win rate at equal length must not be shown for these judged pairs, or
+    None: fewer pairs than its cross-validation needs, or length differences one-sided (see
+    MIN_SIDE_SHARE). The one definition every surface reads (through `minimal_glm_winrate`)."""
+    n = int(baseline_lengths.size)
+    if n < _MIN_ROWS:
+        return f"only {n} judged pair{'s' if n != 1 else ''} with lengths; the GLM needs at least {_MIN_ROWS}"
+    difference = model_lengths - baseline_lengths
+    for share, side in ((np.mean(difference < 0), "shorter"), (np.mean(difference > 0), "longer")):
+        if share > 1 - MIN_SIDE_SHARE:
+            return (
+                f"length difference one-sided: the model's answers are {side} than the baseline's on "
+                f"{format_figure(100 * share, 0)}% of pairs, so the value at equal length would be an extrapolation "
+                f"(shown when at least {format_figure(100 * MIN_SIDE_SHARE, 0)}% of pairs lie on each side)"
+            )
+    return None
+
+
+def variant_name(variant: str) -> str:
+    """ "alpaca_eval GLM, length_controlled_minimal": which formulation, in words for tables."""
+    return VARIANT_NAMES.get(variant, variant)
 
 
 def hub_files_cached() -> bool:
@@ -96,51 +148,80 @@ def _standardised_delta(baseline_lengths: np.ndarray, model_lengths: np.ndarray)
     return delta / spread
 
 
-def minimal_glm_winrate(
-    preferences: Iterable[Any] | np.ndarray,
-    baseline_lengths: Iterable[float] | np.ndarray,
-    model_lengths: Iterable[float] | np.ndarray,
-) -> LengthControlled:
-    """Length-controlled win rate (percent) from alpaca-eval's GLM without instruction difficulty.
+def _lengths(values: Iterable[float] | np.ndarray) -> np.ndarray:
+    return np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=np.float64)
 
-    Its prediction at zero length difference is one constant for every row, so AlpacaEval's
-    `lc_standard_error` (the SEM of the predictions) would be 0 by construction and is reported as NaN:
-    it would say nothing about sampling uncertainty."""
+
+def _delta_method_se(design: np.ndarray, target: np.ndarray, coefficients: np.ndarray, at: np.ndarray) -> float:
+    """Standard error (percent) of the GLM's predicted preference at the row `at`: the delta method
+    on a sandwich (heteroskedasticity-robust) covariance of the coefficients, which stays right for
+    AlpacaEval's soft labels (a preference in [0, 1] is not a Bernoulli draw):
+    cov = A^-1 B A^-1 with A = sum p(1-p) x x', B = sum (y-p)^2 x x'; se = p0 (1-p0) sqrt(at' cov at)."""
+    predicted = 1 / (1 + np.exp(-design @ coefficients))
+    bread = np.linalg.pinv((design * (predicted * (1 - predicted))[:, None]).T @ design)
+    meat = (design * ((target - predicted) ** 2)[:, None]).T @ design
+    p0 = float(1 / (1 + np.exp(-at @ coefficients)))
+    variance = float(at @ bread @ meat @ bread @ at)
+    return 100 * p0 * (1 - p0) * math.sqrt(variance) if variance >= 0 else math.nan
+
+
+def minimal_glm_fit(target: np.ndarray, baseline: np.ndarray, model: np.ndarray) -> tuple[float, float]:
+    """(LC win rate, its standard error), percent: alpaca-eval's minimal GLM fit on rows with known
+    lengths (`target`: preferences on [0, 1], NaN where invalid), with no withholding rule applied."""
     import sklearn
 
     with _quiet_libraries():
         from alpaca_eval.metrics.glm_winrate import GLM_INFO, fit_LogisticRegressionCV, make_dmatrix_for_model
 
-    target = preference_unit(preferences)
-    base = np.asarray(
-        list(baseline_lengths) if not isinstance(baseline_lengths, np.ndarray) else baseline_lengths, dtype=np.float64
-    )
-    model = np.asarray(list(model_lengths) if not isinstance(model_lengths, np.ndarray) else model_lengths, dtype=np.float64)
-    if not (target.shape == base.shape == model.shape):
-        raise ValueError("preferences, baseline_lengths and model_lengths must have the same length")
-    known = ~np.isnan(base) & ~np.isnan(model)
-    target, base, model = target[known], base[known], model[known]
-    result: LengthControlled = {
-        "length_controlled_winrate": math.nan,
-        "lc_standard_error": math.nan,
-        "lc_variant": VARIANT_MINIMAL,
-    }
-    if np.count_nonzero(~np.isnan(target)) < _MIN_ROWS:
-        return result
     info = GLM_INFO[VARIANT_MINIMAL]
-    train = pd.DataFrame({"preference": target, "std_delta_len": _standardised_delta(base, model), "not_gamed_baseline": True})
+    train = pd.DataFrame(
+        {"preference": target, "std_delta_len": _standardised_delta(baseline, model), "not_gamed_baseline": True}
+    )
     test = pd.DataFrame({"not_gamed_baseline": True, "std_delta_len": 0.0}, index=train.index)
     x_train, x_test = make_dmatrix_for_model(train, test, formula=info["formula"])
     x_train = x_train[x_train["preference"].notna()]
     with sklearn.config_context(), _quiet_libraries():  # alpaca-eval sets metadata routing globally; keep it local
         glm = fit_LogisticRegressionCV(x_train, "preference", is_ytrue_proba=True, **info["kwargs"])
-    result["length_controlled_winrate"] = float(glm.predict_proba(x_test)[:, 1].mean() * 100)
+    design = x_train.drop(columns=["preference"])
+    at = x_test[design.columns].to_numpy(dtype=np.float64)[0]  # every test row is the same: zero length difference
+    se = _delta_method_se(design.to_numpy(dtype=np.float64), x_train["preference"].to_numpy(dtype=np.float64), glm.coef_[0], at)
+    return float(glm.predict_proba(x_test)[:, 1].mean() * 100), se
+
+
+def minimal_glm_winrate(
+    preferences: Iterable[Any] | np.ndarray,
+    baseline_lengths: Iterable[float] | np.ndarray,
+    model_lengths: Iterable[float] | np.ndarray,
+) -> LengthControlled:
+    """Length-controlled win rate (percent) from alpaca-eval's GLM without instruction difficulty, with
+    its delta-method standard error; withheld (NaN, with the reason) where `withheld_reason` says so.
+
+    Rows with an unknown length take no part; rows with an invalid preference take no part in the fit
+    (they still count in the length standardisation, as in alpaca-eval)."""
+    target = preference_unit(preferences)
+    base, model = _lengths(baseline_lengths), _lengths(model_lengths)
+    if not (target.shape == base.shape == model.shape):
+        raise ValueError("preferences, baseline_lengths and model_lengths must have the same length")
+    known = ~np.isnan(base) & ~np.isnan(model)
+    target, base, model = target[known], base[known], model[known]
+    judged = ~np.isnan(target)
+    result: LengthControlled = {
+        "length_controlled_winrate": math.nan,
+        "lc_standard_error": math.nan,
+        "lc_variant": VARIANT_MINIMAL,
+        "lc_withheld": withheld_reason(base[judged], model[judged]),
+    }
+    if result["lc_withheld"] is None:
+        result["length_controlled_winrate"], result["lc_standard_error"] = minimal_glm_fit(target, base, model)
     return result
 
 
 def alpaca_eval_v1_winrate(annotations: pd.DataFrame) -> LengthControlled:
     """`length_controlled_v1` through alpaca-eval's own function; needs its hub file cached and the
-    rows to be AlpacaEval's 805 instructions in order (difficulty is looked up by position)."""
+    rows to be AlpacaEval's 805 instructions in order (difficulty is looked up by position). Its
+    figures are alpaca-eval's, standard error included, and never withheld: v1 fits the length term
+    jointly with AlpacaEval's two gamed baselines (the same instructions answered far shorter and far
+    longer), so its value at equal length is anchored by pairs on both sides whatever the model's lengths."""
     import sklearn
 
     with _quiet_libraries():
@@ -159,6 +240,7 @@ def alpaca_eval_v1_winrate(annotations: pd.DataFrame) -> LengthControlled:
         "length_controlled_winrate": float(metrics["length_controlled_winrate"]),
         "lc_standard_error": float(metrics["lc_standard_error"]),
         "lc_variant": VARIANT_V1,
+        "lc_withheld": None,
     }
 
 
@@ -192,3 +274,29 @@ def length_controlled_from_annotations(annotations: pd.DataFrame, variant: str =
         annotations["output_1"].fillna("").astype(str).str.len().to_numpy(dtype=np.float64),
         annotations["output_2"].fillna("").astype(str).str.len().to_numpy(dtype=np.float64),
     )
+
+
+def describe(result: dict[str, Any]) -> str:
+    """One line for people: "length-controlled 41.3% ± 3.1 (alpaca_eval GLM, length_controlled_minimal)",
+    or "withheld: REASON (...)" — never a number the rule withheld."""
+    variant = variant_name(str(result.get("lc_variant") or ""))
+    if result.get("lc_withheld"):
+        return f"length-controlled win rate withheld: {result['lc_withheld']} ({variant})"
+    value = result.get("length_controlled_winrate")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "length-controlled win rate: not computed"
+    return (
+        f"length-controlled {format_figure(value, 2)}% ± {format_figure(result.get('lc_standard_error'), 2)} "
+        f"(standard error; {variant})"
+    )
+
+
+def cell(result: dict[str, Any], digits: int = 2) -> str:
+    """The figure for a table cell: "41.30 ± 3.10", "withheld" (its reason goes beside the table),
+    or "-" where it was not computed."""
+    if result.get("lc_withheld"):
+        return "withheld"
+    value = result.get("length_controlled_winrate")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{format_figure(value, digits)} ± {format_figure(result.get('lc_standard_error'), digits)}"

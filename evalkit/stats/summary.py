@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from evalkit.ordering import natural_sorted
 from evalkit.stats.bootstrap import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
@@ -26,7 +27,7 @@ from evalkit.stats.bootstrap import (
     ratio_of_sums,
     resampled_sums,
 )
-from evalkit.stats.length_controlled import VARIANT_MINIMAL, minimal_glm_winrate
+from evalkit.stats.length_controlled import LC_FIELDS, minimal_glm_winrate
 from evalkit.stats.lima import LIKERT_SCALE, score_distribution, win_tie_loss
 from evalkit.stats.winrate import alpaca_winrate, preference_unit, preferences_from_outcomes
 from evalkit.vocabulary import count_reasons
@@ -52,8 +53,7 @@ PAIRWISE_COLUMNS: tuple[str, ...] = (
     "n_wins_base",
     "n_draws",
     "n_total",
-    "length_controlled_winrate",
-    "lc_variant",
+    *LC_FIELDS,
     "avg_model_len",
 )
 LIKERT_COLUMNS: tuple[str, ...] = (
@@ -99,7 +99,8 @@ def invalid_reasons(table: pd.DataFrame, rows_index: np.ndarray) -> dict[str, in
 
 
 def group_rows(table: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, list[tuple[dict[str, object], np.ndarray]]]:
-    """Group code of every row (0..g-1, in sorted key order) and, per group, its key values and rows."""
+    """Group code of every row (0..g-1, in sorted key order) and, per group, its key values and rows.
+    (The summaries list their rows in natural order afterwards: epoch-2 before epoch-10.)"""
     if not keys or table.empty:
         groups = np.zeros(len(table), dtype=np.int64)
         return groups, ([({}, np.arange(len(table)))] if len(table) else [])
@@ -147,7 +148,8 @@ def summarize_pairwise(
 ) -> pd.DataFrame:
     """One row per (judge, model, baseline): LIMA's win/tie/loss %, AlpacaEval's seven fields, a
     bootstrap interval of the win rate, and the length-controlled win rate (minimal GLM: a run's
-    prompts need not be AlpacaEval's, so instruction difficulty is not available).
+    prompts need not be AlpacaEval's, so instruction difficulty is not available) with its standard
+    error, variant, and the reason it is withheld when it is (evalkit.stats.length_controlled).
 
     Percentages are of valid rows; `n` valid rows, `n_invalid` rows whose judgment is invalid, and
     `invalid_reasons` those by reason ({"unparseable reply": 3, "prompt too long": 1})."""
@@ -175,20 +177,20 @@ def summarize_pairwise(
         lengths = model_lengths[rows_index] if model_lengths is not None else np.array([np.nan])
         row["avg_model_len"] = float(np.nanmean(lengths)) if not np.isnan(lengths).all() else math.nan
         rows.append(row)
-    return pd.DataFrame(rows)[columns]
+    return natural_sorted(pd.DataFrame(rows)[columns], keys)
 
 
 def _length_controlled(
     table: pd.DataFrame, rows_index: np.ndarray, preferences: np.ndarray, enabled: bool
-) -> dict[str, float | str]:
+) -> dict[str, float | str | None]:
     if not enabled or not {"model_len", "baseline_len"} <= set(table.columns):
-        return {"length_controlled_winrate": math.nan, "lc_variant": ""}
+        return {"length_controlled_winrate": math.nan, "lc_standard_error": math.nan, "lc_variant": "", "lc_withheld": None}
     result = minimal_glm_winrate(
         preferences,
         table["baseline_len"].to_numpy(dtype=np.float64, na_value=np.nan)[rows_index],
         table["model_len"].to_numpy(dtype=np.float64, na_value=np.nan)[rows_index],
     )
-    return {"length_controlled_winrate": result["length_controlled_winrate"], "lc_variant": VARIANT_MINIMAL}
+    return {field: result[field] for field in LC_FIELDS}  # type: ignore[literal-required]  # LC_FIELDS are its keys
 
 
 def likert_scores(table: pd.DataFrame) -> np.ndarray:
@@ -252,4 +254,4 @@ def summarize_likert(
         for point, share in score_distribution(group_scores).items():
             row[f"pct_score_{point}"] = share * 100
         rows.append(row)
-    return pd.DataFrame(rows)[columns]
+    return natural_sorted(pd.DataFrame(rows)[columns], keys)

@@ -4,7 +4,8 @@ A batch pairs a model with a baseline on one prompt set. Each item's "Answer A /
 drawn once, at creation, so every annotator of an item sees the same screen and their labels can be
 compared with each other and with the judges. Labels are insert-only: an annotator labels an item at
 most once, never edits, and nobody can overwrite someone else's label. Each item takes at most
-`per_item` (K) labels, so K annotators see the same items and agreement can be measured.
+`per_item` (K) labels, so K annotators see the same items and agreement can be measured; the cap holds
+under concurrent labelling (label_writes.py). Each label records its source.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from evalkit.hashing import sha256_text
 from evalkit.records import context_of
 from evalkit.store import schema as t
 from evalkit.store.generation_sets import choose_decoding
+from evalkit.store.label_writes import PAIRWISE, NewLabel, check_annotator, source_column, write_labels
 from evalkit.store.store import Store
 
 LABELS: tuple[str, ...] = ("A", "B", "tie")
@@ -198,23 +200,14 @@ def next_item(store: Store, batch: int, annotator: str) -> AnnotationItem | None
     )
 
 
-def add_label(store: Store, annotator: str, item_id: int, label: str) -> bool:
-    """Store one label; False (nothing written) when this annotator already labelled the item or it
-    already has its K labels. Existing labels are never updated, whoever asks."""
-    annotator = annotator.strip()
-    if not annotator:
-        raise EvalkitError("an annotator name is required")
+def add_label(store: Store, annotator: str, item_id: int, label: str, *, source: str) -> bool:
+    """Store one label with where it came from (`source`, e.g. the invitation's "invitation:ID"); False
+    (nothing written) when this annotator already labelled the item or it already has its K labels, also
+    when others label it at the same moment (label_writes.py). Existing labels are never updated."""
+    annotator = check_annotator(annotator)
     if label not in LABELS:
         raise EvalkitError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
-    i, h, b = t.annotation_items, t.human_labels, t.annotation_batches
-    with store.engine.begin() as conn:
-        per_item = conn.execute(select(b.c.per_item).join(i, i.c.batch_id == b.c.id).where(i.c.id == item_id)).scalar()
-        if per_item is None:
-            raise EvalkitError(f"annotation item {item_id} does not exist")
-        taken = conn.execute(select(func.count()).where(h.c.item_id == item_id)).scalar_one()
-        if taken >= per_item:
-            return False
-        return store._insert_ignore(conn, h, [{"annotator": annotator, "item_id": item_id, "label": label}]) == 1
+    return write_labels(store, PAIRWISE, [NewLabel(annotator, item_id, label, source)]) == 1
 
 
 def progress(store: Store, batch: int, annotator: str) -> tuple[int, int]:
@@ -231,8 +224,9 @@ def progress(store: Store, batch: int, annotator: str) -> tuple[int, int]:
 
 
 def labels(store: Store, batch: int | None = None) -> pd.DataFrame:
-    """Every human label with its item: batch, prompt, the model's (a) and baseline's (b) generations and
-    their decodings (`decoding_a`, `decoding_b`: decoding hashes), the shown order and the batch's models."""
+    """Every human label with its source and item: batch, prompt, the model's (a) and baseline's (b)
+    generations and their decodings (`decoding_a`, `decoding_b`: decoding hashes), the shown order and
+    the batch's models."""
     h, i, b = t.human_labels, t.annotation_items, t.annotation_batches
     ga, gb = t.generations.alias("ga"), t.generations.alias("gb")
     query = (
@@ -242,6 +236,7 @@ def labels(store: Store, batch: int | None = None) -> pd.DataFrame:
             h.c.item_id,
             h.c.label,
             h.c.created_at,
+            source_column(store, h),
             i.c.batch_id,
             i.c.prompt_hash,
             i.c.generation_a,

@@ -22,6 +22,7 @@ from sqlalchemy import insert, select, update
 
 from evalkit.errors import EvalkitError
 from evalkit.store import schema as t
+from evalkit.store.label_writes import check_annotator
 from evalkit.store.store import Store
 
 BatchKind = Literal["pairwise", "absolute"]
@@ -41,6 +42,11 @@ class Invitation:
     kind: BatchKind
     batch_id: int
     expires_at: dt.datetime
+
+    @property
+    def label_source(self) -> str:
+        """What a label given through this invitation records as its source."""
+        return f"invitation:{self.id}"
 
 
 def token_hash(token: str) -> str:
@@ -80,9 +86,9 @@ def annotate_link(base_url: str, token: str) -> str:
 
 def invite(store: Store, batch_name: str, annotator: str, expires_in: dt.timedelta, base_url: str = DEFAULT_BASE_URL) -> str:
     """Store a new invitation and return its link. The token exists only in the returned link."""
-    annotator = annotator.strip()
-    if not annotator:
+    if not annotator.strip():
         raise EvalkitError("--annotator must name the person invited")
+    annotator = check_annotator(annotator, "--annotator")  # their labels will carry this name: it must fit
     if not base_url.startswith(("http://", "https://")):
         raise EvalkitError(f"--base-url must start with http:// or https://, got {base_url!r}")
     find_batch(store, batch_name)
@@ -133,6 +139,14 @@ def check(store: Store, token: str | None) -> Invitation | None:
     except EvalkitError:
         return None
     return Invitation(int(row["id"]), row["annotator"], row["batch_name"], kind, batch, _utc(row["expires_at"]))
+
+
+def invited_names(store: Store) -> dict[str, str]:
+    """Every name ever invited to any batch (live, expired or revoked), casefolded -> as invited: the
+    people whose labels come through links, so an import must not write under their names unasked."""
+    with store.engine.connect() as conn:
+        names = conn.execute(select(t.annotation_invitations.c.annotator).distinct()).scalars().all()
+    return {name.strip().casefold(): name for name in names}
 
 
 def invitations(store: Store, batch_name: str | None = None) -> pd.DataFrame:

@@ -3,17 +3,22 @@
 - `alpaca_eval`: AlpacaEval's cross-annotations (one row per label: instruction, output_1, output_2,
   generator_1/2, preference 1 = output_1 better, 2 = output_2 better, 1.5 = tie, annotator_index),
   which alpaca-eval's `analyze.Analyzer` reads as `gold_crossannotations`. output_1 is the answer shown
-  as "Answer A", so a label and its row say the same thing. Pairwise batches only.
+  as "Answer A", so a label and its row say the same thing. Rows also carry the label's `source`.
+  Pairwise batches only.
 - `labels`: evalkit's rater-label JSONL (`item`, `rater`, `label`), the format `evalkit agreement
   --labels` reads; `item` is "BATCH#POSITION", stable across stores that hold the same batch.
 
 Import is idempotent: labels are insert-only with one label per (annotator, item), so reading a file
-twice adds nothing the second time.
+twice adds nothing the second time. It is all or nothing: every row is checked, then all are written in
+one transaction. Imported labels record "import:FILE" as their source, and a file's rater never becomes
+an invited annotator's name unless the admin says so (`--as-annotator`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,12 +28,48 @@ from evalkit.errors import EvalkitError
 from evalkit.store import annotations as pairwise
 from evalkit.store import ratings
 from evalkit.store import schema as t
-from evalkit.store.invitations import find_batch
+from evalkit.store.invitations import find_batch, invited_names
+from evalkit.store.label_writes import ABSOLUTE, PAIRWISE, NewLabel, check_annotator, write_labels
 from evalkit.store.store import Store
 
 FORMATS = ("alpaca_eval", "labels")
 PREFERENCE = {"A": 1.0, "B": 2.0, "tie": 1.5}
 LABEL_OF_PREFERENCE = {value: label for label, value in PREFERENCE.items()}
+
+
+@dataclass(frozen=True)
+class LabelFile:
+    """The rows of a labels file, each with its place in the file for messages ("4": line 4 of a JSONL
+    file; "1, row 3": row 3 of a JSON list, starting on line 1)."""
+
+    path: str  # as the user named it: shown in messages, never stored
+    rows: list[dict[str, Any]]
+    places: list[str]
+
+    @classmethod
+    def of(cls, path: str, rows: list[dict[str, Any]]) -> LabelFile:
+        """Rows not read from a file: each named by its row number."""
+        return cls(path, rows, [f"row {number}" for number in range(1, len(rows) + 1)])
+
+    def where(self, index: int) -> str:
+        return f"{self.path}:{self.places[index]}"
+
+    @property
+    def source(self) -> str:
+        """What its labels record as their source: the file's name without its folder, which can name a
+        person's home or a private share, and would travel with the store and every export."""
+        name = Path(self.path).name.encode("utf-8", "replace").decode("utf-8")  # an undecodable byte becomes "?"
+        return f"import:{name}"
+
+
+@dataclass(frozen=True)
+class FileLabel:
+    """One row of a file, checked against the batch: still under the file's rater name."""
+
+    where: str
+    rater: str
+    item: int
+    label: str
 
 
 @dataclass(frozen=True)
@@ -93,7 +134,7 @@ def export_labels(store: Store, batch_name: str, fmt: str) -> list[dict[str, Any
     items = _pairwise_items(store, batch).set_index("item_id")
     annotators = {name: index for index, name in enumerate(dict.fromkeys(stored["annotator"]))}
     rows = []
-    for item_id, annotator, label in zip(stored["item_id"], stored["annotator"], stored["label"]):
+    for item_id, annotator, label, source in zip(stored["item_id"], stored["annotator"], stored["label"], stored["source"]):
         item = items.loc[item_id]
         rows.append(
             {
@@ -106,62 +147,118 @@ def export_labels(store: Store, batch_name: str, fmt: str) -> list[dict[str, Any
                 "annotator_index": annotators[annotator],
                 "annotator": annotator,
                 "dataset": batch_name,
+                "source": source if isinstance(source, str) else None,  # null: stored before sources were recorded
             }
         )
     return rows
 
 
-def _labels_rows(store: Store, batch_name: str, kind: str, batch: int, rows: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+def _shown(value: Any) -> str:
+    """A value from a file, short, for a message; a list or object only by kind (it may nest deeply)."""
+    if value is None or isinstance(value, (str, int, float)):
+        return json.dumps(value, ensure_ascii=False)[:60]
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _text(row: dict[str, Any], key: str, where: str) -> str:
+    if not isinstance(row[key], str):
+        raise EvalkitError(f"{where}: {key} must be text, got {_shown(row[key])}")
+    return row[key]
+
+
+def _rater(value: Any, where: str) -> str:
+    """A rater name from a file: text, or a number (written as text, as `evalkit agreement` reads it)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise EvalkitError(f"{where}: the rater must be a name, got {_shown(value)}")
+    return str(value)
+
+
+def _labels_rows(store: Store, file: LabelFile, batch_name: str, kind: str, batch: int) -> list[FileLabel]:
     by_position = {int(p): int(i) for i, p in _positions(store, kind, batch).items()}
     out = []
-    for number, row in enumerate(rows, start=1):
+    for index, row in enumerate(file.rows):
+        where = file.where(index)
         if not {"item", "rater", "label"} <= set(row):
-            raise EvalkitError(f"labels row {number} lacks item, rater or label; each row needs all three")
-        name, _, position = str(row["item"]).rpartition("#")
-        if name != batch_name or not position.isdigit() or int(position) not in by_position:
-            raise EvalkitError(f"labels row {number}: item {row['item']!r} is not an item of batch {batch_name!r}")
-        out.append((str(row["rater"]), by_position[int(position)], str(row["label"])))
+            raise EvalkitError(f"{where}: lacks item, rater or label; each row needs all three")
+        name, _, position = _text(row, "item", where).rpartition("#")
+        if name != batch_name or not (position.isascii() and position.isdigit()) or int(position) not in by_position:
+            raise EvalkitError(f"{where}: item {_shown(row['item'])} is not an item of batch {batch_name!r}")
+        out.append(FileLabel(where, _rater(row["rater"], where), by_position[int(position)], _text(row, "label", where)))
     return out
 
 
-def _alpaca_rows(store: Store, batch: int, rows: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+def _preference_label(value: Any, where: str) -> str:
+    """AlpacaEval's preference (1, 1.5, 2; numbers only) as the label shown: A, tie, B."""
+    label = None if isinstance(value, bool) or not isinstance(value, (int, float)) else LABEL_OF_PREFERENCE.get(float(value))
+    if label is None:
+        raise EvalkitError(f"{where}: preference must be 1, 1.5 or 2, got {_shown(value)}")
+    return label
+
+
+def _alpaca_rows(store: Store, file: LabelFile, batch: int) -> list[FileLabel]:
     """Rows matched to items by their texts; a row with output_1 and output_2 swapped is flipped."""
     items = _pairwise_items(store, batch)
     shown = {(r.instruction, r.output_1, r.output_2): (int(r.item_id), False) for r in items.itertuples()}
     shown.update({(r.instruction, r.output_2, r.output_1): (int(r.item_id), True) for r in items.itertuples()})
     out = []
-    for number, row in enumerate(rows, start=1):
-        found = shown.get((row.get("instruction"), row.get("output_1"), row.get("output_2")))
+    for index, row in enumerate(file.rows):
+        where = file.where(index)
+        key = (row.get("instruction"), row.get("output_1"), row.get("output_2"))
+        found = shown.get(key) if all(isinstance(text, str) for text in key) else None
         if found is None:
-            raise EvalkitError(f"alpaca_eval row {number} matches no item of the batch (instruction, output_1, output_2 differ)")
-        label = LABEL_OF_PREFERENCE.get(float(row.get("preference", float("nan"))))
-        if label is None:
-            raise EvalkitError(f"alpaca_eval row {number}: preference must be 1, 1.5 or 2, got {row.get('preference')!r}")
+            raise EvalkitError(f"{where}: matches no item of the batch (instruction, output_1, output_2 differ)")
+        label = _preference_label(row.get("preference"), where)
         if found[1]:
             label = {"A": "B", "B": "A", "tie": "tie"}[label]
-        annotator = row.get("annotator") or f"annotator_{row.get('annotator_index', 0)}"
-        out.append((str(annotator), found[0], label))
+        if row.get("annotator"):
+            rater = _rater(row["annotator"], where)
+        else:
+            rater = f"annotator_{_rater(row.get('annotator_index', 0), where)}"
+        out.append(FileLabel(where, rater, found[0], label))
     return out
 
 
-def import_labels(store: Store, batch_name: str, fmt: str, rows: list[dict[str, Any]]) -> ImportResult:
-    """Add the file's labels to the batch; every row is checked before anything is written."""
+def _attributed(store: Store, file: LabelFile, parsed: list[FileLabel], as_annotator: str | None) -> list[NewLabel]:
+    """Who each label is stored under, and its source. Without --as-annotator a row is stored under its
+    own rater, never under the name of someone invited to annotate (their labels come through their
+    link); --as-annotator NAME stores a one-rater file's rows under NAME, saying so in the source."""
+    if as_annotator is None:
+        invited = invited_names(store)
+        labels = []
+        for row in parsed:
+            name = check_annotator(row.rater, row.where)
+            if name.casefold() in invited:
+                raise EvalkitError(
+                    f"{row.where}: rater {name!r} is an invited annotator, whose labels come only through their link; "
+                    f"to import a file of their labels, pass --as-annotator {invited[name.casefold()]!r}"
+                )
+            labels.append(NewLabel(name, row.item, row.label, file.source))
+        return labels
+    name = check_annotator(as_annotator, "--as-annotator")
+    raters = list(dict.fromkeys(row.rater for row in parsed))
+    if len(raters) > 1:
+        shown = ", ".join(repr(r) for r in raters[:3]) + (", ..." if len(raters) > 3 else "")
+        raise EvalkitError(
+            f"{file.path} holds the labels of {len(raters)} raters ({shown}); --as-annotator stores one rater's "
+            "file under one name: split the file by rater"
+        )
+    source = f"{file.source} (--as-annotator; the file's rater: {raters[0]!r})" if raters else file.source
+    return [NewLabel(name, row.item, row.label, source) for row in parsed]
+
+
+def import_labels(store: Store, batch_name: str, fmt: str, file: LabelFile, as_annotator: str | None = None) -> ImportResult:
+    """Add the file's labels to the batch: every row is checked first, then all are written in one
+    transaction, so a bad row (or a failing database) leaves the store as it was."""
     if fmt not in FORMATS:
         raise EvalkitError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     kind, batch = find_batch(store, batch_name)
     if fmt == "alpaca_eval" and kind != "pairwise":
         raise EvalkitError(f"batch {batch_name!r} holds absolute ratings; import them with --format labels")
-    parsed = _alpaca_rows(store, batch, rows) if fmt == "alpaca_eval" else _labels_rows(store, batch_name, kind, batch, rows)
+    parsed = _alpaca_rows(store, file, batch) if fmt == "alpaca_eval" else _labels_rows(store, file, batch_name, kind, batch)
     allowed = pairwise.LABELS if kind == "pairwise" else tuple(ratings.RATINGS)
-    bad = next((label for _, _, label in parsed if label not in allowed), None)
+    bad = next((row for row in parsed if row.label not in allowed), None)
     if bad is not None:
-        raise EvalkitError(f"label {bad!r} does not fit batch {batch_name!r}; use one of {', '.join(allowed)}")
-    added = 0
-    for annotator, item, label in parsed:
-        stored = (
-            pairwise.add_label(store, annotator, item, label)
-            if kind == "pairwise"
-            else ratings.add_rating(store, annotator, item, label, batch=batch)
-        )
-        added += int(stored)
-    return ImportResult(added, len(parsed) - added)
+        raise EvalkitError(f"{bad.where}: label {bad.label!r} does not fit batch {batch_name!r}; use one of {', '.join(allowed)}")
+    labels = _attributed(store, file, parsed, as_annotator)
+    added = write_labels(store, PAIRWISE if kind == "pairwise" else ABSOLUTE, labels, batch=batch)
+    return ImportResult(added, len(labels) - added)

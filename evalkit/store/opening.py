@@ -16,10 +16,14 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from evalkit.errors import EvalkitError
+from evalkit.redaction import redact_url
+from evalkit.store.readonly import cannot_read, connect_read_only
 
 # Tables whose rows are only bookkeeping a command writes before its real work (the schema stamp, the
-# prompt set, the model's name): a new store holding nothing else can be removed after a failure.
-BOOKKEEPING_TABLES = frozenset({"meta", "prompts", "prompt_sets", "prompt_set_items", "models"})
+# prompt set, the model's name, the record of the invocation and its judges' specs): a new store holding
+# nothing else can be removed after a failure. (Leaving `runs` out once kept the store of a `run` whose
+# --baseline was a typo: its run record counted as work.)
+BOOKKEEPING_TABLES = frozenset({"meta", "prompts", "prompt_sets", "prompt_set_items", "models", "runs", "judge_specs"})
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 # The extra that installs each dialect's default driver (SQLAlchemy names the module it could not import).
@@ -29,20 +33,12 @@ DRIVER_HINTS = {
 }
 
 
-def redact_url(url: str) -> str:
-    """A database URL without its password, safe for error messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
-
-
 def parse_url(url: str) -> URL:
     try:
         return make_url(url)
     except ArgumentError:
         raise EvalkitError(
-            f"--db {url!r} is not a database URL; use e.g. sqlite:///evalkit.db or postgresql+psycopg://HOST/DB"
+            f"--db {redact_url(url)!r} is not a database URL; use e.g. sqlite:///evalkit.db or postgresql+psycopg://HOST/DB"
         ) from None
 
 
@@ -56,12 +52,14 @@ def sqlite_path(parsed: URL) -> Path | None:
 def sqlite_tables(path: Path) -> list[str]:
     """Table names of an existing SQLite file, read without creating or changing anything."""
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = connect_read_only(path)
         try:
             return [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         finally:
             connection.close()
     except sqlite3.DatabaseError as exc:
+        if cannot_read(exc):  # permissions or media, not the file's content: say so, not "not a store"
+            raise EvalkitError(f"{path} cannot be read here ({exc}); check its permissions") from None
         raise EvalkitError(f"{path} is not an evalkit store ({exc}); pass another --db") from None
 
 
@@ -122,7 +120,7 @@ def forget_created_stores() -> None:
 
 def _holds_work(path: Path) -> bool:
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        connection = connect_read_only(path)
     except sqlite3.Error:
         return True
     try:

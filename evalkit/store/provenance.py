@@ -14,7 +14,9 @@ from sqlalchemy import select, update
 
 from evalkit import __version__
 from evalkit.errors import EvalkitError
+from evalkit.redaction import redact_values
 from evalkit.store import schema as t
+from evalkit.store.run_states import record_process
 from evalkit.store.store import Store
 
 
@@ -68,12 +70,19 @@ def start_run(store: Store, command: str, config: dict[str, Any]) -> int:
     with store.engine.begin() as conn:
         result = conn.execute(
             t.runs.insert().values(
-                command=command, evalkit_version=__version__, git_revision=git_revision(), config=config, status="running"
+                command=command,
+                evalkit_version=__version__,
+                git_revision=git_revision(),
+                config=redact_values(config),  # a path or name given as a URL must not store its credentials
+                status="running",
             )
         )
-        return int(result.inserted_primary_key[0])  # type: ignore[index]  # an insert always has one
+        run_id = int(result.inserted_primary_key[0])  # type: ignore[index]  # an insert always has one
+        record_process(conn, run_id)  # so a reader can tell a SIGKILLed run (which records no end) from a live one
+        return run_id
 
 
 def finish_run(store: Store, run_id: int, status: str) -> None:
+    """The run's end: "finished", "failed" or "interrupted" (Ctrl-C, SIGTERM), with its time."""
     with store.engine.begin() as conn:
         conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(status=status, finished_at=datetime.now(timezone.utc)))

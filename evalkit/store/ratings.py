@@ -8,7 +8,6 @@ at most `per_item` (K) labels, as in the pairwise batches (annotations.py).
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from evalkit.records import context_of
 from evalkit.store import schema as t
 from evalkit.store.annotations import open_items
 from evalkit.store.generation_sets import choose_decoding
+from evalkit.store.label_writes import ABSOLUTE, NewLabel, check_annotator, source_column, write_labels
 from evalkit.store.store import Store
 
 # LIMA section 4 (Figure 3), in the order the bar stacks them.
@@ -120,23 +120,14 @@ def next_rating_item(store: Store, batch: int, annotator: str) -> RatingItem | N
     return None if row is None else RatingItem(int(row[0]), int(row[1]), row[2], row[3], context_of(list(row[4])))
 
 
-def add_rating(store: Store, annotator: str, item_id: int, label: str, batch: int | None = None) -> bool:
-    """Store one rating; False (nothing written) when this annotator already rated the item or it has
-    its K ratings. With `batch`, an item of another batch is refused (an invitation covers one batch)."""
-    annotator = annotator.strip()
-    if not annotator:
-        raise EvalkitError("an annotator name is required")
+def add_rating(store: Store, annotator: str, item_id: int, label: str, batch: int | None = None, *, source: str) -> bool:
+    """Store one rating with its source; False (nothing written) when this annotator already rated the
+    item or it has its K ratings. With `batch`, an item of another batch is refused (an invitation
+    covers one batch)."""
+    annotator = check_annotator(annotator)
     if label not in RATINGS:
         raise EvalkitError(f"rating must be one of {', '.join(RATINGS)}, got {label!r}")
-    i, h, b = t.rating_items, t.rating_labels, t.rating_batches
-    with store.engine.begin() as conn:
-        found = conn.execute(select(b.c.per_item, i.c.batch_id).join(i, i.c.batch_id == b.c.id).where(i.c.id == item_id)).first()
-        if found is None or (batch is not None and int(found[1]) != batch):
-            raise EvalkitError(f"rating item {item_id} does not exist in this batch")
-        if conn.execute(select(func.count()).where(h.c.item_id == item_id)).scalar_one() >= found[0]:
-            return False
-        row = {"annotator": annotator, "item_id": item_id, "label": label, "created_at": dt.datetime.now(dt.timezone.utc)}
-        return store._insert_ignore(conn, h, [row]) == 1
+    return write_labels(store, ABSOLUTE, [NewLabel(annotator, item_id, label, source)], batch=batch) == 1
 
 
 def rating_progress(store: Store, batch: int, annotator: str) -> tuple[int, int]:
@@ -174,7 +165,7 @@ def rating_batches(store: Store) -> pd.DataFrame:
 
 
 def ratings(store: Store, batch: int | None = None) -> pd.DataFrame:
-    """Every human rating with its item: batch, prompt, model, generation."""
+    """Every human rating with its source and item: batch, prompt, model, generation."""
     h, i, m = t.rating_labels, t.rating_items, t.models
     query = (
         select(
@@ -183,6 +174,7 @@ def ratings(store: Store, batch: int | None = None) -> pd.DataFrame:
             h.c.item_id,
             h.c.label,
             h.c.created_at,
+            source_column(store, h),
             i.c.batch_id,
             i.c.prompt_hash,
             i.c.model_id,

@@ -1,13 +1,14 @@
 """Table definitions. Portable SQLAlchemy Core only: the same schema runs on SQLite and Postgres.
 
-Bump SCHEMA_VERSION whenever a table changes shape; `Store` refuses a database of another version
-instead of guessing.
+Bump SCHEMA_VERSION whenever a table changes shape, and add the step that upgrades the previous
+version in place to migrations.py; `Store` refuses a database of any other version instead of guessing.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     func,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: human_labels.source and rating_labels.source (label provenance)
 
 metadata = MetaData()
 
@@ -149,6 +150,9 @@ human_labels = Table(
     Column("item_id", Integer, nullable=False),
     Column("label", String(8), nullable=False),
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    # Where the label came from: "invitation:ID" (the Annotate page, through that invitation's link) or
+    # "import:FILE" (`evalkit annotate import`). NULL: stored before version 2 recorded provenance.
+    Column("source", Text),
     UniqueConstraint("annotator", "item_id", name="uq_human_label"),
 )
 
@@ -227,6 +231,18 @@ runs = Table(
     Column("finished_at", DateTime(timezone=True)),
 )
 
+# The process that runs each evaluating run (host, pid, and the pid's start time, so a reused pid is
+# not taken for it): a run whose process was SIGKILLed never records its end, and `stats runs` tells
+# it from a live one by this. A new table: older stores get it on their next open (create_all).
+run_processes = Table(
+    "run_processes",
+    metadata,
+    Column("run_id", Integer, ForeignKey("runs.id"), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("process_start", BigInteger),  # /proc/PID/stat's start time (clock ticks after boot); NULL off Linux
+)
+
 # `evalkit judge-quality --save NAME`: a judge-quality report (humans' ceiling + one entry per judge),
 # kept whole so the leaderboard's Judges page shows it as it was computed. A new table: older stores
 # get it on their next open (create_all), nothing else changes shape.
@@ -287,6 +303,7 @@ rating_labels = Table(
     Column("item_id", Integer, ForeignKey("rating_items.id"), nullable=False),
     Column("label", String(12), nullable=False),  # "fail" / "pass" / "excellent"
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    Column("source", Text),  # as human_labels.source
     UniqueConstraint("annotator", "item_id", name="uq_rating_label"),
 )
 Index("ix_rating_labels_item", rating_labels.c.item_id)

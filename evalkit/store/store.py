@@ -16,26 +16,36 @@ from sqlalchemy.sql import Select
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
 from evalkit.records import Decision, DecodingParams, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
+from evalkit.redaction import redact_url
+from evalkit.store import migrations
 from evalkit.store import schema as t
-from evalkit.store.opening import check_sqlite_file, make_engine, note_created, parse_url, redact_url, sqlite_path
+from evalkit.store.opening import check_sqlite_file, make_engine, note_created, parse_url, sqlite_path
+from evalkit.store.readonly import reader_engine
 
-__all__ = ["Store", "redact_url", "decoding_identity"]
+__all__ = ["Store", "decoding_identity"]
 
 
 MMAP_BYTES = 1 << 30  # address space only: pages are the OS cache's
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # The wait for a lock first: switching a new store to WAL takes one, and two jobs may open it at once.
     cursor.execute("PRAGMA busy_timeout=30000")
-    # WAL lets the leaderboard read while a run writes; NORMAL sync is durable across process kills.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     # Reads go through memory-mapped pages (shared with the OS cache, no extra memory): the
     # leaderboard's full read of ~500k judgments is ~25% faster than through read() calls.
     cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+    cursor.close()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_reader_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    # WAL lets the leaderboard read while a run writes; NORMAL sync is durable across process kills.
+    # (Writers only: setting the journal mode is a write, which a reader must not make.)
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -56,12 +66,14 @@ class Store:
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         self.read_only = read_only
+        self.schema_version = t.SCHEMA_VERSION
         parsed = parse_url(url)
         path = sqlite_path(parsed)
         is_new = check_sqlite_file(path, read_only) if path is not None else False
-        self.engine: Engine = make_engine(url, parsed)
+        # A reader's SQLite connections are read-only (on read-only media too); see evalkit.store.readonly.
+        self.engine: Engine = reader_engine(path) if read_only and path is not None else make_engine(url, parsed)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_reader_pragmas if read_only else _sqlite_pragmas)
         if is_new and path is not None:
             note_created(path, self.engine)
         try:
@@ -95,6 +107,8 @@ class Store:
                     pass
 
     def _check_schema_version(self) -> None:
+        """Stamp a new store; upgrade an older one in place (writers only: a reader reads it as it is,
+        see `has_label_sources`); refuse a newer or unknown version."""
         if self.read_only and not inspect(self.engine).has_table(t.meta.name):
             raise EvalkitError(f"{redact_url(self.url)} is not an evalkit store (no evalkit tables); pass another --db")
         with self.engine.begin() as conn:
@@ -103,11 +117,22 @@ class Store:
                 if self.read_only:
                     raise EvalkitError(f"{redact_url(self.url)} is not an evalkit store (no schema version); pass another --db")
                 self._insert_ignore(conn, t.meta, [{"key": "schema_version", "value": str(t.SCHEMA_VERSION)}])
-            elif int(row[0]) != t.SCHEMA_VERSION:
-                raise EvalkitError(
-                    f"database {redact_url(self.url)} has schema version {row[0]}, this evalkit needs "
-                    f"{t.SCHEMA_VERSION}; use a new --db"
-                )
+                return
+        version = int(row[0])
+        if version != t.SCHEMA_VERSION and not migrations.upgradable(version):
+            raise EvalkitError(
+                f"database {redact_url(self.url)} has schema version {version}, this evalkit needs "
+                f"{t.SCHEMA_VERSION}; use a new --db"
+            )
+        if version != t.SCHEMA_VERSION and not self.read_only:
+            migrations.upgrade(self.engine)
+            version = t.SCHEMA_VERSION
+        self.schema_version = version
+
+    @property
+    def has_label_sources(self) -> bool:
+        """False for a version-1 store opened read-only (not upgraded): its labels have no source column."""
+        return self.schema_version >= 2
 
     def _insert_ignore(self, conn: Any, table: Any, rows: Sequence[dict[str, Any]]) -> int:
         """Insert rows, skipping those that collide with a unique key (a re-run's finished work)."""

@@ -17,6 +17,7 @@ import streamlit as st
 from evalkit.leaderboard import rating_screen
 from evalkit.leaderboard.annotator_session import NEEDS_LINK, current_invitation, still_valid
 from evalkit.leaderboard.conversation_view import show_question
+from evalkit.leaderboard.plain_text import escape_markdown
 from evalkit.leaderboard.store_access import PageTimer, current_store
 from evalkit.store import annotations as annotation_store
 from evalkit.store.invitations import Invitation
@@ -39,7 +40,9 @@ st.title("Annotate")
 def _record(invitation: Invitation, item_id: int, label: str) -> None:
     """Button callback: runs before the rerun, so the next screen already shows the next item. The name
     comes from the invitation, checked again at the click (a link revoked meanwhile writes nothing)."""
-    stored = still_valid(store, invitation) and annotation_store.add_label(store, invitation.annotator, item_id, label)
+    stored = still_valid(store, invitation) and annotation_store.add_label(
+        store, invitation.annotator, item_id, label, source=invitation.label_source
+    )
     st.session_state["last_label"] = (item_id, label if stored else None)
 
 
@@ -48,7 +51,7 @@ if invitation is None:
     st.info(NEEDS_LINK, icon=":material/link:")
     timer.footer()
     st.stop()
-st.caption(f"Annotating as **{invitation.annotator}** (from your link)")
+st.caption(f"Annotating as **{escape_markdown(invitation.annotator)}** (from your link)")
 if invitation.kind == "absolute":
     rating_screen.show(store, invitation)
     timer.footer()

@@ -10,13 +10,15 @@ import streamlit as st
 
 from evalkit.leaderboard import charts, columns, data, filters, tables
 from evalkit.leaderboard.store_access import PageTimer
+from evalkit.ordering import natural_key
+from evalkit.rounding import format_figure
 
 timer = PageTimer()
 
 
-def _number(value: object, spec: str) -> str:
-    """A recorded number, formatted; the picker stores a missing one as null."""
-    return format(value, spec) if isinstance(value, (int, float)) else "—"
+def _number(value: object, digits: int, sign: bool = False) -> str:
+    """A recorded number, rounded as every surface rounds; the picker stores a missing one as null."""
+    return format_figure(value, digits, sign=sign, missing="—")
 
 
 DEFAULT_WINDOW = (5, 10)  # LIMA picks between epochs 5 and 10
@@ -28,7 +30,7 @@ snapshot = served.snapshot
 selection = filters.results_selection(snapshot)
 labels = filters.judge_labels(snapshot)
 
-runs = sorted(snapshot.models["run"].dropna().astype(str).unique())
+runs = sorted(snapshot.models["run"].dropna().astype(str).unique(), key=natural_key)
 if not runs:
     st.info(
         "No checkpoints with a training run in the store yet: `evalkit run --checkpoint ckpt/` records each "
@@ -75,7 +77,8 @@ if record is None:
 else:
     when = pd.to_datetime(record["created_at"]).strftime("%Y-%m-%d %H:%M") if pd.notna(record["created_at"]) else "?"
     left, middle, right = st.columns(3)
-    left.metric("Picked checkpoint", str(record["chosen_name"]))
+    tied = isinstance(evidence, dict) and evidence.get("decided") is False
+    left.metric("Picked checkpoint (tied)" if tied else "Picked checkpoint", str(record["chosen_name"]))
     middle.metric("Epoch", "—" if picked_epoch is None else picked_epoch)
     right.metric("Policy", str(record["policy"]))
     st.caption(f"Decided {when}" + (f" · {evidence['reason']}" if isinstance(evidence, dict) and evidence.get("reason") else ""))
@@ -84,13 +87,23 @@ else:
         level = significance.get("level", 0.95)
         st.markdown(
             f"**Best vs runner-up:** {significance.get('best')} − {significance.get('runner_up')} = "
-            f"{_number(significance.get('difference'), '+.1f')} win-rate points, {_number(level, '.0%')} interval "
-            f"[{_number(significance.get('ci_low'), '+.1f')}, {_number(significance.get('ci_high'), '+.1f')}], "
-            f"p = {_number(significance.get('p_value'), '.3f')} over {significance.get('n', '?')} prompts"
+            f"{_number(significance.get('difference'), 1, sign=True)} win-rate points, "
+            f"{_number(100 * level if isinstance(level, (int, float)) else None, 0)}% interval "
+            f"[{_number(significance.get('ci_low'), 1, sign=True)}, {_number(significance.get('ci_high'), 1, sign=True)}], "
+            f"p = {_number(significance.get('p_value'), 3)} over {significance.get('n', '?')} prompts"
+        )
+    if isinstance(evidence, dict) and evidence.get("decided") is False:
+        needed = evidence.get("prompts_to_separate")
+        st.warning(
+            "**Tied:** no checkpoint in the window is better on this evidence; the pick is the earliest epoch by "
+            "convention."
+            + (f" About {needed} prompts would separate best and runner-up at the observed difference." if needed else "")
         )
     rows = (evidence.get("rows") or evidence.get("evidence")) if isinstance(evidence, dict) else None
     if isinstance(rows, list) and rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        frame = pd.DataFrame(rows)
+        figures = frame.select_dtypes("float").columns
+        st.dataframe(frame.assign(**{c: columns.rounded(frame[c], 2) for c in figures}), hide_index=True, width="stretch")
     with st.expander("Decision record (as stored)"):
         st.json(evidence)
 
@@ -104,8 +117,13 @@ keep = columns.shown_columns(
         "ae_win_rate",
         "ae_se",
         "ae_lc",
+        "ae_lc_se",
+        "ae_lc_withheld",
         "pw_win_rate",
         "pw_se",
+        "pw_lc",
+        "pw_lc_se",
+        "pw_lc_withheld",
         "win_pct",
         "tie_pct",
         "loss_pct",
@@ -114,5 +132,5 @@ keep = columns.shown_columns(
         "likert_high",
     ),
 )
-st.dataframe(run_rows[keep], hide_index=True, width="stretch", column_config=columns.column_config(keep))
+st.dataframe(columns.displayed(run_rows, keep), hide_index=True, width="stretch", column_config=columns.column_config(keep))
 timer.footer()

@@ -1,6 +1,7 @@
 """Compare: two models prompt by prompt. The table shows every judge's verdict in both orders and the
 human labels, filterable to the disagreements worth reading; below it, one prompt in full: both
-answers side by side, each judgment with its rationale, and each human label."""
+answers side by side, each judgment with its rationale, and each human label. Prompts, answers and
+rationales are plain text; names inside Markdown are escaped (plain_text.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import streamlit as st
 from evalkit.leaderboard import data, filters, tables
 from evalkit.leaderboard.compare_rows import FLIP, compare_rows, humans_of_pair
 from evalkit.leaderboard.conversation_view import show_question
+from evalkit.leaderboard.plain_text import escape_markdown
 from evalkit.leaderboard.store_access import PageTimer
 from evalkit.vocabulary import MODEL_VIEW
 
@@ -46,7 +48,8 @@ if len(present) > 1:  # two configurations of one model are never mixed: compare
 rows, judge_columns = compare_rows(snapshot, left, right, data.labels(), labels, decoding)
 if rows.empty:
     st.info(
-        f"No judgments or human labels compare {names[left]} with {names[right]}. Judge one against the other "
+        f"No judgments or human labels compare {escape_markdown(names[left])} with {escape_markdown(names[right])}. "
+        "Judge one against the other "
         "(`evalkit judge --baseline`), or pick a model and its baseline."
     )
     timer.footer()
@@ -92,7 +95,7 @@ for answer_column, model_id in zip(answer_columns, (left, right)):
         & ((texts["decoding_hash"] == decoding) if decoding is not None else True)
     ].tail(1)
     with answer_column.container(border=True):
-        st.markdown(f"**{'L' if model_id == left else 'R'} · {names[model_id]}**")
+        st.markdown(f"**{'L' if model_id == left else 'R'} · {escape_markdown(names[model_id])}**")
         st.text(answer["text"].iloc[0] if not answer.empty else "(no answer stored)")
 
 st.subheader("Judgments")
@@ -108,12 +111,14 @@ for row in paired.itertuples():
         verdict = f"{row.verdict} (L {view if row.model_id == left else FLIP.get(view, view)})"
     else:  # a weighted preference (AlpacaEval): 1 + P(the evaluated model's answer is better)
         verdict = f"preference {row.score:.2f} (2 = {model} better)"
-    with st.expander(f"{row.judge_kind} · {row.judge_model} — {first} shown first: {verdict}"):
+    with st.expander(escape_markdown(f"{row.judge_kind} · {row.judge_model} — {first} shown first: {verdict}")):
         st.text(row.raw)
 for row in judged[judged["baseline_id"].isna()].itertuples():
     with st.expander(
-        f"{row.judge_kind} · {row.judge_model} — {names[row.model_id]}: "
-        f"{row.score if row.valid else 'invalid'} (sample {row.sample})"
+        escape_markdown(
+            f"{row.judge_kind} · {row.judge_model} — {names[row.model_id]}: "
+            f"{row.score if row.valid else 'invalid'} (sample {row.sample})"
+        )
     ):
         st.text(row.raw)
 if judged.empty:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from evalkit.leaderboard import charts, columns, data, filters, tables
 from evalkit.leaderboard.export import export_buttons
+from evalkit.leaderboard.plain_text import escape_markdown
 from evalkit.leaderboard.store_access import PageTimer
 
 timer = PageTimer()
@@ -56,7 +57,7 @@ else:
             export_buttons(chart, "preference_bars", key="bars")
 
 shown = [c for c in columns.shown_columns(board) if c not in columns.CSV_ONLY]
-st.dataframe(board[shown], hide_index=True, width="stretch", column_config=columns.column_config(shown))
+st.dataframe(columns.displayed(board, shown), hide_index=True, width="stretch", column_config=columns.column_config(shown))
 exported = columns.shown_columns(board)
 st.download_button(
     "Download CSV",
@@ -66,5 +67,5 @@ st.download_button(
     icon=":material/download:",
     on_click="ignore",
 )
-st.caption(f"{len(board)} model{'' if len(board) == 1 else 's'}: " + " · ".join(board["model"].astype(str)))
+st.caption(f"{len(board)} model{'' if len(board) == 1 else 's'}: " + " · ".join(map(escape_markdown, board["model"])))
 timer.footer()
