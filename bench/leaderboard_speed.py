@@ -5,7 +5,7 @@
 Measures, with `evalkit leaderboard` serving the store on a loopback port:
 - read: the three judge tables read the plain way (one pandas join per judge kind, the obvious
   implementation; tests/test_results_reading.py checks both give the same rows) vs evalkit's reader
-  (judges/reading.py), in this process; then the whole snapshot (read + every summary);
+  (evalkit/results/reading.py), in this process; then the whole snapshot (read + every summary);
 - start: `evalkit leaderboard` from launch until it answers, on a store it has never seen (it reads
   the store before serving) and again with the snapshot it saved;
 - first views: each page in a new browser (no cached JavaScript), right after the first start,

@@ -19,11 +19,11 @@ from evalkit import __version__
 from evalkit.errors import EvalkitError
 from evalkit.generate.checkpoint import find_checkpoints
 from evalkit.jsonio import json_safe, write_json_atomic
-from evalkit.pick_evidence import EvidenceRow, JudgeRef, PickEvidence, Provenance, Significance
+from evalkit.pick_evidence import EvidenceRow, PickEvidence, Provenance, Significance
 from evalkit.pick_policy import choose
 from evalkit.policies import POLICIES, POLICY
-from evalkit.records import Decision
-from evalkit.results.summary import JudgeKey, Summary, select, summarize
+from evalkit.records import Decision, JudgeIdentity
+from evalkit.results.summary import Summary, select, summarize
 from evalkit.results.tables import Tables, read_tables
 from evalkit.run import DEFAULT_WINDOW, RunConfig, RunReport, run_evaluation
 from evalkit.settings import db_url as resolve_db_url
@@ -39,13 +39,13 @@ def _link_best(run_dir: Path, chosen: str) -> None:
     os.replace(temporary, link)
 
 
-def _judge_rows(frame: pd.DataFrame, judge: JudgeKey | None) -> pd.DataFrame:
+def _judge_rows(frame: pd.DataFrame, judge: JudgeIdentity | None) -> pd.DataFrame:
     if judge is None or frame.empty:
         return frame.iloc[0:0]
-    return frame[(frame["judge_kind"] == judge[0]) & (frame["judge_model"] == judge[1]) & (frame["judge_spec_hash"] == judge[2])]
+    return frame[judge.mask(frame)]
 
 
-def _figures(summary: Summary, win_judge: JudgeKey, grade_judge: JudgeKey | None) -> pd.DataFrame:
+def _figures(summary: Summary, win_judge: JudgeIdentity, grade_judge: JudgeIdentity | None) -> pd.DataFrame:
     """Per model_id: the summary's win rate, valid and invalid counts, and grade mean."""
     wins = _judge_rows(summary.pairwise, win_judge)[["model_id", "win_rate", "n", "n_invalid"]].rename(columns={"n": "n_valid"})
     grades = _judge_rows(summary.single, grade_judge)
@@ -54,27 +54,30 @@ def _figures(summary: Summary, win_judge: JudgeKey, grade_judge: JudgeKey | None
     return wins.merge(grades[["model_id", "mean"]].rename(columns={"mean": "likert_mean"}), on="model_id", how="outer")
 
 
-def _ref(judge: JudgeKey | None) -> JudgeRef | None:
-    return JudgeRef(*judge) if judge else None
-
-
 def _evidence(
+    run: Path,
     decision: dict[str, Any],
     report: RunReport,
     checkpoints: pd.DataFrame,
     window: tuple[int, ...],
-    win_judge: JudgeKey,
-    grade_judge: JudgeKey | None,
+    win_judge: JudgeIdentity,
+    grade_judge: JudgeIdentity | None,
 ) -> PickEvidence:
     decodings = dict(report.generation_sets)
     rows = [EvidenceRow(decoding=decodings[int(row["model_id"])], **row) for row in decision["evidence"]]
     significance = Significance(**decision["significance"]) if decision["significance"] else None
     return PickEvidence(
+        chosen=decision["chosen"],
+        epoch=decision["epoch"],
+        model_id=decision["model_id"],
+        run=str(run.resolve()),
         policy=decision["policy"],
         reason=decision["reason"],
         best_by_win_rate=decision["best_by_win_rate"],
-        judge=JudgeRef(*win_judge),
-        likert_judge=_ref(grade_judge),
+        judge=win_judge.kind,
+        judge_model=win_judge.model,
+        judge_spec_hash=win_judge.spec_hash,
+        likert_judge=grade_judge,
         baseline=report.baseline_name,
         baseline_decoding=report.baseline[1],
         decoding=decodings[int(decision["model_id"])],
@@ -82,7 +85,7 @@ def _evidence(
         window=(min(window), max(window)),
         missing_epochs=sorted(set(window) - {int(e) for e in checkpoints["epoch"]}),
         skipped={o.checkpoint.path.name: o.error for o in report.outcomes if o.error},
-        rows=rows,
+        evidence=rows,
         significance=significance,
         provenance=Provenance(evalkit_version=__version__, git_revision=git_revision(), run_id=report.run_id),
         decided=decision["decided"],
@@ -133,31 +136,12 @@ def pick_checkpoint(
     decision = json_safe(
         choose(comparisons, grades, checkpoints, figures=_figures(summary, win_judge, grade_judge), n_resamples=n_resamples)
     )
-    evidence = _evidence(decision, report, checkpoints, window, win_judge, grade_judge)
-    decision.update(
-        {
-            "run": str(root.resolve()),
-            "judge": win_judge[0],
-            "baseline": report.baseline_name,
-            "prompt_set": report.prompt_set.name,
-            "decoding": evidence.decoding,
-            "window": list(evidence.window),
-            "missing_epochs": evidence.missing_epochs,
-            "skipped": evidence.skipped,
-            "evidence": json_safe([row.__dict__ for row in evidence.rows]),
-            "provenance": json_safe(evidence.provenance.__dict__),
-        }
-    )
-    write_json_atomic(root / "picked.json", decision)
-    _link_best(root, decision["chosen"])
+    pick = _evidence(root, decision, report, checkpoints, window, win_judge, grade_judge)
+    record = pick.as_dict()  # the one serialisation: picked.json, the store, `pick --json`, the leaderboard
+    write_json_atomic(root / "picked.json", record)
+    _link_best(root, pick.chosen)
     store.add_decision(
-        Decision(
-            run=decision["run"],
-            chosen_model=decision["chosen"],
-            epoch=decision["epoch"],
-            policy=policy,
-            evidence=json_safe(evidence.as_dict()),
-        ),
-        chosen_model_id=decision["model_id"],
+        Decision(run=pick.run, chosen_model=pick.chosen, epoch=pick.epoch, policy=policy, evidence=record),
+        chosen_model_id=pick.model_id,
     )
-    return decision
+    return record

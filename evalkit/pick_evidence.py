@@ -1,18 +1,16 @@
-"""The typed record of a checkpoint pick: what was compared, by which judges, under which decoding,
-and why the chosen one won. It is what `evalkit pick --json`, RUN/picked.json, the store's
-`decisions.evidence` and the leaderboard's Checkpoints page show, field for field."""
+"""The typed record of a checkpoint pick: what was chosen, what was compared, by which judges, under
+which decoding, and why the chosen one won. `PickEvidence.as_dict` is its one serialisation: what
+`evalkit pick --json` prints, RUN/picked.json holds, the store's `decisions.evidence` keeps and the
+leaderboard's Checkpoints page reads (`stored_record`), field for field."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class JudgeRef:
-    kind: str
-    judge_model: str
-    spec_hash: str
+from evalkit.jsonio import json_safe
+from evalkit.records import JudgeIdentity
 
 
 @dataclass(frozen=True)
@@ -62,11 +60,17 @@ class Provenance:
 
 @dataclass(frozen=True)
 class PickEvidence:
+    chosen: str  # the picked checkpoint's name ("epoch-7")
+    epoch: int
+    model_id: int
+    run: str  # the training output directory, resolved
     policy: str
     reason: str
     best_by_win_rate: str
-    judge: JudgeRef
-    likert_judge: JudgeRef | None
+    judge: str  # the kind of the judge whose win rate ranks (its full identity: `win_judge`)
+    judge_model: str
+    judge_spec_hash: str
+    likert_judge: JudgeIdentity | None
     baseline: str
     baseline_decoding: str
     decoding: str
@@ -74,7 +78,7 @@ class PickEvidence:
     window: tuple[int, int]
     missing_epochs: list[int]
     skipped: dict[str, str]
-    rows: list[EvidenceRow]
+    evidence: list[EvidenceRow]  # one per checkpoint of the window
     significance: Significance | None
     provenance: Provenance
     extra: dict[str, Any] = field(default_factory=dict)
@@ -84,5 +88,19 @@ class PickEvidence:
     prompts_to_separate: int | None = None
     more_prompts_to_separate: int | None = None
 
+    @property
+    def win_judge(self) -> JudgeIdentity:
+        return JudgeIdentity(self.judge, self.judge_model, self.judge_spec_hash)
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record as JSON data (NaN as null, the window as a list): the one serialisation of a pick."""
+        data: dict[str, Any] = json_safe(asdict(self))
+        return data
+
+
+def stored_record(evidence: Any) -> dict[str, Any]:
+    """A decision record as the store returns it (JSON text or already decoded): what the leaderboard
+    shows; {} when there is none."""
+    if isinstance(evidence, str):
+        evidence = json.loads(evidence)
+    return evidence if isinstance(evidence, dict) else {}

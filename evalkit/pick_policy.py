@@ -20,6 +20,7 @@ from the runner-up at the observed difference (evalkit.stats.sample_size).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ import pandas as pd
 from evalkit.errors import EvalkitError
 from evalkit.policies import POLICIES, POLICY  # noqa: F401  (re-exported: the policy's name lives with its code)
 from evalkit.rounding import format_figure
-from evalkit.stats.compare import PairedDifference, paired_bootstrap_differences
+from evalkit.stats.compare import PairedDifference, paired_bootstrap_difference, paired_bootstrap_differences
 from evalkit.stats.sample_size import DEFAULT_POWER, prompts_to_separate
 from evalkit.stats.summary import preference_column, summarize_likert, summarize_pairwise
 from evalkit.stats.winrate import preference_unit
@@ -121,9 +122,21 @@ def choose(
     )
     runner_up = max(others, key=lambda i: (win_rate[i], -epoch_of[i])) if others else None
     decided = len(tied) == 1 or _grade_separates(chosen, tied, likert_mean)
-    spread = _difference_sd(wins, best, runner_up) if runner_up is not None else math.nan
-    n_shared = comparisons[runner_up]["n"] if runner_up is not None else 0
-    needed = None if decided or runner_up is None else prompts_to_separate(comparisons[runner_up]["difference"], spread, level)
+    versus = (
+        versus_runner_up(
+            wins[best],
+            wins[runner_up],
+            (name_of[best], name_of[runner_up]),
+            n_resamples=n_resamples,
+            level=level,
+            seed=seed,
+            drawn=comparisons[runner_up],
+        )
+        if runner_up is not None
+        else None
+    )
+    n_shared = versus.n if versus is not None else 0
+    needed = None if decided or versus is None else prompts_to_separate(versus.difference, versus.difference_sd, level)
 
     if runner_up is None:
         reason = "only one checkpoint in the window has valid judgments"
@@ -161,14 +174,18 @@ def choose(
             )
         evidence.append(row)
     significance = None
-    if runner_up is not None:
+    if versus is not None:
         significance = {
-            "best": name_of[best],
-            "runner_up": name_of[runner_up],
-            **{k: comparisons[runner_up][k] for k in ("difference", "ci_low", "ci_high", "p_value", "n")},
-            "level": level,
-            "n_resamples": n_resamples,
-            "standard_error": spread / math.sqrt(n_shared) if n_shared else math.nan,
+            "best": versus.best,
+            "runner_up": versus.runner_up,
+            "difference": versus.difference,
+            "ci_low": versus.ci_low,
+            "ci_high": versus.ci_high,
+            "p_value": versus.p_value,
+            "n": versus.n,
+            "level": versus.level,
+            "n_resamples": versus.n_resamples,
+            "standard_error": versus.standard_error,
         }
     return {
         "chosen": name_of[chosen],
@@ -193,11 +210,68 @@ def _grade_separates(chosen: int, tied: list[int], likert_mean: dict[int, float]
     return not math.isnan(mine) and all(not math.isnan(other) and mine > other for other in others)
 
 
-def _difference_sd(wins: pd.DataFrame, best: int, runner_up: int) -> float:
-    """Standard deviation (win-rate points) of the per-prompt differences best - runner-up, over the
-    prompts both were validly judged on."""
-    differences = ((wins[best] - wins[runner_up]) * 100).dropna().to_numpy()
-    return float(np.std(differences, ddof=1)) if differences.size > 1 else math.nan
+@dataclass(frozen=True)
+class RunnerUpComparison:
+    """The best against the runner-up on the prompts both were validly judged on, in win-rate points:
+    a paired bootstrap of the difference (best - runner-up) and the spread of the per-prompt differences."""
+
+    best: str
+    runner_up: str
+    n: int
+    mean_a: float  # the best's mean, over the shared prompts
+    mean_b: float  # the runner-up's
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    level: float
+    n_resamples: int
+    difference_sd: float  # standard deviation of the per-prompt differences (NaN under two prompts)
+
+    @property
+    def standard_error(self) -> float:
+        """Of the difference: sd of the per-prompt differences / sqrt(n)."""
+        return self.difference_sd / math.sqrt(self.n) if self.n else math.nan
+
+    @property
+    def significant(self) -> bool:
+        """The best is above the runner-up: the whole interval is above 0."""
+        return bool(self.ci_low > 0)
+
+
+def versus_runner_up(
+    best: pd.Series,
+    runner_up: pd.Series,
+    names: tuple[str, str],
+    *,
+    n_resamples: int,
+    level: float = 0.95,
+    seed: int = 0,
+    drawn: PairedDifference | None = None,
+) -> RunnerUpComparison:
+    """The one best-vs-runner-up comparison (`pick`'s significance, a sweep's `vs_runner_up`). `best`
+    and `runner_up`: per-prompt preferences on [0, 1] aligned on the same prompts, NaN where not
+    validly judged. `drawn`: the same comparison when already drawn on these rows with these options
+    (`choose` draws every checkpoint against the best on one set of resamples; the counts depend only
+    on the rows, resamples and seed, so it is this comparison)."""
+    a, b = best.to_numpy(dtype=np.float64) * 100, runner_up.to_numpy(dtype=np.float64) * 100
+    result = drawn if drawn is not None else paired_bootstrap_difference(a, b, n_resamples=n_resamples, level=level, seed=seed)
+    differences = ((best - runner_up) * 100).dropna().to_numpy()
+    spread = float(np.std(differences, ddof=1)) if differences.size > 1 else math.nan
+    return RunnerUpComparison(
+        best=names[0],
+        runner_up=names[1],
+        n=result["n"],
+        mean_a=result["mean_a"],
+        mean_b=result["mean_b"],
+        difference=result["difference"],
+        ci_low=result["ci_low"],
+        ci_high=result["ci_high"],
+        p_value=result["p_value"],
+        level=level,
+        n_resamples=n_resamples,
+        difference_sd=spread,
+    )
 
 
 def _tied_reason(tied: list[str], chosen: str, versus: PairedDifference, graded: bool, level: float, needed: int | None) -> str:

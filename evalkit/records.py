@@ -1,14 +1,48 @@
-"""Typed records: what flows between stages and what the store keeps (see DESIGN.md, Records)."""
+"""Typed records: what flows between stages and what the store keeps (see ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from evalkit.hashing import content_hash
 from evalkit.vocabulary import Output
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 Message = dict[str, str]  # {"role": ..., "content": ...}
+
+# The columns that name a judge in every table of judgments and every summary, in this order.
+JUDGE_COLUMNS: tuple[str, str, str] = ("judge_kind", "judge_model", "judge_spec_hash")
+
+
+@dataclass(frozen=True, order=True)
+class JudgeIdentity:
+    """Which judge a result is from: the kind its judgments are stored under (a scorer's kind), the
+    judging model, and the hash of its spec (prompt and parsing). The values of JUDGE_COLUMNS."""
+
+    kind: str
+    model: str
+    spec_hash: str
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """{column: value} for JUDGE_COLUMNS."""
+        return dict(zip(JUDGE_COLUMNS, (self.kind, self.model, self.spec_hash)))
+
+    def mask(self, frame: pd.DataFrame) -> pd.Series:
+        """Which rows of a frame with JUDGE_COLUMNS are this judge's."""
+        kind, model, spec_hash = (frame[column] for column in JUDGE_COLUMNS)
+        return (kind == self.kind) & (model == self.model) & (spec_hash == self.spec_hash)
+
+
+class GenerationSetKey(NamedTuple):
+    """A generation set: a model's answers under one decoding configuration (its decoding hash).
+    A named tuple, so it stays equal to the (model_id, decoding) pairs the store and judges pass."""
+
+    model_id: int
+    decoding: str
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from evalkit.generate.checkpoint import Checkpoint, find_checkpoints
 from evalkit.generate.factory import BackendOptions, effective_decoding, make_generator
 from evalkit.generate.runner import generate_for_checkpoint, register_checkpoint
 from evalkit.judges.base import Judge
-from evalkit.records import DecodingParams, PromptSet
-from evalkit.results.summary import GenerationSet, JudgeKey, Scope, Summary, summarize
+from evalkit.records import DecodingParams, GenerationSetKey, JudgeIdentity, PromptSet
+from evalkit.results.summary import Scope, Summary, summarize
 from evalkit.results.tables import read_tables
 from evalkit.stats.length_controlled import LC_FIELDS
 from evalkit.store import Store
@@ -85,36 +85,36 @@ class CheckpointOutcome:
     jobs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def generation_set(self) -> GenerationSet | None:
+    def generation_set(self) -> GenerationSetKey | None:
         if self.error is not None or self.model_id is None or self.decoding_hash is None:
             return None
-        return (self.model_id, self.decoding_hash)
+        return GenerationSetKey(self.model_id, self.decoding_hash)
 
 
 @dataclass
 class RunReport:
     prompt_set: PromptSet
-    baseline: GenerationSet
+    baseline: GenerationSetKey
     baseline_name: str
     judges: list[Judge]
     outcomes: list[CheckpointOutcome]
     run_id: int
 
     @property
-    def generation_sets(self) -> list[GenerationSet]:
+    def generation_sets(self) -> list[GenerationSetKey]:
         return [s for s in (o.generation_set for o in self.outcomes) if s is not None]
 
-    def headline(self, compares: bool) -> JudgeKey | None:
+    def headline(self, compares: bool) -> JudgeIdentity | None:
         """The judge whose figure heads the table: the first of --judges that compares with the
         baseline (win rate), or that grades single answers (grade)."""
         for judge in self.judges:
             scorer = judge.scorer(compares)
             if scorer is not None:
-                return (scorer.kind, judge.judge_model, judge.spec_hash)
+                return JudgeIdentity(scorer.kind, judge.judge_model, judge.spec_hash)
         return None
 
     def scope(self) -> Scope:
-        keys = {(s.kind, j.judge_model, j.spec_hash) for j in self.judges for s in j.scorers()}
+        keys = {JudgeIdentity(s.kind, j.judge_model, j.spec_hash) for j in self.judges for s in j.scorers()}
         return Scope(
             prompt_hashes=frozenset(p.hash for p in self.prompt_set.prompts),
             generation_sets=frozenset(self.generation_sets),
@@ -163,7 +163,7 @@ def base_model_of(target: str) -> Path | None:
     return Path(base) if base and (Path(base) / "config.json").is_file() else None
 
 
-def _generate(store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, config: RunConfig, model_id: int) -> GenerationSet:
+def _generate(store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, config: RunConfig, model_id: int) -> GenerationSetKey:
     """Generate what is missing, first saying so when the model's stored answers are all under other
     decoding settings (the base model as much as every epoch: a silent regeneration at other settings
     looks like a re-run that found nothing done)."""
@@ -180,12 +180,12 @@ def _generate(store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, confi
         model_id=model_id,
         progress=config.progress,
     )
-    return (summary.model_id, summary.decoding_hash)
+    return GenerationSetKey(summary.model_id, summary.decoding_hash)
 
 
 def resolve_baseline(
     store: Store, spec: str | None, prompt_set: PromptSet, judges: list[Judge], target: str, config: RunConfig
-) -> GenerationSet:
+) -> GenerationSetKey:
     """--baseline FILE or MODEL; else the set's reference answers — except for a judge that scores
     against those references (the reference-overlap judge): it compares with the run's untrained base
     model, generated under the run's decoding."""
@@ -198,10 +198,12 @@ def resolve_baseline(
             model_id = store.model_id(spec)
         else:
             raise EvalkitError(f"--baseline {spec}: no such file and no model of that name in the store")
-        return (model_id, choose_decoding(store, model_id, spec, prefer=effective_decoding(config.backend, config.decoding).hash))
+        return GenerationSetKey(
+            model_id, choose_decoding(store, model_id, spec, prefer=effective_decoding(config.backend, config.decoding).hash)
+        )
     if not any(judge.reads_references for judge in judges):
         model_id = import_references(store, prompt_set)
-        return (model_id, choose_decoding(store, model_id, prompt_set.name))
+        return GenerationSetKey(model_id, choose_decoding(store, model_id, prompt_set.name))
     base = base_model_of(target)
     if base is None:
         raise EvalkitError(REFERENCE_AS_BASELINE)
@@ -236,8 +238,8 @@ def note_other_decodings(store: Store, model_id: int, name: str, decoding: Decod
 
 def _judge_checkpoint(
     store: Store,
-    model: GenerationSet,
-    baseline: GenerationSet,
+    model: GenerationSetKey,
+    baseline: GenerationSetKey,
     judges: list[Judge],
     config: RunConfig,
     prompt_hashes: set[str],

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalkit.chatml import BOS, CHATML_TEMPLATE, IM_END, IM_START, PAD
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
-def train_tokenizer(corpus: Iterable[str], vocab_size: int = 512, chat_template: str | None = CHATML_TEMPLATE):
+
+def train_tokenizer(
+    corpus: Iterable[str], vocab_size: int = 512, chat_template: str | None = CHATML_TEMPLATE
+) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer (pad != eos) whose end-of-turn token `<|im_end|>` is its eos."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast

@@ -8,7 +8,11 @@ results layer that reads them share one vocabulary without pointing upwards.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Final, Literal, overload
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # "AB": the evaluated model's answer is shown first (Answer A); "BA": the baseline's is.
 ORDERS: Final[tuple[str, str]] = ("AB", "BA")
@@ -20,6 +24,21 @@ INVALID_OUTCOME: Final = "invalid"
 
 # AlpacaEval's scale: 1 = the baseline (output_1) wins, 2 = the model (output_2) wins, 1.5 = tie.
 PREFERENCE: Final[dict[str, float]] = {"win": 2.0, "tie": 1.5, "loss": 1.0}
+
+# A verdict on a pair's own order ("A" = output_1) on AlpacaEval's scale, and back; LABELS_BY_PREFERENCE
+# lists the verdicts by that value: label codes 0, 1, 2 are their positions, and modes are listed in it.
+LABEL_PREFERENCE: Final[dict[str, float]] = {"A": 1.0, "tie": 1.5, "B": 2.0}
+LABEL_OF_PREFERENCE: Final[dict[float, str]] = {value: label for label, value in LABEL_PREFERENCE.items()}
+LABELS_BY_PREFERENCE: Final[tuple[str, ...]] = tuple(sorted(LABEL_PREFERENCE, key=LABEL_PREFERENCE.__getitem__))
+# The outcomes listed the same way (the model is output_2): loss, tie, win.
+OUTCOMES_BY_PREFERENCE: Final[tuple[str, ...]] = tuple(sorted(PREFERENCE, key=PREFERENCE.__getitem__))
+# "tie"'s code, both among LABELS_BY_PREFERENCE and among OUTCOMES (win, tie, loss).
+TIE_CODE: Final = 1
+
+# A <-> B: the verdict on the same pair shown the other way round.
+SWAPPED: Final[dict[str, str]] = {"A": "B", "B": "A", "tie": "tie"}
+# (shown order, shown verdict) -> the verdict on the pair's own order ("AB": output_1 shown first).
+OWN_ORDER: Final[dict[str, dict[str, str]]] = {"AB": {verdict: verdict for verdict in VERDICTS}, "BA": SWAPPED}
 
 # (shown order, shown verdict) -> the evaluated model's outcome.
 MODEL_VIEW: Final[dict[tuple[str, str], str]] = {
@@ -45,6 +64,59 @@ FLIPPED: Final[dict[str, str]] = {"win": "loss", "loss": "win", "tie": "tie", IN
 Output = Literal["verdict", "preference", "score"]
 OUTPUTS: Final[tuple[str, str, str]] = ("verdict", "preference", "score")
 COMPARES: Final[frozenset[str]] = frozenset({"verdict", "preference"})
+
+
+@overload
+def swapped(label: str) -> str: ...
+@overload
+def swapped(label: None) -> None: ...
+def swapped(label: str | None) -> str | None:
+    """The verdict on the pair shown the other way round (A <-> B); anything else unchanged."""
+    return SWAPPED.get(label, label) if isinstance(label, str) else label
+
+
+def own_order(order: str, verdict: object) -> str | None:
+    """A shown verdict as the verdict on the pair's own order; None for anything unreadable."""
+    return OWN_ORDER[order].get(verdict) if isinstance(verdict, str) else None
+
+
+def both_orders(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One code per pair judged in both orders (codes on the pair's own view, -1 = none, tie = TIE_CODE):
+    the verdict when both orders agree, a tie when they disagree (LIMA, FastChat), -1 when either is missing."""
+    import numpy as np
+
+    return np.where((first < 0) | (second < 0), -1, np.where(first == second, first, TIE_CODE))
+
+
+# The majority of several raters' labels on one item: the most frequent label; among equally frequent
+# ones, the one alpaca_eval's `_random_mode` picks: pandas `sample(1, random_state=123)` over the modes
+# sorted by preference. MODE_TIE_CHOICE[k - 1] is the index it picks among k modes (tests check it
+# against pandas), so a two-way split goes to the higher preference, a three-way one to the lowest.
+MODE_TIE_SEED: Final = 123
+MODE_TIE_CHOICE: Final[tuple[int, ...]] = (0, 1, 0)
+
+
+def majority_codes(counts: np.ndarray) -> np.ndarray:
+    """Per row of label counts (n, 3) in preference order, the majority's code. Rows must have at
+    least one label."""
+    import numpy as np
+
+    is_mode = counts == counts.max(axis=1, keepdims=True)
+    n_modes = is_mode.sum(axis=1)
+    choice = np.array(MODE_TIE_CHOICE)[n_modes - 1]
+    # the choice-th True in each row: modes are listed in ascending preference, like pandas' mode()
+    rank = np.cumsum(is_mode, axis=1) - 1
+    return np.argmax(is_mode & (rank == choice[:, None]), axis=1)
+
+
+def majority(values: Iterable[object], by_preference: Sequence[str] = LABELS_BY_PREFERENCE) -> str | None:
+    """The majority of one item's labels (values outside `by_preference` ignored), None without any.
+    `by_preference`: LABELS_BY_PREFERENCE for verdicts, OUTCOMES_BY_PREFERENCE for outcomes."""
+    import numpy as np
+
+    seen = list(values)
+    counts = np.array([[sum(1 for value in seen if value == label) for label in by_preference]])
+    return by_preference[int(majority_codes(counts)[0])] if counts.sum() else None
 
 
 def outcome_of(order: str, verdict: str | None) -> str:

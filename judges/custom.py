@@ -50,7 +50,7 @@ class CustomJudge(LLMJudge):
             self.kind = self._field(raw, path, "name", str)
             if self.kind in RESERVED_NAMES:
                 raise EvalkitError(f"judge spec {path}: name {self.kind!r} is a built-in judge; choose another name")
-            self.mode = self._field(raw, path, "mode", str)  # type: ignore[assignment]
+            self.mode = self._field(raw, path, "mode", str)
             if self.mode not in ("pairwise", "single"):
                 raise EvalkitError(f"judge spec {path}: mode must be pairwise or single, not {self.mode!r}")
             self.parse_rule = str(raw.get("parse", "last_line"))

@@ -1,5 +1,7 @@
-"""Send a job's uncached items to an LLM judge: bounded concurrency, re-asks of unreadable replies,
-budget stop, and storage of each answer as soon as it arrives.
+"""Send a job's uncached items to an LLM judge through the shared budgeted call loop (evalkit.llm_calls:
+bounded concurrency, re-asks of unreadable replies, budget stop, cost accounting, progress); what is the
+judges' own is here: the request from the judge's template, the verdict parsing and storing each
+judgment as soon as it arrives.
 
 A single writer thread commits whatever answers are waiting as one transaction (group commit), so
 answers reach the store within milliseconds — a SIGKILL loses at most what was in flight — without
@@ -8,27 +10,20 @@ a transaction per answer slowing a fast judge down.
 
 from __future__ import annotations
 
-import asyncio
 import queue
-import sys
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.errors import EvalkitError
 from evalkit.job_failures import lost_mid_job
-from evalkit.judges.base import LLMJudge, Message, Reply, Verdict
-from evalkit.judges.calls import ChatCaller, PromptTooLong, TransportError
+from evalkit.judges.base import LLMJudge, Reply, Verdict
+from evalkit.judges.calls import ChatCaller
 from evalkit.judges.pairing import Item
 from evalkit.judges.pricing import Budget, PriceTable
+from evalkit.llm_calls import Answer, BudgetedCalls, Progress, PromptCheck, Request
 from evalkit.records import Judgment
 from evalkit.vocabulary import EMPTY_REPLY, INVALID_REASON_KEY, PROMPT_TOO_LONG, REPLY_CUT_OFF, UNPARSEABLE_REPLY
-
-# (messages, the reply's max_tokens) -> None when the prompt fits the judge's context, else what does
-# not fit ("1210 prompt tokens + 512 max_tokens > 1024"). A local judge counts with its own tokenizer.
-PromptCheck = Callable[[Sequence[Message], int], "str | None"]
 
 
 @dataclass
@@ -122,28 +117,6 @@ class StoreWriter:
             raise self.error
 
 
-class Progress:
-    """A tqdm bar on stderr: judgments done, requests/s, tokens and cost so far."""
-
-    def __init__(self, total: int, enabled: bool, label: str) -> None:
-        from tqdm import tqdm
-
-        self.began = time.perf_counter()
-        self.bar = tqdm(total=total, desc=label, unit="item", file=sys.stderr, disable=not enabled, dynamic_ncols=True)
-
-    def update(self, counters: Counters) -> None:
-        elapsed = max(time.perf_counter() - self.began, 1e-9)
-        self.bar.set_postfix_str(
-            f"{counters.requests / elapsed:.1f} req/s, {counters.prompt_tokens + counters.completion_tokens} tok, "
-            f"${counters.cost_usd:.4f}",
-            refresh=False,
-        )
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def too_long(detail: str) -> Verdict:
     """The invalid verdict of a judge prompt that does not fit the judge's context (never sent, or refused)."""
     return Verdict(valid=False, extra={INVALID_REASON_KEY: PROMPT_TOO_LONG, "detail": detail})
@@ -163,62 +136,6 @@ def with_reason(verdict: Verdict, reply: Reply, max_tokens: int) -> Verdict:
     return Verdict(valid=False, verdict=verdict.verdict, score=verdict.score, extra={**verdict.extra, INVALID_REASON_KEY: reason})
 
 
-async def _ask(
-    item: Item,
-    judge: LLMJudge,
-    caller: ChatCaller,
-    budget: Budget,
-    prices: PriceTable,
-    max_retries: int,
-    counters: Counters,
-    prompt_check: PromptCheck | None = None,
-) -> tuple[Verdict, list[Reply], float | None] | None:
-    """Ask (and re-ask while unreadable); None when the budget or a transport error stops the item. A
-    prompt longer than the judge's context is invalid without a request (or when the server refuses it)."""
-    messages = judge.messages(item.texts, item.order)
-    if prompt_check is not None:
-        detail = prompt_check(messages, judge.max_tokens)
-        if detail is not None:
-            return too_long(detail), [], 0.0
-    prompt_bytes = sum(len(m["content"].encode("utf-8")) for m in messages)
-    options = judge.request_options()
-    replies: list[Reply] = []
-    costs: list[float | None] = []
-    verdict: Verdict | None = None
-    while verdict is None or (not verdict.valid and len(replies) <= max_retries):
-        estimate = budget.estimate(messages, judge.max_tokens)
-        if not budget.try_reserve(estimate):
-            counters.budget_stopped = True
-            return None
-        counters.requests += 1
-        try:
-            reply = await caller.complete(messages, options)
-        except TransportError as exc:
-            budget.settle(estimate, None)
-            counters.errors.append(str(exc))
-            return None
-        except PromptTooLong as exc:
-            budget.settle(estimate, None)
-            return too_long(str(exc)), replies, _known_sum(costs)
-        except BaseException:
-            budget.settle(estimate, None)
-            raise
-        cost = prices.cost(judge.judge_model, reply.prompt_tokens, reply.completion_tokens)
-        budget.settle(estimate, cost, prompt_bytes, reply.prompt_tokens)
-        counters.prompt_tokens += reply.prompt_tokens or 0
-        counters.completion_tokens += reply.completion_tokens or 0
-        counters.cost_usd += cost or 0.0
-        replies.append(reply)
-        costs.append(cost)
-        verdict = with_reason(judge.parse(reply, item.order), reply, judge.max_tokens)
-    return verdict, replies, _known_sum(costs)
-
-
-def _known_sum(costs: Sequence[float | None]) -> float | None:
-    known = [c for c in costs if c is not None]
-    return sum(known) if known else None
-
-
 async def execute(
     store: Any,
     judge: LLMJudge,
@@ -232,39 +149,50 @@ async def execute(
     progress: bool,
     prompt_check: PromptCheck | None = None,
 ) -> Counters:
+    """Judge every item through the shared budgeted call loop; each judgment goes to the store writer
+    as soon as its verdict is final. The budget stops every item not yet started."""
     counters = Counters()
     writer = StoreWriter(store)
-    bar = Progress(len(items), progress, judge.kind)
-    semaphore = asyncio.Semaphore(max(1, concurrency))
-    fatal: list[EvalkitError] = []
+    calls: BudgetedCalls[Item, Verdict] = BudgetedCalls(
+        caller,
+        judge.judge_model,
+        budget,
+        prices,
+        request=lambda item: Request(judge.messages(item.texts, item.order), judge.request_options(), judge.max_tokens),
+        parse=lambda item, reply, request: with_reason(judge.parse(reply, item.order), reply, request.max_tokens),
+        valid=lambda verdict: verdict.valid,
+        max_retries=max_retries,
+        too_long=too_long,
+        prompt_check=prompt_check,
+    )
 
-    async def one(item: Item) -> None:
-        async with semaphore:
-            if fatal or counters.budget_stopped or writer.error is not None:
-                return
-            try:
-                outcome = await _ask(item, judge, caller, budget, prices, max_retries, counters, prompt_check)
-            except EvalkitError as exc:
-                fatal.append(exc)
-                return
-            if outcome is None:
-                return
-            verdict, replies, cost = outcome
-            if not verdict.valid:
-                counters.invalid += 1
-                reason = str(verdict.extra.get(INVALID_REASON_KEY, UNPARSEABLE_REPLY))
-                counters.invalid_reasons[reason] = counters.invalid_reasons.get(reason, 0) + 1
-            writer.put(judgment_for(item, judge.judge_model, judge.spec_hash, verdict, replies, cost), item.use)
-            bar.update(counters)
+    def store_answer(item: Item, answer: Answer[Verdict]) -> None:
+        verdict = answer.parsed
+        if not verdict.valid:
+            counters.invalid += 1
+            reason = str(verdict.extra.get(INVALID_REASON_KEY, UNPARSEABLE_REPLY))
+            counters.invalid_reasons[reason] = counters.invalid_reasons.get(reason, 0) + 1
+        writer.put(judgment_for(item, judge.judge_model, judge.spec_hash, verdict, answer.replies, answer.cost), item.use)
 
     try:
-        await asyncio.gather(*(one(item) for item in items))
+        stats = await calls.run(
+            items,
+            store_answer,
+            concurrency=concurrency,
+            progress=Progress(len(items), progress, judge.kind, "item"),
+            stop_at_budget=True,
+            halted=lambda: writer.error is not None,
+        )
     finally:
-        bar.close()
-        await caller.close()
         writer.close()
         counters.stored = writer.written
-    if fatal:
+    counters.requests = stats.requests
+    counters.prompt_tokens = stats.prompt_tokens
+    counters.completion_tokens = stats.completion_tokens
+    counters.cost_usd = stats.cost_usd
+    counters.errors = stats.errors
+    counters.budget_stopped = stats.budget_stopped
+    if stats.fatal is not None:
         # every item's answer stored so far stays; an endpoint lost after some of them is exit 1, not 2
-        raise lost_mid_job(fatal[0], counters.stored)
+        raise lost_mid_job(stats.fatal, counters.stored)
     return counters

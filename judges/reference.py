@@ -18,6 +18,7 @@ from typing import Any
 
 from evalkit.judges.base import OfflineJudge, OfflineRow, SlotTexts
 from evalkit.records import ScorerSpec
+from evalkit.vocabulary import ORDERS, shown_label
 
 LABEL = "reference-overlap (ROUGE-1 F1 to the reference answer; not a model judgment)"
 DEFAULT_BANDS: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 45.0)  # ROUGE-1 F1 lower bounds of grades 2..6
@@ -62,9 +63,8 @@ class ReferenceJudge(OfflineJudge):
         baseline_overlap = self.overlap(texts.baseline, texts.reference)
         difference = model_overlap - baseline_overlap
         outcome = "win" if difference > self.tie_margin else "loss" if difference < -self.tie_margin else "tie"
-        shown_verdict = {"AB": {"win": "A", "loss": "B", "tie": "tie"}, "BA": {"win": "B", "loss": "A", "tie": "tie"}}
         extra = {"overlap_model": model_overlap, "overlap_baseline": baseline_overlap, "label": LABEL}
-        return [OfflineRow(self.kind, order, shown_verdict[order][outcome], difference, True, extra) for order in ("AB", "BA")]
+        return [OfflineRow(self.kind, order, shown_label(order, outcome), difference, True, extra) for order in ORDERS]
 
     def judge_one(self, texts: SlotTexts) -> list[OfflineRow]:
         if texts.reference is None:

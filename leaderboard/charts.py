@@ -7,8 +7,9 @@ import altair as alt
 import pandas as pd
 
 from evalkit.rounding import format_figure
+from evalkit.vocabulary import OUTCOMES
 
-OUTCOME_ORDER = ("win", "tie", "loss")
+OUTCOME_ORDER = OUTCOMES
 OUTCOME_COLORS = ("#4c78a8", "#c7c7c7", "#f58518")  # colour-blind safe blue / grey / orange
 FONT = "Helvetica, Arial, sans-serif"
 

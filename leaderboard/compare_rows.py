@@ -8,14 +8,17 @@ that disagrees with the human majority.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from evalkit.leaderboard.snapshot import Snapshot
 from evalkit.leaderboard.tables import JudgeKey
-from evalkit.vocabulary import FLIPPED
+from evalkit.records import JUDGE_COLUMNS, JudgeIdentity
+from evalkit.vocabulary import FLIPPED, OUTCOMES, OUTCOMES_BY_PREFERENCE, majority
 
 FLIP = FLIPPED
-JUDGE = ["judge_kind", "judge_model", "judge_spec_hash"]
+JUDGE = list(JUDGE_COLUMNS)
 
 
 def _flip(values: pd.Series) -> pd.Series:
@@ -37,8 +40,9 @@ def _oriented(table: pd.DataFrame, left: int, right: int, decoding: str | None) 
 
 
 def _majority(outcomes: list[str]) -> str | None:
-    counts = pd.Series(outcomes).value_counts()
-    return str(counts.index[0]) if len(counts) and (len(counts) == 1 or counts.iloc[0] > counts.iloc[1]) else None
+    """The humans' majority in the left model's view, by the one majority rule (evalkit.vocabulary's,
+    alpaca_eval's): on a split vote the pick judge-quality figures make, with left as output_2."""
+    return majority(outcomes, OUTCOMES_BY_PREFERENCE)
 
 
 def humans_of_pair(humans: pd.DataFrame, left: int, right: int, decoding: str | None) -> pd.DataFrame:
@@ -50,6 +54,12 @@ def humans_of_pair(humans: pd.DataFrame, left: int, right: int, decoding: str | 
     if decoding is not None:
         pair &= (humans["decoding_a"] == decoding) & (humans["decoding_b"] == decoding)
     return humans[pair]
+
+
+def _label(labels: dict[JudgeKey, str], key: Any) -> str:
+    """A judge's name from a groupby key over JUDGE (kind, model and spec hash)."""
+    judge = JudgeIdentity(*map(str, key))
+    return labels.get(judge, f"{judge.kind} · {judge.model}")
 
 
 def compare_rows(
@@ -64,7 +74,7 @@ def compare_rows(
     for table, both_orders in ((snapshot.pairwise, True), (snapshot.alpaca, False)):
         oriented = _oriented(table, left, right, decoding)
         for key, rows in oriented.groupby(JUDGE, sort=True):
-            name = labels.get(tuple(map(str, key)), " · ".join(map(str, key[:2])))  # type: ignore[arg-type]
+            name = _label(labels, key)
             columns = {"outcome": name}
             if both_orders:
                 columns.update({"first": f"{name} · L first", "second": f"{name} · L second"})
@@ -76,8 +86,8 @@ def compare_rows(
     likert = snapshot.likert[snapshot.likert["model_id"].isin([left, right])]
     if decoding is not None:
         likert = likert[likert["decoding"] == decoding]
-    for key, rows in likert.groupby(["judge_kind", "judge_model", "judge_spec_hash"], sort=True):
-        name = labels.get(tuple(map(str, key)), " · ".join(map(str, key[:2])))  # type: ignore[arg-type]
+    for key, rows in likert.groupby(JUDGE, sort=True):
+        name = _label(labels, key)
         means = rows.groupby(["prompt_hash", "model_id"])["score"].mean().unstack("model_id")
         parts.append(pd.DataFrame({f"{name} · L": means.get(left), f"{name} · R": means.get(right)}, index=means.index))
 
@@ -95,13 +105,13 @@ def compare_rows(
     frame = frame.reset_index().merge(snapshot.prompts.rename(columns={"hash": "prompt_hash"}), on="prompt_hash", how="left")
     frame["order_flip"] = False
     for first, second in flip_pairs:
-        both = frame[first].isin(["win", "tie", "loss"]) & frame[second].isin(["win", "tie", "loss"])
+        both = frame[first].isin(OUTCOMES) & frame[second].isin(OUTCOMES)
         frame["order_flip"] |= both & (frame[first] != frame[second])
     frame["invalid"] = frame[outcome_columns].eq("invalid").any(axis=1) if outcome_columns else False
     frame["judge_vs_human"] = False
     if "human_majority" in frame.columns:
         for column in outcome_columns:
-            decided = frame[column].isin(["win", "tie", "loss"]) & frame["human_majority"].notna()
+            decided = frame[column].isin(OUTCOMES) & frame["human_majority"].notna()
             frame["judge_vs_human"] |= decided & (frame[column] != frame["human_majority"])
     leading = ["prompt_hash", "instruction"]
     return frame[leading + [c for c in frame.columns if c not in leading]], outcome_columns

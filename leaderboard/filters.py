@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from evalkit.leaderboard import tables
 from evalkit.leaderboard.snapshot import Snapshot
@@ -20,10 +21,10 @@ def remembered_select(
     options: Sequence[T],
     key: str,
     format_func: Callable[[T], str] = str,
-    container=st.sidebar,
+    container: DeltaGenerator = st.sidebar,
     help: str | None = None,
     default: T | None = None,
-) -> T | None:  # type: ignore[no-untyped-def]
+) -> T | None:
     """A selectbox whose choice survives page switches (kept under `keep_<key>`)."""
     if not options:
         return None
@@ -65,7 +66,7 @@ def results_selection(snapshot: Snapshot) -> tables.Selection:
     )
 
     def pick(summary: object, output: str | None, label: str, key: str) -> tables.JudgeKey | None:
-        options = [k for k in labels if k in tables.judge_keys(summary, output=output)]  # type: ignore[arg-type]
+        options = [k for k in labels if k in tables.judge_keys(summary, output=output)]
         return remembered_select(label, options, key, labels.__getitem__)
 
     alpaca = pick(snapshot.pairwise_summary, "preference", "Preference judge (AlpacaEval)", "alpaca_judge")

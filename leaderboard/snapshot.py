@@ -1,7 +1,7 @@
 """A snapshot: every judge table of the store plus the summaries the pages show, built in one go.
 
 Reading a large store is the slow part of the app (100 checkpoints x 805 prompts x 3 judges is
-~480k judgments, ~2 s through `judges.reading`), and summaries with bootstrap intervals cost
+~480k judgments, ~2 s through `evalkit.results.reading`), and summaries with bootstrap intervals cost
 seconds more. So both are computed once per store state, off the page's thread (see cache.py), and
 written to a Parquet directory so a restarted server starts from the last snapshot instead of from
 the raw judgments. Pages only slice and format what is here.

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from evalkit.ordering import natural_sorted
+from evalkit.records import JUDGE_COLUMNS, JudgeIdentity
 
 if TYPE_CHECKING:  # snapshot.py uses length_bins below to build snapshots
     from evalkit.leaderboard.snapshot import Snapshot
 
-JudgeKey = tuple[str, str, str]  # (judge_kind, judge_model, judge_spec_hash)
-JUDGE_COLUMNS = ["judge_kind", "judge_model", "judge_spec_hash"]
+JudgeKey = JudgeIdentity  # the pages' name for it
 
 
 def judge_keys(summary: pd.DataFrame, output: str | None = None) -> list[JudgeKey]:
@@ -23,22 +23,20 @@ def judge_keys(summary: pd.DataFrame, output: str | None = None) -> list[JudgeKe
     if summary.empty:
         return []
     frame = summary if output is None else summary[summary["output"] == output]
-    return sorted({(str(k), str(m), str(s)) for k, m, s in frame[JUDGE_COLUMNS].itertuples(index=False)})
+    return sorted({JudgeIdentity(str(k), str(m), str(s)) for k, m, s in frame[list(JUDGE_COLUMNS)].itertuples(index=False)})
 
 
 def judge_label(key: JudgeKey, others: list[JudgeKey]) -> str:
     """ "pairwise · gpt-4o"; the spec hash is added only when one judge model ran with several specs."""
-    kind, model, spec = key
-    label = f"{kind} · {model}"
-    clash = sum(1 for other in others if other[:2] == key[:2]) > 1
-    return f"{label} · {spec[:8]}" if clash else label
+    label = f"{key.kind} · {key.model}"
+    clash = sum(1 for other in others if (other.kind, other.model) == (key.kind, key.model)) > 1
+    return f"{label} · {key.spec_hash[:8]}" if clash else label
 
 
 def _one_judge(summary: pd.DataFrame, scope: str, judge: JudgeKey | None) -> pd.DataFrame:
     if judge is None or summary.empty:
         return summary.iloc[0:0]
-    mask = (summary["scope"] == scope) & (summary["judge_kind"] == judge[0]) & (summary["judge_model"] == judge[1])
-    return summary[mask & (summary["judge_spec_hash"] == judge[2])]
+    return summary[(summary["scope"] == scope) & judge.mask(summary)]
 
 
 Baseline = tuple[int, str]  # (baseline_id, baseline_decoding)
@@ -276,7 +274,7 @@ def length_bins(judged: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
         return pd.DataFrame(columns=[*JUDGE_COLUMNS, "length_difference", "preference", "n"])
     frame = frame.assign(difference=frame["model_len"].astype(float) - frame["baseline_len"].astype(float))
     parts = []
-    for key, rows in frame.groupby(JUDGE_COLUMNS, sort=True):
+    for key, rows in frame.groupby(list(JUDGE_COLUMNS), sort=True):
         deciles = pd.qcut(rows["difference"], q=min(bins, rows["difference"].nunique()), duplicates="drop")
         grouped = rows.groupby(deciles, observed=True).agg(
             length_difference=("difference", "median"), preference=("preference", "mean"), n=("preference", "size")

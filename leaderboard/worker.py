@@ -95,7 +95,7 @@ class Worker:
                     raise WorkerDied(f"the leaderboard's worker process ended during a job (exit code {process.exitcode})")
         if not ok:
             raise value
-        return value  # type: ignore[no-any-return]
+        return value
 
     def _ensure_started(self) -> tuple[Connection, BaseProcess]:
         if self._process is None or self._conn is None or not self._process.is_alive():

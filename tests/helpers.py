@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+# The shared folder (reference data, seeds) sits beside the project root: ../shared.
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ALPACA_EVAL_DATA = SHARED / "data" / "alpaca_eval"
+
 
 def write_prompts(path: Path, count: int, words: int = 3) -> Path:
     rows = [{"id": f"p{i}", "prompt": f"Question {i}: " + " ".join(["sea"] * (1 + (i * 7) % words))} for i in range(count)]

@@ -265,9 +265,9 @@ def test_every_surface_reads_the_same_numbers(
     judge_bias = {row["rater"]: row for row in agreement["judges"]}
     for row in snapshot.judge_bias.to_dict(orient="records"):
         assert _close(row["prefer_longer"], judge_bias[row["rater"]]["prefer_longer"])
-    pairwise_key = next(k for k in tables.judge_keys(snapshot.pairwise_summary, "verdict") if k[0] == "pairwise")
+    pairwise_key = next(k for k in tables.judge_keys(snapshot.pairwise_summary, "verdict") if k.kind == "pairwise")
     alpaca_key = tables.judge_keys(snapshot.pairwise_summary, "preference")[0]
-    likert_key = next(k for k in tables.judge_keys(snapshot.likert_summary) if k[0] == "likert")
+    likert_key = next(k for k in tables.judge_keys(snapshot.likert_summary) if k.kind == "likert")
     base_decoding = stats_row("pairwise", "pairwise", "ckpt/epoch-5", decoding)["baseline_decoding"]
     selection = tables.Selection("All prompts", (int(ids["ckpt/base"]), base_decoding), pairwise_key, alpaca_key, likert_key)
     board = tables.leaderboard_rows(snapshot, selection)

@@ -82,7 +82,8 @@ def _scattered_stop_token(model: Any, encoded: Any, pad_id: int) -> int:
     return max(candidates, key=lambda token: len(set(candidates[token])))
 
 
-@pytest.mark.parametrize("repetition_penalty", [1.0, 1.2])
+# the penalty variant runs in the slow tier (a few seconds each on a shared CPU)
+@pytest.mark.parametrize("repetition_penalty", [1.0, pytest.param(1.2, marks=pytest.mark.slow)])
 def test_greedy_tokens_match_generate_with_groups_and_dropped_rows(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, repetition_penalty: float
 ) -> None:
@@ -130,6 +131,7 @@ class _Spies:
         monkeypatch.setattr(kv_cache.PreallocatedLayer, "update", spy_update)
 
 
+@pytest.mark.slow  # 5-8 s each on a shared CPU; test_the_shared_prefix_is_the_one_that_saves_most_prefill stays fast
 @pytest.mark.parametrize("repetition_penalty", [1.0, 1.2])
 def test_shared_prefix_and_prefill_groups_give_generates_tokens(
     tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, repetition_penalty: float

@@ -57,6 +57,7 @@ def test_generation_runs_to_the_length_limit_without_end_of_turn(tiny_model_dir:
     assert expected
 
 
+@pytest.mark.slow  # two generators over 6 prompts
 def test_batched_left_padded_greedy_matches_one_at_a_time(tiny_model_dir: Path, tmp_path: Path) -> None:
     requests = _requests(tmp_path / "p.jsonl", 6)
     decoding = DecodingParams(greedy=True, max_new_tokens=12)
@@ -66,6 +67,7 @@ def test_batched_left_padded_greedy_matches_one_at_a_time(tiny_model_dir: Path, 
     assert texts(batched) == texts(single)
 
 
+@pytest.mark.slow  # child processes: a run and its rerun
 def test_cli_contract_and_rerun_skips_everything(tiny_model_dir: Path, tmp_path: Path) -> None:
     prompts = write_prompts(tmp_path / "prompts.jsonl", 5)
     out, db = tmp_path / "out.json", f"sqlite:///{tmp_path / 'x.db'}"
@@ -121,6 +123,7 @@ def test_fingerprint_follows_weights_and_chat_template(tiny_model_dir: Path, tmp
     assert fingerprint(copy) != fingerprint(tiny_model_dir)
 
 
+@pytest.mark.slow  # a child process per breakage
 @pytest.mark.parametrize(
     ("breakage", "message"),
     [

@@ -54,6 +54,7 @@ def test_generate_through_transformers_serve(served_tiny_model: ManagedServer, t
     assert b"sk-test-secret-123" not in (tmp_path / "x.db").read_bytes()
 
 
+@pytest.mark.slow  # a child process (imports torch and transformers)
 def test_unreachable_server_is_one_clear_line(tiny_model_dir: Path, tmp_path: Path) -> None:
     result = run_cli(
         "generate",

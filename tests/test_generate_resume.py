@@ -57,6 +57,7 @@ def _kill_mid_run_then_rerun(checkpoint: Path, tmp_path: Path, prompts: int, kil
     return empty
 
 
+@pytest.mark.slow  # 40 prompts through a child process, killed and rerun
 def test_sigkill_mid_run_then_rerun_completes_exactly(tiny_model_dir: Path, tmp_path: Path) -> None:
     _kill_mid_run_then_rerun(tiny_model_dir, tmp_path, prompts=40, kill_after=6, max_new_tokens=48)
 

@@ -129,6 +129,7 @@ def test_user_errors_are_one_line_exit_2(files: tuple[Path, Path], tmp_path: Pat
         assert message in err and err.count("\n") == 0 and SECRET not in err
 
 
+@pytest.mark.slow  # a child process killed mid-job, then resumed
 def test_sigkill_then_resume_loses_nothing_and_asks_nothing_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pairs, kill_after = 40, 24
     model = write_outputs(tmp_path / "M.json", "mine", {f"Question {i}?": f"my answer {i}" for i in range(pairs)})

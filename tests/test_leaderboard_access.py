@@ -97,6 +97,7 @@ def _secret_names(data: Populated) -> list[str]:
     return [*data.checkpoints, *data.baselines, *ANNOTATORS]
 
 
+@pytest.mark.slow  # renders every page
 def test_every_page_is_open_on_loopback_with_nobody_invited(store: Store, served) -> None:
     _, data = served
     app = _app()
@@ -123,6 +124,7 @@ def test_an_annotators_link_opens_annotate_and_nothing_else(store: Store, served
     assert NEEDS_LINK in _shown(app) and not any(name in _shown(app) for name in _secret_names(data))
 
 
+@pytest.mark.slow  # renders every page, twice
 def test_the_admin_link_opens_every_page_until_it_is_replaced(store: Store, served) -> None:
     _, data = served
     _invite(store, data)

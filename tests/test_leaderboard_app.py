@@ -70,6 +70,7 @@ def _texts(app: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
+@pytest.mark.slow  # several full page renders
 def test_leaderboard_lists_every_model_and_filters_by_baseline(app_store, admin: str) -> None:
     _, data = app_store
     app = _open(admin=admin)
@@ -229,6 +230,7 @@ def test_every_page_renders_on_a_store_without_judgments(tmp_path: Path, monkeyp
         assert any("Rendered in" in c.value for c in app.caption)
 
 
+@pytest.mark.slow  # waits 3 s by design
 def test_failed_tokens_slow_the_session_down(app_store) -> None:
     from evalkit.leaderboard.backoff import backoff_seconds
 

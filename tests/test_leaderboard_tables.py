@@ -39,8 +39,8 @@ def _selection(snapshot: snap.Snapshot, baseline_id: int) -> tables.Selection:
     return tables.Selection(
         snap.ALL_PROMPTS,
         (baseline_id, decoding),
-        next(k for k in pair if k[0] == "pairwise"),
-        next(k for k in pair if k[0] == "alpaca_eval"),
+        next(k for k in pair if k.kind == "pairwise"),
+        next(k for k in pair if k.kind == "alpaca_eval"),
         tables.judge_keys(snapshot.likert_summary)[0],
     )
 
@@ -150,8 +150,7 @@ def test_length_controlled_columns_are_the_summarys_for_every_comparing_judge(bu
         assert len(shown) == len(data.checkpoints)
         for row in shown.to_dict(orient="records"):
             (expected,) = summary[
-                (summary["judge_kind"] == judge[0])
-                & (summary["judge_spec_hash"] == judge[2])
+                judge.mask(summary)
                 & (summary["model_id"] == row["model_id"])
                 & (summary["decoding"] == row["decoding"])
                 & (summary["baseline_id"] == selection.baseline[0])

@@ -29,6 +29,7 @@ from evalkit.data.alpaca import import_model_outputs
 from evalkit.judges.local import LocalJudgeRequest, ServedJudge, serve_judge, vllm_available
 from evalkit.judges.registry import make_judge
 from evalkit.judges.runner import RunOptions, judge_pairs, judge_single
+from evalkit.records import GenerationSetKey, JudgeIdentity
 from evalkit.results.summary import Scope, summarize_store
 from evalkit.store import Store
 from evalkit.vocabulary import (
@@ -296,9 +297,11 @@ def _every_kind(store: Store, served: ServedJudge, model: tuple[int, str], base:
     for name, (judge, samples) in jobs.items():
         first, again = job(judge, samples), job(judge, samples)
         scorer = judge.scorer(compares=samples is None)
-        key = (scorer.kind, judge.judge_model, judge.spec_hash)
-        summary = summarize_store(store, Scope(judges=frozenset({key}), generation_sets=frozenset({model})), n_resamples=50)
-        row = summary.row(samples is None, key, model)
+        key = JudgeIdentity(scorer.kind, judge.judge_model, judge.spec_hash)
+        summary = summarize_store(
+            store, Scope(judges=frozenset({key}), generation_sets=frozenset({GenerationSetKey(*model)})), n_resamples=50
+        )
+        row = summary.row(samples is None, key, GenerationSetKey(*model))
         out[name] = {"first": first, "again": again, "row": row, "judge": judge}
     return out
 

@@ -75,7 +75,7 @@ def check_the_modes_bind(folder: Path) -> None:
         pytest.skip("this process may write a read-only folder anyway; nothing to test")
 
 
-@pytest.mark.parametrize("folder_writable", [False, True])
+@pytest.mark.parametrize("folder_writable", [False, pytest.param(True, marks=pytest.mark.slow)])  # child processes
 def test_readers_work_on_a_read_only_store(store_with_work: Path, folder_writable: bool) -> None:
     db, folder = store_with_work, store_with_work.parent
     before = db.read_bytes()

@@ -1,4 +1,4 @@
-"""The fast judgment reader (judges/reading.py + results.py) against a plain reference: the same
+"""The fast judgment reader (evalkit/results/reading.py + tables.py) against a plain reference: the same
 tables built the obvious way, by joining the store's rows in pandas, on random stores with every
 awkward case (shared judgments, re-generated answers, both orders or one, invalid and unknown
 verdicts, with and without a stored invalid reason, several judges of one kind, Likert samples)."""

@@ -79,7 +79,7 @@ def test_run_skips_a_corrupt_checkpoint_and_completes_the_others(small_demo: tup
     assert "ckpt/epoch-3" in result.stdout and "evalkit leaderboard --db" in result.stdout
 
 
-@pytest.mark.parametrize("layout", ["empty", "no-epochs"])
+@pytest.mark.parametrize("layout", ["empty", pytest.param("no-epochs", marks=pytest.mark.slow)])  # child processes
 def test_run_and_pick_refuse_directories_without_checkpoints(tmp_path: Path, layout: str) -> None:
     target = tmp_path / "run"
     target.mkdir()
@@ -92,6 +92,7 @@ def test_run_and_pick_refuse_directories_without_checkpoints(tmp_path: Path, lay
         assert result.stderr.strip().splitlines()[-1].startswith("evalkit: error:") and "epoch-N" in result.stderr
 
 
+@pytest.mark.slow  # a child process
 def test_reference_judge_refuses_the_references_as_its_own_baseline(tiny_model_dir: Path, tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     result = run_cli("run", "--checkpoint", str(tiny_model_dir), "--judges", "reference", "--db", f"sqlite:///{db}")
@@ -117,3 +118,24 @@ def test_demo_help_states_what_the_demo_presets_do(capsys: pytest.CaptureFixture
         f"train a tiny model {tiny.epochs} epochs, evaluate every epoch, pick the best of {min(tiny.window)}-{max(tiny.window)}"
         in listing
     )
+
+
+@pytest.mark.slow
+def test_pick_record_is_one_serialisation_everywhere(small_demo: tuple[DemoSettings, dict]) -> None:
+    """picked.json, `pick --json`, the store's decision and what the Checkpoints page reads are the
+    same record (PickEvidence.as_dict), key for key and value for value, with the keys users rely on."""
+    from evalkit.pick_evidence import stored_record
+
+    settings, decision = small_demo
+    run_dir = settings.out / "ckpt"
+    result = run_cli("pick", str(run_dir), "--window", "2-3", "--max-new-tokens", "12", "--db", decision["db_url"], "--json")
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    written = json.loads((run_dir / "picked.json").read_text())
+    stored = Store(decision["db_url"]).decisions().iloc[-1]
+    shown = stored_record(stored["evidence"])
+    assert printed == written == shown
+    assert {"chosen", "epoch", "model_id", "run", "judge", "baseline", "prompt_set", "decoding", "window"} <= set(printed)
+    assert {"evidence", "significance", "provenance", "reason", "decided", "likert_judge", "judge_spec_hash"} <= set(printed)
+    assert (stored["chosen_name"], stored["epoch"]) == (printed["chosen"], printed["epoch"])
+    assert printed["run"] == str(run_dir.resolve()) and printed["window"] == [2, 3]

@@ -59,6 +59,7 @@ def test_judge_url_credentials_never_reach_the_error_line(capsys: pytest.Capture
     assert PASSWORD not in err
 
 
+@pytest.mark.slow  # a child process
 def test_verbose_logs_hide_url_credentials(tmp_path: Path) -> None:
     """`-v` logs every request's URL (httpx, openai): run as a user would, in a child process."""
     with FakeOpenAIServer(lambda body: Completion("fine\n4\n4")) as server:

@@ -133,6 +133,7 @@ def test_modal_ties_are_broken_like_alpaca_eval() -> None:
         assert score == pytest.approx(1 - abs(1.0 - expected)), others
 
 
+@pytest.mark.slow  # 25 generated matrices through alpaca_eval's analyzer
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.lists(labels_strategy, min_size=4, max_size=4), min_size=2, max_size=12))
 def test_humans_vs_mode_matches_alpaca_eval_analyzer(matrix: list[list[str]]) -> None:

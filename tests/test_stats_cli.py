@@ -13,8 +13,9 @@ import pytest
 from evalkit.cli import main
 from evalkit.stats.agreement import pair_agreement, vs_mode
 from evalkit.stats.winrate import WINRATE_FIELDS
+from tests.helpers import ALPACA_EVAL_DATA
 
-DATA = Path("/work/shared/data/alpaca_eval")
+DATA = ALPACA_EVAL_DATA
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
@@ -24,7 +25,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
 
 def test_winrate_json_contract_reproduces_the_leaderboard(capsys: pytest.CaptureFixture[str]) -> None:
     if not DATA.is_dir():
-        pytest.skip("AlpacaEval reference data not available")
+        pytest.skip(f"AlpacaEval reference data not available at {DATA}")
     for annotator in ("alpaca_eval_gpt4", "weighted_alpaca_eval_gpt4_turbo"):
         out = run_json(
             capsys, "stats", "winrate", "--annotations", str(DATA / f"alpaca-7b.{annotator}.annotations.json"), "--json"

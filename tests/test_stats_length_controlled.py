@@ -13,13 +13,14 @@ import pytest
 
 from evalkit.stats import length_controlled as lc
 from evalkit.stats.winrate import preference_unit
+from tests.helpers import ALPACA_EVAL_DATA
 
-DATA = Path("/work/shared/data/alpaca_eval")
+DATA = ALPACA_EVAL_DATA
 
 
 def _annotations(annotator: str) -> pd.DataFrame:
     if not DATA.is_dir():
-        pytest.skip("AlpacaEval reference data not available")
+        pytest.skip(f"AlpacaEval reference data not available at {DATA}")
     return pd.DataFrame(json.loads((DATA / f"alpaca-7b.{annotator}.annotations.json").read_text()))
 
 

@@ -1,4 +1,4 @@
-"""Store-table summaries on hand-built tables shaped like evalkit.judges.results' output, checked
+"""Store-table summaries on hand-built tables shaped like evalkit.results.tables output, checked
 against the per-group functions and alpaca-eval's get_winrate."""
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.stats.winrate import WINRATE_FIELDS, alpaca_winrate, preference_unit, preferences_from_outcomes
+from tests.helpers import ALPACA_EVAL_DATA
 
-DATA = Path("/work/shared/data/alpaca_eval")
+DATA = ALPACA_EVAL_DATA
 ANNOTATORS = ("alpaca_eval_gpt4", "weighted_alpaca_eval_gpt4_turbo")
 
 
@@ -32,7 +32,7 @@ def get_winrate():
 @pytest.mark.parametrize("annotator", ANNOTATORS)
 def test_reproduces_published_leaderboard_row(annotator: str) -> None:
     if not DATA.is_dir():
-        pytest.skip("AlpacaEval reference data not available")
+        pytest.skip(f"AlpacaEval reference data not available at {DATA}")
     rows = json.loads((DATA / f"alpaca-7b.{annotator}.annotations.json").read_text())
     published = pd.read_csv(DATA / f"leaderboard_rows.{annotator}.csv", index_col=0).loc["alpaca-7b"]
     ours = alpaca_winrate([row["preference"] for row in rows])
@@ -44,7 +44,7 @@ def test_reproduces_published_leaderboard_row(annotator: str) -> None:
 @pytest.mark.parametrize("annotator", ANNOTATORS)
 def test_equals_alpaca_eval_get_winrate_on_real_annotations(annotator: str, get_winrate) -> None:
     if not DATA.is_dir():
-        pytest.skip("AlpacaEval reference data not available")
+        pytest.skip(f"AlpacaEval reference data not available at {DATA}")
     rows = json.loads((DATA / f"alpaca-7b.{annotator}.annotations.json").read_text())
     theirs = get_winrate(rows)
     ours = alpaca_winrate([row["preference"] for row in rows])

@@ -53,6 +53,7 @@ def straight_run(tiny_model_dir: Path, data_file: Path, tmp_path_factory: pytest
     return result, batches
 
 
+@pytest.mark.slow  # trains the tiny model (the module fixture straight_run)
 def test_each_epoch_checkpoint_reloads_and_generation_stops_at_eot(straight_run) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -87,6 +88,7 @@ def test_each_epoch_checkpoint_reloads_and_generation_stops_at_eot(straight_run)
     assert tokenizer.decode(generated, skip_special_tokens=True) == ANSWER
 
 
+@pytest.mark.slow  # trains the tiny model twice
 def test_resume_after_a_crash_repeats_and_skips_no_batch(
     straight_run, tiny_model_dir: Path, data_file: Path, tmp_path: Path
 ) -> None:
@@ -126,6 +128,7 @@ def test_resume_after_a_crash_repeats_and_skips_no_batch(
     assert meta(out)["train_loss"] == pytest.approx(meta(straight.out_dir)["train_loss"], rel=1e-5)
 
 
+@pytest.mark.slow  # a training run through the command line
 def test_cli_adds_eot_keeps_the_window_reports_skips_and_picks(tmp_path: Path, capsys, monkeypatch) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

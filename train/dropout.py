@@ -9,6 +9,7 @@ The hooks consult `module.training`, so evaluation and generation are never affe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -64,7 +65,7 @@ def _branch(layer: nn.Module, names: tuple[str, ...]) -> nn.Module | None:
     return None
 
 
-def _dropout_hook(rate: float):
+def _dropout_hook(rate: float) -> Callable[[nn.Module, Any, Any], Any]:
     def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
         if not module.training:
             return None

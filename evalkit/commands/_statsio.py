@@ -15,6 +15,7 @@ from evalkit.commands._dropped import report_dropped_preferences
 from evalkit.errors import EvalkitError
 from evalkit.rounding import MISSING, format_figure
 from evalkit.userfile import UserFile
+from evalkit.vocabulary import VERDICTS
 
 
 def read_records(path: str, what: str) -> list[dict[str, Any]]:
@@ -54,7 +55,7 @@ def read_labels(path: str) -> pd.DataFrame:
             missing = {"item", "rater", "label"} - set(row)
             if missing:
                 raise file.error(f"missing {', '.join(sorted(missing))}")
-            if row["label"] not in ("A", "B", "tie"):
+            if row["label"] not in VERDICTS:
                 raise file.error(f"label must be A, B or tie, got {row['label']!r}")
             if isinstance(row["item"], (dict, list)):
                 raise file.error("item must be a string or a number")

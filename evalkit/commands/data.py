@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalkit.commands.common import add_db_flag, add_json_flag, out_path
+
+if TYPE_CHECKING:
+    from evalkit.datarecipes.llm import LLMSettings
+    from evalkit.store import Store
 
 
 def _add_llm_flags(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats.set_defaults(handler=_stats)
 
 
-def _settings(args: argparse.Namespace):
+def _settings(args: argparse.Namespace) -> LLMSettings:
     from evalkit.datarecipes.llm import LLMSettings
     from evalkit.errors import EvalkitError
     from evalkit.settings import resolve
@@ -114,7 +118,7 @@ def _settings(args: argparse.Namespace):
     )
 
 
-def _store(args: argparse.Namespace):
+def _store(args: argparse.Namespace) -> Store:
     from evalkit.settings import db_url
     from evalkit.store import Store
 

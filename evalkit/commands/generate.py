@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evalkit.commands.common import (
     add_db_flag,
@@ -16,6 +17,10 @@ from evalkit.commands.common import (
 )
 from evalkit.errors import EvalkitError
 from evalkit.generate import BACKENDS
+
+if TYPE_CHECKING:
+    from evalkit.generate.factory import BackendOptions
+    from evalkit.records import DecodingParams
 
 
 def add_decoding_flags(parser: argparse.ArgumentParser) -> None:
@@ -115,7 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def decoding_from_args(args: argparse.Namespace):
+def decoding_from_args(args: argparse.Namespace) -> DecodingParams:
     from evalkit.records import DecodingParams
 
     if args.max_new_tokens < 1 or args.n < 1:
@@ -130,7 +135,7 @@ def decoding_from_args(args: argparse.Namespace):
     )
 
 
-def backend_options_from_args(args: argparse.Namespace):
+def backend_options_from_args(args: argparse.Namespace) -> BackendOptions:
     from evalkit.generate.factory import BackendOptions, default_backend
     from evalkit.generate.precision import parse_dtype
     from evalkit.generate.scaleout import check_scaleout

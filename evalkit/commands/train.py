@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 from pathlib import Path
+from types import ModuleType
 
 from evalkit.commands.common import add_db_flag, epoch_range, out_path, positive_int
 from evalkit.errors import EvalkitError
@@ -108,7 +109,7 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_picker():
+def _load_picker() -> ModuleType:
     """evalkit.pick, checked before training so a missing picker fails in seconds, not after hours."""
     try:
         return importlib.import_module("evalkit.pick")

@@ -26,6 +26,7 @@ import pandas as pd
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
 from evalkit.userfile import UserFile
+from evalkit.vocabulary import VERDICTS, swapped
 
 FORMATS: tuple[str, ...] = ("alpaca_eval", "pandalm", "mtbench", "labels")
 PAIR_COLUMNS = ["item", "instruction", "output_1", "output_2"]
@@ -159,7 +160,7 @@ def _mtbench(row: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any]
     item = f"{question}:{ordered[0]}:{ordered[1]}:{turn}"
     instruction, answer_a, answer_b = _turn_texts(row, turn)
     if flipped:
-        answer_a, answer_b, label = answer_b, answer_a, {"A": "B", "B": "A"}.get(label, label)
+        answer_a, answer_b, label = answer_b, answer_a, swapped(label)
     for separator in MTBENCH_SEPARATORS:
         state["aliases"][separator.join(map(str, (question, *ordered, turn)))] = (item, False)
         state["aliases"][separator.join(map(str, (question, *reversed(ordered), turn)))] = (item, True)
@@ -172,7 +173,7 @@ def _mtbench(row: dict[str, Any], state: dict[str, Any]) -> tuple[dict[str, Any]
 def _labels(row: dict[str, Any], _state: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if isinstance(row["item"], (dict, list, bool)) or row["item"] is None:
         raise BadRow("item must be a string or a number")
-    if row["label"] not in ("A", "B", "tie", None):
+    if row["label"] is not None and row["label"] not in VERDICTS:
         raise BadRow(f"label must be A, B or tie, got {row['label']!r}")
     item = str(row["item"])
     return (

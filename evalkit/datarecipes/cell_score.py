@@ -49,16 +49,16 @@ def score_checkpoint(store: Store, train_dir: Path, epoch: int, config: RunConfi
     if row is None:
         raise EvalkitError(f"{train_dir}/epoch-{epoch} has no valid judgment to score")
     rows = tables.comparisons
-    rows = rows[
-        (rows["judge_kind"] == judge[0])
-        & (rows["judge_model"] == judge[1])
-        & (rows["judge_spec_hash"] == judge[2])
-        & (rows["model_id"] == model[0])
-        & (rows["decoding"] == model[1])
-    ]
+    rows = rows[judge.mask(rows) & (rows["model_id"] == model.model_id) & (rows["decoding"] == model.decoding)]
     units = pd.Series(preference_unit(preference_column(rows)), index=rows["prompt_hash"].to_numpy())
     per_prompt = units.groupby(level=0).mean()
     # The interval is the results layer's (bootstrap over prompts), as every other surface shows it.
     return CellScore(
-        outcome.model_id, judge[0], int(row["n"]), float(row["win_rate"]), float(row["ci_low"]), float(row["ci_high"]), per_prompt
+        outcome.model_id,
+        judge.kind,
+        int(row["n"]),
+        float(row["win_rate"]),
+        float(row["ci_low"]),
+        float(row["ci_high"]),
+        per_prompt,
     )

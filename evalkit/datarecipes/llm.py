@@ -1,6 +1,7 @@
-"""LLM calls that generate training data (expand, lengthen, tag), with the judges' machinery:
-the same async OpenAI-compatible client and error sorting (evalkit.judges.calls), the same `--max-cost`
-budget and price table (evalkit.judges.pricing), and a store-backed cache.
+"""LLM calls that generate training data (expand, lengthen, tag), through the judges' budgeted call loop
+(evalkit.llm_calls): the same async OpenAI-compatible client and error sorting (evalkit.judges.calls),
+the same `--max-cost` budget and price table (evalkit.judges.pricing), concurrency and progress. What is
+the data recipes' own is here: the request from a filled template, and a store-backed cache.
 
 Each finished call is committed at once (table data_generations, keyed by template hash + model +
 inputs + sampling), so a SIGKILLed run loses only what was in flight and a re-run pays for nothing it
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -21,6 +21,7 @@ from evalkit.datarecipes.store_tables import add_generation, cached_generations
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
 from evalkit.judges.templates import Template
+from evalkit.llm_calls import Answer, BudgetedCalls, CallStats, Progress, Request
 from evalkit.store import Store
 
 T = TypeVar("T")
@@ -72,21 +73,31 @@ class Call:
 
 @dataclass
 class CallReport:
+    """One stage's calls: how many, how many the cache answered, how many replies were unreadable, and
+    the shared call loop's counts for the ones asked (requests, failures, budget, tokens, cost)."""
+
     calls: int = 0
     cached: int = 0
-    requests: int = 0
     unparseable: int = 0
-    transport_errors: int = 0
-    not_sent_budget: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    errors: list[str] = field(default_factory=list)
+    asked: CallStats = field(default_factory=CallStats)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in vars(self).items() if k != "errors"} | {
-            "errors": self.errors[:5]
+        asked = self.asked
+        return {
+            "calls": self.calls,
+            "cached": self.cached,
+            "requests": asked.requests,
+            "unparseable": self.unparseable,
+            "transport_errors": asked.transport_errors,
+            "not_sent_budget": asked.not_sent_budget,
+            "prompt_tokens": asked.prompt_tokens,
+            "completion_tokens": asked.completion_tokens,
+            "cost_usd": round(asked.cost_usd, 6),
+            "errors": asked.errors[:5],
         }
+
+
+Job = tuple[str, Call]  # (cache key, call)
 
 
 @dataclass
@@ -107,9 +118,9 @@ def run_calls(
     missing = [(key, call) for key, call in dict(zip(keys, calls)).items() if key not in cached]
     if missing:
         asyncio.run(_ask_all(store, missing, parse, settings, label, replies, report))
-    if report.not_sent_budget or report.transport_errors:
+    if report.asked.not_sent_budget or report.asked.transport_errors:
         print(
-            f"evalkit data {label}: {report.not_sent_budget} call(s) not sent (--max-cost reached), {report.transport_errors} "
+            f"evalkit data {label}: {report.asked.not_sent_budget} call(s) not sent (--max-cost reached), {report.asked.transport_errors} "
             "failed after retries; their rows are left as they were. Re-run to finish: answered calls are cached.",
             file=sys.stderr,
         )
@@ -124,16 +135,14 @@ def run_calls(
 
 async def _ask_all(
     store: Store,
-    missing: list[tuple[str, Call]],
+    missing: list[Job],
     parse: Callable[[str, Call], Any],
     settings: LLMSettings,
     label: str,
     replies: dict[str, str],
     report: CallReport,
 ) -> None:
-    from tqdm import tqdm
-
-    from evalkit.judges.calls import ChatCaller, TransportError, resolve_endpoint
+    from evalkit.judges.calls import ChatCaller, resolve_endpoint
     from evalkit.judges.pricing import Budget, load_price_table
     from evalkit.settings import resolve
 
@@ -145,63 +154,38 @@ async def _ask_all(
         raise EvalkitError(
             "no endpoint for the generator model: pass --base-url URL of an OpenAI-compatible server, or export OPENAI_API_KEY"
         ) from None
-    caller = ChatCaller(endpoint, settings.model)
-    semaphore = asyncio.Semaphore(max(1, settings.concurrency))
-    bar = tqdm(total=len(missing), desc=label, unit="call", file=sys.stderr, disable=not settings.progress, dynamic_ncols=True)
-    began = time.perf_counter()
-    fatal: list[BaseException] = []
+    calls: BudgetedCalls[Job, bool] = BudgetedCalls(
+        ChatCaller(endpoint, settings.model),
+        settings.model,
+        budget,
+        prices,
+        request=lambda job: Request(job[1].messages(), settings.sampling, settings.max_tokens),
+        parse=lambda job, reply, request: parse(reply.text, job[1]) is not None,
+        valid=lambda _readable: True,  # an unreadable reply is cached as invalid, never re-asked
+    )
 
-    async def one(key: str, call: Call) -> None:
-        async with semaphore:
-            if fatal:
-                return
-            messages = call.messages()
-            estimate = budget.estimate(messages, settings.max_tokens)
-            if not budget.try_reserve(estimate):
-                report.not_sent_budget += 1
-                return
-            report.requests += 1
-            try:
-                reply = await caller.complete(messages, settings.sampling)
-            except TransportError as exc:
-                budget.settle(estimate, None)
-                report.transport_errors += 1
-                report.errors.append(str(exc))
-                return
-            except EvalkitError as exc:
-                budget.settle(estimate, None)
-                fatal.append(exc)
-                return
-            cost = prices.cost(settings.model, reply.prompt_tokens, reply.completion_tokens)
-            budget.settle(estimate, cost, sum(len(m["content"].encode("utf-8")) for m in messages), reply.prompt_tokens)
-            report.prompt_tokens += reply.prompt_tokens or 0
-            report.completion_tokens += reply.completion_tokens or 0
-            report.cost_usd += cost or 0.0
-            add_generation(
-                store,
-                {
-                    "cache_key": key,
-                    "task": call.task,
-                    "template_hash": call.template.hash,
-                    "model": settings.model,
-                    "raw": reply.text,
-                    "valid": parse(reply.text, call) is not None,
-                    "prompt_tokens": reply.prompt_tokens,
-                    "completion_tokens": reply.completion_tokens,
-                    "cost_usd": cost,
-                },
-            )
-            replies[key] = reply.text
-            rate = report.requests / max(time.perf_counter() - began, 1e-9)
-            bar.set_postfix_str(
-                f"{rate:.1f} req/s, {report.prompt_tokens + report.completion_tokens} tok, ${report.cost_usd:.4f}", refresh=False
-            )
-            bar.update(1)
+    def store_answer(job: Job, answer: Answer[bool]) -> None:
+        key, call = job
+        reply = answer.replies[-1]
+        add_generation(
+            store,
+            {
+                "cache_key": key,
+                "task": call.task,
+                "template_hash": call.template.hash,
+                "model": settings.model,
+                "raw": reply.text,
+                "valid": answer.parsed,
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "cost_usd": answer.cost,
+            },
+        )
+        replies[key] = reply.text
 
-    try:
-        await asyncio.gather(*(one(key, call) for key, call in missing))
-    finally:
-        bar.close()
-        await caller.close()
-    if fatal:
-        raise fatal[0]
+    stats = await calls.run(
+        missing, store_answer, concurrency=settings.concurrency, progress=Progress(len(missing), settings.progress, label, "call")
+    )
+    report.asked = stats
+    if stats.fatal is not None:
+        raise stats.fatal

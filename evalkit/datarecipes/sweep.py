@@ -24,8 +24,8 @@ from evalkit.datarecipes.rows import Row, read_rows, rows_hash, write_rows
 from evalkit.errors import EvalkitError
 from evalkit.hashing import content_hash
 from evalkit.jsonio import json_safe
+from evalkit.pick_policy import versus_runner_up
 from evalkit.run import RunConfig
-from evalkit.stats.compare import paired_bootstrap_difference
 from evalkit.store import Store
 
 log = logging.getLogger(__name__)
@@ -164,11 +164,17 @@ def choose_best(cells: list[dict[str, Any]], scores: list[CellScore], n_resample
     runner = ranked[1]
     a, b = scores[ranked[0]].per_prompt, scores[runner].per_prompt
     prompts = a.index.intersection(b.index)
-    result = paired_bootstrap_difference((a[prompts] * 100).to_numpy(), (b[prompts] * 100).to_numpy(), n_resamples=n_resamples)
+    versus = versus_runner_up(a[prompts], b[prompts], (cells[ranked[0]]["name"], cells[runner]["name"]), n_resamples=n_resamples)
     best["vs_runner_up"] = {
-        "runner_up": cells[runner]["name"],
-        **result,
-        "significant": bool(result["ci_low"] > 0),
-        "level": 0.95,
+        "runner_up": versus.runner_up,
+        "n": versus.n,
+        "mean_a": versus.mean_a,
+        "mean_b": versus.mean_b,
+        "difference": versus.difference,
+        "ci_low": versus.ci_low,
+        "ci_high": versus.ci_high,
+        "p_value": versus.p_value,
+        "significant": versus.significant,
+        "level": versus.level,
     }
     return best

@@ -264,7 +264,7 @@ def _run_units(
             stream = ready[0]
             unit, group = in_flight[stream]
             try:
-                landed: Landed = ray.get(next(stream))  # type: ignore[arg-type,call-overload,assignment]  # a generator task's ref yields refs
+                landed: Landed = ray.get(next(stream))  # type: ignore[arg-type,assignment]  # a generator task's ref yields refs
             except StopIteration:
                 del in_flight[stream]
                 finish(unit, group)

@@ -15,8 +15,9 @@ import pandas as pd
 
 from evalkit.data.human_labels import LabelledPairs
 from evalkit.errors import EvalkitError
+from evalkit.vocabulary import SWAPPED
 
-FLIP = {"A": "B", "B": "A", "tie": "tie"}
+FLIP = SWAPPED
 VERDICT_COLUMNS = ["item", "sample", "label", "cost_usd", "seconds"]
 
 

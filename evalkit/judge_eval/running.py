@@ -28,10 +28,7 @@ from evalkit.records import GenerationResult, ModelInfo, Prompt, PromptSet
 from evalkit.stats.agreement import label_codes, position_consistency
 from evalkit.stats.judge_quality import combine_orders
 from evalkit.store import schema as t
-from evalkit.vocabulary import INVALID_REASON_KEY, NOT_JUDGED, UNPARSEABLE_REPLY
-
-# shown verdict -> the verdict on the pair's own order, for each shown order ("AB": output_1 shown first)
-_OWN_ORDER = {"AB": {"A": "A", "B": "B", "tie": "tie"}, "BA": {"A": "B", "B": "A", "tie": "tie"}}
+from evalkit.vocabulary import INVALID_REASON_KEY, LABELS_BY_PREFERENCE, NOT_JUDGED, UNPARSEABLE_REPLY, own_order
 
 
 def run_options(*, prices: str | None = None, **fields: Any) -> RunOptions:
@@ -134,7 +131,7 @@ def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame
     rows = plan.merge(stored, on="key", how="left")  # not stored: failed transport or stopped by the budget
     stored_here = rows["valid"].notna()
     rows["shown"] = rows["verdict"].where(rows["valid"].fillna(False).astype(bool))
-    rows["label"] = [_OWN_ORDER[o].get(v) if isinstance(v, str) else None for o, v in zip(rows["order"], rows["shown"])]
+    rows["label"] = [own_order(o, v) for o, v in zip(rows["order"], rows["shown"])]
     rows["reason"] = [_reason(label, reason, kept) for label, reason, kept in zip(rows["label"], rows["reason"], stored_here)]
     orders = sorted(rows["order"].unique())
     wide = rows.pivot_table(index=["item", "sample"], columns="order", values="label", aggfunc="first", dropna=False)
@@ -147,7 +144,7 @@ def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame
         both = both.reindex(wide.index)
         position = position_consistency(both["AB"].tolist(), both["BA"].tolist())
         codes = combine_orders(label_codes(wide["AB"]), label_codes(wide["BA"]))
-        labels = [("A", "tie", "B")[c] if c >= 0 else None for c in codes]
+        labels = [LABELS_BY_PREFERENCE[c] if c >= 0 else None for c in codes]
     else:
         labels = [label if isinstance(label, str) else None for label in wide.iloc[:, 0]]
     out = pd.DataFrame(

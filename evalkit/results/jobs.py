@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from evalkit.results.summary import GenerationSet, Scope, summarize_store
+from evalkit.records import GenerationSetKey, JudgeIdentity
+from evalkit.results.summary import Scope, summarize_store
 from evalkit.stats.length_controlled import LC_FIELDS
 
 PAIRWISE_FIELDS = (
@@ -30,23 +31,27 @@ SINGLE_FIELDS = ("n", "n_samples", "n_invalid", "mean", "ci_low", "ci_high")
 def job_figures(
     store: object,
     job: dict[str, Any],
-    model: GenerationSet,
-    baseline: GenerationSet | None = None,
+    model: tuple[int, str],
+    baseline: tuple[int, str] | None = None,
     prompt_hashes: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """The summary row of the job's judge (kind, model, spec hash) for its generation set (against its
     baseline when it compared), restricted to `prompt_hashes` when given."""
-    judge = (job["judge"], job["judge_model"], job["spec_hash"])
+    judge = JudgeIdentity(job["judge"], job["judge_model"], job["spec_hash"])
+    generation_set = GenerationSetKey(*model)
+    against = GenerationSetKey(*baseline) if baseline is not None else None
     scope = Scope(
         prompt_hashes=frozenset(prompt_hashes) if prompt_hashes is not None else None,
-        generation_sets=frozenset({model}),
+        generation_sets=frozenset({generation_set}),
         judges=frozenset({judge}),
-        baseline=baseline,
+        baseline=against,
     )
-    row = summarize_store(store, scope, length_controlled=baseline is not None).row(baseline is not None, judge, model) or {}
-    figures: dict[str, Any] = {"decoding": model[1]}
-    if baseline is not None:
-        figures["baseline_decoding"] = baseline[1]
+    row = (
+        summarize_store(store, scope, length_controlled=against is not None).row(against is not None, judge, generation_set) or {}
+    )
+    figures: dict[str, Any] = {"decoding": generation_set.decoding}
+    if against is not None:
+        figures["baseline_decoding"] = against.decoding
     figures.update({field: row.get(field) for field in (PAIRWISE_FIELDS if baseline is not None else SINGLE_FIELDS)})
     figures["invalid"] = row.get("n_invalid", 0)
     figures["invalid_reasons"] = row.get("invalid_reasons") or {}

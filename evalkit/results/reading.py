@@ -17,12 +17,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import and_, case, false, func, literal, select
 
+from evalkit.records import JUDGE_COLUMNS as JUDGE_ORDER
 from evalkit.store import schema as t
 from evalkit.vocabulary import INVALID_REASON_KEY, ORDERS, VERDICTS
 
 # Codes: order code = index into ORDERS (-1: no order, single-answer judges); verdict code = index
 # into VERDICTS (-1: none or anything else).
-JUDGE_COLUMNS = ["judge_kind", "judge_model", "judge_spec_hash"]
+JUDGE_COLUMNS = list(JUDGE_ORDER)
 ROW_COLUMNS = ["id", "judge", "order", "verdict", "sample", "score", "valid", "generation_a", "generation_b"]
 
 

@@ -22,12 +22,10 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.records import JUDGE_COLUMNS, GenerationSetKey, JudgeIdentity
 from evalkit.results.tables import Tables, read_tables
 from evalkit.stats.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 from evalkit.stats.summary import summarize_likert, summarize_pairwise
-
-JudgeKey = tuple[str, str, str]  # (judge_kind, judge_model, judge_spec_hash)
-GenerationSet = tuple[int, str]  # (model_id, decoding hash)
 
 
 @dataclass(frozen=True)
@@ -35,9 +33,9 @@ class Scope:
     """Which rows count. None means no restriction on that axis."""
 
     prompt_hashes: frozenset[str] | None = None
-    generation_sets: frozenset[GenerationSet] | None = None
-    judges: frozenset[JudgeKey] | None = None
-    baseline: GenerationSet | None = None
+    generation_sets: frozenset[GenerationSetKey] | None = None
+    judges: frozenset[JudgeIdentity] | None = None
+    baseline: GenerationSetKey | None = None
 
 
 @dataclass(frozen=True)
@@ -49,18 +47,13 @@ class Summary:
     pairwise: pd.DataFrame
     single: pd.DataFrame
 
-    def row(self, compares: bool, judge: JudgeKey, generation_set: GenerationSet) -> dict[str, Any] | None:
+    def row(self, compares: bool, judge: JudgeIdentity, generation_set: GenerationSetKey) -> dict[str, Any] | None:
         """One summary row, or None when that judge has no row for that generation set."""
         frame = self.pairwise if compares else self.single
         if frame.empty:
             return None
-        mask = (
-            (frame["judge_kind"] == judge[0])
-            & (frame["judge_model"] == judge[1])
-            & (frame["judge_spec_hash"] == judge[2])
-            & (frame["model_id"] == generation_set[0])
-            & (frame["decoding"] == generation_set[1])
-        )
+        model_id, decoding = generation_set
+        mask = judge.mask(frame) & (frame["model_id"] == model_id) & (frame["decoding"] == decoding)
         found = frame[mask]
         return found.iloc[0].to_dict() if len(found) == 1 else None
 
@@ -74,10 +67,11 @@ def _mask(frame: pd.DataFrame, scope: Scope, compares: bool) -> pd.Series:
     if scope.generation_sets is not None:
         mask &= pd.Series(list(zip(frame["model_id"], frame["decoding"])), index=frame.index).isin(scope.generation_sets)
     if scope.judges is not None:
-        keys = pd.Series(list(zip(frame["judge_kind"], frame["judge_model"], frame["judge_spec_hash"])), index=frame.index)
-        mask &= keys.isin(scope.judges)
+        keys = pd.Series(list(zip(*(frame[column] for column in JUDGE_COLUMNS))), index=frame.index)
+        mask &= keys.isin({(j.kind, j.model, j.spec_hash) for j in scope.judges})
     if compares and scope.baseline is not None:
-        mask &= (frame["baseline_id"] == scope.baseline[0]) & (frame["baseline_decoding"] == scope.baseline[1])
+        baseline_id, baseline_decoding = scope.baseline
+        mask &= (frame["baseline_id"] == baseline_id) & (frame["baseline_decoding"] == baseline_decoding)
     return mask
 
 

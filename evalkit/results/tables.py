@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from evalkit.records import JUDGE_COLUMNS
 from evalkit.results.reading import Judged, read_judged
-from evalkit.vocabulary import MODEL_VIEW, ORDERS, OUTCOMES, PREFERENCE, UNPARSEABLE_REPLY, VERDICTS
+from evalkit.vocabulary import MODEL_VIEW, ORDERS, OUTCOMES, PREFERENCE, UNPARSEABLE_REPLY, VERDICTS, both_orders
 
-IDENTITY = ["judge_kind", "judge_model", "judge_spec_hash", "prompt_hash", "instruction", "model", "model_id", "decoding"]
+IDENTITY = [*JUDGE_COLUMNS, "prompt_hash", "instruction", "model", "model_id", "decoding"]
 PAIRWISE_COLUMNS = [
     *IDENTITY,
     "baseline",
@@ -105,7 +106,7 @@ def _shown(columns: list[str], instructions: bool) -> list[str]:
 def _named(judged: Judged, frame: pd.DataFrame, columns: list[str], instructions: bool) -> pd.DataFrame:
     """Attach judge, prompt, model and decoding names to coded rows and keep `columns`."""
     codes = frame["judge"].to_numpy()
-    for name in ("judge_kind", "judge_model", "judge_spec_hash"):
+    for name in JUDGE_COLUMNS:
         frame[name] = judged.judges[name].to_numpy(dtype=object)[codes]
     frame["prompt_hash"] = judged.prompt_hashes[frame["prompt"].to_numpy()]
     frame["model"] = judged.model_names.reindex(frame["model_id"].to_numpy()).to_numpy(dtype=object)
@@ -138,7 +139,7 @@ def _pairwise(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFr
     # the first shown order's reason when it is the invalid one, else the second's
     reason_codes = np.where(view_ab < 0, both["reason_ab"].to_numpy(), both["reason_ba"].to_numpy())
     both["invalid_reason"] = _objects(both, _reasons(judged, reason_codes, invalid))
-    combined = np.where(view_ab == view_ba, view_ab, OUTCOMES.index("tie"))  # orders disagree: a tie
+    combined = both_orders(view_ab, view_ba)  # orders disagree: a tie (either invalid: -1, shown as invalid)
     both["verdict_ab"] = _objects(both, np.where(view_ab >= 0, OUTCOME_NAMES[np.maximum(view_ab, 0)], NONE))
     both["verdict_ba"] = _objects(both, np.where(view_ba >= 0, OUTCOME_NAMES[np.maximum(view_ba, 0)], NONE))
     both["outcome"] = np.where(invalid, "invalid", OUTCOME_NAMES[np.maximum(combined, 0)])

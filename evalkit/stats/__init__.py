@@ -1,4 +1,4 @@
-"""Statistics: pure functions over arrays and DataFrames, no I/O (see DESIGN.md).
+"""Statistics: pure functions over arrays and DataFrames, no I/O (see ARCHITECTURE.md).
 
 winrate            AlpacaEval's win rate fields, as alpaca_eval computes them
 length_controlled  length-controlled win rate through alpaca-eval's GLM (v1 when its hub file is cached),

@@ -14,15 +14,15 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from functools import cache
 from typing import TypedDict
 
 import numpy as np
 import pandas as pd
 
-LABELS: tuple[str, ...] = ("A", "tie", "B")  # sorted by preference value, the order modes are listed in
-LABEL_PREFERENCE: dict[str, float] = {"A": 1.0, "tie": 1.5, "B": 2.0}
-MODE_TIE_SEED = 123
+from evalkit.vocabulary import LABEL_PREFERENCE as LABEL_PREFERENCE
+from evalkit.vocabulary import LABELS_BY_PREFERENCE, majority_codes
+
+LABELS = LABELS_BY_PREFERENCE  # label codes 0, 1, 2: A, tie, B (evalkit.vocabulary's)
 
 
 class PairAgreement(TypedDict):
@@ -125,12 +125,6 @@ def agreement_square(pairs: Sequence[PairAgreement], metric: str = "tie_discount
     return square
 
 
-@cache
-def _modal_tie_choice(n_modes: int) -> int:
-    """Which of n sorted modes alpaca_eval's `_random_mode` picks: pandas sample(1, random_state=123)."""
-    return int(pd.Series(np.arange(n_modes)).sample(1, random_state=MODE_TIE_SEED).item())
-
-
 def vs_mode(labels: pd.DataFrame, pool: Iterable[str] | None = None) -> dict[str, float]:
     """Each rater's mean tie-discounted agreement with the mode of the other raters, on the items
     where both exist (AlpacaEval's human-agreement protocol).
@@ -160,15 +154,7 @@ def vs_mode(labels: pd.DataFrame, pool: Iterable[str] | None = None) -> dict[str
     return result
 
 
-def modal_codes(counts: np.ndarray) -> np.ndarray:
-    """Per row of label counts (n, 3), the most frequent label code; among equally frequent ones,
-    alpaca_eval's pick. Rows must have at least one label."""
-    is_mode = counts == counts.max(axis=1, keepdims=True)
-    n_modes = is_mode.sum(axis=1)
-    choice = np.array([_modal_tie_choice(k) for k in range(1, len(LABELS) + 1)])[n_modes - 1]
-    # the choice-th True in each row: modes are listed in ascending preference, like pandas' mode()
-    rank = np.cumsum(is_mode, axis=1) - 1
-    return np.argmax(is_mode & (rank == choice[:, None]), axis=1)
+modal_codes = majority_codes  # the one majority rule, evalkit.vocabulary's
 
 
 def position_consistency(verdicts_ab: Iterable[str | None], verdicts_ba: Iterable[str | None]) -> dict[str, float | int]:

@@ -21,24 +21,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.stats.agreement import (
-    LABEL_PREFERENCE,
-    LABELS,
-    label_codes,
-    label_matrix,
-    length_bias,
-    modal_codes,
-    vs_mode,
-)
+from evalkit.stats.agreement import label_codes, label_matrix, length_bias, vs_mode
 from evalkit.stats.bootstrap import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
     percentile_interval,
     resampled_sums,
 )
+from evalkit.vocabulary import LABEL_PREFERENCE, TIE_CODE, both_orders, majority_codes
+from evalkit.vocabulary import LABELS_BY_PREFERENCE as LABELS
 
 FIGURES: tuple[str, ...] = ("tie_discounted", "agreement", "agreement_without_ties", "cohen_kappa")
-TIE = LABELS.index("tie")
+TIE = TIE_CODE
 FIRST = LABELS.index("A")
 _N_LABELS = len(LABELS)
 # per-item sum columns: tie-discounted score, equal, compared, equal & decided, decided, then the 3x3 confusion
@@ -56,7 +50,7 @@ def reference_labels(counts: np.ndarray) -> np.ndarray:
     out = np.full(counts.shape[0], -1, dtype=np.int64)
     labelled = counts.sum(axis=1) > 0
     if labelled.any():
-        out[labelled] = modal_codes(counts[labelled])
+        out[labelled] = majority_codes(counts[labelled])
     return out
 
 
@@ -170,7 +164,7 @@ def humans_vs_each_other(
 def combine_orders(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """One label per pair judged in both orders (codes on the pair's own first/second answers): the
     verdict when both orders agree, a tie when they disagree (LIMA, FastChat), -1 when either is missing."""
-    return np.where((first < 0) | (second < 0), -1, np.where(first == second, first, TIE))
+    return both_orders(first, second)
 
 
 def prefer_first(labels: pd.Series | np.ndarray) -> float:

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from evalkit.stats.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_mean_interval
+from evalkit.vocabulary import OUTCOMES as OUTCOMES
 
-OUTCOMES: tuple[str, ...] = ("win", "tie", "loss")
 LIKERT_SCALE: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
 
 

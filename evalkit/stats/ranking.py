@@ -31,7 +31,7 @@ def _battle_tables(
     player_b: Sequence[Hashable] | np.ndarray,
     score_a: np.ndarray,
     clusters: Sequence[Hashable] | np.ndarray | None,
-):
+) -> tuple[list[Hashable], np.ndarray, np.ndarray, np.ndarray]:
     """Players, pair incidence D (pairs x players), and per-cluster (wins of the pair's first, games)."""
     players_a, players_b = np.asarray(player_a, dtype=object), np.asarray(player_b, dtype=object)
     keep = ~np.isnan(score_a) & (players_a != players_b)
@@ -52,7 +52,9 @@ def _battle_tables(
     return list(players), incidence, wins, games
 
 
-def _gradient(theta: np.ndarray, wins: np.ndarray, games: np.ndarray, incidence: np.ndarray, ridge: float):
+def _gradient(
+    theta: np.ndarray, wins: np.ndarray, games: np.ndarray, incidence: np.ndarray, ridge: float
+) -> tuple[np.ndarray, np.ndarray]:
     prob = expit(theta @ incidence.T)
     return (wins - games * prob) @ incidence - ridge * theta, prob
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.ordering import natural_sorted
+from evalkit.records import JUDGE_COLUMNS
 from evalkit.stats.bootstrap import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
@@ -32,7 +33,7 @@ from evalkit.stats.lima import LIKERT_SCALE, score_distribution, win_tie_loss
 from evalkit.stats.winrate import alpaca_winrate, preference_unit, preferences_from_outcomes
 from evalkit.vocabulary import count_reasons
 
-JUDGE_KEYS: tuple[str, ...] = ("judge_kind", "judge_model", "judge_spec_hash")
+JUDGE_KEYS: tuple[str, ...] = JUDGE_COLUMNS
 # A model's identity is its generation set: the model and the decoding that produced its answers.
 PAIRWISE_KEYS: tuple[str, ...] = (*JUDGE_KEYS, "model", "model_id", "decoding", "baseline", "baseline_id", "baseline_decoding")
 LIKERT_KEYS: tuple[str, ...] = (*JUDGE_KEYS, "model", "model_id", "decoding")

@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.vocabulary import PREFERENCE
+
 WINRATE_FIELDS: tuple[str, ...] = (
     "win_rate",
     "standard_error",
@@ -32,7 +34,7 @@ WINRATE_FIELDS: tuple[str, ...] = (
 )
 
 # The AlpacaEval preference of a resolved pairwise outcome (the model is output_2, the baseline output_1).
-OUTCOME_PREFERENCE: dict[str, float] = {"win": 2.0, "tie": 1.5, "loss": 1.0}
+OUTCOME_PREFERENCE = PREFERENCE
 
 
 def as_preferences(values: Iterable[Any] | np.ndarray | pd.Series) -> np.ndarray:

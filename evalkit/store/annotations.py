@@ -24,8 +24,9 @@ from evalkit.store import schema as t
 from evalkit.store.generation_sets import choose_decoding
 from evalkit.store.label_writes import PAIRWISE, NewLabel, check_annotator, source_column, write_labels
 from evalkit.store.store import Store
+from evalkit.vocabulary import VERDICTS
 
-LABELS: tuple[str, ...] = ("A", "B", "tie")
+LABELS = VERDICTS
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,9 @@ from evalkit.store import schema as t
 from evalkit.store.invitations import find_batch, invited_names
 from evalkit.store.label_writes import ABSOLUTE, PAIRWISE, NewLabel, check_annotator, write_labels
 from evalkit.store.store import Store
+from evalkit.vocabulary import LABEL_OF_PREFERENCE, LABEL_PREFERENCE, swapped
 
 FORMATS = ("alpaca_eval", "labels")
-PREFERENCE = {"A": 1.0, "B": 2.0, "tie": 1.5}
-LABEL_OF_PREFERENCE = {value: label for label, value in PREFERENCE.items()}
 
 
 @dataclass(frozen=True)
@@ -143,7 +142,7 @@ def export_labels(store: Store, batch_name: str, fmt: str) -> list[dict[str, Any
                 "output_2": item["output_2"],
                 "generator_1": item["generator_1"],
                 "generator_2": item["generator_2"],
-                "preference": PREFERENCE[label],
+                "preference": LABEL_PREFERENCE[label],
                 "annotator_index": annotators[annotator],
                 "annotator": annotator,
                 "dataset": batch_name,
@@ -209,7 +208,7 @@ def _alpaca_rows(store: Store, file: LabelFile, batch: int) -> list[FileLabel]:
             raise EvalkitError(f"{where}: matches no item of the batch (instruction, output_1, output_2 differ)")
         label = _preference_label(row.get("preference"), where)
         if found[1]:
-            label = {"A": "B", "B": "A", "tie": "tie"}[label]
+            label = swapped(label)
         if row.get("annotator"):
             rater = _rater(row["annotator"], where)
         else:

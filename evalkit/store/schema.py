@@ -173,7 +173,7 @@ decisions = Table(
 # an item keeps the model's generation in generation_a and the baseline's in generation_b, and `order` says
 # which was shown as "Answer A" ("AB": the model's), drawn once per item so every annotator of the item sees
 # the same screen. human_labels.item_id refers to annotation_items.id; labels are in the shown order
-# ("A" / "B" / "tie"), like judgments.verdict, so judges.results.MODEL_VIEW reads both.
+# ("A" / "B" / "tie"), like judgments.verdict, so evalkit.vocabulary.MODEL_VIEW reads both.
 annotation_batches = Table(
     "annotation_batches",
     metadata,

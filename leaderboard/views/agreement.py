@@ -11,8 +11,10 @@ import streamlit as st
 from evalkit.leaderboard import charts, data, filters, tables
 from evalkit.leaderboard.snapshot import Snapshot
 from evalkit.leaderboard.store_access import PageTimer
+from evalkit.records import JUDGE_COLUMNS, JudgeIdentity
 from evalkit.results.agreement import store_labels
 from evalkit.stats.agreement import agreement_pairs, vs_mode
+from evalkit.vocabulary import VERDICTS
 
 timer = PageTimer()
 
@@ -93,13 +95,13 @@ else:
     counts = humans.groupby("annotator").agg(
         labels=("id", "size"), batches=("batch_id", "nunique"), first=("created_at", "min"), last=("created_at", "max")
     )
-    shares = pd.crosstab(humans["annotator"], humans["label"], normalize="index").reindex(columns=["A", "B", "tie"], fill_value=0)
+    shares = pd.crosstab(humans["annotator"], humans["label"], normalize="index").reindex(columns=list(VERDICTS), fill_value=0)
     counts = counts.join((shares * 100).add_prefix("% "))
     st.dataframe(
         counts.reset_index(),
         hide_index=True,
         width="stretch",
-        column_config={f"% {label}": st.column_config.NumberColumn(format="%.0f") for label in ("A", "B", "tie")},
+        column_config={f"% {label}": st.column_config.NumberColumn(format="%.0f") for label in VERDICTS},
     )
 
 st.subheader("Judges: position consistency and length bias")
@@ -125,7 +127,8 @@ else:
     )
     bins = snapshot.length_bins
     judges = [
-        names.get((k, m, h), f"{k} · {m}") for k, m, h in zip(bins["judge_kind"], bins["judge_model"], bins["judge_spec_hash"])
+        names.get(JudgeIdentity(str(k), str(m), str(h)), f"{k} · {m}")
+        for k, m, h in zip(*(bins[column] for column in JUDGE_COLUMNS))
     ]
     st.altair_chart(charts.length_bias_curve(bins.assign(judge=judges)), width="stretch")
 timer.footer()

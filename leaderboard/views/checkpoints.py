@@ -3,14 +3,13 @@ and the picked checkpoint with the decision record that explains the pick."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
 from evalkit.leaderboard import charts, columns, data, filters, tables
 from evalkit.leaderboard.store_access import PageTimer
 from evalkit.ordering import natural_key
+from evalkit.pick_evidence import stored_record
 from evalkit.rounding import format_figure
 
 timer = PageTimer()
@@ -44,9 +43,7 @@ latest_decided = decisions["run"].iloc[-1] if not decisions.empty else None
 run = filters.remembered_select("Training run", runs, "run", container=st, default=latest_decided)
 decision = decisions[decisions["run"] == run].tail(1)
 record = decision.iloc[0] if not decision.empty else None
-evidence = record["evidence"] if record is not None else {}
-if isinstance(evidence, str):
-    evidence = json.loads(evidence)
+evidence = stored_record(record["evidence"]) if record is not None else {}
 window = tuple(evidence.get("window", DEFAULT_WINDOW)) if isinstance(evidence, dict) else DEFAULT_WINDOW
 picked_epoch = int(record["epoch"]) if record is not None and pd.notna(record["epoch"]) else None
 
