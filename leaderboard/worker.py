@@ -22,9 +22,11 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import types
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
@@ -65,6 +67,24 @@ def _serve(conn: Connection) -> None:
             conn.send((False, RuntimeError(f"unpicklable result of {getattr(function, '__name__', function)}: {exc}")))
 
 
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """While a "spawn" child starts: no __main__ script for it to run again.
+
+    A spawn child re-runs the parent's __main__ script (as `__mp_main__`) before its target. In the
+    server, and under AppTest, __main__ is whichever Streamlit script is running (the app, or a page),
+    so the worker would execute page code (and fail on it) before its first job. With a bare __main__
+    (no __file__, no __spec__) it imports only what its target needs. The swap lasts as long as
+    process.start(), a fork and exec."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 class Worker:
     def __init__(self) -> None:
         self._process: BaseProcess | None = None
@@ -103,7 +123,8 @@ class Worker:
             process = multiprocessing.get_context("spawn").Process(
                 target=_serve, args=(theirs,), name="evalkit-leaderboard-worker", daemon=True
             )
-            process.start()
+            with _main_script_hidden():
+                process.start()
             theirs.close()
             self._process, self._conn = process, ours
         return self._conn, self._process

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 
 import pytest
@@ -75,3 +77,20 @@ def test_a_worker_that_died_is_replaced_for_the_next_job() -> None:
         worker.close()
     with pytest.raises(WorkerStopped):  # closed for good: the server is stopping
         worker.run(pow, 2, 2)
+
+
+def test_the_worker_never_runs_the_parents_main_script(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit (and AppTest) leave __main__ as the script that ran last, and a spawn child runs the
+    parent's __main__ script again before its target: a page that fails outside a session would kill
+    every worker before its first job."""
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('a page script ran in the worker')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    worker = Worker()
+    try:
+        assert worker.run(pow, 2, 3) == 8
+    finally:
+        worker.close()
+    assert sys.modules["__main__"] is page
