@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 # The shared folder (reference data, seeds) sits beside the project root: ../shared.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -35,3 +39,19 @@ def count_generations(db: Path) -> int:
             return int(conn.execute("SELECT COUNT(*) FROM generations").fetchone()[0])
         except sqlite3.OperationalError:  # tables not created yet
             return 0
+
+
+@contextlib.contextmanager
+def leaderboard_env(url: str, folder: Path) -> Iterator[None]:
+    """The environment `evalkit leaderboard` gives its pages (EVALKIT_DB, EVALKIT_CACHE_DIR under
+    `folder`) while a module's app tests run; afterwards the store's cache is idle and the environment
+    is as it was."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EVALKIT_DB", url)
+        patch.setenv("EVALKIT_CACHE_DIR", str(folder / "cache"))
+        try:
+            yield
+        finally:
+            from evalkit.leaderboard.cache import shared_cache
+
+            shared_cache(url).wait_idle(timeout=60)

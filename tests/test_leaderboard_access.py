@@ -5,7 +5,6 @@ Streamlit's AppTest, on a store served through EVALKIT_DB as `evalkit leaderboar
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from evalkit.store import Store, admin_link
 from evalkit.store import annotations as ann
 from evalkit.store import invitations as inv
 from evalkit.store import schema as t
+from tests.helpers import leaderboard_env
 
 APP = Path(__file__).resolve().parents[1] / "leaderboard" / "entry" / "app.py"
 RESULT_PAGES = ("leaderboard", "checkpoints", "compare", "agreement", "judges", "ratings", "experiments")
@@ -37,17 +37,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Po
     store = Store(url)
     data = populate(store, runs=1, epochs=2, prompts=6, with_decisions=False)
     simulate_annotators(store, data.checkpoints[1], data.baselines[0], items=4, annotators=ANNOTATORS)
-    saved = {k: os.environ.get(k) for k in ("EVALKIT_DB", "EVALKIT_CACHE_DIR")}
-    os.environ.update(EVALKIT_DB=url, EVALKIT_CACHE_DIR=str(folder / "cache"))
-    yield store, data
-    from evalkit.leaderboard.cache import shared_cache
-
-    shared_cache(url).wait_idle(timeout=60)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with leaderboard_env(url, folder):
+        yield store, data
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ under AppTest on a store whose prompts, answers and model names all carry such M
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
 
@@ -22,6 +21,7 @@ from evalkit.store import annotations as ann
 from evalkit.store import invitations as inv
 from evalkit.store import ratings as rt
 from evalkit.store import schema as t
+from tests.helpers import leaderboard_env
 from tests.test_leaderboard_access import APP
 
 QUESTION = "Describe this ![chart](http://evil.example/q.png) and [click](http://evil.example/c) :red[now]"
@@ -58,17 +58,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, l
     url = f"sqlite:///{folder / 'store.db'}"
     store = Store(url)
     checkpoints, baseline = _hostile_store(store)
-    saved = {k: os.environ.get(k) for k in ("EVALKIT_DB", "EVALKIT_CACHE_DIR")}
-    os.environ.update(EVALKIT_DB=url, EVALKIT_CACHE_DIR=str(folder / "cache"))
-    yield store, checkpoints, baseline
-    from evalkit.leaderboard.cache import shared_cache
-
-    shared_cache(url).wait_idle(timeout=60)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with leaderboard_env(url, folder):
+        yield store, checkpoints, baseline
 
 
 def _rendered_as_markdown(app: AppTest) -> list[str]:
