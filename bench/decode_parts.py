@@ -9,7 +9,7 @@
 
 The two variants alternate, run after run, in one process (load elsewhere hits both alike); medians.
 Both give the same tokens (checked here: the prefill's first tokens, the head's argmax;
-tests/test_decode_loop.py checks whole answers against `model.generate`).
+tests/generate/test_decode_loop.py checks whole answers against `model.generate`).
 
     .venv/bin/python bench/decode_parts.py [--repeats 6] [--threads 2]
 """
@@ -26,12 +26,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch  # noqa: E402
 
+from evalkit.core.records import DecodingParams  # noqa: E402
 from evalkit.data import load_prompt_set  # noqa: E402
 from evalkit.generate import decode_loop  # noqa: E402
 from evalkit.generate.chat import render  # noqa: E402
 from evalkit.generate.transformers_backend import load_model  # noqa: E402
 from evalkit.models.smollm2 import get_smollm2  # noqa: E402
-from evalkit.records import DecodingParams  # noqa: E402
 
 
 def alternate(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:

@@ -40,11 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.vllm_in
 import torch  # noqa: E402
 from transformers import ContinuousBatchingConfig, GenerationConfig  # noqa: E402
 
+from evalkit.core.records import DecodingParams, GenerationRequest, Prompt  # noqa: E402
 from evalkit.data import load_prompt_set  # noqa: E402
 from evalkit.generate.chat import render  # noqa: E402
 from evalkit.generate.transformers_backend import TransformersGenerator  # noqa: E402
-from evalkit.records import DecodingParams, GenerationRequest, Prompt  # noqa: E402
-from evalkit.tinymodel import DEFAULT_CORPUS, build_tiny_model  # noqa: E402
+from evalkit.models.tiny import DEFAULT_CORPUS, build_tiny_model  # noqa: E402
 
 Method = Callable[[TransformersGenerator, list[Prompt], int], int]  # returns the tokens it produced
 

@@ -75,7 +75,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error(f"--model {args.model}: no config.json (make it with `evalkit models get smollm2 --out DIR`)")
     if args.model is None and args.no_tiny:
         parser.error("nothing to check: give --model DIR or drop --no-tiny")
-    from evalkit.errors import EvalkitError
+    from evalkit.core.errors import EvalkitError
     from evalkit.generate.vllm_options import build_vllm_options
 
     try:
@@ -129,7 +129,7 @@ def build_tiny_bf16(out: Path) -> Path:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from evalkit.tinymodel import DEFAULT_CORPUS, build_tiny_model
+    from evalkit.models.tiny import DEFAULT_CORPUS, build_tiny_model
 
     path = build_tiny_model(out, DEFAULT_CORPUS * 20, hidden_size=128, heads=2, layers=2)
     AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16).save_pretrained(path)
@@ -159,10 +159,10 @@ def check_model(name: str, path: Path, args: argparse.Namespace) -> tuple[dict[s
     import torch
     from transformers import AutoTokenizer
 
+    from evalkit.core.records import DecodingParams, GenerationRequest
     from evalkit.data import load_prompt_set
     from evalkit.generate.checkpoint import Checkpoint
     from evalkit.generate.factory import BackendOptions, make_generator
-    from evalkit.records import DecodingParams, GenerationRequest
 
     requests = [GenerationRequest(p, 0) for p in load_prompt_set("dev").prompts[: args.prompts]]
     decoding = DecodingParams(greedy=True, max_new_tokens=args.new_tokens, repetition_penalty=1.0)

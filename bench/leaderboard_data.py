@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import func, select
 
-from evalkit.hashing import content_hash
-from evalkit.records import Decision, DecodingParams, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
+from evalkit.core.hashing import content_hash
+from evalkit.core.records import Decision, DecodingParams, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
 from evalkit.store import Store
 from evalkit.store import schema as t
 
@@ -194,11 +194,11 @@ def populate(
 
 
 def _decide(store: Store, runs: int, epochs: int, names: dict[str, int]) -> None:
-    """Each run's pick by the real policy (evalkit.pick_policy) over epochs 5-10, stored the way
+    """Each run's pick by the real policy (evalkit.decision.policy) over epochs 5-10, stored the way
     `evalkit pick` stores it."""
     import pandas as pd
 
-    from evalkit.pick_policy import POLICY, choose
+    from evalkit.decision.policy import POLICY, choose
     from evalkit.results.tables import likert_table, pairwise_table
 
     pairwise = pairwise_table(store)
@@ -220,7 +220,7 @@ def _decide(store: Store, runs: int, epochs: int, names: dict[str, int]) -> None
 
 
 def _json_safe(value: object) -> object:
-    from evalkit.jsonio import json_safe
+    from evalkit.files.jsonio import json_safe
 
     return json_safe(value)
 

@@ -4,7 +4,7 @@
 
 Measures, with `evalkit leaderboard` serving the store on a loopback port:
 - read: the three judge tables read the plain way (one pandas join per judge kind, the obvious
-  implementation; tests/test_results_reading.py checks both give the same rows) vs evalkit's reader
+  implementation; tests/results/test_results_reading.py checks both give the same rows) vs evalkit's reader
   (evalkit/results/reading.py), in this process; then the whole snapshot (read + every summary);
 - start: `evalkit leaderboard` from launch until it answers, on a store it has never seen (it reads
   the store before serving) and again with the snapshot it saved;
@@ -42,7 +42,7 @@ def _read_seconds(url: str) -> tuple[float, float, float]:
     from evalkit.leaderboard.store_access import results_token
     from evalkit.results.tables import tables
     from evalkit.store import Store
-    from tests.test_results_reading import plain_alpaca, plain_likert, plain_pairwise
+    from tests.results.test_results_reading import plain_alpaca, plain_likert, plain_pairwise
 
     store = Store(url)
     start = time.perf_counter()

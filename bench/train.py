@@ -112,7 +112,7 @@ def main() -> None:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from evalkit.tinymodel import build_tiny_model
+    from evalkit.models.tiny import build_tiny_model
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

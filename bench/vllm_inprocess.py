@@ -12,8 +12,8 @@ import os
 import time
 from typing import Any
 
+from evalkit.core.records import Prompt
 from evalkit.generate.chat import render, stop_token_ids
-from evalkit.records import Prompt
 
 
 class VLLMInProcess:

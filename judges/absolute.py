@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 
+from evalkit.core.records import ScorerSpec
+from evalkit.judges.aggregation import aggregates
 from evalkit.judges.base import INVALID, Reply, Verdict
 from evalkit.judges.grading import GradingJudge
-from evalkit.records import ScorerSpec
 from evalkit.stats.absolute import RATING_ORDER
 
 KIND = "absolute"
@@ -40,9 +41,9 @@ def parse_absolute_reply(text: str) -> str | None:
     return last
 
 
+@aggregates(ScorerSpec(KIND, "score"))  # 1 = Fail, 2 = Pass, 3 = Excellent
 class AbsoluteJudge(GradingJudge):
     kind = KIND
-    SCORERS = (ScorerSpec(KIND, "score"),)  # 1 = Fail, 2 = Pass, 3 = Excellent
     label = "absolute (LIMA Fail / Pass / Excellent)"
     TEMPLATE_FILE = "absolute_lima.txt"
     PARSE_RULE = PARSE_RULE

@@ -17,10 +17,11 @@ from typing import Any
 
 import yaml
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import ScorerSpec
+from evalkit.judges.aggregation import aggregates
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict, shown
 from evalkit.judges.templates import Template
-from evalkit.records import ScorerSpec
 
 CONFIG_NAME = "weighted_alpaca_eval_gpt4_turbo"
 # PairwiseAnnotator's default seed, which `alpaca_eval evaluate` uses: it reproduces the published
@@ -47,11 +48,11 @@ def load_annotator_config(name: str = CONFIG_NAME) -> tuple[dict[str, Any], Temp
     return config, Template(name=f"alpaca_eval:{config['prompt_template']}", text=template_path.read_text(encoding="utf-8"))
 
 
+# One shown order per pair and a continuous preference: AlpacaEval's weighted win rate.
+@aggregates(ScorerSpec("alpaca_eval", "preference"))
 class AlpacaEvalJudge(LLMJudge):
     kind = "alpaca_eval"
     mode = "pairwise"
-    # One shown order per pair and a continuous preference: AlpacaEval's weighted win rate.
-    SCORERS = (ScorerSpec("alpaca_eval", "preference"),)
     label = "alpaca_eval (AlpacaEval 2 weighted judge)"
 
     def __init__(self, judge_model: str | None = None, *, config_name: str = CONFIG_NAME, temperature: float = 0.0) -> None:

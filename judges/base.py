@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
-from evalkit.conversation import render_question
-from evalkit.hashing import content_hash
+from evalkit.core.conversation import render_question
+from evalkit.core.hashing import content_hash
+from evalkit.core.records import ScorerSpec
+from evalkit.core.vocabulary import ORDERS
+from evalkit.judges.aggregation import Aggregation, aggregation_of, spec_output
 from evalkit.judges.templates import Template
-from evalkit.records import ScorerSpec
-from evalkit.vocabulary import COMPARES, ORDERS
 
 Mode = Literal["pairwise", "single"]
 Message = dict[str, str]
@@ -89,18 +90,23 @@ class Judge(ABC):
     reads_references: ClassVar[bool] = False
     samples_independently: ClassVar[bool] = False
 
-    # What a judge class writes and how it is aggregated (see evalkit.vocabulary), declared on the
-    # class so the results layer can read stored judgments without building the judge.
+    # What a judge class writes and so how it is aggregated (evalkit.judges.aggregation), declared on
+    # the class with `@aggregates(...)` so the results layer can read stored judgments without
+    # building the judge.
     SCORERS: ClassVar[tuple[ScorerSpec, ...]] = ()
 
     def scorers(self) -> tuple[ScorerSpec, ...]:
-        """The class's declaration; a judge without one (a custom spec) gives verdicts in both orders
-        when pairwise and a score when single."""
-        return self.SCORERS or (ScorerSpec(self.kind, "verdict" if self.mode == "pairwise" else "score"),)
+        """The class's declaration; a judge without one gives verdicts in both orders when pairwise and
+        a score when single (`spec_output`)."""
+        return self.SCORERS or (ScorerSpec(self.kind, spec_output(self.mode == "pairwise")),)
+
+    def aggregations(self) -> dict[str, Aggregation]:
+        """judge_kind -> how its judgments are aggregated, for every kind this judge writes."""
+        return {scorer.kind: aggregation_of(scorer.output) for scorer in self.scorers()}
 
     def scorer(self, compares: bool) -> ScorerSpec | None:
         """The scorer that compares with a baseline (compares=True) or grades one answer, if any."""
-        return next((s for s in self.scorers() if (s.output in COMPARES) == compares), None)
+        return next((s for s in self.scorers() if aggregation_of(s.output).compares == compares), None)
 
     def description(self) -> dict[str, Any]:
         """The whole configuration, stored once under the spec hash: the spec plus anything the spec

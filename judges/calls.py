@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.redaction import redact_text, redact_url
+from evalkit.core.settings import resolve
 from evalkit.judges.base import Message, Reply
-from evalkit.redaction import redact_text, redact_url
-from evalkit.settings import resolve
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 
@@ -29,7 +29,7 @@ class TransportError(Exception):
 
 class EndpointUnreachable(EvalkitError):
     """No connection to the judge server: down, a wrong URL, or gone mid-job. Bad input (exit 2) when the
-    job has stored nothing; evalkit.job_failures.lost_mid_job makes it exit 1 once work is stored."""
+    job has stored nothing; evalkit.judges.job_failures.lost_mid_job makes it exit 1 once work is stored."""
 
     def __init__(self, url: str) -> None:
         super().__init__(f"cannot reach judge endpoint {url}; is the server running and --judge-base-url right?")

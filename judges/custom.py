@@ -22,10 +22,12 @@ from typing import Any
 
 import yaml
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import ScorerSpec
+from evalkit.files.userfile import UserFile
+from evalkit.judges.aggregation import spec_output
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict, shown
 from evalkit.judges.templates import file_template
-from evalkit.userfile import UserFile
 
 PARSE_RULES = ("last_line", "ends_with", "regex")
 PAIRWISE_VERDICTS = {"a": "A", "b": "B", "tie": "tie"}
@@ -106,6 +108,11 @@ class CustomJudge(LLMJudge):
             return re.compile(str(raw["pattern"]))
         except re.error as exc:
             raise EvalkitError(f"judge spec {path}: pattern is not a valid regular expression ({exc})") from None
+
+    def scorers(self) -> tuple[ScorerSpec, ...]:
+        """A spec's one kind, aggregated as its mode says: a pairwise spec's verdicts (both shown orders)
+        as a win rate, a single spec's choices as a mean score."""
+        return (ScorerSpec(self.kind, spec_output(self.mode == "pairwise")),)
 
     def spec(self) -> dict[str, Any]:
         return {

@@ -1,4 +1,4 @@
-"""Send a job's uncached items to an LLM judge through the shared budgeted call loop (evalkit.llm_calls:
+"""Send a job's uncached items to an LLM judge through the shared budgeted call loop (evalkit.judges.budgeted_calls:
 bounded concurrency, re-asks of unreadable replies, budget stop, cost accounting, progress); what is the
 judges' own is here: the request from the judge's template, the verdict parsing and storing each
 judgment as soon as it arrives.
@@ -14,16 +14,19 @@ import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evalkit.job_failures import lost_mid_job
+from evalkit.core.records import Judgment
+from evalkit.core.vocabulary import EMPTY_REPLY, INVALID_REASON_KEY, PROMPT_TOO_LONG, REPLY_CUT_OFF, UNPARSEABLE_REPLY
 from evalkit.judges.base import LLMJudge, Reply, Verdict
+from evalkit.judges.budgeted_calls import Answer, BudgetedCalls, Progress, PromptCheck, Request
 from evalkit.judges.calls import ChatCaller
+from evalkit.judges.job_failures import lost_mid_job
 from evalkit.judges.pairing import Item
 from evalkit.judges.pricing import Budget, PriceTable
-from evalkit.llm_calls import Answer, BudgetedCalls, Progress, PromptCheck, Request
-from evalkit.records import Judgment
-from evalkit.vocabulary import EMPTY_REPLY, INVALID_REASON_KEY, PROMPT_TOO_LONG, REPLY_CUT_OFF, UNPARSEABLE_REPLY
+
+if TYPE_CHECKING:
+    from evalkit.store import Store
 
 
 @dataclass
@@ -81,7 +84,7 @@ def judgment_for(
 class StoreWriter:
     """One thread owns the database writes; callers hand it (judgment, use) pairs without blocking."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self.pending: queue.Queue = queue.Queue()
         self.error: BaseException | None = None
@@ -137,7 +140,7 @@ def with_reason(verdict: Verdict, reply: Reply, max_tokens: int) -> Verdict:
 
 
 async def execute(
-    store: Any,
+    store: Store,
     judge: LLMJudge,
     items: Sequence[Item],
     caller: ChatCaller,

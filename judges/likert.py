@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 
+from evalkit.core.records import ScorerSpec
+from evalkit.judges.aggregation import aggregates
 from evalkit.judges.base import INVALID, Reply, Verdict
 from evalkit.judges.grading import GradingJudge
-from evalkit.records import ScorerSpec
 
 SCALE = (1, 2, 3, 4, 5, 6)
 PARSE_RULE = "lima-likert-v1: last non-empty line is one digit 1-6; a different digit on the line before is invalid"
@@ -41,9 +42,9 @@ def parse_likert_reply(text: str) -> int | None:
     return last
 
 
+@aggregates(ScorerSpec("likert", "score"))
 class LikertJudge(GradingJudge):
     kind = "likert"
-    SCORERS = (ScorerSpec("likert", "score"),)
     label = "likert (LIMA 6-point helpfulness)"
     TEMPLATE_FILE = "likert_lima.txt"
     PARSE_RULE = PARSE_RULE

@@ -4,7 +4,7 @@ The checkpoint is served on a free loopback port — by vLLM's OpenAI-compatible
 installed, else by `transformers serve` — and judged through the same cached, resumable runner as any
 endpoint. The server is a child in its own process group that the kernel stops if evalkit dies
 (`ManagedServer(die_with_parent=True)`); `serve_judge` stops it when the job ends, fails or is
-interrupted (Ctrl-C, or SIGTERM, which `evalkit.cli` turns into an interrupt).
+interrupted (Ctrl-C, or SIGTERM, which `evalkit.cli.main` turns into an interrupt).
 
 What makes it a judge of its own: the checkpoint's fingerprint is part of every judge's spec hash (two
 checkpoints never share a cached judgment), its calls cost nothing (no price lookup), and each judge
@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.generate.server import (
+    ManagedServer,
+    free_port,
+    port_in_use,
+    transformers_serve_command,
+    vllm_cpu_env,
+    vllm_serve_command,
+)
 from evalkit.judges.base import Message
 from evalkit.judges.executor import PromptCheck
 
@@ -165,7 +173,6 @@ def server_command(
 ) -> tuple[list[str], dict[str, str], str]:
     """(command, environment additions, the model name requests carry) for one judge server."""
     from evalkit.generate.precision import on_cuda
-    from evalkit.generate.server import transformers_serve_command, vllm_cpu_env, vllm_serve_command
 
     gpu = on_cuda(None)
     if server == "vllm":
@@ -201,7 +208,6 @@ def serve_judge(request: LocalJudgeRequest, *, log: Any = None) -> Iterator[Serv
     Every check that can fail (checkpoint, server choice, port, context, tokenizer) runs before the
     server starts; a server that exits or does not answer /health within the timeout is one error."""
     from evalkit.generate.checkpoint import fingerprint
-    from evalkit.generate.server import ManagedServer, free_port, port_in_use
 
     path = resolve_checkpoint(request.checkpoint)
     server = choose_server(request.server)

@@ -14,16 +14,16 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import select
 
-from evalkit.chatml import has_turn_markup
-from evalkit.hashing import content_hash
+from evalkit.core.chatml import has_turn_markup
+from evalkit.core.hashing import content_hash
+from evalkit.core.records import context_of
 from evalkit.judges.base import Judge, LLMJudge, SlotTexts
-from evalkit.records import context_of
-from evalkit.store import schema as t
+from evalkit.store.catalog_reads import reference_answers
+from evalkit.store.store import Store
 
-CONTEXT_RENDERING = "context-v1"  # bump when evalkit.conversation changes how a conversation is shown
-# Texts with chat turn markers are shown escaped (evalkit.chatml.inert) since issue 23; their earlier
+CONTEXT_RENDERING = "context-v1"  # bump when evalkit.core.conversation changes how a conversation is shown
+# Texts with chat turn markers are shown escaped (evalkit.core.chatml.inert) since issue 23; their earlier
 # judgments saw the markers raw, so such items get keys of their own. Other keys are unchanged.
 INERT_RENDERING = "inert-v1"
 
@@ -70,22 +70,13 @@ def _shows_turn_markup(texts: SlotTexts) -> bool:
     return any(has_turn_markup(text) for text in shown)
 
 
-def answers(store: object, model_id: int, decoding_hash: str, sample: int, prompt_hashes: Collection[str] | None) -> pd.DataFrame:
+def answers(store: Store, model_id: int, decoding_hash: str, sample: int, prompt_hashes: Collection[str] | None) -> pd.DataFrame:
     """One generation set's answers of one sample index: id, prompt_hash, instruction, messages, text."""
-    frame = store.generations(model_id=model_id, decoding_hash=decoding_hash)  # type: ignore[attr-defined]
+    frame = store.generations(model_id=model_id, decoding_hash=decoding_hash)
     frame = frame[frame["sample"] == sample]
     if prompt_hashes is not None:
         frame = frame[frame["prompt_hash"].isin(set(prompt_hashes))]
     return frame[["id", "prompt_hash", "instruction", "messages", "text"]]
-
-
-def references(store: object, prompt_hashes: Collection[str]) -> dict[str, str]:
-    """Reference answers by prompt hash, from any stored prompt set that has one (first set by name)."""
-    items = t.prompt_set_items
-    query = select(items.c.prompt_hash, items.c.reference).where(items.c.reference.is_not(None)).order_by(items.c.set_name.desc())
-    frame = store.frame(query)  # type: ignore[attr-defined]
-    wanted = set(prompt_hashes)
-    return {row.prompt_hash: row.reference for row in frame.itertuples() if row.prompt_hash in wanted}
 
 
 def _texts(
@@ -95,7 +86,7 @@ def _texts(
 
 
 def pair_items(
-    store: object,
+    store: Store,
     judge: Judge,
     judge_kind: str,
     model: tuple[int, str],
@@ -110,7 +101,7 @@ def pair_items(
     ours = answers(store, *model, sample, prompt_hashes)
     theirs = answers(store, *baseline, sample, prompt_hashes)
     pairs = ours.merge(theirs[["id", "prompt_hash", "text"]], on="prompt_hash", suffixes=("_model", "_baseline"))
-    refs = references(store, pairs["prompt_hash"]) if with_reference else {}
+    refs = reference_answers(store, pairs["prompt_hash"]) if with_reference else {}
     items: list[Item] = []
     missing = 0
     for row in pairs.itertuples():
@@ -126,7 +117,7 @@ def pair_items(
 
 
 def single_items(
-    store: object,
+    store: Store,
     judge: Judge,
     judge_kind: str,
     model: tuple[int, str],
@@ -138,7 +129,7 @@ def single_items(
 ) -> tuple[list[Item], int]:
     """Items grading each of a generation set's answers `samples` times; and how many lacked a reference."""
     ours = answers(store, *model, sample, prompt_hashes)
-    refs = references(store, ours["prompt_hash"]) if with_reference else {}
+    refs = reference_answers(store, ours["prompt_hash"]) if with_reference else {}
     items: list[Item] = []
     missing = 0
     for row in ours.itertuples():

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from evalkit.core.records import ScorerSpec
+from evalkit.judges.aggregation import aggregates
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict, shown
 from evalkit.judges.templates import Template, builtin_template
-from evalkit.records import ScorerSpec
 
 OPTIONS: dict[str, str] = {
     "answer a is significantly better": "A",
@@ -45,9 +46,9 @@ def parse_pairwise_reply(text: str) -> str | None:
     return None
 
 
+@aggregates(ScorerSpec("pairwise", "verdict"))
 class PairwiseJudge(LLMJudge):
     kind = "pairwise"
-    SCORERS = (ScorerSpec("pairwise", "verdict"),)
     mode = "pairwise"
     label = "pairwise (LIMA, both orders)"
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from evalkit.core.records import ScorerSpec
+from evalkit.core.vocabulary import ORDERS, shown_label
+from evalkit.judges.aggregation import aggregates
 from evalkit.judges.base import OfflineJudge, OfflineRow, SlotTexts
-from evalkit.records import ScorerSpec
-from evalkit.vocabulary import ORDERS, shown_label
 
 LABEL = "reference-overlap (ROUGE-1 F1 to the reference answer; not a model judgment)"
 DEFAULT_BANDS: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 45.0)  # ROUGE-1 F1 lower bounds of grades 2..6
@@ -29,14 +30,14 @@ def overlap_band(score: float, bands: tuple[float, ...] = DEFAULT_BANDS) -> int:
     return 1 + sum(score >= threshold for threshold in bands)
 
 
+# A pairwise verdict against the baseline and a 1-6 band of the answer's own overlap.
+@aggregates(ScorerSpec("reference", "verdict"), ScorerSpec("reference_likert", "score"))
 class ReferenceJudge(OfflineJudge):
     kind = "reference"
     single_kind = "reference_likert"
     mode = "pairwise"
     label = LABEL
     reads_references = True
-    # A pairwise verdict against the baseline and a 1-6 band of the answer's own overlap.
-    SCORERS = (ScorerSpec("reference", "verdict"), ScorerSpec("reference_likert", "score"))
 
     def __init__(self, *, tie_margin: float = 2.0, bands: tuple[float, ...] = DEFAULT_BANDS) -> None:
         from importlib.metadata import version

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.settings import resolve
 from evalkit.judges.base import Judge
-from evalkit.settings import resolve
 
 BUILTIN_JUDGES: tuple[str, ...] = ("pairwise", "likert", "absolute", "alpaca_eval", "reference")
 DEFAULT_JUDGE_MODEL = "gpt-4o"
@@ -39,7 +39,9 @@ def sampling_temperature(given: float | None, samples: int) -> float | None:
 
 
 def builtin_outputs() -> dict[str, str]:
-    """judge_kind -> output for every kind a built-in judge writes, from the classes' declarations."""
+    """judge_kind -> output for every kind a built-in judge writes, from the classes' declarations
+    (imports every class; the results layer reads evalkit.judges.aggregation.BUILTIN_OUTPUTS, which
+    tests check equals this)."""
     import importlib
 
     outputs: dict[str, str] = {}

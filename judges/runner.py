@@ -20,16 +20,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from evalkit.errors import EvalkitError
-from evalkit.job_failures import lost_mid_job
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import Judgment
+from evalkit.core.settings import resolve
 from evalkit.judges.base import Judge, LLMJudge, OfflineJudge, Reply
 from evalkit.judges.calls import ChatCaller, Endpoint, resolve_endpoint
 from evalkit.judges.executor import Counters, execute, judgment_for
+from evalkit.judges.job_failures import lost_mid_job
 from evalkit.judges.pairing import Item, pair_items, single_items
 from evalkit.judges.pricing import Budget, PriceTable, load_price_table
-from evalkit.records import Judgment
-from evalkit.settings import resolve
 from evalkit.store.provenance import save_judge_specs
+
+if TYPE_CHECKING:
+    from evalkit.store import Store
 
 if TYPE_CHECKING:
     from evalkit.judges.local import ServedJudge
@@ -95,7 +98,7 @@ def _offline_judgments(judge: OfflineJudge, items: Sequence[Item]) -> list[Judgm
     return rows
 
 
-async def _ask_judge(store: Any, judge: LLMJudge, items: Sequence[Item], options: RunOptions) -> Counters:
+async def _ask_judge(store: Store, judge: LLMJudge, items: Sequence[Item], options: RunOptions) -> Counters:
     served = options.served
     if served is None:
         endpoint = resolve_endpoint(options.base_url, timeout_s=options.timeout_s, http_retries=options.http_retries)
@@ -124,7 +127,7 @@ async def _ask_judge(store: Any, judge: LLMJudge, items: Sequence[Item], options
     )
 
 
-def run_items(store: Any, judge: Judge, items: Sequence[Item], options: RunOptions) -> tuple[Counters, int]:
+def run_items(store: Store, judge: Judge, items: Sequence[Item], options: RunOptions) -> tuple[Counters, int]:
     """Judge the items not yet stored; return (this run's counters, number served from the cache)."""
     save_judge_specs(store, judge.spec_rows())
     cached = store.stored_judgment_keys(dict.fromkeys(item.cache_key for item in items))
@@ -196,7 +199,7 @@ def _no_references(judge: Judge, items: Sequence[Item], missing: int) -> None:
         )
 
 
-def as_generation_set(store: Any, model: int | GenerationSet) -> GenerationSet:
+def as_generation_set(store: Store, model: int | GenerationSet) -> GenerationSet:
     """A generation set as given, or a model id's only one (several: an error asking for the decoding)."""
     from evalkit.store.generation_sets import choose_decoding
 
@@ -206,7 +209,7 @@ def as_generation_set(store: Any, model: int | GenerationSet) -> GenerationSet:
 
 
 def judge_pairs(
-    store: Any,
+    store: Store,
     judge: Judge,
     model: int | GenerationSet,
     baseline: int | GenerationSet,
@@ -237,7 +240,7 @@ def judge_pairs(
 
 
 def judge_single(
-    store: Any,
+    store: Store,
     judge: Judge,
     model: int | GenerationSet,
     *,

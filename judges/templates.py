@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from evalkit.chatml import inert
-from evalkit.errors import EvalkitError
-from evalkit.hashing import sha256_text
-from evalkit.userfile import read_user_text
+from evalkit.core.chatml import inert
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import sha256_text
+from evalkit.files.userfile import read_user_text
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

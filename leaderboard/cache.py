@@ -17,8 +17,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit.errors import EvalkitError
-from evalkit.hashing import sha256_text
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import sha256_text
 from evalkit.leaderboard import snapshot as snap
 from evalkit.leaderboard.store_access import results_token
 from evalkit.leaderboard.worker import Worker, WorkerStopped

@@ -6,8 +6,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from evalkit.rounding import format_figure
-from evalkit.vocabulary import OUTCOMES
+from evalkit.core.rounding import format_figure
+from evalkit.core.vocabulary import OUTCOMES
 
 OUTCOME_ORDER = OUTCOMES
 OUTCOME_COLORS = ("#4c78a8", "#c7c7c7", "#f58518")  # colour-blind safe blue / grey / orange

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from evalkit.rounding import is_number, round_half_up
+from evalkit.core.rounding import is_number, round_half_up
 
 METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number format, help)
     "model": ("Model", None, "Name in the store"),
@@ -78,7 +78,7 @@ def _digits(number_format: str | None) -> int | None:
 
 def displayed(frame: Any, columns: list[str]) -> Any:
     """frame[columns] for a table, each figure rounded half up to the decimals its column shows
-    (evalkit.rounding), so the table prints the digits the CLI prints (the CSV keeps full precision)."""
+    (evalkit.core.rounding), so the table prints the digits the CLI prints (the CSV keeps full precision)."""
     shown = frame[columns].copy()
     for column in columns:
         digits = _digits(METRICS[column][1]) if column in METRICS else None

@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.core.records import JUDGE_COLUMNS, JudgeIdentity
+from evalkit.core.vocabulary import FLIPPED, OUTCOMES, OUTCOMES_BY_PREFERENCE, majority
 from evalkit.leaderboard.snapshot import Snapshot
 from evalkit.leaderboard.tables import JudgeKey
-from evalkit.records import JUDGE_COLUMNS, JudgeIdentity
-from evalkit.vocabulary import FLIPPED, OUTCOMES, OUTCOMES_BY_PREFERENCE, majority
 
 FLIP = FLIPPED
 JUDGE = list(JUDGE_COLUMNS)
@@ -40,7 +40,7 @@ def _oriented(table: pd.DataFrame, left: int, right: int, decoding: str | None) 
 
 
 def _majority(outcomes: list[str]) -> str | None:
-    """The humans' majority in the left model's view, by the one majority rule (evalkit.vocabulary's,
+    """The humans' majority in the left model's view, by the one majority rule (evalkit.core.vocabulary's,
     alpaca_eval's): on a split vote the pick judge-quality figures make, with left as output_2."""
     return majority(outcomes, OUTCOMES_BY_PREFERENCE)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from evalkit.conversation import ROLE_NAMES
+from evalkit.core.conversation import ROLE_NAMES
 from evalkit.leaderboard.plain_text import escape_markdown
 
 

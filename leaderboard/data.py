@@ -8,14 +8,14 @@ import datetime as dt
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import select
 
+from evalkit.core.vocabulary import MODEL_VIEW
 from evalkit.leaderboard.cache import Served, shared_cache
 from evalkit.leaderboard.store_access import current_url, results_token, store_for
 from evalkit.leaderboard.store_access import labels_token as _labels_token
 from evalkit.store import annotations as annotation_store
-from evalkit.store import schema as t
-from evalkit.vocabulary import MODEL_VIEW
+from evalkit.store.catalog_reads import answers_to_prompt
+from evalkit.store.judgment_reads import judgments_on_prompt
 
 
 def results() -> Served:
@@ -77,13 +77,7 @@ def decisions() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _generation_texts(url: str, model_ids: tuple[int, ...], prompt_hash: str) -> pd.DataFrame:
-    g = t.generations
-    query = (
-        select(g.c.id, g.c.model_id, g.c.sample, g.c.decoding_hash, g.c.text, g.c.completion_tokens)
-        .where(g.c.prompt_hash == prompt_hash, g.c.model_id.in_(model_ids))
-        .order_by(g.c.id)
-    )
-    return store_for(url).frame(query)
+    return answers_to_prompt(store_for(url), model_ids, prompt_hash)
 
 
 def generation_texts(model_ids: tuple[int, ...], prompt_hash: str) -> pd.DataFrame:
@@ -93,29 +87,7 @@ def generation_texts(model_ids: tuple[int, ...], prompt_hash: str) -> pd.DataFra
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _judgments_for(url: str, token: str, model_ids: tuple[int, int], prompt_hash: str) -> pd.DataFrame:
-    j, u, ga, gb = t.judgments, t.judgment_uses, t.generations.alias("ga"), t.generations.alias("gb")
-    query = (
-        select(
-            j.c.id,
-            j.c.judge_kind,
-            j.c.judge_model,
-            j.c.order,
-            j.c.sample,
-            j.c.verdict,
-            j.c.score,
-            j.c.valid,
-            j.c.raw,
-            ga.c.model_id.label("model_id"),
-            gb.c.model_id.label("baseline_id"),
-        )
-        .select_from(u)
-        .join(j, j.c.cache_key == u.c.cache_key)
-        .join(ga, ga.c.id == u.c.generation_a)
-        .outerjoin(gb, gb.c.id == u.c.generation_b)
-        .where(j.c.prompt_hash == prompt_hash, ga.c.model_id.in_(model_ids))
-        .order_by(j.c.id)
-    )
-    return store_for(url).frame(query)
+    return judgments_on_prompt(store_for(url), model_ids, prompt_hash)
 
 
 def judgments_for(model_ids: tuple[int, int], prompt_hash: str) -> pd.DataFrame:

@@ -45,7 +45,7 @@ ALL_DECODINGS = "every decoding (a row each)"
 
 
 def results_selection(snapshot: Snapshot) -> tables.Selection:
-    """Prompt set, decoding, baseline and one judge of each output (evalkit.vocabulary), from the sidebar."""
+    """Prompt set, decoding, baseline and one judge of each output (evalkit.core.vocabulary), from the sidebar."""
     labels = judge_labels(snapshot)
     st.sidebar.header("Filters")
     scope = remembered_select("Prompt set", snapshot.scopes(), "scope", help="Prompts judged, or one stored prompt set")

@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.vocabulary import format_reasons
 from evalkit.judge_eval.report import build_report
 from evalkit.judge_eval.saved import saved_reports
 from evalkit.judge_eval.store_source import store_judge_quality
@@ -25,8 +25,7 @@ from evalkit.leaderboard.store_access import (
     results_token,
     store_for,
 )
-from evalkit.store import schema as t
-from evalkit.vocabulary import format_reasons
+from evalkit.store.judge_quality_reports import newest_report_id
 
 LIVE_RESAMPLES = 2_000  # enough for two-digit intervals, fast enough to compute on a page view
 ROW_COLUMNS = [
@@ -54,8 +53,7 @@ ROW_COLUMNS = [
 
 
 def _reports_token(url: str) -> int:
-    with store_for(url).engine.connect() as conn:
-        return int(conn.execute(select(func.coalesce(func.max(t.judge_quality_reports.c.id), 0))).scalar_one())
+    return newest_report_id(store_for(url))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

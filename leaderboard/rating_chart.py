@@ -6,8 +6,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from evalkit.ordering import natural_sorted
-from evalkit.rounding import format_figure
+from evalkit.core.ordering import natural_sorted
+from evalkit.core.rounding import format_figure
 from evalkit.stats.absolute import RATING_ORDER
 
 RATING_COLORS = ("#e45756", "#c7c7c7", "#4c78a8")  # fail red, pass grey, excellent blue

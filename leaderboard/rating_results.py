@@ -6,12 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import select
 
 from evalkit.judges.absolute import KIND, RATING_SCORES
 from evalkit.stats.absolute import agreement_with_others, pooled_agreement, rating_pairs, rating_shares
-from evalkit.store import schema as t
-from evalkit.store.ratings import ratings
+from evalkit.store.ratings import judge_scores, ratings
 from evalkit.store.store import Store
 
 HUMANS = "humans"
@@ -21,17 +19,7 @@ _LABEL_OF_SCORE = {score: label for label, score in RATING_SCORES.items()}
 def judge_ratings(store: Store, batch: int) -> pd.DataFrame:
     """The absolute judges' latest valid sample-0 rating of each answer in the batch: item_id, model,
     rater ("absolute:MODEL", plus the spec hash where one judge model has several specs), label."""
-    j, u, i, m = t.judgments, t.judgment_uses, t.rating_items, t.models
-    query = (
-        select(j.c.id, j.c.judge_model, j.c.judge_spec_hash, j.c.score, i.c.id.label("item_id"), m.c.name.label("model"))
-        .select_from(u)
-        .join(j, j.c.cache_key == u.c.cache_key)
-        .join(i, i.c.generation_id == u.c.generation_a)
-        .join(m, m.c.id == i.c.model_id)
-        .where(j.c.judge_kind == KIND, j.c.valid.is_(True), j.c.sample == 0, u.c.generation_b.is_(None), i.c.batch_id == batch)
-        .order_by(j.c.id)
-    )
-    frame = store.frame(query).drop_duplicates(["judge_model", "judge_spec_hash", "item_id"], keep="last")
+    frame = judge_scores(store, batch, KIND).drop_duplicates(["judge_model", "judge_spec_hash", "item_id"], keep="last")
     specs = frame.groupby("judge_model")["judge_spec_hash"].transform("nunique")
     frame["rater"] = [
         f"{KIND}:{model}" + (f"@{spec[:8]}" if n > 1 else "")

@@ -13,9 +13,9 @@ import sys
 import threading
 import time
 
+from evalkit.core.settings import db_url
 from evalkit.leaderboard.cache import Served, shared_cache
 from evalkit.leaderboard.worker import stop_all
-from evalkit.settings import db_url
 
 
 def _prepare(url: str, out: dict[str, object]) -> None:

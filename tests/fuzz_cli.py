@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evalkit.cli import main
-from evalkit.errors import EvalkitError
+from evalkit.cli.main import main
+from evalkit.core.errors import EvalkitError
 from tests.fuzz_support import READERS, Reader
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data" / "judge_quality"

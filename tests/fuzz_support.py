@@ -1,7 +1,7 @@
 """Fuzzing every reader of user files with hypothesis: random bytes, random text, and random JSON /
 YAML / TOML documents built from the field names the readers look for (so inputs get past the first
 check). A reader may refuse an input only with EvalkitError; anything else is a traceback a user
-would see. Shared by tests/test_fuzz_readers.py and bench/fuzz_readers.py."""
+would see. Shared by tests/core/test_fuzz_readers.py and bench/fuzz_readers.py."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 from tests.fuzz_shapes import deep_document, large_document
 
 FIELD_NAMES = [
@@ -196,14 +196,14 @@ def _model_outputs(path: Path) -> Any:
 
 
 def _annotations(path: Path) -> Any:
-    from evalkit.commands._statsio import read_annotations
+    from evalkit.jobs.stats_inputs import read_annotations
     from evalkit.stats.winrate import alpaca_winrate
 
     return alpaca_winrate(read_annotations(str(path))["preference"])
 
 
 def _labels(path: Path) -> Any:
-    from evalkit.commands._statsio import read_labels
+    from evalkit.jobs.stats_inputs import read_labels
 
     return read_labels(str(path))
 
@@ -227,7 +227,7 @@ def _recipe(path: Path) -> Any:
 
 
 def _config(path: Path) -> Any:
-    from evalkit import settings as config
+    from evalkit.core import settings as config
 
     os.environ["EVALKIT_CONFIG"] = str(path)
     config._config_file.cache_clear()

@@ -1,4 +1,4 @@
-"""Labelling workers for the per-item cap test (tests/test_concurrency_faults.py): separate processes,
+"""Labelling workers for the per-item cap test (tests/store/test_concurrency_faults.py): separate processes,
 each with its own engine, label the same items of one batch, all of them at the same moment per item."""
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def plain_base_model(out_dir: Path) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from evalkit.tinymodel import DEFAULT_CORPUS
+    from evalkit.models.tiny import DEFAULT_CORPUS
 
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

@@ -1,6 +1,6 @@
 """SFT for evalkit (ships as `evalkit.train`): dialogs -> masks -> transformers Trainer -> OUT/epoch-N/.
 
-Entry points: `evalkit train` (evalkit/commands/train.py) and `evalkit.train.engine.run_training`.
+Entry points: `evalkit train` (evalkit/cli/commands/train.py) and `evalkit.train.engine.run_training`.
 Importing this package is cheap; torch and transformers load only when training starts.
 """
 

@@ -17,9 +17,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from evalkit.atomic_text import write_text_atomic
-from evalkit.errors import EvalkitError
-from evalkit.fileperms import apply_umask
+from evalkit.core.errors import EvalkitError
+from evalkit.files.atomic_text import write_text_atomic
+from evalkit.files.fileperms import apply_umask
 
 RUN_FILE = "train_run.json"
 EPOCH_META = "evalkit_train.json"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
-from evalkit.userfile import READ_ERRORS, UserFile, describe, is_file
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.files.userfile import READ_ERRORS, UserFile, describe, is_file
 
 ROLES = ("system", "user", "assistant")
 MAX_REPORTED = 20  # problems listed in the error; the count covers all of them

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 
 ATTENTION_NAMES = ("self_attn", "attn", "attention", "self_attention")
 MLP_NAMES = ("mlp", "feed_forward", "ffn", "block_sparse_moe")

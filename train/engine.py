@@ -17,9 +17,10 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 from evalkit.train import checkpoints
 from evalkit.train.dialogs import data_hash, load_dialogs
+from evalkit.train.eot import align_model, prepare_tokenizer
 from evalkit.train.recipes import LOAD_DTYPES, Recipe, load_recipe_spec, resolve
 from evalkit.train.render import Skipped, encode_dialogs
 
@@ -85,7 +86,6 @@ class Prepared:
 
 def prepare(request: TrainRequest) -> Prepared:
     """Load and check everything a user can get wrong, before OUT is touched."""
-    from evalkit.train.eot import align_model, prepare_tokenizer
 
     spec = load_recipe_spec(request.recipe, request.overrides)
     dialogs = load_dialogs(request.data)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from evalkit.chatml import CHATML_TEMPLATE, IM_END, IM_START, PAD
-from evalkit.errors import EvalkitError
+from evalkit.core.chatml import CHATML_TEMPLATE, IM_END, IM_START, PAD
+from evalkit.core.errors import EvalkitError
 
 CHAT_FORMATS = ("chatml", "template")
 _PROBE_USER, _PROBE_ASSISTANT = "evalkit probe question", "evalkit probe answer"

@@ -17,9 +17,10 @@ from typing import Any
 
 import yaml
 
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
-from evalkit.userfile import UserFile, is_file
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.core.ranges import parse_range
+from evalkit.files.userfile import UserFile, is_file
 
 LR_SCHEDULES = ("linear", "constant", "cosine")
 DROPOUT_SCHEDULES = ("linear", "constant")
@@ -76,7 +77,6 @@ class Recipe:
         """Epochs to write checkpoints for (`save_epochs: 5-10`), or None for every epoch."""
         if not self.save_epochs:
             return None
-        from evalkit.ranges import parse_range
 
         try:
             return parse_range(self.save_epochs)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.core.records import GenerationResult, ModelInfo, Prompt, PromptSet
 from evalkit.data.loaders import read_json_rows
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
-from evalkit.jsonio import write_json_atomic
-from evalkit.records import GenerationResult, ModelInfo, Prompt, PromptSet
-from evalkit.userfile import UserFile
+from evalkit.files.jsonio import write_json_atomic
+from evalkit.files.userfile import UserFile
+
+if TYPE_CHECKING:
+    from evalkit.store import Store
 
 
 def read_model_outputs(path: str | Path) -> list[dict[str, Any]]:
@@ -35,7 +38,7 @@ def write_model_outputs(path: str | Path, rows: list[dict[str, Any]]) -> None:
     write_json_atomic(path, rows)
 
 
-def import_model_outputs(store: Any, path: str | Path, generator: str | None = None) -> tuple[int, PromptSet]:
+def import_model_outputs(store: Store, path: str | Path, generator: str | None = None) -> tuple[int, PromptSet]:
     """Store a model_outputs.json as a model with its generations; return (model_id, its prompt set).
 
     Prompts are keyed by instruction (AlpacaEval matches files that way), so the same instruction in

@@ -23,10 +23,10 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
-from evalkit.userfile import UserFile
-from evalkit.vocabulary import VERDICTS, swapped
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.core.vocabulary import VERDICTS, swapped
+from evalkit.files.userfile import UserFile
 
 FORMATS: tuple[str, ...] = ("alpaca_eval", "pandalm", "mtbench", "labels")
 PAIR_COLUMNS = ["item", "instruction", "output_1", "output_2"]

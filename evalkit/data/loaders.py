@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import Prompt, PromptSet
 from evalkit.data.rows import prompt_from_row
-from evalkit.errors import EvalkitError
-from evalkit.records import Prompt, PromptSet
-from evalkit.userfile import UserFile
+from evalkit.files.userfile import UserFile
 
 BUILTIN_SETS = ("dev",)
 
 
 def read_json_rows(file: UserFile) -> Iterator[tuple[Any, int]]:
     """Rows of a JSON list or JSONL file, each with its line, read one at a time (a `.json` file must
-    hold a list). Errors name the file and line: see evalkit.userfile."""
+    hold a list). Errors name the file and line: see evalkit.files.userfile."""
     rows = file.json_list() if file.path.suffix == ".json" else file.json_rows()
     for row in rows:
         yield row, file.line or 0

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
-from evalkit.records import GenerationResult, ModelInfo, PromptSet
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.core.records import GenerationResult, ModelInfo, PromptSet
 from evalkit.store import Store
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from evalkit.errors import EvalkitError
-from evalkit.records import Prompt
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import Prompt
 
 ROLES = ("system", "user", "assistant")
 

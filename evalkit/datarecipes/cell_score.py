@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.jobs.evaluation import RunConfig, run_evaluation
 from evalkit.results.summary import select, summarize
 from evalkit.results.tables import read_tables
-from evalkit.run import RunConfig, run_evaluation
 from evalkit.stats.summary import preference_column
 from evalkit.stats.winrate import preference_unit
 from evalkit.store import Store

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import sha256_text
 from evalkit.datarecipes.rows import Row
-from evalkit.errors import EvalkitError
-from evalkit.hashing import sha256_text
 
 Field = Literal["instruction", "dialog"]
 NUM_PERM = 128

@@ -17,10 +17,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from evalkit.core.errors import EvalkitError
 from evalkit.datarecipes.llm import Call, CallReport, LLMSettings, run_calls
 from evalkit.datarecipes.parsing import ParsedLines, json_lines
 from evalkit.datarecipes.rows import Row, single_turn
-from evalkit.errors import EvalkitError
 from evalkit.judges.templates import builtin_template
 from evalkit.store import Store
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from evalkit.core.errors import EvalkitError
 from evalkit.datarecipes.rows import Row
 from evalkit.datarecipes.sampling import balanced_sample
-from evalkit.errors import EvalkitError
 
 YI_GRID: tuple[float, ...] = tuple(1 / 2**k for k in range(7))  # 1, 1/2, ..., 1/64
 

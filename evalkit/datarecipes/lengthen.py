@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from evalkit.core.errors import EvalkitError
 from evalkit.datarecipes.llm import Call, LLMSettings, run_calls
 from evalkit.datarecipes.rows import Row
-from evalkit.errors import EvalkitError
 from evalkit.judges.templates import builtin_template
 from evalkit.store import Store
 

@@ -1,5 +1,5 @@
 """LLM calls that generate training data (expand, lengthen, tag), through the judges' budgeted call loop
-(evalkit.llm_calls): the same async OpenAI-compatible client and error sorting (evalkit.judges.calls),
+(evalkit.judges.budgeted_calls): the same async OpenAI-compatible client and error sorting (evalkit.judges.calls),
 the same `--max-cost` budget and price table (evalkit.judges.pricing), concurrency and progress. What is
 the data recipes' own is here: the request from a filled template, and a store-backed cache.
 
@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from evalkit.datarecipes.store_tables import add_generation, cached_generations
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.judges.budgeted_calls import Answer, BudgetedCalls, CallStats, Progress, Request
 from evalkit.judges.templates import Template
-from evalkit.llm_calls import Answer, BudgetedCalls, CallStats, Progress, Request
 from evalkit.store import Store
+from evalkit.store.data_tables import add_generation, cached_generations
 
 T = TypeVar("T")
 
@@ -142,9 +142,9 @@ async def _ask_all(
     replies: dict[str, str],
     report: CallReport,
 ) -> None:
+    from evalkit.core.settings import resolve
     from evalkit.judges.calls import ChatCaller, resolve_endpoint
     from evalkit.judges.pricing import Budget, load_price_table
-    from evalkit.settings import resolve
 
     prices = load_price_table(resolve("prices", settings.prices, None))
     budget = Budget(settings.max_cost, prices, settings.model)

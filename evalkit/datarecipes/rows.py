@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
-from evalkit.jsonio import json_safe
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.files.atomic_text import write_text_atomic
+from evalkit.files.jsonio import json_safe
+from evalkit.files.userfile import UserFile, is_file
 from evalkit.train.dialogs import json_line, parse_messages
-from evalkit.userfile import UserFile, is_file
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,6 @@ def read_rows(path: str | Path) -> list[Row]:
 
 def write_rows(path: str | Path, rows: Iterable[Row]) -> int:
     """Write atomically: a killed run or a full disk never leaves half a data file or its temporary."""
-    from evalkit.atomic_text import write_text_atomic
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)  # a sweep's own data/ folder (a user's --out is checked)

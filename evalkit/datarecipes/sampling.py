@@ -13,8 +13,8 @@ import heapq
 import random
 from collections import Counter
 
+from evalkit.core.errors import EvalkitError
 from evalkit.datarecipes.rows import Row
-from evalkit.errors import EvalkitError
 
 UNTAGGED = ""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evalkit.core.errors import EvalkitError
 from evalkit.datarecipes.rows import Row, source_of
 from evalkit.datarecipes.sampling import tag_counts
 
@@ -22,8 +23,6 @@ def word_length(text: str) -> int:
 
 def tokenizer_length(model_dir: str | Path) -> Callable[[str], int]:
     from transformers import AutoTokenizer
-
-    from evalkit.errors import EvalkitError
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))

@@ -16,17 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
 from evalkit.data import load_prompt_set
-from evalkit.datarecipes import store_tables
 from evalkit.datarecipes.cell_score import CellScore, score_checkpoint
 from evalkit.datarecipes.grid import CellSpec, cell_rows, plan_cells, source_names
 from evalkit.datarecipes.rows import Row, read_rows, rows_hash, write_rows
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
-from evalkit.jsonio import json_safe
-from evalkit.pick_policy import versus_runner_up
-from evalkit.run import RunConfig
-from evalkit.store import Store
+from evalkit.decision.policy import versus_runner_up
+from evalkit.files.jsonio import json_safe
+from evalkit.jobs.evaluation import RunConfig
+from evalkit.store import Store, data_tables
+from evalkit.train import checkpoints
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,6 @@ def _definition(request: SweepRequest, sources: dict[str, list[Row]], overrides:
 
 def _train(request: SweepRequest, data_file: Path, train_dir: Path, overrides: dict[str, str]) -> bool:
     """Train unless a finished run is there; True when this call trained."""
-    from evalkit.train import checkpoints
     from evalkit.train.engine import TrainRequest, run_training
 
     previous = checkpoints.read_run(train_dir) if train_dir.exists() else None
@@ -111,7 +110,6 @@ def _cell_record(cell: CellSpec, rows: list[Row], data_hash: str, checkpoint: Pa
 
 
 def run_sweep(store: Store, request: SweepRequest) -> dict[str, Any]:
-    from evalkit.train import checkpoints
     from evalkit.train.recipes import load_recipe_spec
 
     paths = source_names(request.data)
@@ -124,7 +122,7 @@ def run_sweep(store: Store, request: SweepRequest) -> dict[str, Any]:
     load_prompt_set(request.config.prompts)
     definition = _definition(request, sources, overrides)
     sweep_key = content_hash(definition)
-    store_tables.save_sweep(store, sweep_key, request.name or request.out.resolve().name, definition)
+    data_tables.save_sweep(store, sweep_key, request.name or request.out.resolve().name, definition)
 
     results: list[dict[str, Any]] = []
     scores: list[CellScore] = []
@@ -143,11 +141,11 @@ def run_sweep(store: Store, request: SweepRequest) -> dict[str, Any]:
         checkpoint = checkpoints.epoch_dir(train_dir.resolve(), epochs[-1])
         score = score_checkpoint(store, train_dir, epochs[-1], request.config)
         record = _cell_record(cell, rows, data_hash, checkpoint, score)
-        store_tables.save_cell(store, sweep_key, record)
+        data_tables.save_cell(store, sweep_key, record)
         results.append(record | {"name": cell.name, "trained": trained})
         scores.append(score)
     best = json_safe(choose_best(results, scores, request.n_resamples))  # NaN is not JSON: null
-    store_tables.save_best(store, sweep_key, best)
+    data_tables.save_best(store, sweep_key, best)
     return json_safe({"sweep": sweep_key, "cells": results, "best": best})
 
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from evalkit.core.errors import EvalkitError
 from evalkit.datarecipes.llm import Call, LLMSettings, run_calls
 from evalkit.datarecipes.parsing import json_tag_list
 from evalkit.datarecipes.rows import Row
-from evalkit.errors import EvalkitError
 from evalkit.judges.templates import builtin_template
 from evalkit.store import Store
+
+if TYPE_CHECKING:
+    from nltk.stem import PorterStemmer
 
 _SEPARATORS = re.compile(r"[\s_\-/]+")
 _PUNCTUATION = re.compile(r"[^\w\s]")
@@ -30,7 +33,7 @@ def surface(tag: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def _stemmer() -> PorterStemmer:
     from nltk.stem import PorterStemmer  # nltk comes with rouge-score, the reference judge's dependency
 
     return PorterStemmer()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
+from evalkit.core.records import DecodingParams, GenerationRequest, GenerationResult
 
 
 class Generator(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from evalkit.chatml import CHATML_TEMPLATE, IM_END
+from evalkit.core.chatml import CHATML_TEMPLATE, IM_END
 
 
 def render(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit.errors import EvalkitError
-from evalkit.userfile import READ_ERRORS
+from evalkit.core.errors import EvalkitError
+from evalkit.files.userfile import READ_ERRORS
 
 EPOCH_DIR = re.compile(r"^epoch-(\d+)$")
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json", "pytorch_model.bin.index.json")

@@ -32,9 +32,9 @@ from typing import Any, cast
 import torch
 from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper, TopPLogitsWarper
 
+from evalkit.core.records import DecodingParams
 from evalkit.generate.kv_cache import PreallocatedCache, preallocated_cache
 from evalkit.generate.progress import StepCallback
-from evalkit.records import DecodingParams
 
 COMPACT_FRACTION = 8  # drop ended rows once they are 1/8 of the batch: each drop copies the cache once
 PREFILL_TOKENS = 1024  # a prefill group's rows x width: enough rows for efficient matmuls, little padding

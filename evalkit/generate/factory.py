@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import DecodingParams
 from evalkit.generate.base import Generator
 from evalkit.generate.checkpoint import Checkpoint
 from evalkit.generate.precision import engine_dtype
 from evalkit.generate.vllm_options import VLLMOptions
-from evalkit.records import DecodingParams
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from evalkit.errors import EvalkitError
-from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
-from evalkit.redaction import redact_text, redact_url, remove_secrets
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import DecodingParams, GenerationRequest, GenerationResult
+from evalkit.core.redaction import redact_text, redact_url, remove_secrets
 
 _DONE = object()
 

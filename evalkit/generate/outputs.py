@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from evalkit.core.records import PromptSet
 from evalkit.data.alpaca import write_model_outputs
 from evalkit.generate.runner import GenerateSummary
-from evalkit.records import PromptSet
 from evalkit.store import Store
 
 

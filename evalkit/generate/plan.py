@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.core.records import DecodingParams, ModelInfo, PromptSet
 from evalkit.generate.checkpoint import Checkpoint, find_checkpoints
 from evalkit.generate.factory import BackendOptions, effective_decoding, make_generator
 from evalkit.generate.runner import GenerateSummary, generate_for_checkpoint
-from evalkit.hashing import content_hash
-from evalkit.records import DecodingParams, ModelInfo, PromptSet
 from evalkit.store import Store
 
 

@@ -8,7 +8,7 @@ nothing true about what produced them, so evalkit has no "auto".
 
 from __future__ import annotations
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 
 # what a user may type -> the one name stored
 ALIASES = {"float32": "float32", "float": "float32", "bfloat16": "bfloat16", "float16": "float16", "half": "float16"}

@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evalkit.records import GenerationResult
+from evalkit.core.records import GenerationResult
 
 REFRESH_S = 1.0
 StepCallback = Callable[[int, int], None]  # (tokens generated this step, answers finished this step)

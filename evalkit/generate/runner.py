@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from evalkit.core.decoding_labels import decoding_label
+from evalkit.core.records import DecodingParams, GenerationRequest, ModelInfo, PromptSet
 from evalkit.generate.base import Generator
 from evalkit.generate.checkpoint import Checkpoint, fingerprint, validate_checkpoint
 from evalkit.generate.progress import GenerationProgress
-from evalkit.records import DecodingParams, GenerationRequest, ModelInfo, PromptSet
-from evalkit.results.decodings import decoding_label
 from evalkit.store import Store
 
 

@@ -18,11 +18,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import DecodingParams, GenerationRequest, GenerationResult, PromptSet
 from evalkit.generate.checkpoint import Checkpoint
 from evalkit.generate.factory import BackendOptions, effective_decoding, make_generator
 from evalkit.generate.runner import GenerateSummary, register_checkpoint
-from evalkit.records import DecodingParams, GenerationRequest, GenerationResult, PromptSet
 from evalkit.store import Store
 
 MAX_RETRIES = 3  # a worker that dies (killed, preempted node) gets its task re-run this many times
@@ -224,7 +224,7 @@ def _run_units(
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
     started = _start_ray(options.ray_address)
-    shared_url = None if store.engine.dialect.name == "sqlite" else store.url
+    shared_url = None if store.dialect_name == "sqlite" else store.url
     remote = ray.remote(max_retries=MAX_RETRIES)(run_unit)
     resources = task_resources(options, ray.cluster_resources(), options.workers or 1)
     options = task_options(options, resources)

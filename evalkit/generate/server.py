@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 
 
 def free_port(host: str = "127.0.0.1") -> int:

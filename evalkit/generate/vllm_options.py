@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 
 # Set by evalkit itself or by a dedicated flag: a --vllm-arg for them would be silently overridden.
 RESERVED = {

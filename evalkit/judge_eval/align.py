@@ -13,9 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.core.errors import EvalkitError
+from evalkit.core.vocabulary import SWAPPED
 from evalkit.data.human_labels import LabelledPairs
-from evalkit.errors import EvalkitError
-from evalkit.vocabulary import SWAPPED
 
 FLIP = SWAPPED
 VERDICT_COLUMNS = ["item", "sample", "label", "cost_usd", "seconds"]

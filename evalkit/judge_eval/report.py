@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.core.vocabulary import count_reasons
 from evalkit.judge_eval.align import JudgeVerdicts
 from evalkit.stats.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
 from evalkit.stats.judge_quality import (
@@ -19,7 +20,6 @@ from evalkit.stats.judge_quality import (
     prefer_longer,
     self_consistency,
 )
-from evalkit.vocabulary import count_reasons
 
 # the statistics' names -> the report's (a judge is scored against the humans, humans against each other)
 FIELD_NAMES = {

@@ -14,25 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
 
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.core.records import GenerationResult, ModelInfo, Prompt, PromptSet
+from evalkit.core.vocabulary import LABELS_BY_PREFERENCE, NOT_JUDGED, UNPARSEABLE_REPLY, own_order
 from evalkit.data.human_labels import LabelledPairs
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
 from evalkit.judge_eval.align import VERDICT_COLUMNS, JudgeVerdicts
 from evalkit.judges.base import LLMJudge, SlotTexts
 from evalkit.judges.pairing import Item, cache_key
 from evalkit.judges.registry import make_judge
 from evalkit.judges.runner import RunOptions, run_items
-from evalkit.records import GenerationResult, ModelInfo, Prompt, PromptSet
 from evalkit.stats.agreement import label_codes, position_consistency
 from evalkit.stats.judge_quality import combine_orders
-from evalkit.store import schema as t
-from evalkit.vocabulary import INVALID_REASON_KEY, LABELS_BY_PREFERENCE, NOT_JUDGED, UNPARSEABLE_REPLY, own_order
+from evalkit.store.judgment_reads import judgment_outcomes
+from evalkit.store.store import Store
 
 
 def run_options(*, prices: str | None = None, **fields: Any) -> RunOptions:
-    from evalkit.settings import resolve
+    from evalkit.core.settings import resolve
 
     path = resolve("prices", prices, None)
     if path:
@@ -42,7 +42,7 @@ def run_options(*, prices: str | None = None, **fields: Any) -> RunOptions:
     return RunOptions(**fields)
 
 
-def _import_pairs(store: Any, humans: LabelledPairs) -> pd.DataFrame:
+def _import_pairs(store: Store, humans: LabelledPairs) -> pd.DataFrame:
     """Store the pairs; return them with prompt_hash and both generation ids."""
     pairs = humans.pairs
     if pairs[["instruction", "output_1", "output_2"]].isna().any(axis=None):
@@ -90,21 +90,6 @@ def _items(judge: LLMJudge, pairs: pd.DataFrame, samples: int) -> list[tuple[str
     return out
 
 
-def _stored(store: Any, keys: Sequence[str]) -> pd.DataFrame:
-    j = t.judgments
-    reason = j.c.extra[INVALID_REASON_KEY].as_string().label("reason")
-    frames = [
-        store.frame(
-            select(j.c.cache_key, j.c.verdict, j.c.valid, j.c.cost_usd, j.c.latency_s, reason).where(
-                j.c.cache_key.in_(keys[start : start + 500])
-            )
-        )
-        for start in range(0, len(keys), 500)
-    ]
-    columns = ["cache_key", "verdict", "valid", "cost_usd", "latency_s", "reason"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-
-
 def _reason(label: Any, stored: Any, kept: bool) -> str | None:
     """Why one shown order has no label (None or NaN in the frame): its stored reason (an unreadable
     reply when stored without one), or NOT_JUDGED when nothing was stored."""
@@ -115,7 +100,7 @@ def _reason(label: Any, stored: Any, kept: bool) -> str | None:
     return stored if isinstance(stored, str) and stored else UNPARSEABLE_REPLY
 
 
-def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+def _verdicts(store: Store, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame, dict[str, Any] | None]:
     """Rows (item, sample, label, cost_usd, seconds, invalid_reason) for every pair asked, and, when both
     orders were asked, position figures. A pair without a label is invalid: its first unreadable order's
     reason, or "not judged" when no judgment was stored (a failed request, a budget stop)."""
@@ -127,7 +112,7 @@ def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame
             "sample": [i.sample for _, i in planned],
         }
     )
-    stored = _stored(store, list(dict.fromkeys(plan["key"]))).rename(columns={"cache_key": "key"})
+    stored = judgment_outcomes(store, list(dict.fromkeys(plan["key"]))).rename(columns={"cache_key": "key"})
     rows = plan.merge(stored, on="key", how="left")  # not stored: failed transport or stopped by the budget
     stored_here = rows["valid"].notna()
     rows["shown"] = rows["verdict"].where(rows["valid"].fillna(False).astype(bool))
@@ -161,7 +146,7 @@ def _verdicts(store: Any, planned: list[tuple[str, Item]]) -> tuple[pd.DataFrame
 
 
 def run_judges(
-    store: Any,
+    store: Store,
     humans: LabelledPairs,
     specs: Sequence[str],
     *,

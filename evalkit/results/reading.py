@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, false, func, literal, select
 
-from evalkit.records import JUDGE_COLUMNS as JUDGE_ORDER
-from evalkit.store import schema as t
-from evalkit.vocabulary import INVALID_REASON_KEY, ORDERS, VERDICTS
+from evalkit.core.records import JUDGE_COLUMNS as JUDGE_ORDER
+from evalkit.store.result_reads import Generations, invalid_reasons, judge_identities, judgment_use_codes, read_catalog
+from evalkit.store.store import Store
 
 # Codes: order code = index into ORDERS (-1: no order, single-answer judges); verdict code = index
 # into VERDICTS (-1: none or anything else).
@@ -50,61 +49,9 @@ class Judged:
         return [int(code) for code in np.flatnonzero(self.judges["judge_kind"].isin(list(kinds)).to_numpy())]
 
 
-def judge_specs(store: object, kinds: Sequence[str] | None = None) -> pd.DataFrame:
+def judge_specs(store: Store, kinds: Sequence[str] | None = None) -> pd.DataFrame:
     """The distinct judges in the store (read from the ix_judgments_judge index alone)."""
-    j = t.judgments
-    columns = (j.c.judge_kind, j.c.judge_model, j.c.judge_spec_hash)
-    query = select(*columns).group_by(*columns).order_by(*columns)
-    if kinds is not None:
-        query = query.where(j.c.judge_kind.in_(list(kinds)))
-    with store.engine.connect() as conn:  # type: ignore[attr-defined]
-        rows = conn.execute(query).fetchall()
-    return pd.DataFrame([tuple(row) for row in rows], columns=JUDGE_COLUMNS, dtype=object)
-
-
-def _code(column, values: Sequence[str]):  # type: ignore[no-untyped-def]
-    return case(*[(column == value, literal(index)) for index, value in enumerate(values)], else_=literal(-1))
-
-
-def _uses_query(judges: pd.DataFrame):  # type: ignore[no-untyped-def]
-    j, u = t.judgments, t.judgment_uses
-    judge_code = case(
-        *[
-            (and_(j.c.judge_kind == kind, j.c.judge_model == model, j.c.judge_spec_hash == spec), literal(i))
-            for i, (kind, model, spec) in enumerate(judges[JUDGE_COLUMNS].itertuples(index=False))
-        ],
-        else_=literal(-1),
-    )
-    return (
-        select(
-            j.c.id,
-            judge_code,
-            _code(j.c.order, ORDERS),
-            _code(j.c.verdict, VERDICTS),
-            j.c.sample,
-            j.c.score,
-            j.c.valid,
-            u.c.generation_a,
-            func.coalesce(u.c.generation_b, -1),
-        )
-        .select_from(u)
-        .join(j, j.c.cache_key == u.c.cache_key)
-    )
-
-
-def _fetch(store: object, query) -> list[tuple]:  # type: ignore[no-untyped-def]
-    """Rows as plain tuples straight from the driver's cursor: SQLAlchemy's row objects cost ~0.4 s
-    per 500k rows, more than the numbers themselves."""
-    with store.engine.connect() as conn:  # type: ignore[attr-defined]
-        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-        params = compiled.params
-        args = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(str(compiled), args)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
+    return pd.DataFrame(judge_identities(store, kinds), columns=JUDGE_COLUMNS, dtype=object)
 
 
 def _as_matrix(rows: list[tuple], width: int) -> np.ndarray:
@@ -132,34 +79,18 @@ class _Answers:
         return position, self.ids[position] == generation_ids
 
 
-def _answers(conn) -> _Answers:  # type: ignore[no-untyped-def]
-    g = t.generations
-    rows = conn.execute(
-        select(g.c.id, g.c.model_id, g.c.prompt_hash, func.length(g.c.text), g.c.decoding_hash).order_by(g.c.id)
-    ).fetchall()
-    prompts, hashes = pd.factorize(pd.Series([row[2] for row in rows], dtype=object))
-    decodings, decoding_hashes = pd.factorize(pd.Series([row[4] for row in rows], dtype=object))
+def _answers(generations: Generations) -> _Answers:
+    prompts, hashes = pd.factorize(pd.Series(generations.prompt_hashes, dtype=object))
+    decodings, decoding_hashes = pd.factorize(pd.Series(generations.decoding_hashes, dtype=object))
     return _Answers(
-        np.array([row[0] for row in rows], dtype=np.int64),
-        np.array([row[1] for row in rows], dtype=np.int64),
+        np.array(generations.ids, dtype=np.int64),
+        np.array(generations.model_ids, dtype=np.int64),
         prompts.astype(np.int64),
-        np.array([row[3] or 0 for row in rows], dtype=np.int64),
+        np.array(generations.lengths, dtype=np.int64),
         np.asarray(hashes, dtype=object),
         decodings.astype(np.int64),
         np.asarray(decoding_hashes, dtype=object),
     )
-
-
-def _invalid_reasons(store: object, kinds: Sequence[str] | None) -> dict[int, str]:
-    """Judgment id -> stored invalid reason, for the invalid judgments that carry one (a few rows: the
-    reason is read out of the JSON column by the database, never the whole column)."""
-    j = t.judgments
-    reason = j.c.extra[INVALID_REASON_KEY].as_string()
-    query = select(j.c.id, reason).where(j.c.valid == false()).where(reason.is_not(None))
-    if kinds is not None:
-        query = query.where(j.c.judge_kind.in_(list(kinds)))
-    with store.engine.connect() as conn:  # type: ignore[attr-defined]
-        return {int(row[0]): str(row[1]) for row in conn.execute(query).fetchall()}
 
 
 def _empty_rows() -> pd.DataFrame:
@@ -182,17 +113,19 @@ def _empty_rows() -> pd.DataFrame:
     return frame.astype({"score": float, "valid": bool})
 
 
-def read_judged(store: object, kinds: Sequence[str] | None = None) -> Judged:
+def read_judged(store: Store, kinds: Sequence[str] | None = None) -> Judged:
     """Every use of a judgment (of these judge kinds; all when None), as codes."""
     judges = judge_specs(store, kinds)
-    with store.engine.connect() as conn:  # type: ignore[attr-defined]
-        names = pd.Series(dict(conn.execute(select(t.models.c.id, t.models.c.name)).fetchall()), dtype=object)
-        instructions = pd.Series(dict(conn.execute(select(t.prompts.c.hash, t.prompts.c.instruction)).fetchall()), dtype=object)
-        answers = _answers(conn)
-    query = _uses_query(judges)
-    if kinds is not None:
-        query = query.where(t.judgments.c.judge_kind.in_(list(kinds)))
-    matrix = _as_matrix(_fetch(store, query), len(ROW_COLUMNS)) if len(judges) else np.empty((0, len(ROW_COLUMNS)))
+    catalog = read_catalog(store)
+    names = pd.Series(catalog.model_names, dtype=object)
+    instructions = pd.Series(catalog.instructions, dtype=object)
+    answers = _answers(catalog.generations)
+    identities = list(judges[JUDGE_COLUMNS].itertuples(index=False, name=None))
+    matrix = (
+        _as_matrix(judgment_use_codes(store, identities, kinds), len(ROW_COLUMNS))
+        if len(judges)
+        else np.empty((0, len(ROW_COLUMNS)))
+    )
     column = {name: matrix[:, i] for i, name in enumerate(ROW_COLUMNS)}
     side_a, known = answers.index_of(column["generation_a"].astype(np.int64))
     # Left out, as a join would: uses of a missing generation, and judgments of a judge that appeared
@@ -224,7 +157,7 @@ def read_judged(store: object, kinds: Sequence[str] | None = None) -> Judged:
         if len(side_a)
         else _empty_rows()
     )
-    stored_reasons = _invalid_reasons(store, kinds) if len(rows) and not rows["valid"].all() else {}
+    stored_reasons = invalid_reasons(store, kinds) if len(rows) and not rows["valid"].all() else {}
     reason_codes, reasons = pd.factorize(pd.Series(list(stored_reasons.values()), dtype=object))
     by_id = pd.Series(reason_codes, index=np.fromiter(stored_reasons, dtype=np.int64, count=len(stored_reasons)))
     rows["reason"] = by_id.reindex(rows["id"].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)

@@ -3,7 +3,8 @@
 
 `run`'s table, `pick`'s evidence, `evalkit judge`'s report, `evalkit stats`, `evalkit agreement` and
 the leaderboard all call `summarize` (or read a snapshot built by it); none computes a figure of its
-own. The figures' definitions live in evalkit.stats.summary:
+own. Each verdict type's figures are those of its declared aggregation (evalkit.judges.aggregation),
+whose reducers are evalkit.stats.summary's:
 
 - win rate: AlpacaEval's, 100 * mean(preference - 1) over valid comparisons — for verdict judges
   (preference 2 / 1.5 / 1) that is wins plus half the ties; for AlpacaEval's weighted judge its
@@ -22,10 +23,11 @@ from typing import Any
 
 import pandas as pd
 
-from evalkit.records import JUDGE_COLUMNS, GenerationSetKey, JudgeIdentity
+from evalkit.core.records import JUDGE_COLUMNS, GenerationSetKey, JudgeIdentity
+from evalkit.judges.aggregation import AGGREGATIONS, Aggregation
 from evalkit.results.tables import Tables, read_tables
 from evalkit.stats.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES
-from evalkit.stats.summary import summarize_likert, summarize_pairwise
+from evalkit.store.store import Store
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,12 @@ def _mask(frame: pd.DataFrame, scope: Scope, compares: bool) -> pd.Series:
 
 
 def select(tables: Tables, scope: Scope) -> Tables:
-    """The rows of every table that fall in the scope."""
+    """The rows of every table that fall in the scope (the baseline restricts the comparing ones)."""
     return Tables(
-        tables.pairwise[_mask(tables.pairwise, scope, True)],
-        tables.alpaca[_mask(tables.alpaca, scope, True)],
-        tables.single[_mask(tables.single, scope, False)],
+        **{
+            aggregation.table: tables.of(aggregation.table)[_mask(tables.of(aggregation.table), scope, aggregation.compares)]
+            for aggregation in AGGREGATIONS.values()
+        }
     )
 
 
@@ -95,15 +98,22 @@ def summarize(
 ) -> Summary:
     """Summaries of the rows in `scope` (all rows when None)."""
     chosen = select(tables, scope) if scope is not None else tables
-    parts = []
-    for output, frame in (("verdict", chosen.pairwise), ("preference", chosen.alpaca)):
-        if not frame.empty:
-            summary = summarize_pairwise(frame, n_resamples, level, seed, length_controlled=length_controlled)
-            parts.append(summary.assign(output=output))
+
+    def reduced(aggregation: Aggregation) -> pd.DataFrame:
+        table = chosen.of(aggregation.table)
+        return aggregation.reduce(table, n_resamples=n_resamples, level=level, seed=seed, length_controlled=length_controlled)
+
+    # Comparisons of every verdict type share one frame, each row saying its verdict type.
+    parts = [
+        reduced(aggregation).assign(output=aggregation.output)
+        for aggregation in AGGREGATIONS.values()
+        if aggregation.compares and not chosen.of(aggregation.table).empty
+    ]
     pairwise = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["output"])
-    return Summary(pairwise, summarize_likert(chosen.single, n_resamples, level, seed))
+    (grading,) = (aggregation for aggregation in AGGREGATIONS.values() if not aggregation.compares)  # one: scores
+    return Summary(pairwise, reduced(grading))
 
 
-def summarize_store(store: object, scope: Scope | None = None, **options: Any) -> Summary:
+def summarize_store(store: Store, scope: Scope | None = None, **options: Any) -> Summary:
     """summarize over a fresh read of the store."""
     return summarize(read_tables(store, instructions=False), scope, **options)

@@ -1,4 +1,5 @@
-"""Judgments read back from the store as tidy tables, one per kind of output (evalkit.vocabulary):
+"""Judgments read back from the store as tidy tables, one per verdict type (evalkit.core.vocabulary); which
+table a judge kind's judgments go to is its declared aggregation (evalkit.judges.aggregation):
 
 - pairwise: judges that give verdicts in both shown orders (LIMA's, the reference judge, custom
   pairwise specs): one row per (judge, model's generation, baseline's generation) with both per-order
@@ -16,15 +17,17 @@ answers appears for each of them. `read_tables` reads the store once for all kin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from evalkit.records import JUDGE_COLUMNS
+from evalkit.core.records import JUDGE_COLUMNS
+from evalkit.core.vocabulary import MODEL_VIEW, ORDERS, OUTCOMES, PREFERENCE, UNPARSEABLE_REPLY, VERDICTS, both_orders
+from evalkit.judges.aggregation import AGGREGATIONS, TableName, aggregation_of, declared_kinds, spec_output
 from evalkit.results.reading import Judged, read_judged
-from evalkit.vocabulary import MODEL_VIEW, ORDERS, OUTCOMES, PREFERENCE, UNPARSEABLE_REPLY, VERDICTS, both_orders
+from evalkit.store.store import Store
 
 IDENTITY = [*JUDGE_COLUMNS, "prompt_hash", "instruction", "model", "model_id", "decoding"]
 PAIRWISE_COLUMNS = [
@@ -73,13 +76,15 @@ def _view_codes() -> np.ndarray:
 _VIEW_CODES = _view_codes()
 
 
-def judge_outputs(judged: Judged, declared: dict[str, str]) -> dict[str, list[str]]:
-    """Judge kinds by output. Kinds whose judge declared nothing (stores written before specs were
-    recorded, hand-made test stores) are read as verdicts when they judged pairs, else as scores."""
-    groups: dict[str, list[str]] = {"verdict": [], "preference": [], "score": []}
+def judge_tables(judged: Judged, declared: Mapping[str, str]) -> dict[TableName, list[str]]:
+    """Judge kinds by the table their declared aggregation reads them into. Kinds whose judge declared
+    nothing (stores written before specs were recorded, hand-made test stores) are read as verdicts
+    when they judged pairs, else as scores (`spec_output`)."""
+    groups: dict[TableName, list[str]] = {aggregation.table: [] for aggregation in AGGREGATIONS.values()}
     paired = judged.judges.groupby("judge_kind", sort=True)["paired"].any()
     for kind, was_paired in paired.items():
-        groups[declared.get(str(kind), "verdict" if was_paired else "score")].append(str(kind))
+        output = declared.get(str(kind), spec_output(bool(was_paired)))
+        groups[aggregation_of(output).table].append(str(kind))
     return groups
 
 
@@ -176,50 +181,62 @@ def _alpaca(judged: Judged, kinds: list[str], instructions: bool) -> pd.DataFram
 
 @dataclass(frozen=True)
 class Tables:
-    """Every judgment of a store, by output. `comparisons` holds both kinds that compare with a baseline."""
+    """Every judgment of a store, one table per verdict type. `comparisons` holds every table whose
+    verdict type compares with a baseline."""
 
     pairwise: pd.DataFrame
     alpaca: pd.DataFrame
     single: pd.DataFrame
 
+    def of(self, table: TableName) -> pd.DataFrame:
+        """The table an aggregation names (evalkit.judges.aggregation.Aggregation.table)."""
+        frame: pd.DataFrame = getattr(self, table)
+        return frame
+
     @property
     def comparisons(self) -> pd.DataFrame:
-        frames = [frame for frame in (self.pairwise, self.alpaca) if not frame.empty]
+        compared = (self.of(aggregation.table) for aggregation in AGGREGATIONS.values() if aggregation.compares)
+        frames = [frame for frame in compared if not frame.empty]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PAIRWISE_COLUMNS)
 
 
-def tables_of(judged: Judged, declared: dict[str, str], instructions: bool = True) -> Tables:
-    groups = judge_outputs(judged, declared)
-    return Tables(
-        _pairwise(judged, groups["verdict"], instructions),
-        _alpaca(judged, groups["preference"], instructions),
-        _single(judged, groups["score"], instructions),
-    )
+# How each table is built from its judge kinds' rows (the Tables field an aggregation names).
+READERS: dict[TableName, Callable[[Judged, list[str], bool], pd.DataFrame]] = {
+    "pairwise": _pairwise,
+    "alpaca": _alpaca,
+    "single": _single,
+}
 
 
-def known_outputs(store: object) -> dict[str, str]:
-    """judge_kind -> output: the built-in judges' declarations and every spec stored with judgments."""
-    from evalkit.judges.registry import builtin_outputs
+def tables_of(judged: Judged, declared: Mapping[str, str], instructions: bool = True) -> Tables:
+    """Every judgment in `judged` read into the table of its kind's declared aggregation."""
+    groups = judge_tables(judged, declared)
+    return Tables(**{table: READERS[table](judged, kinds, instructions) for table, kinds in groups.items()})
+
+
+def known_outputs(store: Store) -> dict[str, str]:
+    """judge_kind -> output: the judges' declarations (without importing a judge class) and every spec
+    stored with judgments."""
     from evalkit.store.provenance import declared_outputs
 
-    return {**builtin_outputs(), **declared_outputs(store)}  # type: ignore[arg-type]
+    return {**declared_kinds(), **declared_outputs(store)}
 
 
-def read_tables(store: object, instructions: bool = True, kinds: Sequence[str] | None = None) -> Tables:
+def read_tables(store: Store, instructions: bool = True, kinds: Sequence[str] | None = None) -> Tables:
     """Every judgment (of these judge kinds; all when None) from a single read of the store."""
     return tables_of(read_judged(store, kinds), known_outputs(store), instructions)
 
 
-def pairwise_table(store: object, judge_kind: str | None = None) -> pd.DataFrame:
+def pairwise_table(store: Store, judge_kind: str | None = None) -> pd.DataFrame:
     """Verdict judges' rows (every such kind, or one); pairs missing an order are left out."""
     return read_tables(store, kinds=[judge_kind] if judge_kind else None).pairwise
 
 
-def likert_table(store: object, judge_kind: str | None = None) -> pd.DataFrame:
+def likert_table(store: Store, judge_kind: str | None = None) -> pd.DataFrame:
     """Single-answer grades, one row per (judge, generation, judge sample); score NaN when unreadable."""
     return read_tables(store, kinds=[judge_kind] if judge_kind else None).single
 
 
-def alpaca_table(store: object, judge_kind: str | None = None) -> pd.DataFrame:
+def alpaca_table(store: Store, judge_kind: str | None = None) -> pd.DataFrame:
     """Preference judges' rows: the weighted preference, 1 + P(model's answer better)."""
     return read_tables(store, kinds=[judge_kind] if judge_kind else None).alpaca

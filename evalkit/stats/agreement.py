@@ -19,10 +19,10 @@ from typing import TypedDict
 import numpy as np
 import pandas as pd
 
-from evalkit.vocabulary import LABEL_PREFERENCE as LABEL_PREFERENCE
-from evalkit.vocabulary import LABELS_BY_PREFERENCE, majority_codes
+from evalkit.core.vocabulary import LABEL_PREFERENCE as LABEL_PREFERENCE
+from evalkit.core.vocabulary import LABELS_BY_PREFERENCE, majority_codes
 
-LABELS = LABELS_BY_PREFERENCE  # label codes 0, 1, 2: A, tie, B (evalkit.vocabulary's)
+LABELS = LABELS_BY_PREFERENCE  # label codes 0, 1, 2: A, tie, B (evalkit.core.vocabulary's)
 
 
 class PairAgreement(TypedDict):
@@ -154,7 +154,7 @@ def vs_mode(labels: pd.DataFrame, pool: Iterable[str] | None = None) -> dict[str
     return result
 
 
-modal_codes = majority_codes  # the one majority rule, evalkit.vocabulary's
+modal_codes = majority_codes  # the one majority rule, evalkit.core.vocabulary's
 
 
 def position_consistency(verdicts_ab: Iterable[str | None], verdicts_ba: Iterable[str | None]) -> dict[str, float | int]:

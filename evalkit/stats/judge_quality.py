@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.core.vocabulary import LABEL_PREFERENCE, TIE_CODE, both_orders, majority_codes
+from evalkit.core.vocabulary import LABELS_BY_PREFERENCE as LABELS
 from evalkit.stats.agreement import label_codes, label_matrix, length_bias, vs_mode
 from evalkit.stats.bootstrap import (
     DEFAULT_LEVEL,
@@ -28,8 +30,6 @@ from evalkit.stats.bootstrap import (
     percentile_interval,
     resampled_sums,
 )
-from evalkit.vocabulary import LABEL_PREFERENCE, TIE_CODE, both_orders, majority_codes
-from evalkit.vocabulary import LABELS_BY_PREFERENCE as LABELS
 
 FIGURES: tuple[str, ...] = ("tie_discounted", "agreement", "agreement_without_ties", "cohen_kappa")
 TIE = TIE_CODE

@@ -38,7 +38,7 @@ from typing import Any, TypedDict
 import numpy as np
 import pandas as pd
 
-from evalkit.rounding import format_figure
+from evalkit.core.rounding import format_figure
 from evalkit.stats.winrate import preference_unit
 
 VARIANT_V1 = "length_controlled_v1"
@@ -55,7 +55,7 @@ _MIN_ROWS = 5  # the GLM's 5-fold grouped cross-validation needs at least 5 rows
 # (20th to 80th percentile), i.e. at least one pair in five on each side, equal lengths counting for
 # both. The interquartile range (25%) would also refuse sets the fit still supports from both sides (a
 # judge that rewards only length, answers longer on 77% of pairs: the GLM recovers 50 within 6 points,
-# tests/test_stats_length_controlled.py); past 80% one-sided the far side is too thin to pin the value.
+# tests/stats/test_stats_length_controlled.py); past 80% one-sided the far side is too thin to pin the value.
 MIN_SIDE_SHARE = 0.2
 LC_FIELDS: tuple[str, ...] = ("length_controlled_winrate", "lc_standard_error", "lc_variant", "lc_withheld")
 VARIANT_NAMES = {

@@ -10,8 +10,8 @@ from typing import TypedDict
 import numpy as np
 import pandas as pd
 
+from evalkit.core.vocabulary import OUTCOMES as OUTCOMES
 from evalkit.stats.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, bootstrap_mean_interval
-from evalkit.vocabulary import OUTCOMES as OUTCOMES
 
 LIKERT_SCALE: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
 

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from evalkit.ordering import natural_sorted
-from evalkit.records import JUDGE_COLUMNS
+from evalkit.core.ordering import natural_sorted
+from evalkit.core.records import JUDGE_COLUMNS
+from evalkit.core.vocabulary import count_reasons
 from evalkit.stats.bootstrap import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
@@ -31,7 +32,6 @@ from evalkit.stats.bootstrap import (
 from evalkit.stats.length_controlled import LC_FIELDS, minimal_glm_winrate
 from evalkit.stats.lima import LIKERT_SCALE, score_distribution, win_tie_loss
 from evalkit.stats.winrate import alpaca_winrate, preference_unit, preferences_from_outcomes
-from evalkit.vocabulary import count_reasons
 
 JUDGE_KEYS: tuple[str, ...] = JUDGE_COLUMNS
 # A model's identity is its generation set: the model and the decoding that produced its answers.

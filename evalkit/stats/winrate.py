@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.vocabulary import PREFERENCE
+from evalkit.core.vocabulary import PREFERENCE
 
 WINRATE_FIELDS: tuple[str, ...] = (
     "win_rate",

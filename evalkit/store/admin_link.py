@@ -51,7 +51,7 @@ def new_token() -> str:
 
 def replace(store: Store) -> str:
     """Store a new admin link (ending the previous one) and return its token, which is kept nowhere.
-    Raises SQLAlchemy's DBAPIError when the store cannot be written (read-only file or user)."""
+    Raises evalkit.store.errors.DatabaseError when the store cannot be written (read-only file or user)."""
     token = new_token()
     record = {"sha256": token_hash(token), "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     with store.engine.begin() as conn:  # one transaction: a reader never sees no link between the two

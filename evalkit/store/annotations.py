@@ -5,26 +5,27 @@ drawn once, at creation, so every annotator of an item sees the same screen and 
 compared with each other and with the judges. Labels are insert-only: an annotator labels an item at
 most once, never edits, and nobody can overwrite someone else's label. Each item takes at most
 `per_item` (K) labels, so K annotators see the same items and agreement can be measured; the cap holds
-under concurrent labelling (label_writes.py). Each label records its source.
+under concurrent labelling (label_writes.py). Each label records its source. The pairwise kind's face
+over label_batches.py, which absolute ratings (ratings.py) share.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import select
 
-from evalkit.errors import EvalkitError
-from evalkit.hashing import sha256_text
-from evalkit.records import context_of
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import sha256_text
+from evalkit.core.records import context_of
+from evalkit.core.vocabulary import VERDICTS
+from evalkit.store import label_batches as shared_batches
 from evalkit.store import schema as t
 from evalkit.store.generation_sets import choose_decoding
-from evalkit.store.label_writes import PAIRWISE, NewLabel, check_annotator, source_column, write_labels
+from evalkit.store.label_writes import PAIRWISE
 from evalkit.store.store import Store
-from evalkit.vocabulary import VERDICTS
 
 LABELS = VERDICTS
 
@@ -79,123 +80,46 @@ def create_batch(
     if not shared:
         raise EvalkitError(f"the two models have no answers in common on prompt set {prompt_set!r}; generate them first")
     rng = random.Random(seed if seed is not None else int(sha256_text(name)[:12], 16))
-    with store.engine.begin() as conn:
-        if conn.execute(select(t.annotation_batches.c.id).where(t.annotation_batches.c.name == name)).first():
-            raise EvalkitError(f"annotation batch {name!r} already exists; pick another --name")
-        batch_id = conn.execute(
-            insert(t.annotation_batches).values(
-                name=name, model_id=model_id, baseline_id=baseline_id, prompt_set=prompt_set, per_item=per_item
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has one
-        rows = []
-        for position, prompt_hash in enumerate(shared):
-            rows.append(
-                {
-                    "batch_id": batch_id,
-                    "position": position,
-                    "prompt_hash": prompt_hash,
-                    "generation_a": ours[prompt_hash],
-                    "generation_b": theirs[prompt_hash],
-                    "order": "AB" if rng.random() < 0.5 else "BA",
-                }
-            )
-        conn.execute(insert(t.annotation_items), rows)
-    return int(batch_id), len(rows)
+    items = [
+        {
+            "position": position,
+            "prompt_hash": prompt_hash,
+            "generation_a": ours[prompt_hash],
+            "generation_b": theirs[prompt_hash],
+            "order": "AB" if rng.random() < 0.5 else "BA",
+        }
+        for position, prompt_hash in enumerate(shared)
+    ]
+    return shared_batches.create(store, PAIRWISE, name, prompt_set, per_item, items, model_id=model_id, baseline_id=baseline_id)
 
 
 def batches(store: Store) -> pd.DataFrame:
     """Every batch with its models' names and progress (items, labels, items with all K labels)."""
-    b, i, h, m = t.annotation_batches, t.annotation_items, t.human_labels, t.models
-    per_item_labels = (
-        select(i.c.batch_id, i.c.id, func.count(h.c.id).label("n"))
-        .select_from(i.outerjoin(h, h.c.item_id == i.c.id))
-        .group_by(i.c.batch_id, i.c.id)
-        .subquery()
-    )
-    progress = (
-        select(
-            per_item_labels.c.batch_id,
-            func.count().label("n_items"),
-            func.sum(per_item_labels.c.n).label("n_labels"),
-        )
-        .group_by(per_item_labels.c.batch_id)
-        .subquery()
-    )
-    mb, bb = m.alias("mb"), m.alias("bb")
+    tables = shared_batches.tables_of(store)
+    b = tables.batches
+    mb, bb = t.models.alias("mb"), t.models.alias("bb")
     query = (
-        select(
-            b.c.id,
-            b.c.name,
-            mb.c.name.label("model"),
-            bb.c.name.label("baseline"),
-            b.c.prompt_set,
-            b.c.per_item,
-            b.c.created_at,
-            progress.c.n_items,
-            progress.c.n_labels,
-        )
+        shared_batches.batches_query(tables, PAIRWISE)
+        .add_columns(mb.c.name.label("model"), bb.c.name.label("baseline"))
         .join(mb, mb.c.id == b.c.model_id)
         .join(bb, bb.c.id == b.c.baseline_id)
-        .outerjoin(progress, progress.c.batch_id == b.c.id)
-        .order_by(b.c.id)
     )
-    frame = store.frame(query)
-    frame[["n_items", "n_labels"]] = frame[["n_items", "n_labels"]].fillna(0).astype(int)
-    return frame
+    columns = ["id", "name", "model", "baseline", "prompt_set", "per_item", "created_at", "n_items", "n_labels"]
+    return shared_batches.batches_frame(store, query)[columns]
 
 
 def batch_id(store: Store, name: str) -> int:
-    with store.engine.connect() as conn:
-        found = conn.execute(select(t.annotation_batches.c.id).where(t.annotation_batches.c.name == name)).scalar()
-    if found is None:
-        raise EvalkitError(f"annotation batch {name!r} does not exist; make it with `evalkit annotate create`")
-    return int(found)
-
-
-def open_items(items: Any, labels: Any, batches: Any, batch: int, annotator: str):  # type: ignore[no-untyped-def]
-    """Items of the batch this annotator has not labelled and that still need labels (fewer than K),
-    for any pair of item and label tables (pairwise items and their labels, rating items and ratings)."""
-    mine = select(labels.c.item_id).where(labels.c.annotator == annotator)
-    counts = select(labels.c.item_id, func.count().label("n")).group_by(labels.c.item_id).subquery()
-    return (
-        select(items.c.id, items.c.position)
-        .join(batches, batches.c.id == items.c.batch_id)
-        .outerjoin(counts, counts.c.item_id == items.c.id)
-        .where(items.c.batch_id == batch, items.c.id.not_in(mine), func.coalesce(counts.c.n, 0) < batches.c.per_item)
-    )
-
-
-def _open_items(batch: int, annotator: str):  # type: ignore[no-untyped-def]
-    return open_items(t.annotation_items, t.human_labels, t.annotation_batches, batch, annotator)
+    return shared_batches.batch_id(store, PAIRWISE, name)
 
 
 def next_item(store: Store, batch: int, annotator: str) -> AnnotationItem | None:
     """The first open item in batch order: everyone walks the same order, so items fill up to K labels
     (and become comparable) before new ones are started. None when nothing is left for this annotator."""
-    open_items = _open_items(batch, annotator).order_by(t.annotation_items.c.position).limit(1).subquery()
-    i, p, ours, theirs = t.annotation_items, t.prompts, t.generations.alias("ours"), t.generations.alias("theirs")
-    query = (
-        select(
-            i.c.id,
-            i.c.position,
-            i.c.order,
-            p.c.instruction,
-            p.c.messages,
-            ours.c.text.label("model_text"),
-            theirs.c.text.label("baseline_text"),
-        )
-        .join(open_items, open_items.c.id == i.c.id)
-        .join(p, p.c.hash == i.c.prompt_hash)
-        .join(ours, ours.c.id == i.c.generation_a)
-        .join(theirs, theirs.c.id == i.c.generation_b)
-    )
-    with store.engine.connect() as conn:
-        row = conn.execute(query).mappings().first()
+    row = shared_batches.next_open_item(store, batch, annotator)
     if row is None:
         return None
-    first, second = (
-        (row["model_text"], row["baseline_text"]) if row["order"] == "AB" else (row["baseline_text"], row["model_text"])
-    )
+    model_text, baseline_text = row["text_a"], row["text_b"]
+    first, second = (model_text, baseline_text) if row["order"] == "AB" else (baseline_text, model_text)
     return AnnotationItem(
         int(row["id"]), int(row["position"]), row["instruction"], first, second, context_of(list(row["messages"]))
     )
@@ -205,41 +129,24 @@ def add_label(store: Store, annotator: str, item_id: int, label: str, *, source:
     """Store one label with where it came from (`source`, e.g. the invitation's "invitation:ID"); False
     (nothing written) when this annotator already labelled the item or it already has its K labels, also
     when others label it at the same moment (label_writes.py). Existing labels are never updated."""
-    annotator = check_annotator(annotator)
-    if label not in LABELS:
-        raise EvalkitError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
-    return write_labels(store, PAIRWISE, [NewLabel(annotator, item_id, label, source)]) == 1
+    return shared_batches.add(store, PAIRWISE, annotator, item_id, label, source=source)
 
 
 def progress(store: Store, batch: int, annotator: str) -> tuple[int, int]:
     """(items this annotator labelled in the batch, items still open to them)."""
-    i, h = t.annotation_items, t.human_labels
-    done_query = (
-        select(func.count())
-        .select_from(h.join(i, i.c.id == h.c.item_id))
-        .where(and_(i.c.batch_id == batch, h.c.annotator == annotator))
-    )
-    open_query = select(func.count()).select_from(_open_items(batch, annotator).subquery())
-    with store.engine.connect() as conn:
-        return int(conn.execute(done_query).scalar_one()), int(conn.execute(open_query).scalar_one())
+    return shared_batches.progress(store, batch, annotator)
 
 
 def labels(store: Store, batch: int | None = None) -> pd.DataFrame:
     """Every human label with its source and item: batch, prompt, the model's (a) and baseline's (b)
     generations and their decodings (`decoding_a`, `decoding_b`: decoding hashes), the shown order and
     the batch's models."""
-    h, i, b = t.human_labels, t.annotation_items, t.annotation_batches
+    tables = shared_batches.tables_of(store)
+    i, b = tables.items, tables.batches
     ga, gb = t.generations.alias("ga"), t.generations.alias("gb")
     query = (
-        select(
-            h.c.id,
-            h.c.annotator,
-            h.c.item_id,
-            h.c.label,
-            h.c.created_at,
-            source_column(store, h),
-            i.c.batch_id,
-            i.c.prompt_hash,
+        shared_batches.labels_query(tables, PAIRWISE, batch)
+        .add_columns(
             i.c.generation_a,
             i.c.generation_b,
             i.c.order,
@@ -248,12 +155,7 @@ def labels(store: Store, batch: int | None = None) -> pd.DataFrame:
             ga.c.decoding_hash.label("decoding_a"),
             gb.c.decoding_hash.label("decoding_b"),
         )
-        .join(i, i.c.id == h.c.item_id)
-        .join(b, b.c.id == i.c.batch_id)
         .join(ga, ga.c.id == i.c.generation_a)
         .join(gb, gb.c.id == i.c.generation_b)
-        .order_by(h.c.id)
     )
-    if batch is not None:
-        query = query.where(i.c.batch_id == batch)
     return store.frame(query)

@@ -20,13 +20,15 @@ from urllib.parse import urlencode
 import pandas as pd
 from sqlalchemy import insert, select, update
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.settings import DEFAULT_LEADERBOARD_URL
+from evalkit.store import label_batches
 from evalkit.store import schema as t
 from evalkit.store.label_writes import check_annotator
 from evalkit.store.store import Store
 
 BatchKind = Literal["pairwise", "absolute"]
-DEFAULT_BASE_URL = "http://127.0.0.1:8501"
+DEFAULT_BASE_URL = DEFAULT_LEADERBOARD_URL
 TOKEN_BYTES = 32
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -72,12 +74,8 @@ def _now() -> dt.datetime:
 
 def find_batch(store: Store, name: str) -> tuple[BatchKind, int]:
     """(kind, id) of the batch called `name`, pairwise or absolute."""
-    with store.engine.connect() as conn:
-        for kind, table in (("pairwise", t.annotation_batches), ("absolute", t.rating_batches)):
-            found = conn.execute(select(table.c.id).where(table.c.name == name)).scalar()
-            if found is not None:
-                return kind, int(found)  # type: ignore[return-value]
-    raise EvalkitError(f"annotation batch {name!r} does not exist; make it with `evalkit annotate create`")
+    kind, batch = label_batches.find_batch(store, name)
+    return kind, batch  # type: ignore[return-value]  # annotation_batches.kind holds only the two kinds
 
 
 def annotate_link(base_url: str, token: str) -> str:

@@ -24,14 +24,15 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.vocabulary import LABEL_OF_PREFERENCE, LABEL_PREFERENCE, swapped
 from evalkit.store import annotations as pairwise
 from evalkit.store import ratings
 from evalkit.store import schema as t
 from evalkit.store.invitations import find_batch, invited_names
-from evalkit.store.label_writes import ABSOLUTE, PAIRWISE, NewLabel, check_annotator, write_labels
+from evalkit.store.label_batches import item_positions, tables_of
+from evalkit.store.label_writes import KINDS, NewLabel, check_annotator, write_labels
 from evalkit.store.store import Store
-from evalkit.vocabulary import LABEL_OF_PREFERENCE, LABEL_PREFERENCE, swapped
 
 FORMATS = ("alpaca_eval", "labels")
 
@@ -79,7 +80,8 @@ class ImportResult:
 
 def _pairwise_items(store: Store, batch: int) -> pd.DataFrame:
     """Items with what was shown: instruction, answer A / B texts and the models behind them."""
-    i, p, b, ga, gb = t.annotation_items, t.prompts, t.annotation_batches, t.generations.alias("ga"), t.generations.alias("gb")
+    tables = tables_of(store)
+    i, p, b, ga, gb = tables.items, t.prompts, tables.batches, t.generations.alias("ga"), t.generations.alias("gb")
     ma, mb = t.models.alias("ma"), t.models.alias("mb")
     query = (
         select(
@@ -110,12 +112,6 @@ def _pairwise_items(store: Store, batch: int) -> pd.DataFrame:
     return items
 
 
-def _positions(store: Store, kind: str, batch: int) -> pd.Series:
-    table = t.annotation_items if kind == "pairwise" else t.rating_items
-    frame = store.frame(select(table.c.id, table.c.position).where(table.c.batch_id == batch))
-    return frame.set_index("id")["position"]
-
-
 def export_labels(store: Store, batch_name: str, fmt: str) -> list[dict[str, Any]]:
     """The batch's human labels as rows of `fmt`, in label order."""
     if fmt not in FORMATS:
@@ -123,7 +119,7 @@ def export_labels(store: Store, batch_name: str, fmt: str) -> list[dict[str, Any
     kind, batch = find_batch(store, batch_name)
     stored = pairwise.labels(store, batch) if kind == "pairwise" else ratings.ratings(store, batch)
     if fmt == "labels":
-        position = _positions(store, kind, batch)
+        position = item_positions(store, batch)
         return [
             {"item": f"{batch_name}#{position[item]}", "rater": rater, "label": label}
             for item, rater, label in zip(stored["item_id"], stored["annotator"], stored["label"])
@@ -172,8 +168,8 @@ def _rater(value: Any, where: str) -> str:
     return str(value)
 
 
-def _labels_rows(store: Store, file: LabelFile, batch_name: str, kind: str, batch: int) -> list[FileLabel]:
-    by_position = {int(p): int(i) for i, p in _positions(store, kind, batch).items()}
+def _labels_rows(store: Store, file: LabelFile, batch_name: str, batch: int) -> list[FileLabel]:
+    by_position = {int(p): int(i) for i, p in item_positions(store, batch).items()}
     out = []
     for index, row in enumerate(file.rows):
         where = file.where(index)
@@ -253,11 +249,11 @@ def import_labels(store: Store, batch_name: str, fmt: str, file: LabelFile, as_a
     kind, batch = find_batch(store, batch_name)
     if fmt == "alpaca_eval" and kind != "pairwise":
         raise EvalkitError(f"batch {batch_name!r} holds absolute ratings; import them with --format labels")
-    parsed = _alpaca_rows(store, file, batch) if fmt == "alpaca_eval" else _labels_rows(store, file, batch_name, kind, batch)
-    allowed = pairwise.LABELS if kind == "pairwise" else tuple(ratings.RATINGS)
+    parsed = _alpaca_rows(store, file, batch) if fmt == "alpaca_eval" else _labels_rows(store, file, batch_name, batch)
+    allowed = KINDS[kind].labels
     bad = next((row for row in parsed if row.label not in allowed), None)
     if bad is not None:
         raise EvalkitError(f"{bad.where}: label {bad.label!r} does not fit batch {batch_name!r}; use one of {', '.join(allowed)}")
     labels = _attributed(store, file, parsed, as_annotator)
-    added = write_labels(store, PAIRWISE if kind == "pairwise" else ABSOLUTE, labels, batch=batch)
+    added = write_labels(store, KINDS[kind], labels, batch=batch)
     return ImportResult(added, len(labels) - added)

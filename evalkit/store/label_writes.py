@@ -1,5 +1,5 @@
 """Writing human labels: insert-only, at most one per (annotator, item), at most K (`per_item`) per
-item, and each with its source. Pairwise labels and absolute ratings share this code.
+item, and each with its source. Pairwise labels and absolute ratings share this code and one table.
 
 The cap must hold when two annotators (or an annotator and an import) label the same item at once. A
 count followed by an insert does not: both processes count K-1 and both insert (7 of 300 items got
@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, literal, null, select
+from sqlalchemy import Connection, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
+from evalkit.core.vocabulary import VERDICTS
 from evalkit.store import schema as t
 from evalkit.store.store import Store
 
@@ -31,17 +32,18 @@ LOCK_CHUNK = 500  # items locked per statement: under SQLite's bound-parameter l
 
 
 @dataclass(frozen=True)
-class LabelTables:
-    """One kind of label: its items, its labels and the batches that give each item its K."""
+class LabelKind:
+    """One kind of batch (annotation_batches.kind) and the labels its items take."""
 
-    items: Table
-    labels: Table
-    batches: Table
+    kind: str
+    labels: tuple[str, ...]
     noun: str  # for messages: "annotation item", "rating item"
+    label_word: str  # for messages: "label", "rating"
 
 
-PAIRWISE = LabelTables(t.annotation_items, t.human_labels, t.annotation_batches, "annotation item")
-ABSOLUTE = LabelTables(t.rating_items, t.rating_labels, t.rating_batches, "rating item")
+PAIRWISE = LabelKind("pairwise", VERDICTS, "annotation item", "label")
+ABSOLUTE = LabelKind("absolute", t.ABSOLUTE_LABELS, "rating item", "rating")
+KINDS = {kind.kind: kind for kind in (PAIRWISE, ABSOLUTE)}
 
 
 @dataclass(frozen=True)
@@ -65,29 +67,32 @@ def check_annotator(name: str, where: str = "") -> str:
     return name
 
 
-def source_column(store: Store, labels: Table) -> Any:
-    """The labels' source for a query; NULL on a version-1 store read without upgrading it."""
-    return labels.c.source if store.has_label_sources else null().label("source")
+def check_label(kind: LabelKind, label: str) -> None:
+    """A label of another kind (or none) is the caller's error, named in one line."""
+    if label not in kind.labels:
+        raise EvalkitError(f"{kind.label_word} must be one of {', '.join(kind.labels)}, got {label!r}")
 
 
-def _lock_items(conn: Connection, tables: LabelTables, item_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Lock the items (see the module docstring); item id -> (batch id, K) for those that exist."""
+def _lock_items(conn: Connection, kind: LabelKind, item_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Lock the items (see the module docstring); item id -> (batch id, K) for those that exist in a
+    batch of this kind."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    i, b = tables.items, tables.batches
+    i, b = t.annotation_items, t.annotation_batches
     found: dict[int, tuple[int, int]] = {}
     for start in range(0, len(item_ids), LOCK_CHUNK):  # ascending ids: two writers never wait on each other in a cycle
         chunk = item_ids[start : start + LOCK_CHUNK]
         locked = select(i.c.id, i.c.batch_id).where(i.c.id.in_(chunk)).order_by(i.c.id).with_for_update()
         batch_of = {int(item): int(batch) for item, batch in conn.execute(locked)}
-        caps = dict(conn.execute(select(b.c.id, b.c.per_item).where(b.c.id.in_(sorted(set(batch_of.values()))))).tuples().all())
-        found.update({item: (batch, int(caps[batch])) for item, batch in batch_of.items()})
+        of_kind = b.c.id.in_(sorted(set(batch_of.values()))) & (b.c.kind == kind.kind)
+        caps = dict(conn.execute(select(b.c.id, b.c.per_item).where(of_kind)).tuples().all())
+        found.update({item: (batch, int(caps[batch])) for item, batch in batch_of.items() if batch in caps})
     return found
 
 
-def _insert_capped(conn: Connection, tables: LabelTables, label: NewLabel, cap: int, now: dt.datetime) -> bool:
+def _insert_capped(conn: Connection, label: NewLabel, cap: int, now: dt.datetime) -> bool:
     """One statement: insert unless the item has its K labels or this annotator's label; True if written."""
-    h = tables.labels
+    h = t.human_labels
     taken = select(func.count()).select_from(h).where(h.c.item_id == label.item_id).scalar_subquery()
     row = select(
         literal(label.annotator, h.c.annotator.type),
@@ -109,20 +114,21 @@ def _insert_capped(conn: Connection, tables: LabelTables, label: NewLabel, cap: 
         return False
 
 
-def write_labels(store: Store, tables: LabelTables, labels: Sequence[NewLabel], batch: int | None = None) -> int:
+def write_labels(store: Store, kind: LabelKind, labels: Sequence[NewLabel], batch: int | None = None) -> int:
     """Store the labels in one transaction (all or nothing); returns how many were written. A label is
     skipped when its annotator already labelled the item or the item has its K labels; existing labels
-    are never changed. An item that does not exist (or is not in `batch`) fails the whole write."""
+    are never changed. An item that does not exist (in a batch of this kind, or in `batch`) fails the
+    whole write. The caller has checked each label's value (check_label)."""
     if not labels:
         return 0
     now = dt.datetime.now(dt.timezone.utc)
     with store.engine.begin() as conn:
-        items = _lock_items(conn, tables, sorted({label.item_id for label in labels}))
+        items = _lock_items(conn, kind, sorted({label.item_id for label in labels}))
         written = 0
         for label in labels:
             found = items.get(label.item_id)
             if found is None or (batch is not None and found[0] != batch):
                 where = " in this batch" if batch is not None else ""
-                raise EvalkitError(f"{tables.noun} {label.item_id} does not exist{where}")
-            written += _insert_capped(conn, tables, label, found[1], now)
+                raise EvalkitError(f"{kind.noun} {label.item_id} does not exist{where}")
+            written += _insert_capped(conn, label, found[1], now)
     return written

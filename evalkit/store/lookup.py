@@ -17,4 +17,4 @@ def has_model(url: str, name: str) -> bool:
     try:
         return name in set(store.models()["name"])
     finally:
-        store.engine.dispose()
+        store.close()

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from evalkit import __version__
-from evalkit.errors import EvalkitError
-from evalkit.redaction import redact_values
+from evalkit.core.errors import EvalkitError
+from evalkit.core.redaction import redact_values
 from evalkit.store import schema as t
 from evalkit.store.run_states import record_process
 from evalkit.store.store import Store

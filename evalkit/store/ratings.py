@@ -3,7 +3,8 @@
 A batch holds the answers of one or more models on one prompt set, shuffled once at creation (seeded
 by the batch name) so that an annotator does not see one model's answers in a row and every annotator
 walks the same order; the screen never names the model. Labels are insert-only and each item takes
-at most `per_item` (K) labels, as in the pairwise batches (annotations.py).
+at most `per_item` (K) labels, as in the pairwise batches: the absolute kind's face over
+label_batches.py, which pairwise annotation (annotations.py) shares.
 """
 
 from __future__ import annotations
@@ -12,23 +13,29 @@ import random
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, select
 
-from evalkit.errors import EvalkitError
-from evalkit.hashing import sha256_text
-from evalkit.records import context_of
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import sha256_text
+from evalkit.core.records import context_of
+from evalkit.store import label_batches as shared_batches
 from evalkit.store import schema as t
-from evalkit.store.annotations import open_items
 from evalkit.store.generation_sets import choose_decoding
-from evalkit.store.label_writes import ABSOLUTE, NewLabel, check_annotator, source_column, write_labels
+from evalkit.store.label_writes import ABSOLUTE
 from evalkit.store.store import Store
 
-# LIMA section 4 (Figure 3), in the order the bar stacks them.
-RATINGS: dict[str, str] = {
-    "fail": "Fail: the response does not meet the requirements of the prompt.",
-    "pass": "Pass: the response meets the requirements of the prompt.",
-    "excellent": "Excellent: the model provides an excellent response to the prompt.",
-}
+# LIMA section 4 (Figure 3), in the order the bar stacks them (schema.ABSOLUTE_LABELS).
+RATINGS: dict[str, str] = dict(
+    zip(
+        t.ABSOLUTE_LABELS,
+        (
+            "Fail: the response does not meet the requirements of the prompt.",
+            "Pass: the response meets the requirements of the prompt.",
+            "Excellent: the model provides an excellent response to the prompt.",
+        ),
+        strict=True,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,9 @@ class RatingItem:
     context: tuple[dict[str, str], ...] = ()  # earlier turns of a multi-turn prompt, shown before the question
 
 
-def name_taken(conn, name: str) -> bool:  # type: ignore[no-untyped-def]
+def name_taken(conn: Connection, name: str) -> bool:
     """Invitations name batches, so a name is unique across pairwise and absolute batches."""
-    return any(
-        conn.execute(select(table.c.id).where(table.c.name == name)).first() for table in (t.annotation_batches, t.rating_batches)
-    )
+    return shared_batches.name_taken(conn, name)
 
 
 def _answers(store: Store, model_ids: list[int], decoding: str | None) -> dict[tuple[int, str], int]:
@@ -80,111 +85,88 @@ def create_rating_batch(
         raise EvalkitError("annotate create --mode absolute lists a model twice; name each model once")
     prompts = list(dict.fromkeys(p.hash for p in store.load_prompt_set(prompt_set).prompts))
     answers = _answers(store, model_ids, decoding)
-    with store.engine.begin() as conn:
-        if name_taken(conn, name):
-            raise EvalkitError(f"annotation batch {name!r} already exists; pick another --name")
-        shared = [p for p in prompts if all((m, p) in answers for m in model_ids)][:limit]
-        if not shared:
-            raise EvalkitError(f"the models have no answers in common on prompt set {prompt_set!r}; generate them first")
-        pairs = [(m, p) for p in shared for m in model_ids]
-        random.Random(seed if seed is not None else int(sha256_text(name)[:12], 16)).shuffle(pairs)
-        batch = conn.execute(
-            insert(t.rating_batches).values(name=name, prompt_set=prompt_set, per_item=per_item)
-        ).inserted_primary_key[0]  # type: ignore[index]  # an insert always has one
-        conn.execute(
-            insert(t.rating_items),
-            [
-                {"batch_id": batch, "position": position, "prompt_hash": p, "model_id": m, "generation_id": answers[(m, p)]}
-                for position, (m, p) in enumerate(pairs)
-            ],
-        )
-    return int(batch), len(pairs)
-
-
-def _open_items(batch: int, annotator: str):  # type: ignore[no-untyped-def]
-    return open_items(t.rating_items, t.rating_labels, t.rating_batches, batch, annotator)
+    if shared_batches.batch_exists(store, name):  # before the answers: the name is the first thing wrong
+        raise EvalkitError(f"annotation batch {name!r} already exists; pick another --name")
+    shared = [p for p in prompts if all((m, p) in answers for m in model_ids)][:limit]
+    if not shared:
+        raise EvalkitError(f"the models have no answers in common on prompt set {prompt_set!r}; generate them first")
+    pairs = [(m, p) for p in shared for m in model_ids]
+    random.Random(seed if seed is not None else int(sha256_text(name)[:12], 16)).shuffle(pairs)
+    items = [{"position": position, "prompt_hash": p, "generation_a": answers[(m, p)]} for position, (m, p) in enumerate(pairs)]
+    return shared_batches.create(store, ABSOLUTE, name, prompt_set, per_item, items)
 
 
 def next_rating_item(store: Store, batch: int, annotator: str) -> RatingItem | None:
     """The first item in batch order this annotator has not rated and that still needs ratings."""
-    first = _open_items(batch, annotator).order_by(t.rating_items.c.position).limit(1).subquery()
-    i, p, g = t.rating_items, t.prompts, t.generations
-    query = (
-        select(i.c.id, i.c.position, p.c.instruction, g.c.text, p.c.messages)
-        .join(first, first.c.id == i.c.id)
-        .join(p, p.c.hash == i.c.prompt_hash)
-        .join(g, g.c.id == i.c.generation_id)
-    )
-    with store.engine.connect() as conn:
-        row = conn.execute(query).first()
-    return None if row is None else RatingItem(int(row[0]), int(row[1]), row[2], row[3], context_of(list(row[4])))
+    row = shared_batches.next_open_item(store, batch, annotator)
+    if row is None:
+        return None
+    return RatingItem(int(row["id"]), int(row["position"]), row["instruction"], row["text_a"], context_of(list(row["messages"])))
 
 
 def add_rating(store: Store, annotator: str, item_id: int, label: str, batch: int | None = None, *, source: str) -> bool:
     """Store one rating with its source; False (nothing written) when this annotator already rated the
     item or it has its K ratings. With `batch`, an item of another batch is refused (an invitation
     covers one batch)."""
-    annotator = check_annotator(annotator)
-    if label not in RATINGS:
-        raise EvalkitError(f"rating must be one of {', '.join(RATINGS)}, got {label!r}")
-    return write_labels(store, ABSOLUTE, [NewLabel(annotator, item_id, label, source)], batch=batch) == 1
+    return shared_batches.add(store, ABSOLUTE, annotator, item_id, label, source=source, batch=batch)
 
 
 def rating_progress(store: Store, batch: int, annotator: str) -> tuple[int, int]:
     """(items this annotator rated in the batch, items still open to them)."""
-    i, h = t.rating_items, t.rating_labels
-    done = (
-        select(func.count())
-        .select_from(h.join(i, i.c.id == h.c.item_id))
-        .where(i.c.batch_id == batch, h.c.annotator == annotator)
-    )
-    remaining = select(func.count()).select_from(_open_items(batch, annotator).subquery())
-    with store.engine.connect() as conn:
-        return int(conn.execute(done).scalar_one()), int(conn.execute(remaining).scalar_one())
+    return shared_batches.progress(store, batch, annotator)
 
 
 def rating_batches(store: Store) -> pd.DataFrame:
     """Every absolute batch with its progress: items and labels."""
-    b, i, h = t.rating_batches, t.rating_items, t.rating_labels
-    items = select(i.c.batch_id, func.count().label("n_items")).group_by(i.c.batch_id).subquery()
-    labels = (
-        select(i.c.batch_id, func.count(h.c.id).label("n_labels"))
-        .select_from(h.join(i, i.c.id == h.c.item_id))
-        .group_by(i.c.batch_id)
-        .subquery()
-    )
-    query = (
-        select(b.c.id, b.c.name, b.c.prompt_set, b.c.per_item, b.c.created_at, items.c.n_items, labels.c.n_labels)
-        .outerjoin(items, items.c.batch_id == b.c.id)
-        .outerjoin(labels, labels.c.batch_id == b.c.id)
-        .order_by(b.c.id)
-    )
-    frame = store.frame(query)
-    frame[["n_items", "n_labels"]] = frame[["n_items", "n_labels"]].fillna(0).astype(int)
-    return frame
+    query = shared_batches.batches_query(shared_batches.tables_of(store), ABSOLUTE)
+    columns = ["id", "name", "prompt_set", "per_item", "created_at", "n_items", "n_labels"]
+    return shared_batches.batches_frame(store, query)[columns]
 
 
 def ratings(store: Store, batch: int | None = None) -> pd.DataFrame:
     """Every human rating with its source and item: batch, prompt, model, generation."""
-    h, i, m = t.rating_labels, t.rating_items, t.models
+    tables = shared_batches.tables_of(store)
+    i, g, m = tables.items, t.generations.alias("rated"), t.models
     query = (
-        select(
-            h.c.id,
-            h.c.annotator,
-            h.c.item_id,
-            h.c.label,
-            h.c.created_at,
-            source_column(store, h),
-            i.c.batch_id,
-            i.c.prompt_hash,
-            i.c.model_id,
-            m.c.name.label("model"),
-            i.c.generation_id,
-        )
-        .join(i, i.c.id == h.c.item_id)
-        .join(m, m.c.id == i.c.model_id)
-        .order_by(h.c.id)
+        shared_batches.labels_query(tables, ABSOLUTE, batch)
+        .add_columns(g.c.model_id, m.c.name.label("model"), i.c.generation_a.label("generation_id"))
+        .join(g, g.c.id == i.c.generation_a)
+        .join(m, m.c.id == g.c.model_id)
     )
-    if batch is not None:
-        query = query.where(i.c.batch_id == batch)
+    return store.frame(query)
+
+
+def judge_scores(store: Store, batch: int, judge_kind: str) -> pd.DataFrame:
+    """The valid sample-0 judgments of a judge of single answers (`judge_kind`) on the batch's answers,
+    in the order stored: id, judge_model, judge_spec_hash, score, item_id, model."""
+    j, u, i = t.judgments, t.judgment_uses, shared_batches.tables_of(store).items
+    g, m = t.generations.alias("rated"), t.models
+    query = (
+        select(j.c.id, j.c.judge_model, j.c.judge_spec_hash, j.c.score, i.c.id.label("item_id"), m.c.name.label("model"))
+        .select_from(u)
+        .join(j, j.c.cache_key == u.c.cache_key)
+        .join(i, i.c.generation_a == u.c.generation_a)
+        .join(g, g.c.id == i.c.generation_a)
+        .join(m, m.c.id == g.c.model_id)
+        .where(
+            j.c.judge_kind == judge_kind,
+            j.c.valid.is_(True),
+            j.c.sample == 0,
+            u.c.generation_b.is_(None),
+            i.c.batch_id == batch,
+        )
+        .order_by(j.c.id)
+    )
+    return store.frame(query)
+
+
+def rating_items(store: Store, batch: int) -> pd.DataFrame:
+    """The batch's items: id, position, prompt_hash, model_id, generation_id (the rated answer)."""
+    i, g = shared_batches.tables_of(store).items, t.generations
+    query = (
+        select(i.c.id, i.c.position, i.c.prompt_hash, g.c.model_id, i.c.generation_a.label("generation_id"))
+        .join(g, g.c.id == i.c.generation_a)
+        .where(i.c.batch_id == batch)
+        .order_by(i.c.id)
+    )
     return store.frame(query)

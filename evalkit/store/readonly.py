@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def _unwritable_and_quiet(path: Path) -> bool:
@@ -39,6 +40,8 @@ def reader_engine(path: Path) -> Engine:
     a plain connection: evalkit writes nothing through it, and unlike a `mode=ro` one it removes the
     -wal / -shm files when it closes, so a reader leaves no files behind. Where they may not, every
     connection is read-only (immutable where needed): the only way to read it there."""
+    from sqlalchemy import create_engine  # here: the command line imports this module before parsing arguments
+
     resolved = path.resolve()
     if os.access(resolved, os.W_OK) and os.access(resolved.parent, os.W_OK):
         return create_engine(f"sqlite:///{path}", future=True)

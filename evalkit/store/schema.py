@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -24,7 +25,11 @@ from sqlalchemy import (
     func,
 )
 
-SCHEMA_VERSION = 2  # 2: human_labels.source and rating_labels.source (label provenance)
+from evalkit.core.vocabulary import ORDERS, VERDICTS
+
+# 2: human_labels.source and rating_labels.source (label provenance)
+# 3: pairwise annotations and absolute ratings in one table family with a `kind` (schema_v2.py: before)
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -142,20 +147,6 @@ judgment_uses = Table(
 )
 Index("ix_judgment_uses_cache_key", judgment_uses.c.cache_key)
 
-human_labels = Table(
-    "human_labels",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("annotator", String(200), nullable=False),
-    Column("item_id", Integer, nullable=False),
-    Column("label", String(8), nullable=False),
-    Column("created_at", DateTime(timezone=True), server_default=func.now()),
-    # Where the label came from: "invitation:ID" (the Annotate page, through that invitation's link) or
-    # "import:FILE" (`evalkit annotate import`). NULL: stored before version 2 recorded provenance.
-    Column("source", Text),
-    UniqueConstraint("annotator", "item_id", name="uq_human_label"),
-)
-
 decisions = Table(
     "decisions",
     metadata,
@@ -169,21 +160,38 @@ decisions = Table(
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
 )
 
-# Human annotation (LIMA Figure 11). A batch pairs a model with a baseline on one prompt set. Like judgments,
-# an item keeps the model's generation in generation_a and the baseline's in generation_b, and `order` says
-# which was shown as "Answer A" ("AB": the model's), drawn once per item so every annotator of the item sees
-# the same screen. human_labels.item_id refers to annotation_items.id; labels are in the shown order
-# ("A" / "B" / "tie"), like judgments.verdict, so evalkit.vocabulary.MODEL_VIEW reads both.
+# Human annotation, one table family for both kinds of batch (`kind`):
+# - "pairwise" (LIMA Figure 11): a batch pairs a model with a baseline on one prompt set. Like judgments, an
+#   item keeps the model's generation in generation_a and the baseline's in generation_b, and `order` says
+#   which was shown as "Answer A" ("AB": the model's), drawn once per item so every annotator of the item
+#   sees the same screen. Labels are in the shown order ("A" / "B" / "tie"), like judgments.verdict, so
+#   evalkit.core.vocabulary.MODEL_VIEW reads both.
+# - "absolute" (LIMA Figure 3): an item is one answer of one model (generation_a; generation_b and order
+#   are NULL), rated "fail" / "pass" / "excellent". The batch may hold several models' answers.
+# Each item takes at most `per_item` labels (label_writes.py); labels are insert-only, one per annotator.
+BATCH_KINDS = ("pairwise", "absolute")
+ABSOLUTE_LABELS = ("fail", "pass", "excellent")  # LIMA section 4, in the order the bar stacks them
+
+
+def _listed(values: tuple[str, ...]) -> str:
+    """SQL's list of fixed words, for a check constraint (never user input)."""
+    return ", ".join(f"'{value}'" for value in values)
+
+
 annotation_batches = Table(
     "annotation_batches",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(200), nullable=False, unique=True),
-    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
-    Column("baseline_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("name", String(200), nullable=False, unique=True),  # invitations name batches of either kind
+    Column("kind", String(16), nullable=False),
+    Column("model_id", Integer, ForeignKey("models.id")),  # pairwise only
+    Column("baseline_id", Integer, ForeignKey("models.id")),  # pairwise only
     Column("prompt_set", String(200), nullable=False),
     Column("per_item", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    CheckConstraint(f"kind IN ({_listed(BATCH_KINDS)})", name="ck_annotation_batch_kind"),
+    CheckConstraint("kind <> 'pairwise' OR (model_id IS NOT NULL AND baseline_id IS NOT NULL)", name="ck_pairwise_batch_models"),
+    CheckConstraint("per_item >= 1", name="ck_annotation_batch_per_item"),
 )
 
 annotation_items = Table(
@@ -193,15 +201,44 @@ annotation_items = Table(
     Column("batch_id", Integer, ForeignKey("annotation_batches.id", ondelete="CASCADE"), nullable=False),
     Column("position", Integer, nullable=False),
     Column("prompt_hash", HASH, ForeignKey("prompts.hash"), nullable=False),
-    Column("generation_a", Integer, ForeignKey("generations.id"), nullable=False),
-    Column("generation_b", Integer, ForeignKey("generations.id"), nullable=False),
-    Column("order", String(2), nullable=False),  # "AB": the model's answer is shown as Answer A; "BA" otherwise
-    UniqueConstraint("batch_id", "prompt_hash", name="uq_annotation_item"),
+    Column("generation_a", Integer, ForeignKey("generations.id"), nullable=False),  # the model's / the rated answer
+    Column("generation_b", Integer, ForeignKey("generations.id")),  # the baseline's; NULL in an absolute batch
+    Column("order", String(2)),  # "AB": the model's answer is shown as Answer A; "BA" otherwise; NULL: absolute
+    UniqueConstraint("batch_id", "generation_a", name="uq_annotation_item_answer"),
+    CheckConstraint(
+        f'(generation_b IS NULL AND "order" IS NULL) OR (generation_b IS NOT NULL AND "order" IN ({_listed(ORDERS)}))',
+        name="ck_annotation_item_shape",
+    ),
+)
+# A pairwise batch shows each prompt once (an absolute one shows each model's answer to it).
+Index(
+    "uq_pairwise_item_prompt",
+    annotation_items.c.batch_id,
+    annotation_items.c.prompt_hash,
+    unique=True,
+    sqlite_where=annotation_items.c.generation_b.is_not(None),
+    postgresql_where=annotation_items.c.generation_b.is_not(None),
+)
+
+# Labels of both kinds: a pairwise label (VERDICTS, in the shown order) or an absolute rating.
+human_labels = Table(
+    "human_labels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("annotator", String(200), nullable=False),
+    Column("item_id", Integer, ForeignKey("annotation_items.id"), nullable=False),
+    Column("label", String(12), nullable=False),
+    Column("created_at", DateTime(timezone=True), server_default=func.now()),
+    # Where the label came from: "invitation:ID" (the Annotate page, through that invitation's link) or
+    # "import:FILE" (`evalkit annotate import`). NULL: stored before version 2 recorded provenance.
+    Column("source", Text),
+    UniqueConstraint("annotator", "item_id", name="uq_human_label"),
+    CheckConstraint(f"label IN ({_listed(VERDICTS + ABSOLUTE_LABELS)})", name="ck_human_label_value"),
 )
 Index("ix_human_labels_item", human_labels.c.item_id)
 
 # What produced a result, stored once and readable from its hash. A judge spec row says how its
-# judgments are read (`output`: verdict / preference / score, see evalkit.vocabulary) and holds the
+# judgments are read (`output`: verdict / preference / score, see evalkit.core.vocabulary) and holds the
 # whole configuration (template text, parse rule, sampling) that the spec hash covers, so a number
 # on any surface can be traced to the exact judge that made it.
 judge_specs = Table(
@@ -257,8 +294,7 @@ judge_quality_reports = Table(
 
 # Invitations to annotate (one link per annotator and batch). Only the SHA-256 of the link's random
 # token is kept, so the store (a backup, a copied SQLite file) never holds a usable link. `batch_name`
-# names a pairwise batch (annotation_batches) or an absolute-rating one (rating_batches); names are
-# unique across both.
+# names a batch of either kind (annotation_batches.name, unique across both).
 annotation_invitations = Table(
     "annotation_invitations",
     metadata,
@@ -270,43 +306,6 @@ annotation_invitations = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
 )
-
-# LIMA's absolute rating (Figure 3): each item is one answer of one model, rated Fail / Pass /
-# Excellent by up to `per_item` annotators. Labels are insert-only, like human_labels.
-rating_batches = Table(
-    "rating_batches",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(200), nullable=False, unique=True),
-    Column("prompt_set", String(200), nullable=False),
-    Column("per_item", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), server_default=func.now()),
-)
-
-rating_items = Table(
-    "rating_items",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("batch_id", Integer, ForeignKey("rating_batches.id", ondelete="CASCADE"), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("prompt_hash", HASH, ForeignKey("prompts.hash"), nullable=False),
-    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
-    Column("generation_id", Integer, ForeignKey("generations.id"), nullable=False),
-    UniqueConstraint("batch_id", "generation_id", name="uq_rating_item"),
-)
-
-rating_labels = Table(
-    "rating_labels",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("annotator", String(200), nullable=False),
-    Column("item_id", Integer, ForeignKey("rating_items.id"), nullable=False),
-    Column("label", String(12), nullable=False),  # "fail" / "pass" / "excellent"
-    Column("created_at", DateTime(timezone=True), server_default=func.now()),
-    Column("source", Text),  # as human_labels.source
-    UniqueConstraint("annotator", "item_id", name="uq_rating_label"),
-)
-Index("ix_rating_labels_item", rating_labels.c.item_id)
 
 # Data recipes (evalkit.datarecipes). Cached LLM calls that generate training data (expand, lengthen,
 # tag): cache_key = hash(template hash, model, inputs, sampling), so a changed prompt or model asks again.

@@ -3,23 +3,25 @@ killed process loses at most the batch it was writing, and re-runs skip what is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, event, insert, inspect, select, update
+from sqlalchemy import Connection, Engine, Select, Table, event, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.sql import Select
+from sqlalchemy.pool import ConnectionPoolEntry
 
-from evalkit.errors import EvalkitError
-from evalkit.hashing import content_hash
-from evalkit.records import Decision, DecodingParams, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
-from evalkit.redaction import redact_url
+from evalkit.core.errors import EvalkitError
+from evalkit.core.hashing import content_hash
+from evalkit.core.records import Decision, DecodingParams, GenerationResult, Judgment, ModelInfo, Prompt, PromptSet
+from evalkit.core.redaction import redact_url
 from evalkit.store import migrations
 from evalkit.store import schema as t
-from evalkit.store.opening import check_sqlite_file, make_engine, note_created, parse_url, sqlite_path
+from evalkit.store.created_files import note_created
+from evalkit.store.opening import check_sqlite_file, make_engine, parse_url, sqlite_path
 from evalkit.store.readonly import reader_engine
 
 __all__ = ["Store", "decoding_identity"]
@@ -28,7 +30,8 @@ __all__ = ["Store", "decoding_identity"]
 MMAP_BYTES = 1 << 30  # address space only: pages are the OS cache's
 
 
-def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+# SQLite's listeners get the driver's own connection: evalkit's SQLite dialect is pysqlite (sqlite3).
+def _sqlite_reader_pragmas(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     # The wait for a lock first: switching a new store to WAL takes one, and two jobs may open it at once.
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -39,7 +42,7 @@ def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, record: ConnectionPoolEntry) -> None:
     _sqlite_reader_pragmas(dbapi_connection, record)
     cursor = dbapi_connection.cursor()
     # WAL lets the leaderboard read while a run writes; NORMAL sync is durable across process kills.
@@ -49,7 +52,7 @@ def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
     cursor.close()
 
 
-IMPORTED_DECODING: dict[str, Any] = {"imported": True}
+IMPORTED_DECODING: dict[str, Any] = {"imported": True}  # JSON values
 
 
 def decoding_identity(decoding: DecodingParams | None) -> tuple[str, dict[str, Any]]:
@@ -134,7 +137,7 @@ class Store:
         """False for a version-1 store opened read-only (not upgraded): its labels have no source column."""
         return self.schema_version >= 2
 
-    def _insert_ignore(self, conn: Any, table: Any, rows: Sequence[dict[str, Any]]) -> int:
+    def _insert_ignore(self, conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
         """Insert rows, skipping those that collide with a unique key (a re-run's finished work)."""
         if not rows:
             return 0
@@ -154,9 +157,18 @@ class Store:
                 pass
         return inserted
 
-    def frame(self, query: Select) -> pd.DataFrame:
+    def frame(self, query: Select[Any]) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn)
+
+    @property
+    def dialect_name(self) -> str:
+        """The database's kind: "sqlite", "postgresql", ..."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Close the pooled connections (the store stays usable: a later call opens new ones)."""
+        self.engine.dispose()
 
     # ---- prompt sets ----------------------------------------------------------------------------
 
@@ -314,7 +326,7 @@ class Store:
         with self.engine.begin() as conn:
             return self._insert_use_rows(conn, uses)
 
-    def _insert_use_rows(self, conn: Any, uses: Iterable[tuple[str, int, int | None]]) -> int:
+    def _insert_use_rows(self, conn: Connection, uses: Iterable[tuple[str, int, int | None]]) -> int:
         rows = [
             {"use_key": content_hash([key, a, b]), "cache_key": key, "generation_a": a, "generation_b": b} for key, a, b in uses
         ]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from evalkit.errors import EvalkitError
+from evalkit.core.errors import EvalkitError
 from evalkit.leaderboard.admin_session import LOCKED, WRONG_ADMIN_LINK, is_admin, presented_admin_token, results_need_admin
 from evalkit.leaderboard.store_access import current_reader
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from evalkit.core.records import JUDGE_COLUMNS, JudgeIdentity
+from evalkit.core.vocabulary import VERDICTS
 from evalkit.leaderboard import charts, data, filters, tables
 from evalkit.leaderboard.snapshot import Snapshot
 from evalkit.leaderboard.store_access import PageTimer
-from evalkit.records import JUDGE_COLUMNS, JudgeIdentity
 from evalkit.results.agreement import store_labels
 from evalkit.stats.agreement import agreement_pairs, vs_mode
-from evalkit.vocabulary import VERDICTS
 
 timer = PageTimer()
 

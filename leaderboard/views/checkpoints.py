@@ -6,11 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from evalkit.core.ordering import natural_key
+from evalkit.core.rounding import format_figure
+from evalkit.decision.evidence import stored_record
 from evalkit.leaderboard import charts, columns, data, filters, tables
 from evalkit.leaderboard.store_access import PageTimer
-from evalkit.ordering import natural_key
-from evalkit.pick_evidence import stored_record
-from evalkit.rounding import format_figure
 
 timer = PageTimer()
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from evalkit.core.vocabulary import MODEL_VIEW
 from evalkit.leaderboard import data, filters, tables
 from evalkit.leaderboard.compare_rows import FLIP, compare_rows, humans_of_pair
 from evalkit.leaderboard.conversation_view import show_question
 from evalkit.leaderboard.plain_text import escape_markdown
 from evalkit.leaderboard.store_access import PageTimer
-from evalkit.vocabulary import MODEL_VIEW
 
 timer = PageTimer()
 st.title("Compare")

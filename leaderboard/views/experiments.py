@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from evalkit.datarecipes.store_tables import cells_frame, sweeps_frame
 from evalkit.leaderboard import experiment_charts
 from evalkit.leaderboard.store_access import PageTimer, current_store
+from evalkit.store.data_tables import cells_frame, sweeps_frame
 
 timer = PageTimer()
 st.title("Experiments")

@@ -9,7 +9,7 @@ import streamlit as st
 
 from evalkit.leaderboard import data, filters
 from evalkit.leaderboard.rating_chart import rating_bars
-from evalkit.leaderboard.rating_results import figure3
+from evalkit.leaderboard.rating_results import Figure3, figure3
 from evalkit.leaderboard.store_access import PageTimer, current_url, results_token, store_for
 from evalkit.store import ratings
 
@@ -17,7 +17,7 @@ timer = PageTimer()
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _figure(url: str, labels_token: str, results_token: str, batch: int):  # type: ignore[no-untyped-def]
+def _figure(url: str, labels_token: str, results_token: str, batch: int) -> Figure3:
     return figure3(store_for(url), batch)
 
 

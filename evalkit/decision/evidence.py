@@ -1,0 +1,106 @@
+"""The typed record of a checkpoint pick: what was chosen, what was compared, by which judges, under
+which decoding, and why the chosen one won. `PickEvidence.as_dict` is its one serialisation: what
+`evalkit pick --json` prints, RUN/picked.json holds, the store's `decisions.evidence` keeps and the
+leaderboard's Checkpoints page reads (`stored_record`), field for field."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from evalkit.core.records import JudgeIdentity
+from evalkit.files.jsonio import json_safe
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """One checkpoint of the window. `win_rate` and `likert_mean` are the results layer's summary
+    figures for this checkpoint's generation set (the same numbers `evalkit run` prints)."""
+
+    model_id: int
+    name: str
+    epoch: int
+    decoding: str
+    n_valid: int
+    n_invalid: int
+    win_rate: float | None
+    likert_mean: float | None
+    tied_with_best: bool
+    vs_best_difference: float | None = None
+    vs_best_ci_low: float | None = None
+    vs_best_ci_high: float | None = None
+    vs_best_p_value: float | None = None
+
+
+@dataclass(frozen=True)
+class Significance:
+    """The best checkpoint against the runner-up on the prompts both were judged on."""
+
+    best: str
+    runner_up: str
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+    level: float
+    n_resamples: int
+    standard_error: float | None = None  # of the difference: sd of the per-prompt differences / sqrt(n)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Which evalkit made the decision, and the store's record of the evaluating run."""
+
+    evalkit_version: str
+    git_revision: str | None
+    run_id: int
+
+
+@dataclass(frozen=True)
+class PickEvidence:
+    chosen: str  # the picked checkpoint's name ("epoch-7")
+    epoch: int
+    model_id: int
+    run: str  # the training output directory, resolved
+    policy: str
+    reason: str
+    best_by_win_rate: str
+    judge: str  # the kind of the judge whose win rate ranks (its full identity: `win_judge`)
+    judge_model: str
+    judge_spec_hash: str
+    likert_judge: JudgeIdentity | None
+    baseline: str
+    baseline_decoding: str
+    decoding: str
+    prompt_set: str
+    window: tuple[int, int]
+    missing_epochs: list[int]
+    skipped: dict[str, str]
+    evidence: list[EvidenceRow]  # one per checkpoint of the window
+    significance: Significance | None
+    provenance: Provenance
+    extra: dict[str, Any] = field(default_factory=dict)
+    # False when the best is statistically tied and no grade separates the tied ones: the pick is the
+    # earliest epoch by convention; then the prompts that would separate best and runner-up (in all, and more).
+    decided: bool = True
+    prompts_to_separate: int | None = None
+    more_prompts_to_separate: int | None = None
+
+    @property
+    def win_judge(self) -> JudgeIdentity:
+        return JudgeIdentity(self.judge, self.judge_model, self.judge_spec_hash)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as JSON data (NaN as null, the window as a list): the one serialisation of a pick."""
+        data: dict[str, Any] = json_safe(asdict(self))
+        return data
+
+
+def stored_record(evidence: Any) -> dict[str, Any]:
+    """A decision record as the store returns it (JSON text or already decoded): what the leaderboard
+    shows; {} when there is none."""
+    if isinstance(evidence, str):
+        evidence = json.loads(evidence)
+    return evidence if isinstance(evidence, dict) else {}
