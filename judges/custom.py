@@ -25,13 +25,14 @@ import yaml
 from evalkit.core.errors import EvalkitError
 from evalkit.core.records import ScorerSpec
 from evalkit.files.userfile import UserFile
-from evalkit.judges.aggregation import spec_output
+from evalkit.judges.aggregation import BUILTIN_OUTPUTS, spec_output
 from evalkit.judges.base import INVALID, LLMJudge, Message, Reply, SlotTexts, Verdict, shown
 from evalkit.judges.templates import file_template
 
 PARSE_RULES = ("last_line", "ends_with", "regex")
 PAIRWISE_VERDICTS = {"a": "A", "b": "B", "tie": "tie"}
-RESERVED_NAMES = ("pairwise", "likert", "alpaca_eval", "reference", "reference_likert")
+# A custom judge may not take a built-in kind's name: its judgments would be read as that kind's.
+RESERVED_NAMES = tuple(BUILTIN_OUTPUTS)
 
 
 def _norm(text: str) -> str:

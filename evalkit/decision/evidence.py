@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from evalkit.core.records import JudgeIdentity
+from evalkit.core.rounding import format_figure
 from evalkit.files.jsonio import json_safe
 
 
@@ -50,6 +51,26 @@ class Significance:
 
 
 @dataclass(frozen=True)
+class PowerGuidance:
+    """How many prompts in all (`prompts_needed`) and how many more than the `n` compared
+    (`more_prompts`) would separate the best from the runner-up at the observed paired difference
+    (`difference`, win-rate points; `sd` of the per-prompt differences) with `power` in a two-sided
+    test at `level`. Figures are null, and `reason` says why, when there is no runner-up or no number
+    of prompts would separate them (an observed difference of 0)."""
+
+    best: str
+    runner_up: str | None
+    difference: float | None
+    sd: float | None
+    n: int | None
+    prompts_needed: int | None
+    more_prompts: int | None
+    power: float
+    level: float
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Provenance:
     """Which evalkit made the decision, and the store's record of the evaluating run."""
 
@@ -87,6 +108,7 @@ class PickEvidence:
     decided: bool = True
     prompts_to_separate: int | None = None
     more_prompts_to_separate: int | None = None
+    power: PowerGuidance | None = None  # every pick's guidance, decided or not (None only in records made before it)
 
     @property
     def win_judge(self) -> JudgeIdentity:
@@ -104,3 +126,20 @@ def stored_record(evidence: Any) -> dict[str, Any]:
     if isinstance(evidence, str):
         evidence = json.loads(evidence)
     return evidence if isinstance(evidence, dict) else {}
+
+
+def power_sentence(record: dict[str, Any]) -> str | None:
+    """The pick's power guidance as one line (`evalkit pick`, the Checkpoints page), from the record as
+    serialised; None for a record made before it."""
+    power = record.get("power")
+    if not isinstance(power, dict):
+        return None
+    needed, more = power.get("prompts_needed"), power.get("more_prompts")
+    if needed is None or power.get("runner_up") is None:
+        return f"no power guidance: {power.get('reason') or 'no figures'}"
+    extra = f"{more} more" if more else f"0 more: the {power.get('n')} compared are enough"
+    return (
+        f"about {needed} prompts ({extra}) would separate {power['best']} from {power['runner_up']} with "
+        f"{power['power']:.0%} power at the observed difference of {format_figure(power.get('difference'), 1, sign=True)} "
+        f"win-rate points ({power['level']:.0%} two-sided)"
+    )

@@ -15,12 +15,16 @@ A pick the evidence does not make is said to be one: when the best is tied with 
 and no grade separates them, the earliest epoch is a convention, not a finding, so the decision is
 `decided: false`, its reason starts with "tied", and it says how many prompts would separate the best
 from the runner-up at the observed difference (evalkit.stats.sample_size).
+
+Every pick also carries that guidance as `power`, decided or not: how many prompts in all (and how many
+more) would separate the best from the runner-up at the observed paired difference with 80% power — the
+same figure the tie rule reports, computed once from the best-vs-runner-up comparison.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +34,7 @@ from evalkit.core.errors import EvalkitError
 from evalkit.core.rounding import format_figure
 from evalkit.decision.policy_names import POLICIES, POLICY  # noqa: F401  (re-exported: the policy's name lives with its code)
 from evalkit.stats.compare import PairedDifference, paired_bootstrap_difference, paired_bootstrap_differences
-from evalkit.stats.sample_size import DEFAULT_POWER, prompts_to_separate
+from evalkit.stats.sample_size import DEFAULT_POWER, SeparationGuidance, separation_guidance
 from evalkit.stats.summary import preference_column, summarize_likert, summarize_pairwise
 from evalkit.stats.winrate import preference_unit
 
@@ -135,8 +139,9 @@ def choose(
         if runner_up is not None
         else None
     )
-    n_shared = versus.n if versus is not None else 0
-    needed = None if decided or versus is None else prompts_to_separate(versus.difference, versus.difference_sd, level)
+    guidance = versus.separation if versus is not None else None
+    # The tie rule reports the guidance only when the pick is a convention; `power` always carries it.
+    needed = None if decided or guidance is None else guidance.prompts_needed
 
     if runner_up is None:
         reason = "only one checkpoint in the window has valid judgments"
@@ -151,7 +156,7 @@ def choose(
             comparisons[runner_up],
             all(not math.isnan(likert_mean[i]) for i in tied),
             level,
-            needed,
+            guidance,
         )
 
     evidence = []
@@ -195,11 +200,33 @@ def choose(
         "decided": decided,
         "reason": reason,
         "prompts_to_separate": needed,
-        "more_prompts_to_separate": None if needed is None else max(0, needed - n_shared),
+        "more_prompts_to_separate": None if needed is None or guidance is None else guidance.more_prompts,
         "best_by_win_rate": name_of[best],
         "evidence": evidence,
         "significance": significance,
+        "power": _power_record(name_of[best], versus, guidance, level),
     }
+
+
+def _power_record(
+    best: str, versus: RunnerUpComparison | None, guidance: SeparationGuidance | None, level: float
+) -> dict[str, Any]:
+    """The pick's power guidance (evalkit.decision.evidence.PowerGuidance): null figures, with the
+    reason, when there is no runner-up or no number of prompts would separate the two."""
+    if versus is None or guidance is None:
+        return {
+            "best": best,
+            "runner_up": None,
+            "difference": None,
+            "sd": None,
+            "n": None,
+            "prompts_needed": None,
+            "more_prompts": None,
+            "power": DEFAULT_POWER,
+            "level": level,
+            "reason": "only one checkpoint in the window has valid judgments: there is no runner-up to separate",
+        }
+    return {"best": versus.best, "runner_up": versus.runner_up, **asdict(guidance)}
 
 
 def _grade_separates(chosen: int, tied: list[int], likert_mean: dict[int, float]) -> bool:
@@ -232,6 +259,12 @@ class RunnerUpComparison:
     def standard_error(self) -> float:
         """Of the difference: sd of the per-prompt differences / sqrt(n)."""
         return self.difference_sd / math.sqrt(self.n) if self.n else math.nan
+
+    @property
+    def separation(self) -> SeparationGuidance:
+        """The prompts that would separate best and runner-up at this difference and spread (80% power,
+        this comparison's level): the one computation behind the tie rule's count and `power`."""
+        return separation_guidance(self.difference, self.difference_sd, self.n, self.level)
 
     @property
     def significant(self) -> bool:
@@ -274,17 +307,18 @@ def versus_runner_up(
     )
 
 
-def _tied_reason(tied: list[str], chosen: str, versus: PairedDifference, graded: bool, level: float, needed: int | None) -> str:
+def _tied_reason(
+    tied: list[str], chosen: str, versus: PairedDifference, graded: bool, level: float, guidance: SeparationGuidance | None
+) -> str:
     """ "tied: ..." — what the evidence cannot tell apart, how the pick was made anyway, and how many
     prompts it would take."""
     grades = "equal Likert means" if graded else "no Likert grade for every one of them"
     interval = f"[{format_figure(versus['ci_low'], 1, sign=True)}, {format_figure(versus['ci_high'], 1, sign=True)}]"
-    if needed is None:
+    if guidance is None or guidance.prompts_needed is None:
         more = "no number of prompts would separate them at an observed difference of 0"
     else:
-        extra = max(0, needed - versus["n"])
         more = (
-            f"about {needed} prompts ({extra} more) would separate them at this difference "
+            f"about {guidance.prompts_needed} prompts ({guidance.more_prompts} more) would separate them at this difference "
             f"({level:.0%} two-sided, {DEFAULT_POWER:.0%} power)"
         )
     return (

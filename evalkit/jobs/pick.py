@@ -19,7 +19,7 @@ from evalkit import __version__
 from evalkit.core.errors import EvalkitError
 from evalkit.core.records import Decision, JudgeIdentity
 from evalkit.core.settings import db_url as resolve_db_url
-from evalkit.decision.evidence import EvidenceRow, PickEvidence, Provenance, Significance
+from evalkit.decision.evidence import EvidenceRow, PickEvidence, PowerGuidance, Provenance, Significance
 from evalkit.decision.policy import choose
 from evalkit.decision.policy_names import POLICIES, POLICY
 from evalkit.files.jsonio import json_safe, write_json_atomic
@@ -93,6 +93,7 @@ def _evidence(
         decided=decision["decided"],
         prompts_to_separate=decision["prompts_to_separate"],
         more_prompts_to_separate=decision["more_prompts_to_separate"],
+        power=PowerGuidance(**decision["power"]),
     )
 
 

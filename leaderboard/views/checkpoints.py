@@ -8,7 +8,7 @@ import streamlit as st
 
 from evalkit.core.ordering import natural_key
 from evalkit.core.rounding import format_figure
-from evalkit.decision.evidence import stored_record
+from evalkit.decision.evidence import power_sentence, stored_record
 from evalkit.leaderboard import charts, columns, data, filters, tables
 from evalkit.leaderboard.store_access import PageTimer
 
@@ -89,6 +89,9 @@ else:
             f"[{_number(significance.get('ci_low'), 1, sign=True)}, {_number(significance.get('ci_high'), 1, sign=True)}], "
             f"p = {_number(significance.get('p_value'), 3)} over {significance.get('n', '?')} prompts"
         )
+    guidance = power_sentence(evidence) if isinstance(evidence, dict) else None
+    if guidance is not None:
+        st.markdown(f"**Power:** {guidance}")
     if isinstance(evidence, dict) and evidence.get("decided") is False:
         needed = evidence.get("prompts_to_separate")
         st.warning(

@@ -139,3 +139,23 @@ def test_pick_record_is_one_serialisation_everywhere(small_demo: tuple[DemoSetti
     assert {"evidence", "significance", "provenance", "reason", "decided", "likert_judge", "judge_spec_hash"} <= set(printed)
     assert (stored["chosen_name"], stored["epoch"]) == (printed["chosen"], printed["epoch"])
     assert printed["run"] == str(run_dir.resolve()) and printed["window"] == [2, 3]
+    # the power guidance: from the same best-vs-runner-up comparison as `significance`
+    power, significance = printed["power"], printed["significance"]
+    assert set(power) == {
+        "best",
+        "runner_up",
+        "difference",
+        "sd",
+        "n",
+        "prompts_needed",
+        "more_prompts",
+        "power",
+        "level",
+        "reason",
+    }
+    assert (power["best"], power["runner_up"], power["n"]) == (significance["best"], significance["runner_up"], significance["n"])
+    assert power["difference"] == significance["difference"] and (power["power"], power["level"]) == (0.8, significance["level"])
+    if power["prompts_needed"] is None:
+        assert power["reason"] and power["more_prompts"] is None
+    else:
+        assert power["more_prompts"] == max(0, power["prompts_needed"] - power["n"]) and power["reason"] is None

@@ -106,9 +106,10 @@ def test_custom_spec_judges(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("name: x\nmode: single\ntemplate: p.txt\nchoices: {GOOD: 1}\n")
     with pytest.raises(EvalkitError, match=r"lacks the placeholder"):
         make_judge(str(tmp_path / "bad.yaml"), judge_model="m")
-    (tmp_path / "reserved.yaml").write_text("name: pairwise\nmode: single\ntemplate: t.txt\nchoices: {GOOD: 1}\n")
-    with pytest.raises(EvalkitError, match="built-in"):
-        make_judge(str(tmp_path / "reserved.yaml"), judge_model="m")
+    for builtin in ("pairwise", "absolute", "reference_likert"):  # every built-in kind, the absolute judge's too
+        (tmp_path / "reserved.yaml").write_text(f"name: {builtin}\nmode: single\ntemplate: t.txt\nchoices: {{GOOD: 1}}\n")
+        with pytest.raises(EvalkitError, match="built-in"):
+            make_judge(str(tmp_path / "reserved.yaml"), judge_model="m")
     with pytest.raises(EvalkitError, match="unknown judge"):
         make_judge("nonsense")
 

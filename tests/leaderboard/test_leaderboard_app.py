@@ -15,6 +15,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from bench.leaderboard_data import Populated, populate, simulate_annotators
+from evalkit.decision.evidence import stored_record
 from evalkit.leaderboard.annotator_session import NEEDS_LINK
 from evalkit.store import Store, admin_link
 from evalkit.store import annotations as ann
@@ -99,6 +100,14 @@ def test_checkpoints_page_shows_the_decision(app_store, admin: str) -> None:
     assert "selection window, epochs 5–10" in text and "Best vs runner-up" in text
     assert len(app.dataframe[0].value) == 2  # the policy's evidence: one row per checkpoint in the window
     assert len(app.dataframe[-1].value) == 6  # the run's table: one row per epoch
+    # the pick's power guidance, from the stored record: prompts in all and more, best and runner-up by name
+    url, _ = app_store
+    stored = stored_record(Store(url).decisions().iloc[-1]["evidence"])["power"]
+    shown = next(line for line in text.splitlines() if line.startswith("**Power:**"))
+    assert shown.startswith(
+        f"**Power:** about {stored['prompts_needed']} prompts ({stored['more_prompts']} more) would separate "
+        f"{stored['best']} from {stored['runner_up']} with 80% power"
+    )
 
 
 def test_compare_page_filters_to_order_flips(app_store, admin: str) -> None:

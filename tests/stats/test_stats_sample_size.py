@@ -8,7 +8,7 @@ import math
 import pytest
 from scipy.stats import norm
 
-from evalkit.stats.sample_size import prompts_to_separate
+from evalkit.stats.sample_size import prompts_to_separate, separation_guidance
 
 
 def _power(n: int, difference: float, sd: float, level: float = 0.95) -> float:
@@ -36,3 +36,13 @@ def test_it_is_the_smallest_n_with_80_percent_power(difference: float, sd: float
 def test_no_number_for_no_difference() -> None:
     assert prompts_to_separate(0.0, 10.0) is None
     assert prompts_to_separate(float("nan"), 10.0) is None
+
+
+def test_guidance_counts_what_is_missing_and_says_why_there_is_no_number() -> None:
+    guidance = separation_guidance(5.0, 10.0, n=20)
+    assert (guidance.prompts_needed, guidance.more_prompts, guidance.reason) == (32, 12, None)
+    assert (guidance.power, guidance.level) == (0.8, 0.95)
+    assert separation_guidance(5.0, 10.0, n=500).more_prompts == 0  # already enough: none more, never negative
+    zero = separation_guidance(0.0, 10.0, n=50)
+    assert zero.prompts_needed is None and zero.more_prompts is None and "difference is 0" in str(zero.reason)
+    assert "fewer than two" in str(separation_guidance(5.0, float("nan"), n=1).reason)

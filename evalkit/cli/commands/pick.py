@@ -9,6 +9,7 @@ from typing import Any
 from evalkit.cli.commands.common import add_json_flag, epoch_range, judge_server_settings
 from evalkit.cli.commands.run import add_run_flags
 from evalkit.core.rounding import format_figure
+from evalkit.decision.evidence import power_sentence
 from evalkit.decision.policy_names import POLICIES, POLICY
 
 
@@ -19,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Evaluate what is missing, then pick by policy winrate-likert-earliest; "
         "writes PATH/picked.json, a PATH/best link and a decision record. When the best is statistically tied "
         "and no grade separates the tied checkpoints, the decision says so (decided: false) and how many prompts "
-        "would separate best and runner-up; the earliest epoch is taken by convention.",
+        "would separate best and runner-up; the earliest epoch is taken by convention. Every pick ends with that "
+        "guidance at 80% power (in --json: power).",
     )
     parser.add_argument("path", help="training output directory with epoch-N/ checkpoints")
     parser.add_argument("--window", type=epoch_range, default=None, help="epochs to choose from (default 5-10)")
@@ -48,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def decision_lines(decision: dict[str, Any]) -> list[str]:
-    """The decision as people read it: a tie is called one before the checkpoint taken anyway."""
+    """The decision as people read it: a tie is called one before the checkpoint taken anyway; last, how
+    many prompts would separate the best from the runner-up with 80% power."""
 
     verb = "picked" if decision.get("decided", True) else "no checkpoint is better on this evidence; took"
     lines = [f"{verb} {decision['chosen']} (epoch {decision['epoch']}): {decision['reason']}"]
@@ -58,4 +61,7 @@ def decision_lines(decision: dict[str, Any]) -> list[str]:
             f"  {row['name']:>10}  win rate {win:>5}  likert {likert:>5}  valid {row['n_valid']:>4}"
             f"{'  (tied with best)' if row['tied_with_best'] else ''}"
         )
+    guidance = power_sentence(decision)
+    if guidance is not None:
+        lines.append(guidance)
     return lines

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from evalkit.cli.commands.combined import register_combined
 from evalkit.cli.commands.common import add_db_flag, add_json_flag
+from evalkit.cli.commands.sequential import register_sequential
 from evalkit.core.errors import EvalkitError
 from evalkit.core.rounding import format_figure
 
@@ -74,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_bootstrap_flags(summary)
     add_json_flag(summary)
     summary.set_defaults(handler=run_summary)
+
+    register_combined(sub)
+    register_sequential(sub)
 
     spec = sub.add_parser(
         "spec",
