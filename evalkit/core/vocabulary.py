@@ -30,6 +30,8 @@ PREFERENCE: Final[dict[str, float]] = {"win": 2.0, "tie": 1.5, "loss": 1.0}
 LABEL_PREFERENCE: Final[dict[str, float]] = {"A": 1.0, "tie": 1.5, "B": 2.0}
 LABEL_OF_PREFERENCE: Final[dict[float, str]] = {value: label for label, value in LABEL_PREFERENCE.items()}
 LABELS_BY_PREFERENCE: Final[tuple[str, ...]] = tuple(sorted(LABEL_PREFERENCE, key=LABEL_PREFERENCE.__getitem__))
+# A verdict as A's share of the comparison, the unit of a tie-discounted win rate of A: A = 1, tie = 1/2, B = 0.
+SHARE_OF_A: Final[dict[str, float]] = {label: LABEL_PREFERENCE["B"] - value for label, value in LABEL_PREFERENCE.items()}
 # The outcomes listed the same way (the model is output_2): loss, tie, win.
 OUTCOMES_BY_PREFERENCE: Final[tuple[str, ...]] = tuple(sorted(PREFERENCE, key=PREFERENCE.__getitem__))
 # "tie"'s code, both among LABELS_BY_PREFERENCE and among OUTCOMES (win, tie, loss).

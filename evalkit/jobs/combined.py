@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from evalkit.core.errors import EvalkitError
-from evalkit.core.vocabulary import LABEL_PREFERENCE, VERDICTS
+from evalkit.core.vocabulary import SHARE_OF_A, VERDICTS
 
 if TYPE_CHECKING:
     import pandas as pd
 
 METHOD = "ppi++"
-# A verdict as a preference for A on [0, 1] (A = 1, tie = 0.5, B = 0): AlpacaEval's scale (A = 1 .. B = 2) reversed.
-PREFERENCE_FOR_A: dict[str, float] = {label: 2.0 - LABEL_PREFERENCE[label] for label in VERDICTS}
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def check_level(level: float) -> None:
 def _preference_by_item(labels: pd.DataFrame) -> pd.Series:
     """Each item's mean preference for A over its valid labels (an invalid label, None, is left out)."""
     valid = labels[labels["label"].isin(VERDICTS)]
-    return valid["label"].map(PREFERENCE_FOR_A).astype(float).groupby(valid["item"]).mean()
+    return valid["label"].map(SHARE_OF_A).astype(float).groupby(valid["item"]).mean()
 
 
 def combined_win_rate(request: CombinedRequest) -> CombinedWinRate:

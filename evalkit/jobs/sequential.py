@@ -9,17 +9,11 @@ from typing import Any
 import numpy as np
 
 from evalkit.core.errors import EvalkitError
-from evalkit.core.vocabulary import LABEL_PREFERENCE, VERDICTS
+from evalkit.core.vocabulary import SHARE_OF_A, VERDICTS
 from evalkit.files.userfile import UserFile
 from evalkit.stats.confidence_sequence import follow
 
 ONE_STREAM = None  # the stream of rows without a "stream" key
-
-
-def preference_of_a(label: str) -> float:
-    """A label as A's share of the comparison (A = 1, tie = 1/2, B = 0), from AlpacaEval's scale."""
-    a_wins, b_wins = LABEL_PREFERENCE["A"], LABEL_PREFERENCE["B"]
-    return (b_wins - LABEL_PREFERENCE[label]) / (b_wins - a_wins)
 
 
 @dataclass(frozen=True)
@@ -56,7 +50,7 @@ def read_streams(path: str) -> dict[Any, list[float]]:
             stream = row.get("stream", ONE_STREAM)
             if isinstance(stream, (dict, list)):
                 raise file.error("stream must be a string or a number")
-            streams.setdefault(stream, []).append(preference_of_a(row["label"]))
+            streams.setdefault(stream, []).append(SHARE_OF_A[row["label"]])
     if not streams:
         raise EvalkitError(f'labels file {path} has no labels; expected JSONL rows {{"stream", "label"}}')
     return streams
