@@ -58,6 +58,15 @@ CASES = {
         "--limit: must be at least 1",
     ),
     "judge max-cost -1": (["judge", "--outputs", "base.json", "--max-cost", "-1"], "--max-cost: must be greater than 0"),
+    # judge-quality asks judges with the same flags as judge (one definition): the same values refused
+    "judge-quality concurrency 0": (
+        ["judge-quality", "--humans", "base.json", "--judge", "pairwise", "--concurrency", "0"],
+        "--concurrency: must be at least 1",
+    ),
+    "judge-quality samples 0": (
+        ["judge-quality", "--humans", "base.json", "--judge", "pairwise", "--samples", "0"],
+        "--samples: must be at least 1",
+    ),
     "random bytes x.db (stats)": (["stats", "summary", "--db", "sqlite:///x.db"], "x.db is not an evalkit store"),
     "random bytes x.db (agreement)": (["agreement", "--db", "sqlite:///x.db"], "x.db is not an evalkit store"),
     "random bytes x.db (leaderboard)": (

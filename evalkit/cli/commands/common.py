@@ -122,6 +122,36 @@ def port_number(text: str) -> int:
     return value
 
 
+def add_judge_call_flags(group: argparse._ActionsContainer, *, samples_help: str) -> None:
+    """How a command that asks an LLM judge reaches and asks it (`judge`, `judge-quality`): the endpoint or a
+    served checkpoint, grades per item, temperature, reply length. One definition, so both refuse the same
+    bad values while the command line is read."""
+    group.add_argument(
+        "--judge-base-url",
+        default=None,
+        help="OpenAI-compatible endpoint (env OPENAI_BASE_URL; default OpenAI); the key comes from OPENAI_API_KEY",
+    )
+    add_judge_checkpoint_flags(group)
+    group.add_argument("--samples", type=positive_int, default=1, help=samples_help)
+    group.add_argument(
+        "--judge-temperature",
+        "--temperature",
+        dest="judge_temperature",
+        type=non_negative_float,
+        default=None,
+        help="judge sampling temperature (default 0; 0.7 with --samples > 1)",
+    )
+    group.add_argument("--max-tokens", type=positive_int, default=None, help="reply length limit (default 512; likert 1024)")
+
+
+def add_judge_budget_flags(group: argparse._ActionsContainer) -> None:
+    """How many judge requests at once, for how long, and for how much (`judge`, `judge-quality`)."""
+    group.add_argument("--concurrency", type=positive_int, default=16, help="requests in flight (default 16)")
+    group.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request (default 120)")
+    group.add_argument("--max-cost", type=positive_float, default=None, help="USD: stop before this invocation would spend more")
+    group.add_argument("--prices", default=None, help="YAML/JSON price table, USD per 1M tokens (env EVALKIT_PRICES)")
+
+
 def add_judge_checkpoint_flags(parser: argparse._ActionsContainer) -> None:
     """A local judge (`judge`, `run`, `pick`, `judge-quality`, `demo`): a checkpoint served for the job."""
     parser.add_argument(

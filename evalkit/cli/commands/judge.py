@@ -10,12 +10,10 @@ from typing import TYPE_CHECKING, Any
 from evalkit.cli.commands.common import (
     add_db_flag,
     add_json_flag,
-    add_judge_checkpoint_flags,
+    add_judge_budget_flags,
+    add_judge_call_flags,
     judge_server_settings,
-    non_negative_float,
     non_negative_int,
-    positive_float,
-    positive_int,
 )
 from evalkit.core.rounding import format_figure
 
@@ -58,33 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="model name at the endpoint (env EVALKIT_JUDGE_MODEL; default gpt-4o, alpaca_eval: its config's gpt-4-1106-preview)",
     )
-    judge.add_argument(
-        "--judge-base-url",
-        default=None,
-        help="OpenAI-compatible endpoint (env OPENAI_BASE_URL; default OpenAI); the key comes from OPENAI_API_KEY",
-    )
-    add_judge_checkpoint_flags(judge)
-    judge.add_argument("--samples", type=positive_int, default=1, help="single-answer judges: grades per answer (LIMA: 5)")
-    judge.add_argument(
-        "--judge-temperature",
-        "--temperature",
-        dest="judge_temperature",
-        type=non_negative_float,
-        default=None,
-        help="judge sampling temperature (default 0; 0.7 with --samples > 1)",
-    )
-    judge.add_argument("--max-tokens", type=positive_int, default=None, help="reply length limit (default 512; likert 1024)")
+    add_judge_call_flags(judge, samples_help="single-answer judges: grades per answer (LIMA: 5)")
     calls = parser.add_argument_group("calls")
-    calls.add_argument("--concurrency", type=positive_int, default=16, help="requests in flight (default 16)")
-    calls.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request (default 120)")
+    add_judge_budget_flags(calls)
     calls.add_argument(
         "--http-retries", type=non_negative_int, default=5, help="client retries on 429/5xx/timeouts, honouring Retry-After"
     )
     calls.add_argument(
         "--max-retries", type=non_negative_int, default=2, help="re-asks of an unreadable reply before it counts invalid"
     )
-    calls.add_argument("--max-cost", type=positive_float, default=None, help="USD: stop before this invocation would spend more")
-    calls.add_argument("--prices", default=None, help="YAML/JSON price table, USD per 1M tokens (env EVALKIT_PRICES)")
     calls.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,

@@ -6,7 +6,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from evalkit.cli.commands.common import add_db_flag, add_json_flag, add_judge_checkpoint_flags, judge_server_settings
+from evalkit.cli.commands.common import (
+    add_db_flag,
+    add_json_flag,
+    add_judge_budget_flags,
+    add_judge_call_flags,
+    judge_server_settings,
+)
 
 if TYPE_CHECKING:
     from evalkit.jobs.judge_quality import JudgeQualityRequest
@@ -52,24 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run a judge on the pairs: pairwise | alpaca_eval | SPEC.yaml, optionally @model (repeatable)",
     )
     judges.add_argument("--judge-model", default=None, help="model of --judge entries without @MODEL (env EVALKIT_JUDGE_MODEL)")
-    judges.add_argument(
-        "--judge-base-url", default=None, help="OpenAI-compatible endpoint (env OPENAI_BASE_URL); key from OPENAI_API_KEY"
-    )
-    add_judge_checkpoint_flags(judges)
-    judges.add_argument("--samples", type=int, default=1, help="ask each judge K times per pair and order (self-consistency)")
-    judges.add_argument(
-        "--judge-temperature",
-        "--temperature",
-        dest="judge_temperature",
-        type=float,
-        default=None,
-        help="judge temperature (default 0; 0.7 with --samples > 1)",
-    )
-    judges.add_argument("--max-tokens", type=int, default=None, help="reply length limit")
-    judges.add_argument("--concurrency", type=int, default=16, help="requests in flight (default 16)")
-    judges.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
-    judges.add_argument("--max-cost", type=float, default=None, help="USD: stop before this invocation would spend more")
-    judges.add_argument("--prices", default=None, help="YAML/JSON price table, USD per 1M tokens (env EVALKIT_PRICES)")
+    add_judge_call_flags(judges, samples_help="ask each judge K times per pair and order (self-consistency)")
+    add_judge_budget_flags(judges)
     judges.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr")
     stats = parser.add_argument_group("statistics and output")
     stats.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples over items (default 10000; 0: none)")
