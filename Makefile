@@ -7,7 +7,7 @@ VLLM_STAMP := $(VENV)/.vllm-installed
 TRANSFORMERS_LOW := 5.16.1
 LOW_DIR := $(VENV)/transformers-$(TRANSFORMERS_LOW)
 
-.PHONY: demo test test-fast test-transformers-low lint bench install vllm clean
+.PHONY: demo test test-fast test-transformers-low test-light lint bench install vllm clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -54,6 +54,19 @@ test-transformers-low: $(STAMP)
 	PYTHONPATH=$(LOW_DIR) $(PY) -c "import transformers; print('transformers', transformers.__version__)"
 	PYTHONPATH=$(LOW_DIR) $(PY) -m pytest -q -p no:cacheprovider tests/generate/test_decode_loop.py tests/generate/test_generate.py
 
+# The base install in a venv of its own (CI): `pip install evalkit` with no extra brings no engine, and
+# judging, statistics, annotation, reports and picking on stored answers work there.
+LIGHT_VENV ?= .venv-light
+HEAVY := torch transformers vllm ray trl gguf accelerate
+test-light:
+	test -x $(LIGHT_VENV)/bin/python || python3 -m venv $(LIGHT_VENV)
+	$(LIGHT_VENV)/bin/pip install --quiet "setuptools<81" wheel
+	$(LIGHT_VENV)/bin/pip install --quiet -e ".[light-test]"
+	$(LIGHT_VENV)/bin/python -c "import importlib.util as u, sys; h = [m for m in '$(HEAVY)'.split() if u.find_spec(m)]; sys.exit(f'the base install pulled {h}' if h else 0)"
+	EVALKIT_TEST_LIGHT=1 $(LIGHT_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/architecture/test_light_install.py \
+	  tests/stats tests/results tests/judge_eval tests/report tests/cli/test_stats_combined_cli.py
+	EVALKIT_TEST_LIGHT=1 $(LIGHT_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow" tests/leaderboard
+
 # ruff (lint + format check) and mypy, as .ci/run enforces them
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -67,4 +80,4 @@ bench: $(STAMP)
 	$(PY) bench/train.py
 
 clean:
-	rm -rf $(VENV) demo_out evalkit.db*
+	rm -rf $(VENV) $(LIGHT_VENV) demo_out evalkit.db*

@@ -26,6 +26,7 @@ from evalkit.jobs.local_judge import JudgeServerSettings
 if TYPE_CHECKING:
     from evalkit.core.records import DecodingParams
     from evalkit.decision.evidence import PickEvidence
+    from evalkit.decision.stopping_settings import StoppingSettings
     from evalkit.generate.factory import BackendOptions
     from evalkit.jobs.demo import DemoResult
     from evalkit.jobs.evaluation import RunConfig
@@ -54,9 +55,14 @@ def run(
     judge_checkpoint: str | None = None,
     db: str | None = None,
     progress: bool = True,
+    stop_when_decided: bool = False,
+    round_size: int | None = None,
+    alpha: float = 0.05,
 ) -> RunResult:
     """Generate -> judge -> summarise `checkpoint` (one model, or a training output: epochs 5-10 by
     default), as `evalkit run` does; returns its table (`rows`, `records()`), summary and failures.
+    `stop_when_decided=True` judges in rounds of `round_size` prompts and stops judging a checkpoint once
+    it is decided worse than the best at error rate `alpha` (`--stop-when-decided`; `result.report.stops`).
 
         result = evalkit.run("out/run1", epochs=[2, 3], judges=("reference",), baseline="run1/base",
                              decoding=evalkit.DecodingParams(max_new_tokens=64))
@@ -67,6 +73,7 @@ def run(
     config = _run_config(
         prompts, baseline, judges, decoding, backend, judge_model, judge_base_url, judge_concurrency,
         judge_temperature, likert_samples, max_cost, progress, epochs,
+        stopping=_stopping(stop_when_decided, round_size, alpha),
     )  # fmt: skip
     return evaluate_run(str(checkpoint), config, db=db, server=_server(judge_checkpoint, judge_model, judge_base_url))
 
@@ -90,6 +97,9 @@ def pick(
     judge_checkpoint: str | None = None,
     db: str | None = None,
     progress: bool = True,
+    stop_when_decided: bool = False,
+    round_size: int | None = None,
+    alpha: float = 0.05,
 ) -> PickEvidence:
     """Pick the best checkpoint of a training run's `window` (default epochs 5-10), evaluating what the
     store lacks, as `evalkit pick` does: writes RUN/picked.json, the RUN/best link and the store's
@@ -104,6 +114,7 @@ def pick(
     config = _run_config(
         prompts, baseline, judges, decoding, backend, judge_model, judge_base_url, judge_concurrency,
         judge_temperature, likert_samples, max_cost, progress,
+        stopping=_stopping(stop_when_decided, round_size, alpha),
     )  # fmt: skip
     return pick_run(
         run_dir,
@@ -254,6 +265,20 @@ def _backend(backend: str | BackendOptions | None) -> BackendOptions:
     return BackendOptions(backend=name, base_url=resolve("base_url", None, None, env=("OPENAI_BASE_URL",)))
 
 
+def _stopping(stop_when_decided: bool, round_size: int | None, alpha: float) -> StoppingSettings | None:
+    """`stop_when_decided=` with its `round_size` and `alpha`, checked as the command line checks them."""
+    from evalkit.core.errors import EvalkitError
+    from evalkit.decision.stopping_settings import StoppingSettings
+
+    if not stop_when_decided:
+        return None
+    if not 0.0 < alpha < 1.0:
+        raise EvalkitError(f"alpha must be in (0, 1), got {alpha}")
+    if round_size is not None and round_size < 1:
+        raise EvalkitError(f"round_size must be at least 1, got {round_size}")
+    return StoppingSettings(alpha=alpha, round_size=round_size)
+
+
 def _run_config(
     prompts: str,
     baseline: str | None,
@@ -268,6 +293,7 @@ def _run_config(
     max_cost: float | None,
     progress: bool,
     epochs: Sequence[int] | None = None,
+    stopping: StoppingSettings | None = None,
 ) -> RunConfig:
     """The RunConfig `evalkit run`'s flags would make (commands.run.config_from_args)."""
     from evalkit.core.records import DecodingParams
@@ -285,4 +311,5 @@ def _run_config(
         judge_options={"concurrency": judge_concurrency, "max_cost": max_cost, "base_url": judge_base_url},
         likert_samples=likert_samples,
         progress=progress,
+        stopping=stopping,
     )

@@ -13,6 +13,7 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,16 +21,19 @@ import pandas as pd
 
 from evalkit.leaderboard.tables import length_bins
 from evalkit.results.agreement import BIAS_COLUMNS, judge_biases
+from evalkit.results.combined import DrawDesign, combined_win_rates, draw_designs, with_combined
 from evalkit.results.decodings import decodings as read_decodings
 from evalkit.results.reading import read_judged
-from evalkit.results.summary import Scope, summarize
+from evalkit.results.summary import Scope, select, summarize
 from evalkit.results.tables import PAIRWISE_COLUMNS, Tables, known_outputs, tables_of
 from evalkit.stats.length_controlled import LC_FIELDS
 from evalkit.stats.summary import summarize_pairwise
 from evalkit.store import Store
+from evalkit.store import annotations as annotation_store
 from evalkit.store.catalog_reads import model_rows, prompt_set_members, prompt_texts
 
-SNAPSHOT_VERSION = 4  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
+SNAPSHOT_VERSION = 5  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
+# 5: `pairwise_summary` carries the combined (human + judge) win rate where human labels exist
 # 4: `lc` holds every comparing judge's LC win rate (not only alpaca_eval's) with its standard error and
 #    the reason it is withheld
 ALL_PROMPTS = "All prompts"
@@ -64,7 +68,8 @@ class Snapshot:
     pairwise: pd.DataFrame  # results.tables Tables.pairwise without `instruction`
     alpaca: pd.DataFrame  # results.tables Tables.alpaca without `instruction`
     likert: pd.DataFrame  # results.tables Tables.single without `instruction`
-    pairwise_summary: pd.DataFrame  # results.summary.summarize(...).pairwise per scope, with `scope`
+    # results.summary.summarize(...).pairwise per scope, with `scope` (and results.combined's figures)
+    pairwise_summary: pd.DataFrame
     likert_summary: pd.DataFrame  # results.summary.summarize(...).single per scope, with `scope`
     judge_bias: pd.DataFrame  # `evalkit agreement`'s per-judge position consistency and length bias
     length_bins: pd.DataFrame  # tables.length_bins: the length-bias plot's points
@@ -101,13 +106,19 @@ def _scopes(prompt_sets: pd.DataFrame, judged: set[str]) -> dict[str, frozenset[
     return scopes
 
 
-def _summaries(tables: Tables, scopes: dict[str, frozenset[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The results layer's summary of each scope: the numbers `evalkit stats summary` prints."""
+def _summaries(
+    tables: Tables, scopes: dict[str, frozenset[str]], human_labels: pd.DataFrame, designs: Mapping[int, DrawDesign]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The results layer's summary of each scope, with the combined win rate where `human_labels`
+    (store.annotations.labels; `designs`: informative batches' draws) cover a row: the numbers
+    `evalkit stats summary` prints."""
     pair_parts, likert_parts = [], []
     for scope, hashes in scopes.items():
         summary = summarize(tables, Scope(prompt_hashes=hashes))
         if not summary.pairwise.empty:
-            pair_parts.append(summary.pairwise.assign(scope=scope))
+            comparisons = select(tables, Scope(prompt_hashes=hashes)).comparisons
+            combined = combined_win_rates(comparisons, human_labels, designs=designs)
+            pair_parts.append(with_combined(summary.pairwise, combined).assign(scope=scope))
         if not summary.single.empty:
             likert_parts.append(summary.single.assign(scope=scope))
     return (
@@ -131,7 +142,9 @@ def build_snapshot(store: Store, token: str) -> Snapshot:
     pairwise, alpaca, likert = tables.pairwise, tables.alpaca, tables.single
     judged = set().union(*(frame["prompt_hash"] for frame in (pairwise, alpaca, likert)))
     prompts = _prompts(store, judged)
-    pair_summary, likert_summary = _summaries(tables, _scopes(prompt_sets, judged))
+    labels = annotation_store.labels(store)
+    designs = draw_designs(store, sorted({int(b) for b in labels["batch_id"]})) if not labels.empty else {}
+    pair_summary, likert_summary = _summaries(tables, _scopes(prompt_sets, judged), labels, designs)
     both = _concat([pairwise, alpaca], PAIRWISE_COLUMNS)
     bias = pd.DataFrame(judge_biases(both), columns=BIAS_COLUMNS)
     decodings = read_decodings(store)[["decoding", "label"]]

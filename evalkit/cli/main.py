@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "data",
     "sweep",
     "leaderboard",
+    "report",
     "annotate",
     "demo",
     "models",

@@ -11,13 +11,17 @@ from typing import Any
 
 from evalkit.core.records import JudgeIdentity
 from evalkit.core.rounding import format_figure
+from evalkit.decision.stopping_record import StoppingRecord
 from evalkit.files.jsonio import json_safe
 
 
 @dataclass(frozen=True)
 class EvidenceRow:
     """One checkpoint of the window. `win_rate` and `likert_mean` are the results layer's summary
-    figures for this checkpoint's generation set (the same numbers `evalkit run` prints)."""
+    figures for this checkpoint's generation set (the same numbers `evalkit run` prints); the
+    combined (human + judge, PPI++) figures are evalkit.results.combined's, None without human labels.
+    `vs_best_*`: the policy's comparison with the best (the judge's paired bootstrap, or the combined
+    estimates' normal interval under the combined policy)."""
 
     model_id: int
     name: str
@@ -32,6 +36,15 @@ class EvidenceRow:
     vs_best_ci_low: float | None = None
     vs_best_ci_high: float | None = None
     vs_best_p_value: float | None = None
+    combined: float | None = None
+    combined_ci_low: float | None = None
+    combined_ci_high: float | None = None
+    n_humans: int | None = None
+    human_only: float | None = None
+    human_only_ci_low: float | None = None
+    human_only_ci_high: float | None = None
+    ppi_lambda: float | None = None
+    effective_n_humans: float | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,13 @@ class PowerGuidance:
     (`more_prompts`) would separate the best from the runner-up at the observed paired difference
     (`difference`, win-rate points; `sd` of the per-prompt differences) with `power` in a two-sided
     test at `level`. Figures are null, and `reason` says why, when there is no runner-up or no number
-    of prompts would separate them (an observed difference of 0)."""
+    of prompts would separate them (an observed difference of 0).
+
+    When the best and the runner-up both have human labels: their combined estimates' difference
+    (`combined_difference`, its conservative `combined_standard_error`) and how many labelled prompts in
+    all, over both checkpoints (`human_labels_needed`), and how many more (`more_human_labels`) would
+    separate them with the same power (evalkit.stats.human_label_power); else null, and
+    `human_labels_reason` says why."""
 
     best: str
     runner_up: str | None
@@ -68,6 +87,11 @@ class PowerGuidance:
     power: float
     level: float
     reason: str | None = None
+    combined_difference: float | None = None
+    combined_standard_error: float | None = None
+    human_labels_needed: int | None = None
+    more_human_labels: int | None = None
+    human_labels_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +133,9 @@ class PickEvidence:
     prompts_to_separate: int | None = None
     more_prompts_to_separate: int | None = None
     power: PowerGuidance | None = None  # every pick's guidance, decided or not (None only in records made before it)
+    # what --stop-when-decided saved, when a checkpoint was judged on fewer prompts than the set has; the
+    # key is left out of the record otherwise, so a pick where nothing stopped reads as before
+    stopping: StoppingRecord | None = None
 
     @property
     def win_judge(self) -> JudgeIdentity:
@@ -117,7 +144,26 @@ class PickEvidence:
     def as_dict(self) -> dict[str, Any]:
         """The record as JSON data (NaN as null, the window as a list): the one serialisation of a pick."""
         data: dict[str, Any] = json_safe(asdict(self))
+        if data.get("stopping") is None:
+            data.pop("stopping", None)
         return data
+
+
+def human_labels_sentence(record: dict[str, Any]) -> str | None:
+    """The pick's human-label power guidance as one line (`evalkit pick`, the Checkpoints page); None
+    when the record has none to give (no human labels on the best and runner-up, or made before it)."""
+    power = record.get("power")
+    if not isinstance(power, dict) or power.get("combined_difference") is None:
+        return None
+    needed, more = power.get("human_labels_needed"), power.get("more_human_labels")
+    if needed is None:
+        return f"no human-label guidance: {power.get('human_labels_reason') or 'no figures'}"
+    extra = f"{more} more" if more else "0 more: those labelled are enough"
+    return (
+        f"about {needed} human-labelled prompts over both ({extra}) would separate {power['best']} from "
+        f"{power['runner_up']} on the combined win rate with {power['power']:.0%} power at the observed difference of "
+        f"{format_figure(power['combined_difference'], 1, sign=True)} points"
+    )
 
 
 def stored_record(evidence: Any) -> dict[str, Any]:

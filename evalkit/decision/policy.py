@@ -1,4 +1,4 @@
-"""The default checkpoint-picking policy, as a pure function of per-prompt results.
+"""The checkpoint-picking policies, as pure functions of per-prompt results.
 
 Policy `winrate-likert-earliest`:
 1. Every checkpoint in the window gets its win rate against the baseline: the results layer's one
@@ -16,9 +16,17 @@ and no grade separates them, the earliest epoch is a convention, not a finding, 
 `decided: false`, its reason starts with "tied", and it says how many prompts would separate the best
 from the runner-up at the observed difference (evalkit.stats.sample_size).
 
+Policy `combined-likert-earliest` is the same with the combined (human + judge, PPI++) win rate of
+evalkit.results.combined in place of the judge's: the best is the highest combined estimate, and a
+checkpoint is tied with it when the normal interval of the difference of the two estimates (SE =
+sqrt(se_best^2 + se_other^2), conservative: the judge terms share prompts) contains 0. Every checkpoint
+of the window needs human labels (evalkit.decision.combined_ranking).
+
 Every pick also carries that guidance as `power`, decided or not: how many prompts in all (and how many
 more) would separate the best from the runner-up at the observed paired difference with 80% power — the
-same figure the tie rule reports, computed once from the best-vs-runner-up comparison.
+same figure the tie rule reports, computed once from the best-vs-runner-up comparison. When the best
+and the runner-up both have human labels, `power` also says how many labelled prompts would separate
+their combined estimates (evalkit.stats.human_label_power).
 """
 
 from __future__ import annotations
@@ -32,7 +40,13 @@ import pandas as pd
 
 from evalkit.core.errors import EvalkitError
 from evalkit.core.rounding import format_figure
-from evalkit.decision.policy_names import POLICIES, POLICY  # noqa: F401  (re-exported: the policy's name lives with its code)
+from evalkit.decision.combined_ranking import combined_difference, combined_reason, human_power, require_combined
+from evalkit.decision.policy_names import (  # noqa: F401  (re-exported: the policies' names live with their code)
+    COMBINED_POLICY,
+    POLICIES,
+    POLICY,
+)
+from evalkit.results.combined import COMBINED_COLUMNS
 from evalkit.stats.compare import PairedDifference, paired_bootstrap_difference, paired_bootstrap_differences
 from evalkit.stats.sample_size import DEFAULT_POWER, SeparationGuidance, separation_guidance
 from evalkit.stats.summary import preference_column, summarize_likert, summarize_pairwise
@@ -83,11 +97,14 @@ def choose(
     n_resamples: int = 10_000,
     level: float = 0.95,
     seed: int = 0,
+    policy: str = POLICY,
 ) -> dict[str, Any]:
     """`pairwise`: model_id, prompt_hash, and preference (AlpacaEval scale, NaN = invalid) or outcome
     (win/tie/loss/invalid); `likert`: model_id, prompt_hash, score (NaN = invalid); `checkpoints`:
     model_id, name, epoch — the window's checkpoints; `figures`: per model_id win_rate, n_valid,
-    n_invalid, likert_mean (default: `figures_of` the two tables).
+    n_invalid, likert_mean (default: `figures_of` the two tables), and the combined figures of
+    evalkit.results.combined where checkpoints have human labels (policy `combined-likert-earliest`
+    ranks on them and refuses a window where a checkpoint has none).
 
     Returns chosen name/epoch/model_id, the reason, an evidence row per checkpoint and the best-vs-
     runner-up significance. Raises EvalkitError when no checkpoint has a single valid judgment."""
@@ -112,7 +129,11 @@ def choose(
     }
     epoch_of = dict(zip(checkpoints["model_id"].astype(int), checkpoints["epoch"]))
     name_of = dict(zip(checkpoints["model_id"].astype(int), checkpoints["name"]))
-    best = max(candidates, key=lambda i: (win_rate[i], -epoch_of[i]))
+    on_combined = policy == COMBINED_POLICY
+    if on_combined:
+        require_combined(candidates, figures, name_of)
+    score = {i: float(figures.at[i, "combined"]) for i in candidates} if on_combined else win_rate
+    best = max(candidates, key=lambda i: (score[i], -epoch_of[i]))
     others = [i for i in candidates if i != best]
     comparisons: dict[int, PairedDifference] = {}
     if others:
@@ -120,11 +141,13 @@ def choose(
         matrix_others = wins[others].to_numpy() * 100
         results = paired_bootstrap_differences(matrix_best, matrix_others, n_resamples=n_resamples, level=level, seed=seed)
         comparisons = dict(zip(others, results))
-    tied = [best] + [i for i, c in comparisons.items() if not (c["ci_low"] > 0)]
+    # the policy's own comparison with the best: the judge's paired bootstrap, or the combined estimates'
+    ranked = {i: combined_difference(figures, best, i, level) for i in others} if on_combined else comparisons
+    tied = [best] + [i for i, c in ranked.items() if not (c["ci_low"] > 0)]
     chosen = min(
         tied, key=lambda i: (math.isnan(likert_mean[i]), -(likert_mean[i] if not math.isnan(likert_mean[i]) else 0), epoch_of[i])
     )
-    runner_up = max(others, key=lambda i: (win_rate[i], -epoch_of[i])) if others else None
+    runner_up = max(others, key=lambda i: (score[i], -epoch_of[i])) if others else None
     decided = len(tied) == 1 or _grade_separates(chosen, tied, likert_mean)
     versus = (
         versus_runner_up(
@@ -145,6 +168,8 @@ def choose(
 
     if runner_up is None:
         reason = "only one checkpoint in the window has valid judgments"
+    elif on_combined:
+        reason = combined_reason(len(tied), decided, level)
     elif len(tied) == 1:
         reason = f"highest win rate, significantly above every other checkpoint ({level:.0%} paired bootstrap)"
     elif decided:
@@ -172,11 +197,10 @@ def choose(
             "win_rate": win_rate.get(i, math.nan),
             "likert_mean": likert_mean[i],
             "tied_with_best": i in tied,
+            **_combined_figures(figures, i),
         }
-        if i in comparisons:
-            row.update(
-                {f"vs_best_{k}": v for k, v in comparisons[i].items() if k in ("difference", "ci_low", "ci_high", "p_value")}
-            )
+        if i in ranked:
+            row.update({f"vs_best_{k}": v for k, v in ranked[i].items() if k in ("difference", "ci_low", "ci_high", "p_value")})
         evidence.append(row)
     significance = None
     if versus is not None:
@@ -196,7 +220,7 @@ def choose(
         "chosen": name_of[chosen],
         "epoch": int(epoch_of[chosen]),
         "model_id": chosen,
-        "policy": POLICY,
+        "policy": policy,
         "decided": decided,
         "reason": reason,
         "prompts_to_separate": needed,
@@ -204,8 +228,18 @@ def choose(
         "best_by_win_rate": name_of[best],
         "evidence": evidence,
         "significance": significance,
-        "power": _power_record(name_of[best], versus, guidance, level),
+        "power": {**_power_record(name_of[best], versus, guidance, level), **human_power(figures, best, runner_up, level)},
     }
+
+
+def _combined_figures(figures: pd.DataFrame, model_id: int) -> dict[str, Any]:
+    """A checkpoint's combined figures for its evidence row; None where it has no human labels."""
+    values = {
+        c: figures.at[model_id, c] if c in figures and pd.notna(figures.at[model_id, c]) else None for c in COMBINED_COLUMNS
+    }
+    if values["n_humans"] is not None:
+        values["n_humans"] = int(values["n_humans"])
+    return values
 
 
 def _power_record(

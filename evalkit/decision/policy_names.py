@@ -2,4 +2,6 @@
 them without importing pandas)."""
 
 POLICY = "winrate-likert-earliest"
-POLICIES: tuple[str, ...] = (POLICY,)
+# Ranks on the combined (human + judge, PPI++) win rate; every checkpoint needs human labels.
+COMBINED_POLICY = "combined-likert-earliest"
+POLICIES: tuple[str, ...] = (POLICY, COMBINED_POLICY)

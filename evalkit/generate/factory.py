@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from evalkit.core.errors import EvalkitError
+from evalkit.core.extras import require_backend
 from evalkit.core.records import DecodingParams
 from evalkit.generate.base import Generator
 from evalkit.generate.checkpoint import Checkpoint
@@ -66,6 +67,9 @@ def effective_decoding(options: BackendOptions, decoding: DecodingParams) -> Dec
 
 
 def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator:
+    # Here, not only in the commands: `pick` on a store holding every answer generates nothing and so
+    # needs no engine; one with answers missing learns which extra it needs before loading anything.
+    require_backend(options.backend, f"generating {checkpoint.name}'s answers")
     if options.backend == "transformers":
         from evalkit.generate.transformers_backend import TransformersGenerator
 

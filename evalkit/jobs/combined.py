@@ -5,6 +5,11 @@ of A as if they had labelled every item of the judge's file, with a valid interv
 Files are read as `judge-quality` reads them; the humans' labels are put on the judge's items by the
 same matching (`judges_from_file`, roles swapped: the judge's file is the item set here), so a pair
 shown the other way round is flipped and "A" always means the judge file's first answer.
+
+The judge's labels come from a file (`judge_labels`), or from running one judge (`judge`, NAME[@MODEL])
+on every pair of an items file (`items`). The items file, not the humans' file, is what the judge runs
+on: the estimate is about every item of it, the humans label a subset, and a judge run only on the
+humans' items would add nothing to their labels. Runs are cached in the store like `judge-quality --judge`.
 """
 
 from __future__ import annotations
@@ -18,18 +23,38 @@ from evalkit.core.vocabulary import SHARE_OF_A, VERDICTS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from evalkit.data.human_labels import LabelledPairs
+    from evalkit.jobs.judge_quality import JudgeQualityRequest
+
 METHOD = "ppi++"
 
 
 @dataclass(frozen=True)
 class CombinedRequest:
     """`humans`: human labels (any judge-quality format, `format` forces one); `judge_labels`: one judge's
-    labels on the items the estimate is about; `level`: the interval's level."""
+    labels on the items the estimate is about, or `judge` (NAME[@MODEL]) run on every pair of `items`
+    with the judge-call settings of `calls` (a judge-quality request: model, endpoint, samples, budget,
+    store); `level`: the interval's level."""
 
     humans: str
-    judge_labels: str
+    judge_labels: str | None = None
     format: str | None = None
     level: float = 0.95
+    judge: str | None = None
+    items: str | None = None
+    calls: JudgeQualityRequest | None = None
+
+    def check(self) -> None:
+        """Everything refusable before a file is read or a judge is asked."""
+        check_level(self.level)
+        if (self.judge_labels is None) == (self.judge is None):
+            raise EvalkitError("give the judge's labels as --judge-labels FILE, or run one with --judge NAME (not both)")
+        if self.judge is not None and self.items is None:
+            raise EvalkitError(
+                "--judge NAME runs the judge on --items FILE: the pairs the estimate is about (the humans may label a subset)"
+            )
+        if self.judge is None and self.items is not None:
+            raise EvalkitError("--items is the set a --judge NAME runs on; with --judge-labels the judge's file is the item set")
 
 
 @dataclass(frozen=True)
@@ -86,9 +111,9 @@ def combined_win_rate(request: CombinedRequest) -> CombinedWinRate:
     from evalkit.judge_eval.align import judges_from_file
     from evalkit.stats.prediction_powered import prediction_powered_mean
 
-    check_level(request.level)
+    request.check()
     humans = read_labelled_pairs(request.humans, request.format)
-    judge = read_labelled_pairs(request.judge_labels)
+    judge = _judge_labels(request) if request.judge else read_labelled_pairs(str(request.judge_labels))
     raters = judge.labels["rater"].dropna().unique()
     if judge.explicit_raters and len(raters) > 1:
         raise EvalkitError(f"{judge.path}: labels of {len(raters)} raters; give one judge's labels (one file per judge)")
@@ -119,3 +144,19 @@ def combined_win_rate(request: CombinedRequest) -> CombinedWinRate:
         human_only_ci_high=result.human_only.high,
         effective_n_humans=result.effective_n_humans,
     )
+
+
+def _judge_labels(request: CombinedRequest) -> LabelledPairs:
+    """Run the one judge on every pair of the items file; its verdicts as that file's labels (one rater),
+    so they are matched with the humans exactly as a judge's file would be."""
+    from dataclasses import replace
+
+    from evalkit.data.human_labels import LabelledPairs, read_labelled_pairs
+    from evalkit.jobs.judge_quality import JudgeQualityRequest, run_judges_on_pairs
+
+    assert request.judge is not None and request.items is not None  # request.check()
+    items = read_labelled_pairs(request.items)
+    calls = replace(request.calls or JudgeQualityRequest(), judges=(request.judge,))
+    (verdicts,) = run_judges_on_pairs(calls, items)
+    labels = verdicts.verdicts.assign(rater=verdicts.name)[["item", "rater", "label", "cost_usd", "seconds"]]
+    return LabelledPairs(f"{request.judge} on {request.items}", items.format, items.pairs, labels, True, items.aliases)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,10 +23,13 @@ from evalkit.core.records import DecodingParams, GenerationSetKey, JudgeIdentity
 from evalkit.data import load_prompt_set
 from evalkit.data.alpaca import import_model_outputs
 from evalkit.data.references import import_references
+from evalkit.decision.stopping_settings import StoppingSettings
 from evalkit.generate.checkpoint import Checkpoint, find_checkpoints
 from evalkit.generate.factory import BackendOptions, effective_decoding, make_generator
 from evalkit.generate.runner import generate_for_checkpoint, register_checkpoint
+from evalkit.jobs.stopping import CheckpointStop, judge_in_rounds
 from evalkit.judges.base import Judge
+from evalkit.results.combined import store_combined, summary_with_combined
 from evalkit.results.summary import Scope, Summary, summarize
 from evalkit.results.tables import read_tables
 from evalkit.stats.length_controlled import LC_FIELDS
@@ -59,6 +62,7 @@ class RunConfig:
     judge_max_tokens: int | None = None  # None: each judge's own reply limit (pairwise 512, likert 1024)
     progress: bool = True
     served_judge: ServedJudge | None = None  # --judge-checkpoint: the judge checkpoint served for this run
+    stopping: StoppingSettings | None = None  # --stop-when-decided: judge in rounds, stop each checkpoint once decided
 
     def record(self, judges: list[Judge]) -> dict[str, Any]:
         """What the run was asked, for the store's run record (no endpoints: they may carry credentials)."""
@@ -73,6 +77,7 @@ class RunConfig:
             "decoding_hash": self.decoding.hash,
             "likert_samples": self.likert_samples,
             "judges": [{"kind": j.kind, "judge_model": j.judge_model, "spec_hash": j.spec_hash} for j in judges],
+            **({"stop_when_decided": asdict(self.stopping)} if self.stopping else {}),
         }
 
 
@@ -99,6 +104,7 @@ class RunReport:
     judges: list[Judge]
     outcomes: list[CheckpointOutcome]
     run_id: int
+    stops: list[CheckpointStop] = field(default_factory=list)  # --stop-when-decided: checkpoints judged on fewer prompts
 
     @property
     def generation_sets(self) -> list[GenerationSetKey]:
@@ -107,11 +113,7 @@ class RunReport:
     def headline(self, compares: bool) -> JudgeIdentity | None:
         """The judge whose figure heads the table: the first of --judges that compares with the
         baseline (win rate), or that grades single answers (grade)."""
-        for judge in self.judges:
-            scorer = judge.scorer(compares)
-            if scorer is not None:
-                return JudgeIdentity(scorer.kind, judge.judge_model, judge.spec_hash)
-        return None
+        return headline_judge(self.judges, compares)
 
     def scope(self) -> Scope:
         keys = {JudgeIdentity(s.kind, j.judge_model, j.spec_hash) for j in self.judges for s in j.scorers()}
@@ -121,6 +123,15 @@ class RunReport:
             judges=frozenset(keys),
             baseline=self.baseline,
         )
+
+
+def headline_judge(judges: list[Judge], compares: bool) -> JudgeIdentity | None:
+    """The first judge of `judges` that compares with the baseline (`compares`) or grades single answers."""
+    for judge in judges:
+        scorer = judge.scorer(compares)
+        if scorer is not None:
+            return JudgeIdentity(scorer.kind, judge.judge_model, judge.spec_hash)
+    return None
 
 
 def default_judges(judge_base_url: str | None = None, *, local: bool = False) -> tuple[str, ...]:
@@ -320,22 +331,49 @@ def _evaluate(
             config.backend,
             progress=config.progress,
         )
-    outcomes = []
-    for checkpoint in checkpoints:
-        outcome = CheckpointOutcome(checkpoint)
-        outcomes.append(outcome)
-        try:
-            outcome.model_id = register_checkpoint(store, checkpoint)
-            _, outcome.decoding_hash = _generate(store, checkpoint, prompt_set, config, outcome.model_id)
-        except EvalkitError as exc:  # a broken checkpoint must not sink the others
-            outcome.error = str(exc)
-            log.warning("skipping %s: %s", checkpoint.name, exc)
-            continue
+    outcomes: list[CheckpointOutcome] = []
+
+    def judge(outcome: CheckpointOutcome, prompts: set[str]) -> list[dict[str, Any]]:
         model = outcome.generation_set
         assert model is not None
         stored = sum(job["stored"] for done in outcomes for job in done.jobs)
-        outcome.jobs = _judge_checkpoint(store, model, baseline, judges, config, prompt_hashes, stored)
-    return RunReport(prompt_set, baseline, baseline_name, judges, outcomes, run_id)
+        return _judge_checkpoint(store, model, baseline, judges, _budget_left(config, outcome), prompts, stored)
+
+    for checkpoint in checkpoints:
+        outcome = _generated(store, checkpoint, prompt_set, config)
+        outcomes.append(outcome)
+        if outcome.error is None and config.stopping is None:
+            outcome.jobs = judge(outcome, prompt_hashes)
+    if config.stopping is None:
+        return RunReport(prompt_set, baseline, baseline_name, judges, outcomes, run_id)
+    # Every checkpoint generated first: each round judges all those still in contention.
+    order = [p.hash for p in prompt_set.prompts]
+    headline = headline_judge(judges, True)
+    seed = config.decoding.seed
+    stops = judge_in_rounds(store, outcomes, order, headline, baseline, config.stopping, seed, judge, config.progress)
+    return RunReport(prompt_set, baseline, baseline_name, judges, outcomes, run_id, stops)
+
+
+def _generated(store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, config: RunConfig) -> CheckpointOutcome:
+    """The checkpoint registered and its answers generated; a broken one comes back with its error."""
+    outcome = CheckpointOutcome(checkpoint)
+    try:
+        outcome.model_id = register_checkpoint(store, checkpoint)
+        _, outcome.decoding_hash = _generate(store, checkpoint, prompt_set, config, outcome.model_id)
+    except EvalkitError as exc:  # a broken checkpoint must not sink the others
+        outcome.error = str(exc)
+        log.warning("skipping %s: %s", checkpoint.name, exc)
+    return outcome
+
+
+def _budget_left(config: RunConfig, outcome: CheckpointOutcome) -> RunConfig:
+    """--max-cost covers a judge job of this invocation however many rounds it is asked in: each round
+    gets what the checkpoint's costliest job has left (the same config when no round came before)."""
+    limit = config.judge_options.get("max_cost")
+    if limit is None or not outcome.jobs:
+        return config
+    spent = max(job.get("cost_usd", 0.0) for job in outcome.jobs)
+    return replace(config, judge_options={**config.judge_options, "max_cost": max(limit - spent, 0.0)})
 
 
 def run_summary(store: Store, report: RunReport) -> Summary:
@@ -345,9 +383,10 @@ def run_summary(store: Store, report: RunReport) -> Summary:
 
 def summary_table(store: Store, report: RunReport, summary: Summary | None = None) -> pd.DataFrame:
     """One row per checkpoint: the headline judge's win rate vs the baseline with its SE and W/T/L, its
-    length-controlled win rate (with SE, variant, or why it is withheld), and the headline grade with
-    its 95% interval — read from the run's summary."""
-    summary = summary or run_summary(store, report)
+    length-controlled win rate (with SE, variant, or why it is withheld), the combined (human + judge,
+    PPI++) win rate with its 95% interval and labelled prompts where the checkpoint has human labels
+    (columns only when one has), and the headline grade with its 95% interval — read from the run's summary."""
+    summary = summary_with_combined(summary or run_summary(store, report), store_combined(store, scope=report.scope()))
     compare_judge, grade_judge = report.headline(True), report.headline(False)
     rows = []
     for outcome in report.outcomes:
@@ -373,6 +412,8 @@ def summary_table(store: Store, report: RunReport, summary: Summary | None = Non
                     **{field: found.get(field) for field in LC_FIELDS},
                 }
             )
+            if pd.notna(found.get("combined")):
+                row.update({field: found[field] for field in ("combined", "combined_ci_low", "combined_ci_high", "n_humans")})
         grade = summary.row(False, grade_judge, model) if model and grade_judge else None
         if grade:
             row.update(

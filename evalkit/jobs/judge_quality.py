@@ -77,7 +77,7 @@ def judge_quality(request: JudgeQualityRequest) -> JudgeQualityReport:
         from evalkit.data.human_labels import read_labelled_pairs
 
         humans = read_labelled_pairs(request.humans, request.format)
-        judges = _file_judges(request, humans) + (_run_judges(request, humans) if request.judges else [])
+        judges = _file_judges(request, humans) + (run_judges_on_pairs(request, humans) if request.judges else [])
     else:
         if request.judges or request.judge_labels or request.server.judge_checkpoint:
             raise EvalkitError(
@@ -133,7 +133,10 @@ def _file_judges(request: JudgeQualityRequest, humans: LabelledPairs) -> list[Ju
     return found
 
 
-def _run_judges(request: JudgeQualityRequest, humans: LabelledPairs) -> list[JudgeVerdicts]:
+def run_judges_on_pairs(request: JudgeQualityRequest, pairs: LabelledPairs) -> list[JudgeVerdicts]:
+    """Run `request.judges` on every pair of `pairs` with the request's judge-call settings (model, endpoint,
+    samples, budget, served checkpoint; its label fields are not read): `judge-quality --judge` on the
+    humans' pairs, `stats combined --judge` on the items the estimate is about."""
     from evalkit.core.settings import db_url
     from evalkit.judge_eval.running import run_judges, run_options
     from evalkit.judges.registry import sampling_temperature
@@ -151,7 +154,7 @@ def _run_judges(request: JudgeQualityRequest, humans: LabelledPairs) -> list[Jud
     with served_judge(request.server) as served:
         return run_judges(
             Store(db_url(request.db)),
-            humans,
+            pairs,
             request.judges,
             judge_model=request.judge_model,
             samples=request.samples,

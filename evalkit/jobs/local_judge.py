@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from evalkit.core.errors import EvalkitError
+from evalkit.core.extras import require_extra
 
 if TYPE_CHECKING:
     from evalkit.judges.local import ServedJudge
@@ -45,6 +46,7 @@ def served_judge(
     for flag in ("judge_base_url", "judge_model"):
         if getattr(settings, flag):
             raise EvalkitError(f"--judge-checkpoint serves the judge itself; drop --{flag.replace('_', '-')}")
+    require_extra("serving", "--judge-checkpoint")  # the judge is served by transformers (or vLLM)
     from evalkit.judges.local import DEFAULT_TIMEOUT_S, LocalJudgeRequest, serve_judge
 
     request = LocalJudgeRequest(

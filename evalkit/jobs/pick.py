@@ -21,15 +21,18 @@ from evalkit.core.records import Decision, JudgeIdentity
 from evalkit.core.settings import db_url as resolve_db_url
 from evalkit.decision.evidence import EvidenceRow, PickEvidence, PowerGuidance, Provenance, Significance
 from evalkit.decision.policy import choose
-from evalkit.decision.policy_names import POLICIES, POLICY
+from evalkit.decision.policy_names import COMBINED_POLICY, POLICIES, POLICY
 from evalkit.files.jsonio import json_safe, write_json_atomic
 from evalkit.generate.checkpoint import find_checkpoints
 from evalkit.jobs.evaluation import DEFAULT_WINDOW, RunConfig, RunReport, run_evaluation
 from evalkit.jobs.local_judge import JudgeServerSettings, served_judge
 from evalkit.jobs.run import check_run_request
+from evalkit.jobs.stopping import pick_stopping
+from evalkit.results.combined import COMBINED_COLUMNS, VARIANCE_COLUMNS, store_combined
 from evalkit.results.summary import Summary, select, summarize
 from evalkit.results.tables import Tables, read_tables
 from evalkit.store import Store
+from evalkit.store import annotations as annotation_store
 from evalkit.store.provenance import git_revision
 
 
@@ -47,9 +50,16 @@ def _judge_rows(frame: pd.DataFrame, judge: JudgeIdentity | None) -> pd.DataFram
     return frame[judge.mask(frame)]
 
 
-def _figures(summary: Summary, win_judge: JudgeIdentity, grade_judge: JudgeIdentity | None) -> pd.DataFrame:
-    """Per model_id: the summary's win rate, valid and invalid counts, and grade mean."""
+def _figures(
+    summary: Summary, win_judge: JudgeIdentity, grade_judge: JudgeIdentity | None, combined: pd.DataFrame
+) -> pd.DataFrame:
+    """Per model_id: the summary's win rate, valid and invalid counts, grade mean, and the combined
+    (human + judge) figures of the win-rate judge where there are human labels."""
     wins = _judge_rows(summary.pairwise, win_judge)[["model_id", "win_rate", "n", "n_invalid"]].rename(columns={"n": "n_valid"})
+    mine = _judge_rows(combined, win_judge)
+    if not mine.empty:
+        figures = mine[["model_id", *COMBINED_COLUMNS, *VARIANCE_COLUMNS]].astype({"model_id": wins["model_id"].dtype})
+        wins = wins.merge(figures, on="model_id", how="left")
     grades = _judge_rows(summary.single, grade_judge)
     if grades.empty:
         return wins.assign(likert_mean=float("nan"))
@@ -145,6 +155,11 @@ def decide(
         raise EvalkitError(f"{root} is one model, not a training output with epoch-N/ checkpoints; nothing to pick from")
     present = find_checkpoints(root, list(window))
     store = Store(resolve_db_url(db_url))
+    if policy == COMBINED_POLICY and annotation_store.labels(store).empty:
+        raise EvalkitError(
+            f"policy {COMBINED_POLICY} ranks on human labels and the store has none: label the checkpoints with "
+            f"`evalkit annotate create`, or pick with --policy {POLICY}"
+        )
     config = replace(config or RunConfig(), epochs=[c.epoch for c in present if c.epoch is not None])
     report = run_evaluation(store, str(root), config, command="pick")
     win_judge, grade_judge = report.headline(True), report.headline(False)
@@ -165,12 +180,22 @@ def decide(
     checkpoints = checkpoints.sort_values("epoch").drop_duplicates("model_id", keep="first")
     tables: Tables = select(read_tables(store, instructions=False), report.scope())
     summary = summarize(tables)
+    combined = store_combined(store, tables)
     comparisons = _judge_rows(tables.comparisons, win_judge)
     grades = _judge_rows(tables.single, grade_judge)
     decision = json_safe(
-        choose(comparisons, grades, checkpoints, figures=_figures(summary, win_judge, grade_judge), n_resamples=n_resamples)
+        choose(
+            comparisons,
+            grades,
+            checkpoints,
+            figures=_figures(summary, win_judge, grade_judge, combined),
+            n_resamples=n_resamples,
+            policy=policy,
+        )
     )
     pick = _evidence(root, decision, report, checkpoints, window, win_judge, grade_judge)
+    if config.stopping is not None:  # without it every missing judgment was just made: nothing was stopped
+        pick = replace(pick, stopping=pick_stopping(store, tables, report, checkpoints, win_judge))
     record = pick.as_dict()  # the one serialisation: picked.json, the store, `pick --json`, the leaderboard
     write_json_atomic(root / "picked.json", record)
     _link_best(root, pick.chosen)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from evalkit.core.extras import require_backend
 from evalkit.files.jsonio import json_safe
 from evalkit.jobs.evaluation import RunConfig, RunReport, default_judges, run_evaluation, run_summary, summary_table
 from evalkit.jobs.local_judge import JudgeServerSettings, served_judge
@@ -29,6 +30,11 @@ class CheckpointFigures:
     win_rate: float | None = None
     standard_error: float | None = None
     likert: float | None = None
+    # the combined (human + judge, PPI++) win rate and its 95% interval; None without human labels
+    combined: float | None = None
+    combined_ci_low: float | None = None
+    combined_ci_high: float | None = None
+    n_humans: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +75,10 @@ def figures_of(record: dict[str, Any]) -> CheckpointFigures:
         win_rate=record.get("win_rate"),
         standard_error=record.get("standard_error"),
         likert=record.get("likert"),
+        combined=record.get("combined"),
+        combined_ci_low=record.get("combined_ci_low"),
+        combined_ci_high=record.get("combined_ci_high"),
+        n_humans=None if record.get("n_humans") is None else int(record["n_humans"]),
     )
 
 
@@ -81,6 +91,7 @@ def check_run_request(config: RunConfig, baseline_db: str, local: bool, target: 
     judges = config.judges or default_judges(base_url, local=local)
     check_judges(judges, config.judge_model, base_url, probe=not local)
     if target is not None:
+        require_backend(config.backend.backend, "evalkit run")
         check_checkpoints(target, config.epochs)
     check_baseline(config.baseline, baseline_db)
 

@@ -187,18 +187,23 @@ def compare_models(model_a: str, model_b: str, bootstrap: Bootstrap, db: str | N
 
 
 def store_summary(bootstrap: Bootstrap, db: str | None = None, length_controlled: bool = True) -> Summary:
-    """The results layer's summary of everything the store holds (what the leaderboard shows)."""
+    """The results layer's summary of everything the store holds (what the leaderboard shows), with the
+    combined (human + judge) win rate at the bootstrap's level beside rows that have human labels."""
     from evalkit.core.settings import db_url
+    from evalkit.results.combined import store_combined, summary_with_combined
     from evalkit.results.summary import summarize_store
     from evalkit.store import Store
 
-    return summarize_store(
-        Store(db_url(db), read_only=True),
+    store = Store(db_url(db), read_only=True)
+    summary = summarize_store(
+        store,
         n_resamples=bootstrap.resamples,
         level=bootstrap.level,
         seed=bootstrap.seed,
         length_controlled=length_controlled,
     )
+    # the judgments are read again only when the store has human labels
+    return summary_with_combined(summary, store_combined(store, level=bootstrap.level))
 
 
 def judge_spec(spec_hash: str, db: str | None = None) -> Any:

@@ -12,6 +12,7 @@ over label_batches.py, which absolute ratings (ratings.py) share.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -51,6 +52,44 @@ def _answers(store: Store, model_id: int, decoding_hash: str) -> dict[str, int]:
         return {row[0]: int(row[1]) for row in conn.execute(query)}
 
 
+@dataclass(frozen=True)
+class SharedPrompts:
+    """The prompts of a set that both generation sets answered, in the set's order, and the decodings
+    (hashes) those generation sets were chosen under."""
+
+    hashes: tuple[str, ...]
+    model_decoding: str
+    baseline_decoding: str
+
+
+def shared_prompts(
+    store: Store,
+    model_id: int,
+    baseline_id: int,
+    prompt_set: str,
+    model_decoding: str | None = None,
+    baseline_decoding: str | None = None,
+) -> SharedPrompts:
+    """What a pairwise batch of these two models on `prompt_set` can show (see `create_batch`)."""
+    prompts = store.load_prompt_set(prompt_set).prompts
+    model_decoding = choose_decoding(store, model_id, f"model {model_id}", model_decoding)
+    baseline_decoding = choose_decoding(store, baseline_id, f"baseline {baseline_id}", baseline_decoding, prefer=model_decoding)
+    ours, theirs = _answers(store, model_id, model_decoding), _answers(store, baseline_id, baseline_decoding)
+    shared = dict.fromkeys(p.hash for p in prompts if p.hash in ours and p.hash in theirs)
+    return SharedPrompts(tuple(shared), model_decoding, baseline_decoding)
+
+
+@dataclass(frozen=True)
+class DrawnPrompt:
+    """A prompt chosen for a batch: how often it was drawn and its per-draw probability under an
+    unequal-probability design (evalkit.stats.active_inference); probability None: not drawn that way
+    (a simple random sample), and nothing is stored for it."""
+
+    prompt_hash: str
+    draws: int
+    probability: float | None
+
+
 def create_batch(
     store: Store,
     name: str,
@@ -62,21 +101,33 @@ def create_batch(
     limit: int | None = None,
     model_decoding: str | None = None,
     baseline_decoding: str | None = None,
+    drawn: Sequence[DrawnPrompt] | None = None,
 ) -> tuple[int, int]:
     """Make a batch over the prompts of `prompt_set` that both models answered; returns (batch id, items).
 
-    The A/B order per item is a seeded coin flip (seed defaults to one derived from the batch name), so
-    re-creating a batch elsewhere gives the same screens."""
+    `drawn`: exactly these prompts (in this order), with their draw weights stored; otherwise the first
+    `limit` shared prompts (all without a limit). The A/B order per item is a seeded coin flip (seed
+    defaults to one derived from the batch name), so re-creating a batch elsewhere gives the same screens."""
     if per_item < 1:
         raise EvalkitError(f"--per-item must be at least 1, got {per_item}")
     if model_id == baseline_id:
         raise EvalkitError("annotate create needs two different models")
-    prompts = store.load_prompt_set(prompt_set).prompts
     model_decoding = choose_decoding(store, model_id, f"model {model_id}", model_decoding)
     baseline_decoding = choose_decoding(store, baseline_id, f"baseline {baseline_id}", baseline_decoding, prefer=model_decoding)
     ours, theirs = _answers(store, model_id, model_decoding), _answers(store, baseline_id, baseline_decoding)
-    shared = [p.hash for p in prompts if p.hash in ours and p.hash in theirs]
-    shared = list(dict.fromkeys(shared))[:limit] if limit else list(dict.fromkeys(shared))
+    if drawn is None:
+        prompts = store.load_prompt_set(prompt_set).prompts
+        shared = list(dict.fromkeys(p.hash for p in prompts if p.hash in ours and p.hash in theirs))
+        shared = shared[:limit] if limit else shared
+        weights: dict[str, dict[str, float | int]] = {}
+    else:
+        missing = [d.prompt_hash for d in drawn if d.prompt_hash not in ours or d.prompt_hash not in theirs]
+        if missing:
+            raise EvalkitError(f"{len(missing)} drawn prompts lack an answer from one of the two models (first {missing[0]})")
+        shared = [d.prompt_hash for d in drawn]
+        weights = {
+            d.prompt_hash: {"draw_probability": d.probability, "draws": d.draws} for d in drawn if d.probability is not None
+        }
     if not shared:
         raise EvalkitError(f"the two models have no answers in common on prompt set {prompt_set!r}; generate them first")
     rng = random.Random(seed if seed is not None else int(sha256_text(name)[:12], 16))
@@ -87,10 +138,41 @@ def create_batch(
             "generation_a": ours[prompt_hash],
             "generation_b": theirs[prompt_hash],
             "order": "AB" if rng.random() < 0.5 else "BA",
+            **weights.get(prompt_hash, {}),
         }
         for position, prompt_hash in enumerate(shared)
     ]
     return shared_batches.create(store, PAIRWISE, name, prompt_set, per_item, items, model_id=model_id, baseline_id=baseline_id)
+
+
+@dataclass(frozen=True)
+class ItemDraw:
+    """An item of a batch with its draw weights: `probability` None when the item was not drawn by an
+    unequal-probability design (the batch is then a plain sample); `draws` 1 unless drawn repeatedly."""
+
+    item_id: int
+    prompt_hash: str
+    probability: float | None
+    draws: int
+
+
+def batch_draws(store: Store, batch: int) -> list[ItemDraw]:
+    """Every item of the batch in batch order with its draw probability and draws, for the estimator
+    (evalkit.stats.active_inference.active_mean). A store older than version 4 read as it is has none."""
+    i = shared_batches.tables_of(store).items
+    weighted = store.schema_version >= 4
+    columns = [i.c.id, i.c.prompt_hash, *([i.c.draw_probability, i.c.draws] if weighted else [])]
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(*columns).where(i.c.batch_id == batch).order_by(i.c.position)).all()
+    return [
+        ItemDraw(
+            int(row[0]),
+            str(row[1]),
+            float(row[2]) if weighted and row[2] is not None else None,
+            int(row[3]) if weighted and row[3] is not None else 1,
+        )
+        for row in rows
+    ]
 
 
 def batches(store: Store) -> pd.DataFrame:
@@ -159,3 +241,26 @@ def labels(store: Store, batch: int | None = None) -> pd.DataFrame:
         .join(gb, gb.c.id == i.c.generation_b)
     )
     return store.frame(query)
+
+
+def batch_population(store: Store, batch: int) -> SharedPrompts:
+    """The prompts a pairwise batch's items were chosen among: its prompt set's prompts that both of its
+    generation sets answered (`shared_prompts` under the decodings of its items' answers). For a drawn
+    batch this is the N its draw probabilities sum to 1 over (generations are insert-only, so it changes
+    only when answers to more of the set's prompts are generated after the batch was made)."""
+    tables = shared_batches.tables_of(store)
+    b, i = tables.batches, tables.items
+    ga, gb = t.generations.alias("ga"), t.generations.alias("gb")
+    query = (
+        select(b.c.model_id, b.c.baseline_id, b.c.prompt_set, ga.c.decoding_hash, gb.c.decoding_hash)
+        .join(i, i.c.batch_id == b.c.id)
+        .join(ga, ga.c.id == i.c.generation_a)
+        .join(gb, gb.c.id == i.c.generation_b)
+        .where(b.c.id == batch)
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        raise EvalkitError(f"annotation batch {batch} has no pairwise items")
+    return shared_prompts(store, int(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[4]))

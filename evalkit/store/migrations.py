@@ -2,7 +2,8 @@
 
 Each step takes a store from one schema version to the next and keeps every row's meaning: 1 -> 2
 only adds nullable columns (a NULL says "stored before this column existed"); 2 -> 3 moves absolute
-ratings into the one annotation table family (schema_v2.py says how their ids move). The whole
+ratings into the one annotation table family (schema_v2.py says how their ids move); 3 -> 4 adds the
+nullable draw weights of annotation items (NULL: not drawn by an unequal-probability design). The whole
 upgrade is one transaction (SQLite and PostgreSQL both roll DDL back) under a write lock, and the
 version is read again under that lock: two processes opening the same old store at once upgrade it
 once, and a failure leaves it at its old version.
@@ -62,8 +63,15 @@ def _one_annotation_family(conn: Connection) -> None:
                 conn.execute(select(func.setval(func.pg_get_serial_sequence(table.name, "id"), largest)))
 
 
+def _draw_weights(conn: Connection) -> None:
+    """3 -> 4: an item's per-draw probability and draw count; every earlier item keeps NULL ("not drawn
+    with unequal probability"). A store upgraded from 2 already has them: 2 -> 3 made the tables whole."""
+    for column in ("draw_probability", "draws"):
+        _add_column(conn, t.annotation_items, column)
+
+
 # version -> the step that upgrades a store of that version to the next one
-STEPS: dict[int, Callable[[Connection], None]] = {1: _label_sources, 2: _one_annotation_family}
+STEPS: dict[int, Callable[[Connection], None]] = {1: _label_sources, 2: _one_annotation_family, 3: _draw_weights}
 
 
 def upgradable(version: int) -> bool:

@@ -29,7 +29,8 @@ from evalkit.core.vocabulary import ORDERS, VERDICTS
 
 # 2: human_labels.source and rating_labels.source (label provenance)
 # 3: pairwise annotations and absolute ratings in one table family with a `kind` (schema_v2.py: before)
-SCHEMA_VERSION = 3
+# 4: annotation_items.draw_probability and draws (items drawn with unequal probability, active inference)
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -204,6 +205,11 @@ annotation_items = Table(
     Column("generation_a", Integer, ForeignKey("generations.id"), nullable=False),  # the model's / the rated answer
     Column("generation_b", Integer, ForeignKey("generations.id")),  # the baseline's; NULL in an absolute batch
     Column("order", String(2)),  # "AB": the model's answer is shown as Answer A; "BA" otherwise; NULL: absolute
+    # An item drawn by an unequal-probability design (`annotate create --select informative`): its
+    # per-draw probability and how often it was drawn, the weights that keep the estimate unbiased
+    # (evalkit.stats.active_inference). NULL: not drawn that way (every earlier batch), draws NULL = 1.
+    Column("draw_probability", Float),
+    Column("draws", Integer),
     UniqueConstraint("batch_id", "generation_a", name="uq_annotation_item_answer"),
     CheckConstraint(
         f'(generation_b IS NULL AND "order" IS NULL) OR (generation_b IS NOT NULL AND "order" IN ({_listed(ORDERS)}))',

@@ -8,7 +8,7 @@ import streamlit as st
 
 from evalkit.core.ordering import natural_key
 from evalkit.core.rounding import format_figure
-from evalkit.decision.evidence import power_sentence, stored_record
+from evalkit.decision.evidence import human_labels_sentence, power_sentence, stored_record
 from evalkit.leaderboard import charts, columns, data, filters, tables
 from evalkit.leaderboard.store_access import PageTimer
 
@@ -92,6 +92,9 @@ else:
     guidance = power_sentence(evidence) if isinstance(evidence, dict) else None
     if guidance is not None:
         st.markdown(f"**Power:** {guidance}")
+    labels_needed = human_labels_sentence(evidence) if isinstance(evidence, dict) else None
+    if labels_needed is not None:
+        st.markdown(f"**Human labels:** {labels_needed}")
     if isinstance(evidence, dict) and evidence.get("decided") is False:
         needed = evidence.get("prompts_to_separate")
         st.warning(
@@ -116,11 +119,19 @@ keep = columns.shown_columns(
         "epoch",
         "ae_win_rate",
         "ae_se",
+        "ae_combined",
+        "ae_combined_low",
+        "ae_combined_high",
+        "ae_n_humans",
         "ae_lc",
         "ae_lc_se",
         "ae_lc_withheld",
         "pw_win_rate",
         "pw_se",
+        "pw_combined",
+        "pw_combined_low",
+        "pw_combined_high",
+        "pw_n_humans",
         "pw_lc",
         "pw_lc_se",
         "pw_lc_withheld",

@@ -58,6 +58,11 @@ else:
 
 shown = [c for c in columns.shown_columns(board) if c not in columns.CSV_ONLY]
 st.dataframe(columns.displayed(board, shown), hide_index=True, width="stretch", column_config=columns.column_config(shown))
+if any(column.endswith("_combined") for column in shown):
+    st.caption(
+        "Combined: the human + judge (PPI++) win rate of models with human labels, with its 95% interval beside the "
+        "judge-only win rate and standard error; it estimates what the humans would say had they labelled every judged prompt."
+    )
 exported = columns.shown_columns(board)
 st.download_button(
     "Download CSV",

@@ -4,6 +4,7 @@ against ppi_py and a hand-worked mean), the text table, and one-line errors for 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from evalkit.cli.main import main
 
 DATA = Path(__file__).parents[1] / "fixtures" / "data" / "judge_quality"
+SHOWN = re.compile(r"Answer A:\n(.*)\n\nAnswer B:\n(.*)\n\nComparing", re.DOTALL)
 KEYS = {
     "estimate",
     "ci_low",
@@ -105,3 +107,73 @@ def test_bad_inputs(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
         assert main(["stats", "combined", *args]) == 2, args
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and message in err, (args, err)
+
+
+def _longer(body: dict[str, Any]) -> Any:
+    """The scripted judge: the longer shown answer wins, equal lengths tie."""
+    from tests.fixtures.fake_openai_server import Completion
+
+    shown = SHOWN.search(body["messages"][0]["content"])
+    assert shown is not None
+    first, second = shown.groups()
+    if len(first) == len(second):
+        return Completion("Neither is significantly better.")
+    return Completion(f"Answer {'A' if len(first) > len(second) else 'B'} is significantly better.")
+
+
+@pytest.mark.slow  # a judge job against a real HTTP server
+def test_judge_run_on_the_items_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--judge NAME --items FILE: the judge labels every pair of the items file (both orders, cached in the
+    store); the humans' 8 labelled items are a subset of its 14; the figures are PPI++ on the judge's labels."""
+    from tests.fixtures.fake_openai_server import FakeOpenAIServer
+
+    ppi_py = pytest.importorskip("ppi_py")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    from evalkit.data.human_labels import read_labelled_pairs
+
+    pairs = read_labelled_pairs(str(DATA / "pandalm_humans.json")).pairs  # the humans' 8 items, as texts
+    labelled = [
+        {"instruction": i, "output_1": a, "output_2": b, "preference": None}
+        for i, a, b in pairs[["instruction", "output_1", "output_2"]].itertuples(index=False)
+    ]
+    extra = [
+        {"instruction": f"Question {i}?", "output_1": "x" * (3 + i), "output_2": "y" * (8 - i), "preference": None}
+        for i in range(6)
+    ]
+    unlabelled = labelled + extra
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps(row) + "\n" for row in unlabelled))
+    db = f"sqlite:///{tmp_path / 'combined.db'}"
+    with FakeOpenAIServer(_longer) as server:
+        args = ["--humans", str(DATA / "pandalm_humans.json"), "--judge", "pairwise@longer", "--items", str(items)]
+        out = combined(capsys, *args, "--judge-base-url", server.base_url, "--db", db)
+        assert server.count == 14 * 2  # every item, both orders
+        again = combined(capsys, *args, "--judge-base-url", server.base_url, "--db", db)
+        assert server.count == 28 and again == out  # from the store's cache
+    assert out["n_humans"] == 8 and out["n_judge"] == 14
+    f = np.array(
+        [
+            1.0 if len(row["output_1"]) > len(row["output_2"]) else 0.0 if len(row["output_1"]) < len(row["output_2"]) else 0.5
+            for row in unlabelled
+        ]
+    )
+    low, high = ppi_py.ppi_mean_ci(np.array(HUMANS), f[:8], f, alpha=0.05)
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((float(np.squeeze(low)), float(np.squeeze(high))), abs=1e-9)
+    assert out["estimate"] == pytest.approx(float(np.squeeze(ppi_py.ppi_mean_pointestimate(np.array(HUMANS), f[:8], f))))
+
+
+def test_judge_source_refusals(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """One judge source, and --items only with --judge: one line, exit 2, before any file is read or judge asked."""
+    humans, judge = str(DATA / "pandalm_humans.json"), str(DATA / "judge_a.jsonl")
+    db = tmp_path / "never.db"
+    cases = [
+        (["--humans", humans], "--judge-labels FILE, or run one with --judge NAME"),
+        (["--humans", humans, "--judge-labels", judge, "--judge", "pairwise"], "not both"),
+        (["--humans", humans, "--judge", "pairwise"], "--items FILE"),
+        (["--humans", humans, "--judge-labels", judge, "--items", judge], "--items is the set a --judge NAME runs on"),
+    ]
+    for args, message in cases:
+        assert main(["stats", "combined", *args, "--db", f"sqlite:///{db}"]) == 2, args
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err, (args, err)
+    assert not db.exists()

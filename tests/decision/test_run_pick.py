@@ -152,6 +152,12 @@ def test_pick_record_is_one_serialisation_everywhere(small_demo: tuple[DemoSetti
         "power",
         "level",
         "reason",
+        # the human-label guidance (null without human labels on the best and the runner-up)
+        "combined_difference",
+        "combined_standard_error",
+        "human_labels_needed",
+        "more_human_labels",
+        "human_labels_reason",
     }
     assert (power["best"], power["runner_up"], power["n"]) == (significance["best"], significance["runner_up"], significance["n"])
     assert power["difference"] == significance["difference"] and (power["power"], power["level"]) == (0.8, significance["level"])

@@ -14,6 +14,7 @@ from evalkit.store import Store
 from tests.fixtures import postgres
 from tests.store.test_label_exchange import check_all_or_nothing
 from tests.v1_store import check_v1_store_is_read_then_upgraded, check_v2_store_is_read_then_upgraded
+from tests.v3_store import check_v3_store_is_read_then_upgraded
 
 pytestmark = pytest.mark.skipif(postgres.available() is not None, reason=str(postgres.available()))
 
@@ -88,6 +89,10 @@ def test_a_version_1_store_is_read_then_upgraded_on_postgres(pg_url: str, capsys
 
 def test_a_version_2_store_keeps_every_label_link_and_invitation_when_upgraded_on_postgres(pg_url: str) -> None:
     check_v2_store_is_read_then_upgraded(_fresh_database(pg_url, "v2_store"))
+
+
+def test_a_version_3_store_gains_draw_weights_when_upgraded_on_postgres(pg_url: str) -> None:
+    check_v3_store_is_read_then_upgraded(_fresh_database(pg_url, "v3_store"))
 
 
 def test_import_is_all_or_nothing_on_postgres(pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,7 +3,9 @@ invited annotators.
 
 `create` makes a pairwise batch (a model against a baseline, LIMA Figure 11) or an absolute one (each
 answer rated Fail / Pass / Excellent, LIMA Figure 3); K annotators label every item, so their
-agreement with each other and with the judges can be measured (LIMA section 4.1). `--invite WHO`
+agreement with each other and with the judges can be measured (LIMA section 4.1). `--select random`
+or `--select informative` with `--limit K` chooses a pairwise batch's prompts (jobs/annotation_selection.py):
+a random sample, or draws weighted to where the judges are unsure, stored with their weights. `--invite WHO`
 hands out the links in the same command. invite/revoke/invitations, status and export/import live
 in annotate_invite.py, annotate_status.py and annotate_exchange.py.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from evalkit.cli.commands import annotate_exchange, annotate_invite, annotate_status
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from evalkit.store import Store
 
 MODES = ("pairwise", "absolute")
+SELECTIONS = ("random", "informative")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,8 +58,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--per-item", type=positive_int, required=True, metavar="K", help="how many different annotators label each item"
     )
     create.add_argument("--name", default=None, help="batch name (default MODEL-vs-BASELINE-SET, or MODEL-rated-SET)")
-    create.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N shared prompts")
-    create.add_argument("--seed", type=int, default=None, help="seed of the per-item A/B order (default: from the name)")
+    create.add_argument(
+        "--limit",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="only N items: the first N shared prompts, or K chosen by --select",
+    )
+    create.add_argument(
+        "--select",
+        choices=SELECTIONS,
+        default=None,
+        help="pairwise, with --limit K: a seeded random sample of K shared prompts, or K draws weighted "
+        "to the prompts the judges are unsure of (stored with their weights, so estimates stay unbiased); "
+        "default: the first N shared prompts",
+    )
+    create.add_argument(
+        "--seed", type=int, default=None, help="seed of the per-item A/B order and of --select (default: from the name)"
+    )
     create.add_argument(
         "--invite", nargs="+", default=None, metavar="WHO", help="also print an annotation link for each of these annotators"
     )
@@ -103,10 +123,29 @@ def _create(store: Store, args: argparse.Namespace, set_name: str) -> tuple[str,
     name = args.name or f"{model}-vs-{baseline}-{set_name}"
     if batch_exists(store, name):  # before the answers are looked up: the name is the first thing wrong
         raise EvalkitError(f"annotation batch {name!r} already exists; pick another --name")
+    model_id, baseline_id = store.model_id(model), store.model_id(baseline)
+    drawn = None
+    if args.select:
+        from evalkit.jobs.annotation_selection import seed_of, select_prompts
+
+        selection = select_prompts(store, model_id, baseline_id, set_name, args.select, args.limit, seed_of(name, args.seed))
+        if selection.note:
+            print(selection.note, file=sys.stderr)
+        drawn = selection.drawn
     batch, n_items = create_batch(
-        store, name, store.model_id(model), store.model_id(baseline), set_name, args.per_item, seed=args.seed, limit=args.limit
+        store, name, model_id, baseline_id, set_name, args.per_item, seed=args.seed, limit=args.limit, drawn=drawn
     )
     return name, batch, n_items
+
+
+def _check_select(args: argparse.Namespace) -> None:
+    """--select needs K (--limit) and a pairwise batch: checked before the store is opened."""
+    if args.select is None:
+        return
+    if args.mode != "pairwise":
+        raise EvalkitError(f"--select {args.select} chooses the prompts of a pairwise batch; drop it or use --mode pairwise")
+    if args.limit is None:
+        raise EvalkitError(f"--select {args.select} needs --limit K (how many items the batch labels)")
 
 
 def run_create(args: argparse.Namespace) -> int:
@@ -114,6 +153,7 @@ def run_create(args: argparse.Namespace) -> int:
     from evalkit.store import Store
     from evalkit.store.invitations import parse_duration
 
+    _check_select(args)
     store = Store(db_url(args.db))
     parse_duration(args.expires)  # a bad --expires fails before the batch is made
     set_name = _prompt_set_name(store, args.prompts)
@@ -126,6 +166,8 @@ def run_create(args: argparse.Namespace) -> int:
         "per_item": args.per_item,
         "labels_needed": n_items * args.per_item,
     }
+    if args.select:
+        summary["select"] = args.select
     if args.json:
         print(json.dumps(summary))
     else:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from evalkit.cli.commands.common import add_json_flag
+from evalkit.cli.commands.common import (
+    add_db_flag,
+    add_json_flag,
+    add_judge_budget_flags,
+    add_judge_call_flags,
+    judge_server_settings,
+)
 from evalkit.cli.commands.judge_quality import FORMAT_HELP
 from evalkit.core.rounding import format_figure
 
@@ -23,18 +29,44 @@ def register_combined(sub: argparse._SubParsersAction) -> None:
     combined.add_argument(
         "--format", choices=("alpaca_eval", "pandalm", "mtbench", "labels"), default=None, help="layout of --humans"
     )
-    combined.add_argument("--judge-labels", required=True, metavar="FILE", help="one judge's labels on every item")
     combined.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    judge = combined.add_argument_group("the judge (its labels from a file, or run on an items file)")
+    judge.add_argument("--judge-labels", metavar="FILE", help="one judge's labels on every item the estimate is about")
+    judge.add_argument(
+        "--judge", metavar="NAME[@MODEL]", help="run this judge (pairwise | alpaca_eval | SPEC.yaml) on every pair of --items"
+    )
+    judge.add_argument(
+        "--items", metavar="FILE", help="with --judge: the pairs the estimate is about (any format; labels ignored)"
+    )
+    judge.add_argument("--judge-model", default=None, help="model of --judge without @MODEL (env EVALKIT_JUDGE_MODEL)")
+    add_judge_call_flags(judge, samples_help="ask the judge K times per pair and order (their labels averaged per item)")
+    add_judge_budget_flags(judge)
+    add_db_flag(combined)
     add_json_flag(combined)
     combined.set_defaults(handler=run_combined)
 
 
 def run_combined(args: argparse.Namespace) -> int:
     from evalkit.cli.commands._statsio import print_json
-    from evalkit.jobs.combined import CombinedRequest, check_level, combined_win_rate
+    from evalkit.jobs.combined import CombinedRequest, combined_win_rate
+    from evalkit.jobs.judge_quality import JudgeQualityRequest
 
-    check_level(args.level)
-    result = combined_win_rate(CombinedRequest(args.humans, args.judge_labels, args.format, args.level)).as_dict()
+    calls = JudgeQualityRequest(
+        judge_model=args.judge_model,
+        judge_base_url=args.judge_base_url,
+        samples=args.samples,
+        judge_temperature=args.judge_temperature,
+        max_tokens=args.max_tokens,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        max_cost=args.max_cost,
+        prices=args.prices,
+        db=args.db,
+        server=judge_server_settings(args),
+    )
+    request = CombinedRequest(args.humans, args.judge_labels, args.format, args.level, args.judge, args.items, calls)
+    request.check()
+    result = combined_win_rate(request).as_dict()
     if args.json:
         print_json(result)
         return 0

@@ -123,7 +123,7 @@ def port_number(text: str) -> int:
 
 
 def add_judge_call_flags(group: argparse._ActionsContainer, *, samples_help: str) -> None:
-    """How a command that asks an LLM judge reaches and asks it (`judge`, `judge-quality`): the endpoint or a
+    """How a command that asks an LLM judge reaches and asks it (`judge`, `judge-quality`, `stats combined`): the endpoint or a
     served checkpoint, grades per item, temperature, reply length. One definition, so both refuse the same
     bad values while the command line is read."""
     group.add_argument(
@@ -145,7 +145,7 @@ def add_judge_call_flags(group: argparse._ActionsContainer, *, samples_help: str
 
 
 def add_judge_budget_flags(group: argparse._ActionsContainer) -> None:
-    """How many judge requests at once, for how long, and for how much (`judge`, `judge-quality`)."""
+    """How many judge requests at once, for how long, and for how much (`judge`, `judge-quality`, `stats combined`)."""
     group.add_argument("--concurrency", type=positive_int, default=16, help="requests in flight (default 16)")
     group.add_argument("--timeout", type=positive_float, default=120.0, help="seconds per request (default 120)")
     group.add_argument("--max-cost", type=positive_float, default=None, help="USD: stop before this invocation would spend more")

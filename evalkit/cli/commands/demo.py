@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from evalkit.cli.commands.common import add_json_flag, add_judge_checkpoint_flags, judge_server_settings, out_path, positive_int
+from evalkit.core.extras import require_backend, require_extra
 from evalkit.core.rounding import format_figure, is_number
 
 
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     from evalkit.jobs.demo import demo_job, demo_settings
 
+    require_extra("hf", "evalkit demo")  # it trains and serves a tiny model
+    require_backend(args.backend, "evalkit demo")
     settings = demo_settings(args.model, args.backend, args.out, args.max_new_tokens)
     log = (lambda *_: None) if args.json else print
     result = demo_job(settings, db_url=args.db, log=log, server=judge_server_settings(args))

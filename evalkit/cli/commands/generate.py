@@ -15,6 +15,7 @@ from evalkit.cli.commands.common import (
     probability,
 )
 from evalkit.core.errors import EvalkitError
+from evalkit.core.extras import require_backend
 from evalkit.generate import BACKENDS
 from evalkit.generate.vllm_options import build_vllm_options
 
@@ -181,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
 
     decoding = decoding_from_args(args)
     options = backend_options_from_args(args)
+    require_backend(options.backend, "evalkit generate")
     result = generate_answers_job(
         args.checkpoint, decoding, options, epochs=args.epochs, prompts=args.prompts, samples=args.n, db=args.db, out=args.out
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from evalkit.cli.commands.common import out_path
+from evalkit.core.extras import require_extra
 
 MODELS = ("smollm2",)
 
@@ -35,5 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from evalkit.models.smollm2 import get_smollm2
 
+    require_extra("hf", "evalkit models get")  # the GGUF file becomes a transformers checkpoint
     print(get_smollm2(args.out))
     return 0

@@ -8,9 +8,11 @@ from typing import Any
 
 from evalkit.cli.commands.common import add_json_flag, epoch_range, judge_server_settings
 from evalkit.cli.commands.run import add_run_flags
+from evalkit.cli.commands.stopping_flags import add_stopping_flags
 from evalkit.core.rounding import format_figure
-from evalkit.decision.evidence import power_sentence
+from evalkit.decision.evidence import human_labels_sentence, power_sentence
 from evalkit.decision.policy_names import POLICIES, POLICY
+from evalkit.decision.stopping_record import stopping_lines
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,12 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "writes PATH/picked.json, a PATH/best link and a decision record. When the best is statistically tied "
         "and no grade separates the tied checkpoints, the decision says so (decided: false) and how many prompts "
         "would separate best and runner-up; the earliest epoch is taken by convention. Every pick ends with that "
-        "guidance at 80% power (in --json: power).",
+        "guidance at 80% power (in --json: power). Checkpoints with human labels (evalkit annotate) also show the "
+        "combined human + judge (PPI++) win rate; --policy combined-likert-earliest ranks on it (every checkpoint "
+        "needs human labels) and the guidance then says how many human labels would separate best and runner-up.",
     )
     parser.add_argument("path", help="training output directory with epoch-N/ checkpoints")
     parser.add_argument("--window", type=epoch_range, default=None, help="epochs to choose from (default 5-10)")
     parser.add_argument("--policy", choices=POLICIES, default=POLICY, help="picking policy (default %(default)s)")
     add_run_flags(parser)
+    add_stopping_flags(parser)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
@@ -59,9 +64,17 @@ def decision_lines(decision: dict[str, Any]) -> list[str]:
         likert, win = format_figure(row["likert_mean"], 2), format_figure(row["win_rate"], 1)
         lines.append(
             f"  {row['name']:>10}  win rate {win:>5}  likert {likert:>5}  valid {row['n_valid']:>4}"
-            f"{'  (tied with best)' if row['tied_with_best'] else ''}"
+            f"{combined_cell(row)}{'  (tied with best)' if row['tied_with_best'] else ''}"
         )
-    guidance = power_sentence(decision)
-    if guidance is not None:
-        lines.append(guidance)
-    return lines
+    for guidance in (power_sentence(decision), human_labels_sentence(decision)):
+        if guidance is not None:
+            lines.append(guidance)
+    return lines + stopping_lines(decision)
+
+
+def combined_cell(row: dict[str, Any]) -> str:
+    """ "  combined 52.3 [45.1, 59.5] (12 humans)" beside the judge-only win rate; "" without human labels."""
+    if row.get("combined") is None:
+        return ""
+    low, high = format_figure(row["combined_ci_low"], 1), format_figure(row["combined_ci_high"], 1)
+    return f"  combined {format_figure(row['combined'], 1)} [{low}, {high}] ({row['n_humans']} humans)"

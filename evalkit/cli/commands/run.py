@@ -18,6 +18,7 @@ from evalkit.cli.commands.common import (
     positive_int,
 )
 from evalkit.cli.commands.generate import add_backend_flags, add_decoding_flags
+from evalkit.cli.commands.stopping_flags import add_stopping_flags, stopping_from_args
 from evalkit.core.redaction import redact_url
 from evalkit.core.rounding import MISSING, format_figure
 
@@ -69,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", required=True, help="a model directory or a training output with epoch-N/ dirs")
     parser.add_argument("--epochs", type=epoch_range, default=None, help="which epochs of a training output (default 5-10)")
     add_run_flags(parser)
+    add_stopping_flags(parser)
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
@@ -90,6 +92,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         judge_options={"concurrency": args.judge_concurrency, "max_cost": args.max_cost, "base_url": args.judge_base_url},
         likert_samples=args.likert_samples,
         progress=not getattr(args, "json", False),
+        stopping=stopping_from_args(args),
     )
 
 
@@ -102,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.records()))
     else:
         print_run_table(result)
+        for stop in result.report.stops:
+            print(f"stopped judging {stop.line()}")
     for line in result.failures:
         print(f"evalkit: {line}", file=sys.stderr)
     return 0 if result.ok else 1
@@ -136,8 +141,12 @@ def print_run_table(result: RunResult) -> None:
     for column in ("invalid_reasons", "likert_invalid_reasons"):
         if column in shown:
             shown[column] = shown[column].map(format_reasons)
+    if "n_humans" in shown:  # a count, though a checkpoint without human labels makes the column float
+        shown["n_humans"] = shown["n_humans"].map(lambda n: format_figure(n, 0))
     shown, notes = with_lc_cell(shown)
     print(shown.to_string(index=False, float_format=lambda v: format_figure(v, 2), na_rep=MISSING))
     for note in notes:
         print(note)
+    if "combined" in table:
+        print("combined: human + judge (PPI++) win rate with its 95% interval, from n_humans human-labelled prompts")
     print(f"\nbrowse: evalkit leaderboard --db {redact_url(result.db_url)}")

@@ -13,6 +13,8 @@ from evalkit.core.errors import EvalkitError
 from evalkit.core.rounding import format_figure
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from evalkit.jobs.stats import Bootstrap
 
 
@@ -209,6 +211,12 @@ def run_summary(args: argparse.Namespace) -> int:
             "ci_high",
         ],
     )
+    if "combined" in pairwise:
+        print_frame(
+            f"combined human + judge win rates (percent, PPI++, {args.level:.0%} interval; human-only beside it), "
+            "where human labels exist",
+            combined_cells(pairwise),
+        )
     if not args.no_length_controlled:
         print_frame(
             "length-controlled win rates (percent, alpaca_eval's GLM; withheld where its value at equal length "
@@ -222,6 +230,23 @@ def run_summary(args: argparse.Namespace) -> int:
         ["judge_kind", "judge_model", "model", "decoding", "n", "n_invalid", "invalid_reasons", "mean", "ci_low", "ci_high"],
     )
     return 0
+
+
+def combined_cells(pairwise: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a combined figure, each interval as one "52.3 [45.1, 59.5]" cell (one decimal)."""
+
+    def cell(estimate: object, low: object, high: object) -> str:
+        return f"{format_figure(estimate, 1)} [{format_figure(low, 1)}, {format_figure(high, 1)}]"
+
+    rows = pairwise[pairwise["combined"].notna()]
+    return rows[["judge_kind", "judge_model", "model", "decoding", "baseline", "win_rate"]].assign(
+        win_rate=[format_figure(value, 1) for value in rows["win_rate"]],
+        combined=[cell(*values) for values in zip(rows["combined"], rows["combined_ci_low"], rows["combined_ci_high"])],
+        human_only=[cell(*values) for values in zip(rows["human_only"], rows["human_only_ci_low"], rows["human_only_ci_high"])],
+        n_humans=[format_figure(value, 0) for value in rows["n_humans"]],
+        effective_n_humans=[format_figure(value, 1) for value in rows["effective_n_humans"]],
+        ppi_lambda=[format_figure(value, 3) for value in rows["ppi_lambda"]],
+    )
 
 
 def run_spec(args: argparse.Namespace) -> int:

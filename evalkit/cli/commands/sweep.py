@@ -13,6 +13,7 @@ from pathlib import Path
 from evalkit.cli.commands.common import add_json_flag, out_path
 from evalkit.cli.commands.run import add_run_flags
 from evalkit.core.errors import EvalkitError
+from evalkit.core.extras import require_extra
 from evalkit.core.rounding import format_figure
 
 
@@ -71,6 +72,7 @@ def handle(args: argparse.Namespace) -> int:
 
     if args.epochs is not None and args.epochs < 1:
         raise EvalkitError("--epochs must be at least 1")
+    require_extra("train", "evalkit sweep")
     proportions = parse_proportions(args.proportions)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging as hf_logging

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from evalkit.cli.commands.common import add_db_flag, epoch_range, out_path, positive_int
+from evalkit.core.extras import require_extra
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from evalkit.jobs.train import train_job
 
+    require_extra("train", "evalkit train")
     outcome = train_job(
         args.data,
         args.model,
