@@ -37,11 +37,10 @@ class StoppingRecord:
     cost_saved_usd: float | None
 
 
-def stopping_record(prompts: int, judged: Sequence[tuple[str, int, int]], mean_cost_usd: float | None) -> StoppingRecord | None:
-    """The record from (name, prompts judged, judgments) per checkpoint; None when every checkpoint was
-    judged on every prompt (nothing stopped: the pick record stays as it was)."""
-    if all(n >= prompts for _, n, _ in judged):
-        return None
+def stopping_record(prompts: int, judged: Sequence[tuple[str, int, int]], mean_cost_usd: float | None) -> StoppingRecord:
+    """The record from (name, prompts judged, judgments) per checkpoint. Made only for a pick asked to
+    stop when decided: there it says what was saved even when nothing was (every checkpoint judged on
+    every prompt: 0 saved), so the user learns the evidence never separated the checkpoints early."""
     rows = [CheckpointJudged(name, n, done, round(done * prompts / n) - done if n else 0) for name, n, done in judged]
     saved = sum(row.judgments_saved for row in rows)
     total = sum(row.judgments for row in rows) + saved
@@ -68,9 +67,10 @@ def stopping_lines(record: dict[str, Any]) -> list[str]:
         if row["judged"] < prompts
     ]
     cost = stopping.get("cost_saved_usd")
-    price = "" if cost is None else f", about ${cost:.4f}"
+    price = f", about ${cost:.4f}" if cost else ""  # none stored, or free (offline) judges: no price to show
+    none = "" if stopping["judgments_saved"] else ": no comparison was decided before the last prompt"
     lines.append(
         f"stopping when decided saved {stopping['judgments_saved']} of {stopping['judgments_total']} judgments "
-        f"({format_figure(100 * stopping['share_saved'], 1)}%{price})"
+        f"({format_figure(100 * stopping['share_saved'], 1)}%{price}){none}"
     )
     return lines

@@ -171,9 +171,9 @@ def judged_counts(tables: Tables, key: GenerationSetKey, headline: JudgeIdentity
 
 def pick_stopping(
     store: Store, tables: Tables, report: RunReport, checkpoints: pd.DataFrame, headline: JudgeIdentity
-) -> StoppingRecord | None:
+) -> StoppingRecord:
     """The pick's `stopping` record from the run's scoped tables (`checkpoints`: model_id and name of each
-    checkpoint picked from); None when every checkpoint was judged on every prompt."""
+    checkpoint picked from); saved 0 when every checkpoint was judged on every prompt."""
     decodings = dict(report.generation_sets)
     keys = [
         (str(name), GenerationSetKey(int(model), decodings[int(model)]))

@@ -76,7 +76,8 @@ def test_level_is_split_over_every_pair_and_direction_matters() -> None:
 
 
 def test_the_record_and_its_lines() -> None:
-    assert stopping_record(50, [("epoch-1", 50, 100), ("epoch-2", 50, 100)], 0.01) is None
+    nothing = stopping_record(50, [("epoch-1", 50, 100), ("epoch-2", 50, 100)], 0.01)  # nothing stopped: saved 0
+    assert (nothing.judgments_saved, nothing.judgments_total, nothing.share_saved, nothing.cost_saved_usd) == (0, 200, 0.0, 0.0)
     record = stopping_record(50, [("epoch-1", 50, 150), ("epoch-2", 20, 60)], 0.01)
     assert record is not None
     assert record.judgments_total == 300 and record.judgments_saved == 90 and record.share_saved == 0.3
@@ -88,4 +89,4 @@ def test_the_record_and_its_lines() -> None:
     assert lines[0].strip() == "epoch-2  decided after 20 of 50 prompts"
     assert lines[-1] == "stopping when decided saved 90 of 300 judgments (30.0%, about $0.9000)"
     assert stopping_lines({}) == []
-    assert stopping_record(50, [("a", 10, 20)], None).cost_saved_usd is None  # type: ignore[union-attr]
+    assert stopping_record(50, [("a", 10, 20)], None).cost_saved_usd is None
