@@ -12,12 +12,21 @@ Measures, with `evalkit leaderboard` serving the store on a loopback port:
   while length-controlled win rates are still computed in the background;
 - warm: each page in a new browser, and in one browser (a user following links), median of 3.
 Ratios are against the plain read. Needs Debian's chromium + chromedriver and selenium.
+
+    python bench/leaderboard_speed.py --db postgresql+psycopg://... --scale 10x --summaries-only
+
+`--scale 10x` builds 1,000 checkpoints x 833 prompts (5.0M judgments; COPY on PostgreSQL) when the
+store is empty. `--summaries-only` skips the browser and compares, each in a fresh process (time and
+peak memory): the whole snapshot (every judgment read into pandas, then summarised) with the
+summaries' point figures computed by the database (evalkit.results.aggregated.point_summary).
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import resource
 import signal
 import statistics
 import sys
@@ -30,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.leaderboard_data import populate, simulate_annotators  # noqa: E402
+from bench.leaderboard_data import add_scale_options, populate, shape, simulate_annotators  # noqa: E402
 from tests.leaderboard_browser import browser_missing_reason, chrome, open_page, serve  # noqa: E402
 
 PAGES = ("", "checkpoints", "compare", "annotate", "agreement")
@@ -40,7 +49,7 @@ def _read_seconds(url: str) -> tuple[float, float, float]:
     """(plain read, evalkit read, whole snapshot) in seconds."""
     from evalkit.leaderboard.snapshot import build_snapshot
     from evalkit.leaderboard.store_access import results_token
-    from evalkit.results.tables import tables
+    from evalkit.results.tables import read_tables
     from evalkit.store import Store
     from tests.results.test_results_reading import plain_alpaca, plain_likert, plain_pairwise
 
@@ -49,11 +58,101 @@ def _read_seconds(url: str) -> tuple[float, float, float]:
     plain_pairwise(store, "pairwise"), plain_alpaca(store, "alpaca_eval"), plain_likert(store, "likert")
     plain = time.perf_counter() - start
     start = time.perf_counter()
-    tables(store)
+    read_tables(store)
     fast = time.perf_counter() - start
     start = time.perf_counter()
     build_snapshot(store, results_token(store))
     return plain, fast, time.perf_counter() - start
+
+
+def _timed_snapshot(url: str) -> float:
+    from evalkit.leaderboard.snapshot import build_snapshot
+    from evalkit.leaderboard.store_access import results_token
+    from evalkit.store import Store
+
+    store = Store(url, read_only=True)
+    start = time.perf_counter()
+    build_snapshot(store, results_token(store))
+    return time.perf_counter() - start
+
+
+def _timed_point_summary(url: str) -> float:
+    from evalkit.results.aggregated import point_summary
+    from evalkit.store import Store
+
+    store = Store(url, read_only=True)
+    start = time.perf_counter()
+    point_summary(store)
+    return time.perf_counter() - start
+
+
+def _timed_refresh(url: str, per_checkpoint: int) -> float:
+    """An incremental refresh after one more checkpoint: its `per_checkpoint` judgments (the last ids:
+    leaderboard_data writes a checkpoint's judgments together) taken as new."""
+    import pandas as pd
+
+    from evalkit.results.aggregated import PointTallies, refresh_point_summary
+    from evalkit.results.summary import Summary
+    from evalkit.store import Store, aggregates
+
+    store = Store(url, read_only=True)
+    highest, uses = aggregates.watermark(store)
+    newest = max(aggregates.changed_since(store, highest - 1)[0])  # the model judged last
+    before = PointTallies(Summary(pd.DataFrame(), pd.DataFrame()), highest - per_checkpoint, uses - per_checkpoint)
+    start = time.perf_counter()
+    after = refresh_point_summary(store, before)
+    seconds = time.perf_counter() - start
+    assert set(after.summary.pairwise["model_id"]) == {newest}, "the refresh recomputed more than the new checkpoint"
+    return seconds
+
+
+def _measured(job: str, url: str, per_checkpoint: int, answers: multiprocessing.Queue[tuple[float, float]]) -> None:
+    if job == "refresh":
+        seconds = _timed_refresh(url, per_checkpoint)
+    else:
+        seconds = {"snapshot": _timed_snapshot, "point_summary": _timed_point_summary}[job](url)
+    answers.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def _in_fresh_process(job: str, url: str, per_checkpoint: int = 0) -> tuple[float, float]:
+    """(seconds, peak resident memory in MiB of the whole process) of one job run in a new process."""
+    context = multiprocessing.get_context("spawn")
+    answers = context.Queue()
+    process = context.Process(target=_measured, args=(job, url, per_checkpoint, answers))
+    process.start()
+    seconds, peak = answers.get()
+    process.join()
+    return seconds, peak
+
+
+def _token_seconds(url: str) -> float:
+    """Median seconds of the results token every page rerun computes (it counts judgment uses)."""
+    from evalkit.leaderboard.store_access import results_token
+    from evalkit.store import Store
+
+    store = Store(url, read_only=True)
+    seconds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        results_token(store)
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
+def _summary_line(url: str, per_checkpoint: int) -> None:
+    print(f"results token (every page rerun): {_token_seconds(url):.2f} s", flush=True)
+    snapshot_s, snapshot_mb = _in_fresh_process("snapshot", url)
+    print(
+        f"whole snapshot (every judgment into pandas + summaries): {snapshot_s:.2f} s, peak RSS {snapshot_mb:.0f} MiB", flush=True
+    )
+    point_s, point_mb = _in_fresh_process("point_summary", url)
+    print(
+        f"summaries' point figures in the database (GROUP BY): {point_s:.2f} s, peak RSS {point_mb:.0f} MiB "
+        f"({snapshot_s / point_s:.1f}x faster, {snapshot_mb / point_mb:.0f}x less memory)",
+        flush=True,
+    )
+    refresh_s, refresh_mb = _in_fresh_process("refresh", url, per_checkpoint)
+    print(f"incremental refresh after one more checkpoint: {refresh_s:.2f} s, peak RSS {refresh_mb:.0f} MiB", flush=True)
 
 
 def _page_times(base: str, fresh_browser: bool, repeats: int = 1) -> dict[str, float]:
@@ -111,14 +210,14 @@ def _wait_for_lc(base: str, timeout: float = 900) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", required=True)
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--prompts", type=int, default=805)
+    add_scale_options(parser)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--summaries-only", action="store_true", help="no browser: snapshot vs database summaries")
     args = parser.parse_args()
+    runs, epochs, prompts = shape(args)
     # Stopped by a supervisor: unwind, so the server and the browser this run started are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    missing = browser_missing_reason()
+    missing = None if args.summaries_only else browser_missing_reason()
     if missing:
         sys.exit(f"leaderboard_speed: {missing}")
 
@@ -131,8 +230,8 @@ def main() -> None:
     with store.engine.connect() as conn:
         judged = conn.execute(select(func.count()).select_from(t.judgments)).scalar_one()
     if not judged:
-        print(f"building the store ({args.runs * args.epochs} checkpoints x {args.prompts} prompts)...", flush=True)
-        data = populate(store, args.runs, args.epochs, args.prompts)
+        print(f"building the store ({runs * epochs} checkpoints x {prompts} prompts)...", flush=True)
+        data = populate(store, runs, epochs, prompts, bulk=args.scale == "10x")
         simulate_annotators(store, data.checkpoints[min(6, len(data.checkpoints) - 1)], data.baselines[0], 100)
     with store.engine.connect() as conn:
         counts = {
@@ -140,6 +239,9 @@ def main() -> None:
             for name, table in (("models", t.models), ("generations", t.generations), ("judgments", t.judgments))
         }
     print(f"store: {counts}", flush=True)
+    if args.summaries_only:
+        _summary_line(args.db, per_checkpoint=6 * prompts)  # 4 pairwise calls, a grade and a preference per prompt
+        return
 
     plain, fast, built = _read_seconds(args.db)
     print(
