@@ -1,5 +1,7 @@
-"""The train job (`evalkit train`): fine-tune with a recipe (train.engine.run_training), then, when
-asked, pick the run's best checkpoint (evalkit.jobs.pick) — the picker found before hours of training."""
+"""The train job (`evalkit train`): fine-tune with a recipe (train.engine.run_training), evaluating each
+checkpoint as it lands when asked (jobs.train_evaluation: a child process, so training keeps its pace),
+then, when asked, pick the run's best checkpoint (evalkit.jobs.pick) — the picker found and the judges
+checked before hours of training."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from evalkit.core.errors import EvalkitError
+from evalkit.core.settings import db_url as resolve_db_url
+from evalkit.jobs.evaluation import DEFAULT_WINDOW, RunConfig
+from evalkit.jobs.run import check_run_request
+from evalkit.jobs.train_evaluation import CheckpointEvaluator, EpochWatcher, EvaluatedCheckpoint
 
 if TYPE_CHECKING:
     from evalkit.train.engine import TrainResult
@@ -18,11 +24,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TrainOutcome:
-    """The training run (`result`; None on a rank other than 0, which reports nothing) and, with pick,
-    the pick's record."""
+    """The training run (`result`; None on a rank other than 0, which reports nothing), the checkpoints
+    evaluated while it trained (with --evaluate or --pick) and, with pick, the pick's record."""
 
     result: TrainResult | None
     picked: Any = None
+    evaluated: tuple[EvaluatedCheckpoint, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """What `evalkit train --json` prints (rank 0 only)."""
@@ -40,6 +47,8 @@ class TrainOutcome:
             "resumed_from_step": result.resumed_from_step,
             "already_done": result.already_done,
         }
+        if self.evaluated:
+            summary["evaluated"] = [done.as_dict() for done in self.evaluated]
         if self.picked is not None:
             summary["picked"] = self.picked
         return summary
@@ -68,12 +77,20 @@ def train_job(
     overrides: list[str] | None = None,
     progress: bool = True,
     pick: bool = False,
+    evaluate: bool = False,
+    evaluation: RunConfig | None = None,
     db: str | None = None,
     transformers_logs: bool = False,
 ) -> TrainOutcome:
     """Train (an interrupted run resumes; a finished one is left as it is), then pick when asked.
+    `evaluate`: evaluate every epoch as it lands under `evaluation` (`run`'s options); `pick` alone
+    evaluates the epochs of the pick's window as they land, then picks under the same options.
     `transformers_logs`: keep transformers' own warnings and progress bars (the CLI's --verbose)."""
     picker = load_picker() if pick else None
+    config = evaluation or RunConfig(progress=progress)
+    url = resolve_db_url(db)
+    if pick or evaluate:
+        check_run_request(config, url, local=False)
     if epochs is not None and epochs < 1:
         raise EvalkitError("--epochs must be at least 1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -91,11 +108,20 @@ def train_job(
     request = TrainRequest(
         data=data, model=model, out=out, recipe=recipe, overrides=fields, save_epochs=save_epochs, progress=progress
     )
-    result = run_training(request)
+    watcher = None
+    if (pick or evaluate) and is_main_process():
+        wanted = None if evaluate else set(DEFAULT_WINDOW)
+        watcher = EpochWatcher(out, CheckpointEvaluator(config, url), wanted)
+        watcher.start()
+    try:
+        result = run_training(request)
+    except BaseException:
+        if watcher is not None:
+            watcher.stop()
+        raise
     if not is_main_process():
         return TrainOutcome(None)
+    evaluated = watcher.finish() if watcher is not None else ()
     if picker is None:
-        return TrainOutcome(result)
-    from evalkit.core.settings import db_url
-
-    return TrainOutcome(result, picker.pick_checkpoint(result.out_dir, db_url=db_url(db)))
+        return TrainOutcome(result, evaluated=evaluated)
+    return TrainOutcome(result, picker.pick_checkpoint(result.out_dir, db_url=url, config=config), evaluated)

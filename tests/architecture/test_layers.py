@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "datarecipes": 6,
     "report": 6,  # a surface, but jobs/report.py (layer 6) calls it: a command is a job plus its parsing
     "api": 7,
+    "integrations": 7,
     "__main__": 7,
     "cli": 7,
     "leaderboard": 7,

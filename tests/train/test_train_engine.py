@@ -139,7 +139,9 @@ def test_cli_adds_eot_keeps_the_window_reports_skips_and_picks(tmp_path: Path, c
     monkeypatch.setitem(
         sys.modules,
         "evalkit.jobs.pick",
-        types.SimpleNamespace(pick_checkpoint=lambda out_dir, db_url: picked.append((Path(out_dir), db_url)) or "epoch-3"),
+        types.SimpleNamespace(
+            pick_checkpoint=lambda out_dir, db_url, config=None: picked.append((Path(out_dir), db_url)) or "epoch-3"
+        ),
     )
     argv = [
         "train",

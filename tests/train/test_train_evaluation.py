@@ -1,0 +1,138 @@
+"""Evaluation while training (`evalkit train --evaluate` / `--pick`, jobs/train_evaluation.py): every
+landed epoch is evaluated by a background process, the pick afterwards repeats nothing, and a killed
+evaluator loses nothing stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from evalkit.cli.main import main
+from evalkit.core.records import DecodingParams
+from evalkit.jobs.evaluation import RunConfig
+from evalkit.jobs.train_evaluation import CheckpointEvaluator, CheckpointJob, offline_judge_notice
+from evalkit.store import Store
+from tests.train_support import france_dialogs, write_jsonl
+
+PROMPTS = 3
+NEW_TOKENS = 8
+
+
+def _prompts(tmp_path: Path) -> Path:
+    rows = [{"id": f"q{i}", "prompt": f"What is the capital of France, take {i}?", "reference": "Paris."} for i in range(PROMPTS)]
+    return write_jsonl(tmp_path / "prompts.jsonl", rows)
+
+
+def _stored(db: str) -> tuple[int, int]:
+    store = Store(db)
+    return len(store.generations()), len(store.judgments())
+
+
+def _answers_per_model(db: str) -> dict[str, int]:
+    store = Store(db)
+    names = store.models().set_index("id")["name"]
+    return {str(names[model]): int(n) for model, n in store.generations().groupby("model_id").size().items()}
+
+
+@pytest.fixture()
+def no_judge_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "EVALKIT_JUDGE_MODEL", "EVALKIT_JUDGE_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_evaluate_without_a_judge_says_it_uses_the_offline_judge(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str], no_judge_endpoint: None
+) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"messages": 5}])
+    argv = ["train", "--data", str(bad), "--model", str(tiny_model_dir), "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main([*argv, "--evaluate"]) == 2  # the data is refused; the notice came first, once
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "offline" in line] == [
+        "evalkit: no judge configured (--judges, --judge-base-url or OPENAI_BASE_URL); "
+        "evaluating with the offline reference-overlap judge"
+    ]
+    assert offline_judge_notice(RunConfig(judges=("reference",))) is None  # asked for by name: nothing to say
+    assert main([*argv]) == 2 and "offline" not in capsys.readouterr().err  # no --evaluate: no notice
+
+
+@pytest.mark.slow  # trains 5 tiny epochs and evaluates each in a child process
+def test_every_epoch_is_evaluated_while_training_and_the_pick_repeats_nothing(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str], no_judge_endpoint: None
+) -> None:
+    db = f"sqlite:///{tmp_path / 'e.db'}"
+    data = write_jsonl(tmp_path / "train.jsonl", france_dialogs(8))
+    argv = [
+        "train",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(tmp_path / "ckpt"),
+        "--epochs",
+        "5",
+        "--set",
+        "batch_size=4",
+        "--no-progress",
+        "--prompts",
+        str(_prompts(tmp_path)),
+        "--max-new-tokens",
+        str(NEW_TOKENS),
+        "--db",
+        db,
+    ]
+    assert main([*argv, "--evaluate", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["evaluated"] == [{"checkpoint": f"ckpt/epoch-{e}", "error": None} for e in range(1, 6)]
+    answers = _answers_per_model(db)
+    assert answers == {"ckpt/base": PROMPTS, **{f"ckpt/epoch-{e}": PROMPTS for e in range(1, 6)}}
+    before = _stored(db)
+
+    run = ["run", "--checkpoint", str(tmp_path / "ckpt"), "--epochs", "1-5", *argv[argv.index("--prompts") :], "--json"]
+    assert main(run) == 0  # every epoch judged on every prompt, and `run` finds it all stored
+    table = json.loads(capsys.readouterr().out)
+    assert [(row["checkpoint"], row["n"]) for row in table] == [(f"ckpt/epoch-{e}", PROMPTS) for e in range(1, 6)]
+    assert _stored(db) == before
+
+    assert main([*argv, "--pick"]) == 0  # already trained: the re-run and the pick find everything stored
+    assert "already trained" in capsys.readouterr().out
+    assert _stored(db) == before  # no new answer, no new judgment
+    assert json.loads((tmp_path / "ckpt" / "picked.json").read_text())["chosen"] == "epoch-5"  # the window: 5-10
+
+
+@pytest.mark.slow  # trains two tiny epochs, then evaluates them in a child process, twice
+def test_a_killed_evaluator_loses_nothing_and_the_next_one_resumes(tmp_path: Path, tiny_model_dir: Path) -> None:
+    run = tmp_path / "ckpt"
+    data = write_jsonl(tmp_path / "train.jsonl", france_dialogs(8))
+    assert (
+        main(["train", "--data", str(data), "--model", str(tiny_model_dir), "--out", str(run), "--epochs", "2", "--no-progress"])
+        == 0
+    )
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    config = RunConfig(prompts=str(_prompts(tmp_path)), judges=("reference",), decoding=DecodingParams(max_new_tokens=NEW_TOKENS))
+    jobs = [CheckpointJob(str(run), (1,)), CheckpointJob(str(run), (2,))]
+
+    killed = CheckpointEvaluator(config, db)
+    for job in jobs:
+        killed.submit(job)
+    assert killed.process is not None and killed.process.pid is not None
+    deadline = time.monotonic() + 90
+    while not (tmp_path / "k.db").exists() or "ckpt/base" not in set(Store(db).models()["name"]):
+        assert time.monotonic() < deadline, "the evaluator never started"
+        time.sleep(0.2)
+    os.kill(killed.process.pid, signal.SIGKILL)  # mid-evaluation: the base model's answers are being made
+    outcomes = killed.finish(timeout=30)
+    assert [o.label for o in outcomes] == ["ckpt/epoch-1", "ckpt/epoch-2"]
+    assert any(o.error and "not evaluated" in o.error for o in outcomes)
+
+    resumed = CheckpointEvaluator(config, db)
+    for job in jobs:
+        resumed.submit(job)
+    assert [o.error for o in resumed.finish(timeout=120)] == [None, None]
+    # every answer exactly once: what the killed child stored was kept, and nothing was made twice
+    assert _answers_per_model(db) == {"ckpt/base": PROMPTS, "ckpt/epoch-1": PROMPTS, "ckpt/epoch-2": PROMPTS}
