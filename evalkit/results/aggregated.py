@@ -23,29 +23,17 @@ from evalkit.core.vocabulary import OUTCOMES
 from evalkit.judges.aggregation import AGGREGATIONS, aggregation_of, spec_output
 from evalkit.results.summary import Summary
 from evalkit.results.tables import known_outputs
-from evalkit.stats.summary import LIKERT_KEYS, PAIRWISE_KEYS
+from evalkit.stats.length_controlled import LC_FIELDS
+from evalkit.stats.summary import LIKERT_KEYS, PAIRWISE_COLUMNS, PAIRWISE_KEYS
 from evalkit.store import aggregates
 from evalkit.store.catalog_reads import model_rows
 from evalkit.store.result_reads import judge_identities
 from evalkit.store.store import Store
 
+# The summary's pairwise columns (stats.summary) without those filled later (invalid reasons, the
+# length-controlled fields), plus the verdict type, as `summarize` adds it.
 PAIRWISE_POINT_COLUMNS = [
-    *PAIRWISE_KEYS,
-    "n",
-    "n_invalid",
-    "win_pct",
-    "tie_pct",
-    "loss_pct",
-    "win_rate",
-    "standard_error",
-    "ci_low",
-    "ci_high",
-    "discrete_win_rate",
-    "n_wins",
-    "n_wins_base",
-    "n_draws",
-    "n_total",
-    "avg_model_len",
+    *(column for column in PAIRWISE_COLUMNS if column != "invalid_reasons" and column not in LC_FIELDS),
     "output",
 ]
 LIKERT_POINT_COLUMNS = [

@@ -41,8 +41,10 @@ def _humans_and_judge() -> tuple[np.ndarray, np.ndarray]:
     return humans, judge
 
 
-def test_informative_against_random_batches_on_alpaca_eval() -> None:
-    humans, judge = _humans_and_judge()
+def _designs_compared(humans: np.ndarray, judge: np.ndarray) -> tuple[dict[str, float], dict[str, int]]:
+    """Over REPETITIONS seeded batches of K: the mean interval width of the informative (active) batch, the
+    random (PPI++) one and the random batch's humans alone, and how often the first two cover the
+    humans' mean over all items."""
     target, big_n = humans.mean(), humans.size
     p = sampling_probabilities(1 - np.abs(2 * judge - 1))
     widths: dict[str, list[float]] = {"informative": [], "random": [], "humans": []}
@@ -58,6 +60,12 @@ def test_informative_against_random_batches_on_alpaca_eval() -> None:
         widths["humans"].append(random.human_only.width)
     mean_width = {name: float(np.mean(values)) for name, values in widths.items()}
     print({"mean_width": mean_width, "coverage": {k: v / REPETITIONS for k, v in covered.items()}})
+    return mean_width, covered
+
+
+def test_informative_against_random_batches_on_alpaca_eval() -> None:
+    humans, judge = _humans_and_judge()
+    mean_width, covered = _designs_compared(humans, judge)
     assert covered["informative"] / REPETITIONS >= 0.90
     assert covered["random"] / REPETITIONS >= 0.90
     assert mean_width["informative"] <= 1.1 * mean_width["random"]
@@ -80,20 +88,6 @@ def test_informative_batches_narrow_the_interval_for_a_judge_whose_orders_disagr
         noisy = rng.random(humans.size) < 0.25
         orders.append(np.where(noisy, rng.choice([0.0, 0.5, 1.0], size=humans.size), humans))
     judge = (orders[0] + orders[1]) / 2
-    target, big_n = humans.mean(), humans.size
-    p = sampling_probabilities(1 - np.abs(2 * judge - 1))
-    widths: dict[str, list[float]] = {"informative": [], "random": [], "humans": []}
-    covered = {"informative": 0, "random": 0}
-    for seed in range(REPETITIONS):
-        drawn = draw_items(p, K, seed)
-        active = active_mean(humans[drawn.items], judge[drawn.items], p[drawn.items], drawn.draws, judge).combined
-        sample = np.random.default_rng(1_000_000 + seed).choice(big_n, size=K, replace=False)
-        random = prediction_powered_mean(humans[sample], judge[sample], judge)
-        for name, interval in (("informative", active), ("random", random.combined)):
-            widths[name].append(interval.width)
-            covered[name] += interval.low <= target <= interval.high
-        widths["humans"].append(random.human_only.width)
-    mean_width = {name: float(np.mean(values)) for name, values in widths.items()}
-    print({"mean_width": mean_width, "coverage": {k: v / REPETITIONS for k, v in covered.items()}})
+    mean_width, covered = _designs_compared(humans, judge)
     assert covered["informative"] / REPETITIONS >= 0.92 and covered["random"] / REPETITIONS >= 0.92
     assert mean_width["informative"] < 0.9 * mean_width["random"] < mean_width["humans"]

@@ -10,9 +10,8 @@ from evalkit.cli.commands.common import (
     add_json_flag,
     add_judge_budget_flags,
     add_judge_call_flags,
-    judge_server_settings,
 )
-from evalkit.cli.commands.judge_quality import FORMAT_HELP
+from evalkit.cli.commands.judge_quality import FORMAT_HELP, judge_call_fields
 from evalkit.core.rounding import format_figure
 
 
@@ -51,19 +50,7 @@ def run_combined(args: argparse.Namespace) -> int:
     from evalkit.jobs.combined import CombinedRequest, combined_win_rate
     from evalkit.jobs.judge_quality import JudgeQualityRequest
 
-    calls = JudgeQualityRequest(
-        judge_model=args.judge_model,
-        judge_base_url=args.judge_base_url,
-        samples=args.samples,
-        judge_temperature=args.judge_temperature,
-        max_tokens=args.max_tokens,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        max_cost=args.max_cost,
-        prices=args.prices,
-        db=args.db,
-        server=judge_server_settings(args),
-    )
+    calls = JudgeQualityRequest(**judge_call_fields(args))
     request = CombinedRequest(args.humans, args.judge_labels, args.format, args.level, args.judge, args.items, calls)
     request.check()
     result = combined_win_rate(request).as_dict()

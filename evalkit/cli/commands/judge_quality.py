@@ -80,23 +80,32 @@ def request_from_args(args: argparse.Namespace) -> JudgeQualityRequest:
         batch=args.batch,
         judge_labels=tuple(args.judge_labels),
         judges=tuple(args.judge),
-        judge_model=args.judge_model,
-        judge_base_url=args.judge_base_url,
-        samples=args.samples,
-        judge_temperature=args.judge_temperature,
-        max_tokens=args.max_tokens,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        max_cost=args.max_cost,
-        prices=args.prices,
         progress=args.progress,
         resamples=args.resamples,
         level=args.level,
         seed=args.seed,
         save=args.save,
-        db=args.db,
-        server=judge_server_settings(args),
+        **judge_call_fields(args),
     )
+
+
+def judge_call_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """How the judges are reached and asked (the flags of add_judge_call_flags, add_judge_budget_flags,
+    --judge-model and --db), as JudgeQualityRequest fields: `judge-quality` and `stats combined` run
+    judges through the same request."""
+    return {
+        "judge_model": args.judge_model,
+        "judge_base_url": args.judge_base_url,
+        "samples": args.samples,
+        "judge_temperature": args.judge_temperature,
+        "max_tokens": args.max_tokens,
+        "concurrency": args.concurrency,
+        "timeout": args.timeout,
+        "max_cost": args.max_cost,
+        "prices": args.prices,
+        "db": args.db,
+        "server": judge_server_settings(args),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
