@@ -377,8 +377,11 @@ def _budget_left(config: RunConfig, outcome: CheckpointOutcome) -> RunConfig:
 
 
 def run_summary(store: Store, report: RunReport) -> Summary:
-    """The results layer's summary of exactly this run's judgments, length-controlled win rates included."""
-    return summarize(read_tables(store, instructions=False), report.scope(), length_controlled=True)
+    """The results layer's summary of exactly this run's judgments, length-controlled win rates included,
+    with the combined (human + judge) win rate beside rows that have human labels: one read of the
+    judgments for both."""
+    tables, scope = read_tables(store, instructions=False), report.scope()
+    return summary_with_combined(summarize(tables, scope, length_controlled=True), store_combined(store, tables, scope))
 
 
 def summary_table(store: Store, report: RunReport, summary: Summary | None = None) -> pd.DataFrame:
@@ -386,7 +389,7 @@ def summary_table(store: Store, report: RunReport, summary: Summary | None = Non
     length-controlled win rate (with SE, variant, or why it is withheld), the combined (human + judge,
     PPI++) win rate with its 95% interval and labelled prompts where the checkpoint has human labels
     (columns only when one has), and the headline grade with its 95% interval — read from the run's summary."""
-    summary = summary_with_combined(summary or run_summary(store, report), store_combined(store, scope=report.scope()))
+    summary = summary or run_summary(store, report)
     compare_judge, grade_judge = report.headline(True), report.headline(False)
     rows = []
     for outcome in report.outcomes:

@@ -191,19 +191,19 @@ def store_summary(bootstrap: Bootstrap, db: str | None = None, length_controlled
     combined (human + judge) win rate at the bootstrap's level beside rows that have human labels."""
     from evalkit.core.settings import db_url
     from evalkit.results.combined import store_combined, summary_with_combined
-    from evalkit.results.summary import summarize_store
+    from evalkit.results.summary import store_tables, summarize
     from evalkit.store import Store
 
     store = Store(db_url(db), read_only=True)
-    summary = summarize_store(
-        store,
+    tables = store_tables(store)  # read once, for the summary and the combined figures
+    summary = summarize(
+        tables,
         n_resamples=bootstrap.resamples,
         level=bootstrap.level,
         seed=bootstrap.seed,
         length_controlled=length_controlled,
     )
-    # the judgments are read again only when the store has human labels
-    return summary_with_combined(summary, store_combined(store, level=bootstrap.level))
+    return summary_with_combined(summary, store_combined(store, tables, level=bootstrap.level))
 
 
 def judge_spec(spec_hash: str, db: str | None = None) -> Any:

@@ -114,6 +114,11 @@ def summarize(
     return Summary(pairwise, reduced(grading))
 
 
+def store_tables(store: Store) -> Tables:
+    """The judgment tables a summary of the store reads (no instruction texts)."""
+    return read_tables(store, instructions=False)
+
+
 def summarize_store(store: Store, scope: Scope | None = None, **options: Any) -> Summary:
     """summarize over a fresh read of the store."""
-    return summarize(read_tables(store, instructions=False), scope, **options)
+    return summarize(store_tables(store), scope, **options)
