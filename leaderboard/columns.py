@@ -11,6 +11,21 @@ import streamlit as st
 
 from evalkit.core.rounding import is_number, round_half_up
 
+
+def _combined_columns(prefix: str, title: str) -> dict[str, tuple[str, str | None, str]]:
+    """The combined (human + judge) win rate's four columns beside a judge kind's own win rate."""
+    return {
+        f"{prefix}_combined": (
+            f"{title} combined",
+            "%.1f",
+            "Human + judge (PPI++) win rate, %: what the humans would say had they labelled every judged prompt",
+        ),
+        f"{prefix}_combined_low": (f"{title} combined 95% low", "%.1f", "Interval of the combined win rate"),
+        f"{prefix}_combined_high": (f"{title} combined 95% high", "%.1f", "Interval of the combined win rate"),
+        f"{prefix}_n_humans": (f"{title} human-labelled", "%d", "Prompts with a human label that the judge judged"),
+    }
+
+
 METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number format, help)
     "model": ("Model", None, "Name in the store"),
     "run": ("Run", None, "Training run of a checkpoint"),
@@ -19,14 +34,7 @@ METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number 
     "decoding": ("Decoding hash", None, "Identity of the decoding configuration (as in evalkit stats --json)"),
     "ae_win_rate": ("AlpacaEval WR", "%.1f", "AlpacaEval win rate, % (tie = half a win)"),
     "ae_se": ("AE ± SE", "%.1f", "Standard error of the AlpacaEval win rate"),
-    "ae_combined": (
-        "AE combined",
-        "%.1f",
-        "Human + judge (PPI++) win rate, %: what the humans would say had they labelled every judged prompt",
-    ),
-    "ae_combined_low": ("AE combined 95% low", "%.1f", "Interval of the combined win rate"),
-    "ae_combined_high": ("AE combined 95% high", "%.1f", "Interval of the combined win rate"),
-    "ae_n_humans": ("AE human-labelled", "%d", "Prompts with a human label that the judge judged"),
+    **_combined_columns("ae", "AE"),
     "ae_lc": ("LC WR", "%.1f", "Length-controlled AlpacaEval win rate, % (empty when withheld: why in AE LC withheld)"),
     "ae_lc_se": ("LC ± SE", "%.1f", "Standard error of the length-controlled AlpacaEval win rate (delta method)"),
     "ae_lc_variant": ("LC variant", None, "How the LC win rate was fit (alpaca_eval GLM variant)"),
@@ -39,14 +47,7 @@ METRICS: dict[str, tuple[str, str | None, str]] = {  # column -> (title, number 
     "loss_pct": ("Loss %", "%.1f", "Pairwise judge: the baseline is better"),
     "pw_win_rate": ("Pairwise WR", "%.1f", "Pairwise win rate, % (tie = half a win)"),
     "pw_se": ("Pairwise ± SE", "%.1f", "Standard error of the pairwise win rate"),
-    "pw_combined": (
-        "Pairwise combined",
-        "%.1f",
-        "Human + judge (PPI++) win rate, %: what the humans would say had they labelled every judged prompt",
-    ),
-    "pw_combined_low": ("Pairwise combined 95% low", "%.1f", "Interval of the combined win rate"),
-    "pw_combined_high": ("Pairwise combined 95% high", "%.1f", "Interval of the combined win rate"),
-    "pw_n_humans": ("Pairwise human-labelled", "%d", "Prompts with a human label that the judge judged"),
+    **_combined_columns("pw", "Pairwise"),
     "pw_lc": (
         "Pairwise LC WR",
         "%.1f",
