@@ -67,10 +67,11 @@ def effective_decoding(options: BackendOptions, decoding: DecodingParams) -> Dec
 
 
 def make_generator(checkpoint: Checkpoint, options: BackendOptions) -> Generator:
-    # Here, not only in the commands: `pick` on a store holding every answer generates nothing and so
-    # needs no engine; one with answers missing learns which extra it needs before loading anything.
-    require_backend(options.backend, f"generating {checkpoint.name}'s answers")
     if options.backend == "transformers":
+        # Here, not only in the commands: `pick` on a store holding every answer generates nothing and so
+        # needs no engine; one with answers missing learns which extra it needs before loading anything.
+        # (The vLLM backends check their own import, naming the [vllm] extra, where they start the engine.)
+        require_backend(options.backend, f"generating {checkpoint.name}'s answers")
         from evalkit.generate.transformers_backend import TransformersGenerator
 
         return TransformersGenerator(

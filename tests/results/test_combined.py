@@ -70,7 +70,9 @@ def test_combined_win_rate_equals_ppi_on_the_same_vectors(store: Store, judge_ki
         expected.effective_n_humans
     )
     low, high = ppi_mean_ci(human, judge_on_human, judge_all, alpha=0.05, lam=expected.lam)
-    assert (row["combined_ci_low"], row["combined_ci_high"]) == pytest.approx((100 * float(low), 100 * float(high)), abs=1e-6)
+    assert (row["combined_ci_low"], row["combined_ci_high"]) == pytest.approx(
+        (100 * float(np.squeeze(low)), 100 * float(np.squeeze(high))), abs=1e-6
+    )
     # the standard error behind the pick's tie rule is the interval's half-width over z
     assert row["combined_standard_error"] * 1.959963984540054 == pytest.approx(
         (row["combined_ci_high"] - row["combined_ci_low"]) / 2
