@@ -1,7 +1,8 @@
 """Everything the report shows, gathered from a store opened read-only into one JSON-safe dict: the
 leaderboard (the results layer's summary, with the bootstrap `evalkit stats summary` uses by default),
-the Checkpoints view (with the stored decisions), the per-prompt drill-down, agreement and the saved
-judge-quality reports. No figure is computed here; each comes from the module that owns it."""
+the Checkpoints view (with the stored decisions), the per-prompt drill-down, agreement, the saved
+judge-quality reports and LIMA's absolute ratings. No figure is computed here; each comes from the
+module that owns it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from evalkit.report.checkpoints import checkpoints
 from evalkit.report.figure_tables import agreement_tables, judge_quality_tables
 from evalkit.report.leaderboard import judges_of, leaderboard
 from evalkit.report.prompts import prompt_views
+from evalkit.report.ratings import rated_answers, ratings_section
 
 if TYPE_CHECKING:
     from evalkit.results.tables import Tables
@@ -52,6 +54,7 @@ def gather(url: str, run: str | None = None) -> dict[str, Any]:
     from evalkit.store import annotations as annotation_store
     from evalkit.store.catalog_reads import model_rows, prompt_texts, reference_answers
     from evalkit.store.judge_quality_reports import report_rows
+    from evalkit.store.ratings import rating_batches, ratings
     from evalkit.store.report_reads import answer_texts
 
     store = Store(url, read_only=True)
@@ -79,7 +82,9 @@ def gather(url: str, run: str | None = None) -> dict[str, Any]:
         decision["created_at"] = str(decision["created_at"]) if decision["created_at"] is not None else None
     prompts = prompt_texts(store)
     humans = annotation_store.labels(store)
-    views, answer_ids = prompt_views(tables, prompts, reference_answers(store, prompts["hash"]), humans, in_scope)
+    batch_names = {int(b.id): str(b.name) for b in rating_batches(store).itertuples(index=False)}
+    rated = rated_answers(ratings(store), batch_names, in_scope)
+    views, answer_ids = prompt_views(tables, prompts, reference_answers(store, prompts["hash"]), humans, in_scope, rated)
     saved = [{**row, "created_at": str(row["created_at"])} for row in report_rows(store).to_dict(orient="records")]
     return {
         "format": REPORT_FORMAT,
@@ -100,6 +105,8 @@ def gather(url: str, run: str | None = None) -> dict[str, Any]:
         # agreement pools every rater's labels in the store, so it is shown for the whole store only
         "agreement": agreement_tables(url) if chosen is None else [],
         "judge_quality": judge_quality_tables(saved),
+        # empty when the store holds no absolute ratings: the page then shows no Ratings view
+        "ratings": ratings_section(store, {str(m["name"]) for m in models if int(m["id"]) in in_scope}, chosen is None),
     }
 
 

@@ -1,7 +1,8 @@
 """The report's per-prompt drill-down: the question (and the turns before it), the reference answer,
 and for every comparison judged on it both answers, each judge's verdicts and the humans' labels;
-for every graded answer each grading judge's scores. Answers are kept once, by generation id, in
-`answers` (an answer compared with ten checkpoints is written once)."""
+for every graded answer each grading judge's scores; for every answer rated in an absolute batch the
+annotators' ratings (report/ratings.py). Answers are kept once, by generation id, in `answers` (an
+answer compared with ten checkpoints is written once)."""
 
 from __future__ import annotations
 
@@ -86,13 +87,15 @@ def prompt_views(
     references: Mapping[str, str],
     humans: pd.DataFrame,
     models: Collection[int],
+    rated: Mapping[str, list[dict[str, Any]]],
 ) -> tuple[list[dict[str, Any]], set[int]]:
-    """One entry per judged prompt (in the prompt set's stored order) and the ids of the answers they show."""
+    """One entry per judged or rated prompt (in the prompt set's stored order) and the ids of the answers
+    they show; `rated`: prompt hash -> its rated answers (report.ratings.rated_answers)."""
     comparisons = _comparison_verdicts(tables, models)
     if not humans.empty:
         _add_humans(comparisons, humans)
     grades = _grades(tables, models)
-    judged = set(comparisons) | set(grades)
+    judged = set(comparisons) | set(grades) | set(rated)
     views: list[dict[str, Any]] = []
     answers: set[int] = set()
     for row in prompts.itertuples(index=False):
@@ -105,6 +108,7 @@ def prompt_views(
         graded = sorted(grades.get(row.hash, {}).values(), key=lambda g: (natural_key(g["model"]), g["judge"]))
         answers.update(a for c in compared for a in (c["answer"], c["baseline_answer"]))
         answers.update(g["answer"] for g in graded)
+        answers.update(r["answer"] for r in rated.get(row.hash, []))
         views.append(
             {
                 "hash": row.hash,
@@ -113,6 +117,7 @@ def prompt_views(
                 "reference": references.get(row.hash),
                 "comparisons": compared,
                 "grades": graded,
+                "ratings": rated.get(row.hash, []),
             }
         )
     return views, answers

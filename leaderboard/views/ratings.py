@@ -1,15 +1,15 @@
 """Ratings: LIMA's Figure 3 for absolute-rating batches. Per model, the share of answers rated Fail /
 Pass / Excellent by the human annotators and by each absolute judge, side by side, with how far the
-humans agree with each other and with the judges on the same answers (leaderboard/rating_results.py)."""
+humans agree with each other and with the judges on the same answers (evalkit/judge_eval/ratings.py)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from evalkit.judge_eval.ratings import Figure3, figure3
 from evalkit.leaderboard import data, filters
 from evalkit.leaderboard.rating_chart import rating_bars
-from evalkit.leaderboard.rating_results import Figure3, figure3
 from evalkit.leaderboard.store_access import PageTimer, current_url, results_token, store_for
 from evalkit.store import ratings
 

@@ -15,10 +15,10 @@ from sklearn.metrics import cohen_kappa_score
 from bench.leaderboard_data import populate
 from evalkit.cli.main import main as cli_main
 from evalkit.core.errors import EvalkitError
+from evalkit.judge_eval.ratings import figure3, judge_ratings
 from evalkit.judges.absolute import RATING_SCORES, parse_absolute_reply
 from evalkit.judges.registry import make_judge
 from evalkit.judges.runner import RunOptions, judge_single
-from evalkit.leaderboard.rating_results import figure3, judge_ratings
 from evalkit.stats.absolute import agreement_with_others, pooled_agreement, rating_shares
 from evalkit.store import Store
 from evalkit.store import annotations as ann

@@ -1,13 +1,16 @@
 /* evalkit report: draws the views from window.EVALKIT_REPORT (data.js). Plain JavaScript, nothing
    fetched. Every number is printed from its `shown` text, formatted by evalkit in Python with the same
    rounding as the command line: this script never rounds a figure. Store text is set as textContent,
-   never parsed as HTML. Deep links: #checkpoint=NAME, #prompt=HASH. */
+   never parsed as HTML. Deep links: #checkpoint=NAME, #prompt=HASH, #ratings. */
 (function () {
   "use strict";
   var R = window.EVALKIT_REPORT;
   var view = document.getElementById("view");
   var DASH = "\u2013";
   var SVG_NAMESPACE = "http://www.w3.org/2000/svg"; /* a name for the SVG vocabulary, never fetched */
+  var RATINGS = [["fail", "Fail"], ["pass", "Pass"], ["excellent", "Excellent"]]; /* LIMA's order, worst first */
+  var RATING_TITLES = { fail: "Fail", pass: "Pass", excellent: "Excellent" };
+  var rated = R.ratings || []; /* absent from reports written before ratings were shown */
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -52,6 +55,12 @@
   function link(text, hash) { return el("a", { href: "#" + hash, text: text }); }
 
   function checkpointLink(model) { return link(model, "checkpoint=" + encodeURIComponent(model)); }
+
+  function modelLink(name) {
+    /* a checkpoint of a training run links to its run; a baseline has no run to show */
+    var found = R.models.filter(function (m) { return m.name === name; })[0];
+    return found && found.run ? checkpointLink(name) : name;
+  }
 
   function shown(row, field) { return row.shown && row.shown[field] !== undefined ? row.shown[field] : DASH; }
 
@@ -225,7 +234,8 @@
       list.appendChild(table([
         { title: "Prompt", value: function (p) { return link(p.instruction.length > 140 ? p.instruction.slice(0, 140) + "\u2026" : p.instruction, "prompt=" + p.hash); } },
         { title: "Comparisons", num: true, value: function (p) { return p.comparisons.length; } },
-        { title: "Graded answers", num: true, value: function (p) { return p.grades.length; } }
+        { title: "Graded answers", num: true, value: function (p) { return p.grades.length; } },
+        { title: "Rated answers", num: true, value: function (p) { return (p.ratings || []).length; } }
       ], R.prompts.filter(function (p) { return !needle || p.instruction.toLowerCase().indexOf(needle) >= 0; })));
     }
     search.addEventListener("input", fill);
@@ -271,6 +281,51 @@
         { title: "Scores", value: function (g) { return g.scores.map(function (s) { return s === null ? "invalid" : String(s); }).join(", "); } }
       ], p.grades));
     }
+    if ((p.ratings || []).length) parts.push(el("h3", { text: "Ratings (Fail / Pass / Excellent)" }));
+    (p.ratings || []).forEach(function (r) {
+      parts.push(el("div", { cls: "comparison" }, [
+        el("h4", {}, [modelLink(r.model), " \u00b7 rated in ", link(r.batch, "ratings")]),
+        answerBox(r.model, r.answer),
+        table([
+          { title: "Annotator", value: function (h) { return h.annotator; } },
+          { title: "Rating", value: function (h) { return RATING_TITLES[h.label] || h.label; } }
+        ], r.ratings)
+      ]));
+    });
+    return parts;
+  }
+
+  /* ---- absolute ratings (LIMA Figure 3) ---- */
+  function ratingBar(row) {
+    /* widths from the shares as stored, the labels from their shown text: the script never rounds */
+    return el("div", { cls: "rating-bar" }, RATINGS.map(function (r) {
+      var segment = el("span", { cls: "rating-" + r[0], title: r[1] + " " + row.shown[r[0]] + "%" });
+      segment.style.width = (100 * row[r[0]]) + "%";
+      return segment;
+    }));
+  }
+
+  function ratings() {
+    var parts = [el("h2", { text: "Ratings" }),
+      el("p", { cls: "muted", text: "LIMA Figure 3: the share of answers rated Fail (does not meet the requirements of the prompt), " +
+        "Pass (meets them) or Excellent, in percent, by the annotators and by each absolute judge, per batch." })];
+    if (!rated.length) parts.push(el("p", { text: "No absolute ratings in the store (evalkit annotate create --mode absolute)." }));
+    rated.forEach(function (b) {
+      parts.push(el("h3", { text: b.batch + " \u00b7 " + b.prompt_set + " (" + b.n_labels + " ratings of " + b.n_items + " answers)" }));
+      parts.push(table([
+        { title: "Model", value: function (r) { return modelLink(r.model); } },
+        { title: "Rater", value: function (r) { return r.source; } }
+      ].concat(RATINGS.map(function (r) {
+        return { title: r[1] + " %", num: true, value: function (row) { return row.shown[r[0]]; } };
+      })).concat([
+        { title: "n", num: true, value: function (r) { return r.n; } },
+        { title: "", value: ratingBar }
+      ]), b.shares));
+      b.agreement.forEach(function (t) {
+        parts.push(el("h4", { text: t.title }));
+        parts.push(table(t.columns.map(function (c) { return { title: c, value: function (r) { return r[c]; } }; }), t.rows));
+      });
+    });
     return parts;
   }
 
@@ -300,6 +355,7 @@
     else if (name === "prompt" && value) { parts = promptView(value); name = "prompts"; }
     else if (name === "prompts") parts = prompts();
     else if (name === "agreement") parts = agreement();
+    else if (name === "ratings") parts = ratings();
     else { parts = leaderboard(); name = "leaderboard"; }
     view.textContent = "";
     parts.forEach(function (part) { view.appendChild(part); });
@@ -311,6 +367,7 @@
 
   document.getElementById("generated").textContent = "Store " + R.generated.store + (R.generated.run ? ", run " + R.generated.run : "") +
     " \u00b7 written " + R.generated.at + " by evalkit " + R.generated.evalkit_version;
+  if (rated.length) document.getElementById("ratings-link").hidden = false;
   window.addEventListener("hashchange", route);
   route();
 })();

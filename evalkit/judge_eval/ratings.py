@@ -1,5 +1,6 @@
 """LIMA's Figure 3 from the store: the humans' ratings of an absolute batch next to the absolute
-judge's ratings of the same answers, and how far the two agree."""
+judge's ratings of the same answers, and how far the two agree. The one summary of absolute ratings,
+shown by the leaderboard's Ratings page and by `evalkit report`."""
 
 from __future__ import annotations
 
