@@ -222,6 +222,16 @@ def resolve_baseline(
     return _generate(store, checkpoint, prompt_set, config, register_checkpoint(store, checkpoint))
 
 
+def prepare_evaluation(store: Store, target: str, config: RunConfig) -> None:
+    """What every checkpoint of a training run shares, done ahead of the first one (evaluation while
+    training, before epoch 1 lands): the prompt set stored, the judges built (their imports paid), the
+    baseline's answers generated. The runs that follow find all of it stored and start at the checkpoint."""
+    prompt_set = load_prompt_set(config.prompts)
+    judges = build_judges(config)
+    store.save_prompt_set(prompt_set)
+    resolve_baseline(store, config.baseline, prompt_set, judges, target, config)
+
+
 def select_checkpoints(target: str, epochs: list[int] | None) -> list[Checkpoint]:
     """A training run defaults to LIMA's selection window, epochs 5-10."""
     root = Path(target)

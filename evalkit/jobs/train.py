@@ -94,26 +94,24 @@ def train_job(
     if epochs is not None and epochs < 1:
         raise EvalkitError("--epochs must be at least 1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    if not transformers_logs:
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    from evalkit.train.engine import TrainRequest, is_main_process, run_training
-    from evalkit.train.recipes import parse_overrides
-
-    fields = parse_overrides(overrides or [])
-    if epochs is not None:
-        fields["epochs"] = str(epochs)
-    request = TrainRequest(
-        data=data, model=model, out=out, recipe=recipe, overrides=fields, save_epochs=save_epochs, progress=progress
-    )
-    watcher = None
-    if (pick or evaluate) and is_main_process():
-        wanted = None if evaluate else set(DEFAULT_WINDOW)
-        watcher = EpochWatcher(out, CheckpointEvaluator(config, url), wanted)
-        watcher.start()
+    # Started before this process imports torch and transformers: the evaluator's own imports and shared
+    # work (prompts, judges, the baseline's answers) run on the core those imports leave idle.
+    watcher = _start_evaluating(out, config, url, pick=pick, evaluate=evaluate)
     try:
+        from transformers.utils import logging as hf_logging
+
+        if not transformers_logs:
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+        from evalkit.train.engine import TrainRequest, is_main_process, run_training
+        from evalkit.train.recipes import parse_overrides
+
+        fields = parse_overrides(overrides or [])
+        if epochs is not None:
+            fields["epochs"] = str(epochs)
+        request = TrainRequest(
+            data=data, model=model, out=out, recipe=recipe, overrides=fields, save_epochs=save_epochs, progress=progress
+        )
         result = run_training(request)
     except BaseException:
         if watcher is not None:
@@ -125,3 +123,13 @@ def train_job(
     if picker is None:
         return TrainOutcome(result, evaluated=evaluated)
     return TrainOutcome(result, picker.pick_checkpoint(result.out_dir, db_url=url, config=config), evaluated)
+
+
+def _start_evaluating(out: Path, config: RunConfig, url: str, *, pick: bool, evaluate: bool) -> EpochWatcher | None:
+    """The evaluator of this run's epochs (--evaluate: every one; --pick: the window's), on rank 0 only
+    (train.engine.is_main_process, read here from the environment: that module imports torch)."""
+    if not (pick or evaluate) or int(os.environ.get("RANK", "0")) != 0:
+        return None
+    watcher = EpochWatcher(out, CheckpointEvaluator(config, url, ahead=out), None if evaluate else set(DEFAULT_WINDOW))
+    watcher.start()
+    return watcher

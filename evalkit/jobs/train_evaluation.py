@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evalkit.core.errors import EvalkitError
-from evalkit.jobs.evaluation import RunConfig, default_judges, run_evaluation
+from evalkit.jobs.evaluation import RunConfig, default_judges, prepare_evaluation, run_evaluation
 from evalkit.train.checkpoints import complete_epochs
 
 if TYPE_CHECKING:
@@ -73,53 +73,120 @@ def offline_judge_notice(config: RunConfig) -> str | None:
 def evaluate_one(db_url: str, job: CheckpointJob, config: RunConfig) -> EvaluatedCheckpoint:
     """`evalkit run` on one job, as the child runs it; an error is reported, never raised, so one broken
     checkpoint does not stop the others."""
+    return evaluate_together(db_url, [job], config)[0]
+
+
+def evaluate_together(db_url: str, jobs: list[CheckpointJob], config: RunConfig) -> list[EvaluatedCheckpoint]:
+    """Every job's outcome, in order. Epochs of one training output queued together are evaluated in one
+    `evalkit run` (one run record, one baseline lookup, the judges built once); an error is reported per
+    job, never raised."""
     from evalkit.judges.job_failures import job_failures
     from evalkit.store import Store
 
-    epochs = list(job.epochs) if job.epochs else None
+    store = Store(db_url)
+    outcomes: dict[CheckpointJob, EvaluatedCheckpoint] = {}
+    for target, together in _runs(jobs):
+        epochs = sorted({epoch for job in together for epoch in job.epochs or ()}) or None
+        try:
+            report = run_evaluation(store, target, replace(config, epochs=epochs, progress=False))
+        except Exception as exc:  # the child's only report channel is the result queue
+            why = str(exc) if isinstance(exc, EvalkitError) else f"{type(exc).__name__}: {exc}"
+            outcomes.update({job: EvaluatedCheckpoint(job.label, why) for job in together})
+            continue
+        for job in together:
+            mine = [o for o in report.outcomes if job.epochs is None or o.checkpoint.epoch in job.epochs]
+            problems = [f"{o.checkpoint.name}: {o.error}" for o in mine if o.error]
+            problems += [f"{o.checkpoint.name}: {line}" for o in mine for j in o.jobs for line in job_failures(j)]
+            outcomes[job] = EvaluatedCheckpoint(job.label, "; ".join(problems) or None)
+    return [outcomes[job] for job in jobs]
+
+
+def _runs(jobs: list[CheckpointJob]) -> list[tuple[str, list[CheckpointJob]]]:
+    """Jobs grouped into runs: the epochs of one training output together, each model directory alone."""
+    runs: list[tuple[str, list[CheckpointJob]]] = []
+    for job in jobs:
+        same = next((group for target, group in runs if job.epochs and target == job.target and group[0].epochs), None)
+        if same is None:
+            runs.append((job.target, [job]))
+        else:
+            same.append(job)
+    return runs
+
+
+def prepare_ahead(db_url: str, target: str, config: RunConfig) -> bool:
+    """Do what every epoch's evaluation shares (jobs.evaluation.prepare_evaluation) once the training
+    run has written its record (it names the base model, the baseline of the offline judge). True once
+    done or failed (the evaluation that follows reports any error); False while there is no record yet."""
+    from evalkit.store import Store
+    from evalkit.train.checkpoints import RUN_FILE
+
+    if not (Path(target) / RUN_FILE).is_file():
+        return False
     try:
-        report = run_evaluation(Store(db_url), job.target, replace(config, epochs=epochs, progress=False))
-    except EvalkitError as exc:
-        return EvaluatedCheckpoint(job.label, str(exc))
-    except Exception as exc:  # the child's only report channel is the result queue
-        return EvaluatedCheckpoint(job.label, f"{type(exc).__name__}: {exc}")
-    problems = [f"{o.checkpoint.name}: {o.error}" for o in report.outcomes if o.error]
-    problems += [f"{o.checkpoint.name}: {line}" for o in report.outcomes for j in o.jobs for line in job_failures(j)]
-    return EvaluatedCheckpoint(job.label, "; ".join(problems) or None)
-
-
-def serve(jobs: Any, results: Any, config: RunConfig, db_url: str, niceness: int, parent: int) -> None:
-    """The child's loop: evaluate jobs until the sentinel (None), or until the parent is gone and every
-    job it handed over is done."""
-    os.nice(niceness)
-    try:
-        import torch
-
-        torch.set_num_threads(1)  # training owns the cores; one thread keeps the evaluator on the spare one
-        from transformers import AutoModelForCausalLM  # noqa: F401  # imported while the first epoch trains
-    except ImportError:  # an API-only backend needs no torch
+        prepare_evaluation(Store(db_url), target, replace(config, progress=False))
+    except Exception:  # noqa: BLE001  # the first epoch's run meets the same error and reports it
         pass
+    return True
+
+
+def serve(jobs: Any, results: Any, config: RunConfig, db_url: str, niceness: int, parent: int, ahead: str | None = None) -> None:
+    """The child's loop: evaluate jobs until the sentinel (None), or until the parent is gone and every
+    job it handed over is done. `ahead`: the training output, whose shared work (jobs.evaluation.
+    prepare_evaluation) is done while the first epoch trains. Jobs queued meanwhile are evaluated
+    together; once the sentinel is among them training is over, and the child takes every core."""
+    os.nice(niceness)
+    _set_torch_threads(1)  # training owns the cores; one thread keeps the evaluator on the spare one
+    prepared = ahead is None
     while True:
         try:
-            job = jobs.get(timeout=1.0)
+            job = jobs.get(timeout=POLL_SECONDS)
         except queue.Empty:
+            if not prepared:
+                prepared = prepare_ahead(db_url, str(ahead), config)
             if os.getppid() != parent:
                 return
             continue
-        if job is None:
-            return
+        batch, ended = _drain(jobs, job)
+        if ended:
+            _set_torch_threads(os.cpu_count() or 1)
         try:
-            results.put(evaluate_one(db_url, job, config))
+            for done in evaluate_together(db_url, batch, config) if batch else []:
+                results.put(done)
         except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent reports, not this child
             return
+        if ended:
+            return
+
+
+def _drain(jobs: Any, first: CheckpointJob | None) -> tuple[list[CheckpointJob], bool]:
+    """`first` and every job queued behind it, and whether the sentinel (training is over) came among them."""
+    batch: list[CheckpointJob] = []
+    job = first
+    while job is not None:
+        batch.append(job)
+        try:
+            job = jobs.get_nowait()
+        except queue.Empty:
+            return batch, False
+    return batch, True
+
+
+def _set_torch_threads(count: int) -> None:
+    try:
+        import torch
+    except ImportError:  # an API-only backend needs no torch
+        return
+    torch.set_num_threads(count)
 
 
 class CheckpointEvaluator:
     """The evaluating child process: `submit` hands it a landed checkpoint (the child starts with the first
     one), `finish` waits for everything handed over, `stop` ends it now (stored work is kept)."""
 
-    def __init__(self, config: RunConfig, db_url: str, *, niceness: int = EVALUATOR_NICENESS) -> None:
+    def __init__(self, config: RunConfig, db_url: str, *, niceness: int = EVALUATOR_NICENESS, ahead: Path | None = None) -> None:
+        """`ahead`: the training output whose epochs will come, so the shared work is done before they do."""
         self._config, self._db_url, self._niceness = config, db_url, niceness
+        self._ahead = str(ahead.resolve()) if ahead is not None else None
         self._context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
         self._jobs: Any = None
         self._results: Any = None
@@ -150,7 +217,7 @@ class CheckpointEvaluator:
 
     def _start(self) -> None:
         self._jobs, self._results = self._context.Queue(), self._context.Queue()
-        args = (self._jobs, self._results, self._config, self._db_url, self._niceness, os.getpid())
+        args = (self._jobs, self._results, self._config, self._db_url, self._niceness, os.getpid(), self._ahead)
         # not a daemon: a daemon may not start processes, and vLLM (and Ray) start their own
         self._process = self._context.Process(target=serve, args=args, name="evalkit-evaluator")
         self._process.start()

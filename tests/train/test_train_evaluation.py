@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import time
 from pathlib import Path
@@ -15,8 +16,18 @@ import pytest
 from evalkit.cli.main import main
 from evalkit.core.records import DecodingParams
 from evalkit.jobs.evaluation import RunConfig
-from evalkit.jobs.train_evaluation import CheckpointEvaluator, CheckpointJob, offline_judge_notice
+from evalkit.jobs.train_evaluation import (
+    CheckpointEvaluator,
+    CheckpointJob,
+    EvaluatedCheckpoint,
+    _drain,
+    _runs,
+    evaluate_together,
+    offline_judge_notice,
+    prepare_ahead,
+)
 from evalkit.store import Store
+from evalkit.store.run_states import runs_with_states
 from tests.train_support import france_dialogs, write_jsonl
 
 PROMPTS = 3
@@ -136,3 +147,39 @@ def test_a_killed_evaluator_loses_nothing_and_the_next_one_resumes(tmp_path: Pat
     assert [o.error for o in resumed.finish(timeout=120)] == [None, None]
     # every answer exactly once: what the killed child stored was kept, and nothing was made twice
     assert _answers_per_model(db) == {"ckpt/base": PROMPTS, "ckpt/epoch-1": PROMPTS, "ckpt/epoch-2": PROMPTS}
+
+
+def test_jobs_queued_together_are_drained_with_the_sentinel_and_grouped_into_runs() -> None:
+    queued: queue.Queue[CheckpointJob | None] = queue.Queue()
+    first, second, model_dir = CheckpointJob("/o", (1,)), CheckpointJob("/o", (2,)), CheckpointJob("/o/checkpoint-4")
+    for job in (second, model_dir):
+        queued.put(job)
+    assert _drain(queued, first) == ([first, second, model_dir], False)  # training goes on: nothing says it ended
+    queued.put(second)
+    queued.put(None)
+    assert _drain(queued, first) == ([first, second], True)  # the sentinel came: training is over
+    assert _drain(queued, None) == ([], True)
+    # a training output's epochs share one run; a model directory (a TRL checkpoint) is a run of its own
+    assert _runs([first, model_dir, second]) == [("/o", [first, second]), ("/o/checkpoint-4", [model_dir])]
+
+
+@pytest.mark.slow  # trains two tiny epochs
+def test_shared_work_is_done_ahead_and_queued_epochs_are_evaluated_in_one_run(tmp_path: Path, tiny_model_dir: Path) -> None:
+    run = tmp_path / "ckpt"
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    config = RunConfig(prompts=str(_prompts(tmp_path)), judges=("reference",), decoding=DecodingParams(max_new_tokens=NEW_TOKENS))
+    assert not prepare_ahead(db, str(run), config)  # no training record yet: it names the base model, so wait
+    data = write_jsonl(tmp_path / "train.jsonl", france_dialogs(8))
+    argv = ["train", "--data", str(data), "--model", str(tiny_model_dir), "--out", str(run), "--epochs", "2", "--no-progress"]
+    assert main(argv) == 0
+    assert prepare_ahead(db, str(run), config)
+    assert _answers_per_model(db) == {"ckpt/base": PROMPTS}  # the baseline's answers, before any epoch is asked for
+    assert runs_with_states(Store(db)).empty  # shared work only: no run record
+
+    jobs = [CheckpointJob(str(run), (1,)), CheckpointJob(str(run), (2,))]
+    assert evaluate_together(db, jobs, config) == [EvaluatedCheckpoint("ckpt/epoch-1"), EvaluatedCheckpoint("ckpt/epoch-2")]
+    assert len(runs_with_states(Store(db))) == 1  # both epochs in one `evalkit run`
+    assert _answers_per_model(db) == {"ckpt/base": PROMPTS, "ckpt/epoch-1": PROMPTS, "ckpt/epoch-2": PROMPTS}
+    broken = CheckpointJob(str(tmp_path / "missing"), (1,))
+    [outcome] = evaluate_together(db, [broken], config)
+    assert outcome.error and "missing" in outcome.error  # reported, not raised: the child goes on
