@@ -10,8 +10,12 @@ Measures, with `evalkit leaderboard` serving the store on a loopback port:
   the store before serving) and again with the snapshot it saved;
 - first views: each page in a new browser (no cached JavaScript), right after the first start,
   while length-controlled win rates are still computed in the background;
-- warm: each page in a new browser, and in one browser (a user following links), median of 3.
-Ratios are against the plain read. Needs Debian's chromium + chromedriver and selenium.
+- warm: each page in a new browser, and in one browser (a user following links), median of 3;
+- memory: resident memory of the server process and of its worker process (which builds the snapshot
+  and computes length-controlled win rates), now and at their peak (VmHWM), after the first views and
+  after the warm views.
+Ratios are against the plain read. Needs Debian's chromium + chromedriver and selenium. First views
+should take < 5 s, later views < 2 s, the server < 2 GB (issue 26 at 5M judgments).
 
     python bench/leaderboard_speed.py --db postgresql+psycopg://... --scale 10x --summaries-only
 
@@ -24,6 +28,7 @@ summaries' point figures computed by the database (evalkit.results.aggregated.po
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -43,6 +48,9 @@ from bench.leaderboard_data import add_scale_options, populate, shape, simulate_
 from tests.leaderboard_browser import browser_missing_reason, chrome, open_page, serve  # noqa: E402
 
 PAGES = ("", "checkpoints", "compare", "annotate", "agreement")
+FIRST_VIEW_LIMIT_S = 5.0
+WARM_LIMIT_S = 2.0
+MEMORY_LIMIT_MIB = 2048
 
 
 def _read_seconds(url: str) -> tuple[float, float, float]:
@@ -166,7 +174,7 @@ def _page_times(base: str, fresh_browser: bool, repeats: int = 1) -> dict[str, f
                 try:
                     seconds[page or "leaderboard"].append(open_page(driver, f"{base}/{page}", timeout=300))
                 finally:
-                    if fresh_browser:
+                    if fresh_browser and driver is not None:
                         driver.quit()
     finally:
         if shared is not None:
@@ -181,13 +189,51 @@ def _timed_serve(url: str) -> Iterator[tuple[str, float]]:
         yield base, time.perf_counter() - start
 
 
-def _line(label: str, pages: dict[str, float]) -> str:
+def _line(label: str, pages: dict[str, float], limit: float = WARM_LIMIT_S) -> str:
     worst = max(pages.values())
     return (
         f"{label:34s} "
         + "  ".join(f"{page} {seconds:.2f}" for page, seconds in pages.items())
-        + f"  | worst {worst:.2f} s {'OK' if worst < 3 else 'SLOW'} (< 3 s)"
+        + f"  | worst {worst:.2f} s {'OK' if worst < limit else 'SLOW'} (< {limit:g} s)"
     )
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process this user can see."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            found[int(entry.name)] = (parent, command)
+    return found
+
+
+def _rss_mib(pid: int) -> tuple[float, float]:
+    """(resident now, peak resident) in MiB, from /proc/PID/status."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _memory_line(base: str) -> str:
+    """The server process serving `base` (its port is on its command line) and its worker process."""
+    port = base.rsplit(":", 1)[1]
+    processes = _processes()
+    servers = [pid for pid, (_, command) in processes.items() if "evalkit.leaderboard.server" in command and port in command]
+    if not servers:
+        return "memory: server process not found"
+    server = servers[0]
+    now, peak = _rss_mib(server)
+    line = f"memory: server {now:.0f} MiB (peak {peak:.0f} MiB) {'OK' if peak < MEMORY_LIMIT_MIB else 'OVER'} (< 2 GiB)"
+    workers = [pid for pid, (parent, command) in processes.items() if parent == server and "spawn_main" in command]
+    for worker in workers:
+        with contextlib.suppress(OSError, KeyError):
+            w_now, w_peak = _rss_mib(worker)
+            line += f"; worker process {w_now:.0f} MiB (peak {w_peak:.0f} MiB)"
+    return line
 
 
 def _wait_for_lc(base: str, timeout: float = 900) -> float:
@@ -213,6 +259,7 @@ def main() -> None:
     add_scale_options(parser)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--summaries-only", action="store_true", help="no browser: snapshot vs database summaries")
+    parser.add_argument("--skip-read", action="store_true", help="no in-process read of every judgment before the pages")
     args = parser.parse_args()
     runs, epochs, prompts = shape(args)
     # Stopped by a supervisor: unwind, so the server and the browser this run started are stopped too.
@@ -243,24 +290,28 @@ def main() -> None:
         _summary_line(args.db, per_checkpoint=6 * prompts)  # 4 pairwise calls, a grade and a preference per prompt
         return
 
-    plain, fast, built = _read_seconds(args.db)
-    print(
-        f"read the judge tables: plain pandas joins {plain:.2f} s, evalkit {fast:.2f} s  ({plain / fast:.1f}x faster); "
-        f"whole snapshot (read + summaries) {built:.2f} s",
-        flush=True,
-    )
+    if not args.skip_read:
+        plain, fast, built = _read_seconds(args.db)
+        print(
+            f"read the judge tables: plain pandas joins {plain:.2f} s, evalkit {fast:.2f} s  ({plain / fast:.1f}x faster); "
+            f"whole snapshot (read + summaries) {built:.2f} s",
+            flush=True,
+        )
     with tempfile.TemporaryDirectory() as cache:
         os.environ["EVALKIT_CACHE_DIR"] = cache
         with _timed_serve(args.db) as (base, started):
             print(f"server start, store never seen (reads it before serving): {started:.2f} s", flush=True)
-            print(_line("first views (new browser each)", _page_times(base, fresh_browser=True)), flush=True)
+            print(_line("first views (new browser each)", _page_times(base, True), FIRST_VIEW_LIMIT_S), flush=True)
+            print(_memory_line(base), flush=True)
             lc = _wait_for_lc(base)
             print(f"length-controlled win rates in after a further {lc:.1f} s (background process)", flush=True)
             print(_line("warm, new browser each (median)", _page_times(base, True, args.repeats)), flush=True)
             print(_line("warm, one browser (median)", _page_times(base, False, args.repeats)), flush=True)
+            print(_memory_line(base), flush=True)
         with _timed_serve(args.db) as (base, started):
             print(f"server restart, snapshot saved: {started:.2f} s", flush=True)
-            print(_line("first views after restart", _page_times(base, fresh_browser=True)), flush=True)
+            print(_line("first views after restart", _page_times(base, True), FIRST_VIEW_LIMIT_S), flush=True)
+            print(_memory_line(base), flush=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evalkit.core.errors import EvalkitError
@@ -78,15 +78,16 @@ class SnapshotCache:
         return Served(current, not fresh, busy and self._lc_missing(current), self._error)
 
     def prepare(self) -> Served:
-        """The current snapshot, loaded from disk or built now in this thread, before anything is
-        served (server.py): nothing competes with the build, so it runs here rather than in the worker.
-        Length-controlled win rates follow in the background."""
+        """The current snapshot, loaded from disk or built now (this thread waits for it), before
+        anything is served (server.py). With a worker the build runs there, so the judgment rows it
+        reads (GBs at 5M judgments) never enter the server's memory. Length-controlled win rates follow
+        in the background."""
         token = results_token(self.store)
         with self._lock:
             current = self._current()
         if current is None or current.token != token:
             try:
-                built = snap.build_snapshot(self.store, token)
+                built = self._build_now(token)
             except Exception as exc:
                 log.exception("leaderboard snapshot failed")
                 with self._lock:
@@ -99,7 +100,8 @@ class SnapshotCache:
         """The snapshot in memory, or the saved one on the first call (caller holds the lock)."""
         if not self._loaded_from_disk:
             self._loaded_from_disk = True
-            self._snapshot = snap.load(self.directory) if self.directory else None
+            loaded = snap.load(self.directory) if self.directory else None
+            self._snapshot = replace(loaded, source=self.store.url) if loaded is not None else None
         return self._snapshot
 
     def _busy(self) -> bool:
@@ -107,7 +109,7 @@ class SnapshotCache:
 
     @staticmethod
     def _lc_missing(current: snap.Snapshot | None) -> bool:
-        return current is not None and not current.has_lc and not (current.pairwise.empty and current.alpaca.empty)
+        return current is not None and not current.has_lc and current.has_comparisons
 
     def _wait_first(self, build: Future[None]) -> None:
         build.result()
@@ -122,13 +124,14 @@ class SnapshotCache:
                 if job is not None:
                     job.result(timeout=timeout)
 
+    def _build_now(self, token: str) -> snap.Snapshot:
+        if self.worker is None:
+            return snap.build_snapshot(self.store, token)
+        return replace(self.worker.run(snap.build_snapshot_at, self.store.url, token), source=self.store.url)
+
     def _rebuild(self) -> None:
         try:
-            token = results_token(self.store)
-            if self.worker is not None:
-                built = self.worker.run(snap.build_snapshot_at, self.store.url, token)
-            else:
-                built = snap.build_snapshot(self.store, token)
+            built = self._build_now(results_token(self.store))
         except WorkerStopped:  # the server is stopping: nobody will see this snapshot
             return
         except Exception as exc:  # a broken store must not kill the server thread; the page shows it
@@ -141,6 +144,13 @@ class SnapshotCache:
             self._lc = self._executor.submit(self._add_lc)
 
     def _add_lc(self) -> None:
+        try:
+            self._compute_lc()
+        finally:  # the worker's part of this store state is done: give its memory back until the next change
+            if self.worker is not None:
+                self.worker.release()
+
+    def _compute_lc(self) -> None:
         current = self._snapshot
         if not self._lc_missing(current):
             return
@@ -148,7 +158,9 @@ class SnapshotCache:
         self._lc_tried = current.token
         try:
             lc = (
-                self.worker.run(snap.length_control_table, current.comparisons, current.prompt_sets, set(current.prompts["hash"]))
+                self.worker.run(
+                    snap.length_control_at, self.store.url, current.token, current.prompt_sets, set(current.prompts["hash"])
+                )
                 if self.worker is not None
                 else None
             )

@@ -16,6 +16,7 @@ from evalkit.core.records import JUDGE_COLUMNS, JudgeIdentity
 from evalkit.core.vocabulary import FLIPPED, OUTCOMES, OUTCOMES_BY_PREFERENCE, majority
 from evalkit.leaderboard.snapshot import Snapshot
 from evalkit.leaderboard.tables import JudgeKey
+from evalkit.results.tables import Tables
 
 FLIP = FLIPPED
 JUDGE = list(JUDGE_COLUMNS)
@@ -63,15 +64,22 @@ def _label(labels: dict[JudgeKey, str], key: Any) -> str:
 
 
 def compare_rows(
-    snapshot: Snapshot, left: int, right: int, humans: pd.DataFrame, labels: dict[JudgeKey, str], decoding: str | None = None
+    snapshot: Snapshot,
+    judged: Tables,
+    left: int,
+    right: int,
+    humans: pd.DataFrame,
+    labels: dict[JudgeKey, str],
+    decoding: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """(rows, judge column names). Columns: prompt_hash, instruction, per pairwise judge `<judge>` plus
+    """(rows, judge column names) from `judged`, the judge tables holding at least the two models' rows
+    (judged_rows.pair_tables). Columns: prompt_hash, instruction, per pairwise judge `<judge>` plus
     `<judge> · L first` / `· L second`, per Likert judge `<judge> · L` / `· R`, `humans`,
     `human_majority`, and the flags `order_flip`, `invalid`, `judge_vs_human`."""
     parts: list[pd.DataFrame] = []
     outcome_columns: list[str] = []
     flip_pairs: list[tuple[str, str]] = []
-    for table, both_orders in ((snapshot.pairwise, True), (snapshot.alpaca, False)):
+    for table, both_orders in ((judged.pairwise, True), (judged.alpaca, False)):
         oriented = _oriented(table, left, right, decoding)
         for key, rows in oriented.groupby(JUDGE, sort=True):
             name = _label(labels, key)
@@ -83,7 +91,7 @@ def compare_rows(
             parts.append(
                 rows.drop_duplicates("prompt_hash", keep="last").set_index("prompt_hash")[list(columns)].rename(columns=columns)
             )
-    likert = snapshot.likert[snapshot.likert["model_id"].isin([left, right])]
+    likert = judged.single[judged.single["model_id"].isin([left, right])]
     if decoding is not None:
         likert = likert[likert["decoding"] == decoding]
     for key, rows in likert.groupby(JUDGE, sort=True):

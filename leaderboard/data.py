@@ -11,8 +11,10 @@ import streamlit as st
 
 from evalkit.core.vocabulary import MODEL_VIEW
 from evalkit.leaderboard.cache import Served, shared_cache
+from evalkit.leaderboard.judged_rows import judged_tables, pair_tables
 from evalkit.leaderboard.store_access import current_url, results_token, store_for
 from evalkit.leaderboard.store_access import labels_token as _labels_token
+from evalkit.results.tables import Tables
 from evalkit.store import annotations as annotation_store
 from evalkit.store.catalog_reads import answers_to_prompt
 from evalkit.store.judgment_reads import judgments_on_prompt
@@ -94,3 +96,25 @@ def judgments_for(model_ids: tuple[int, int], prompt_hash: str) -> pd.DataFrame:
     """Every stored judgment of either model on one prompt, with its raw completion (the rationale)."""
     url = current_url()
     return _judgments_for(url, results_token(store_for(url)), model_ids, prompt_hash)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _pair_rows(url: str, token: str, model_ids: tuple[int, ...]) -> Tables:
+    return pair_tables(store_for(url), model_ids)
+
+
+def pair_rows(served: Served, model_ids: tuple[int, ...]) -> Tables:
+    """The judge tables' rows between these models (the Compare page's two), read by the database; cached
+    per snapshot (its token, not a fresh one: another count of every judgment use per rerun is saved)."""
+    return _pair_rows(current_url(), served.snapshot.token, tuple(sorted(model_ids)))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _rows_between(url: str, token: str, generation_ids: tuple[int, ...]) -> Tables:
+    return judged_tables(store_for(url), generation_ids)
+
+
+def rows_between(served: Served, generation_ids: tuple[int, ...]) -> Tables:
+    """The judge tables' rows between these answers (the Agreement page's human-labelled ones), cached
+    per snapshot as pair_rows is."""
+    return _rows_between(current_url(), served.snapshot.token, tuple(sorted(generation_ids)))

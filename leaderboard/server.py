@@ -31,9 +31,9 @@ def _report(out: dict[str, object], started_at: float, seconds: float) -> str:
     served = out["served"]
     assert isinstance(served, Served)
     snapshot = served.snapshot
-    rows = len(snapshot.pairwise) + len(snapshot.alpaca) + len(snapshot.likert)
+    rows = len(snapshot.pairwise_summary) + len(snapshot.likert_summary)
     how = "read from the store" if snapshot.built_at >= started_at else "loaded from the snapshot saved earlier"
-    return f"evalkit leaderboard: {len(snapshot.models)} models, {rows:,} judged rows {how} in {seconds:.1f} s" + (
+    return f"evalkit leaderboard: {len(snapshot.models)} models, {rows:,} summary rows {how} in {seconds:.1f} s" + (
         f"; {served.error}" if served.error else ""
     )
 

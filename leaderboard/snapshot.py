@@ -1,10 +1,15 @@
-"""A snapshot: every judge table of the store plus the summaries the pages show, built in one go.
+"""A snapshot: the summaries the pages show, and the small tables they name things with.
 
 Reading a large store is the slow part of the app (100 checkpoints x 805 prompts x 3 judges is
 ~480k judgments, ~2 s through `evalkit.results.reading`), and summaries with bootstrap intervals cost
 seconds more. So both are computed once per store state, off the page's thread (see cache.py), and
 written to a Parquet directory so a restarted server starts from the last snapshot instead of from
 the raw judgments. Pages only slice and format what is here.
+
+The judgment rows the summaries come from are not kept: at 5M judgments they took ~3.5 GB in the
+server. The snapshot is built in the worker process (worker.py), which keeps the comparing rows only
+until their length-controlled win rates are in; a page that shows rows reads them on demand
+(judged_rows.py).
 """
 
 from __future__ import annotations
@@ -17,22 +22,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from evalkit.leaderboard.judged_rows import judged_tables
 from evalkit.leaderboard.tables import length_bins
 from evalkit.results.agreement import BIAS_COLUMNS, judge_biases
 from evalkit.results.combined import DrawDesign, combined_win_rates, draw_designs, with_combined
 from evalkit.results.decodings import decodings as read_decodings
-from evalkit.results.reading import read_judged
 from evalkit.results.summary import Scope, select, summarize
-from evalkit.results.tables import PAIRWISE_COLUMNS, Tables, known_outputs, tables_of
+from evalkit.results.tables import PAIRWISE_COLUMNS, Tables
 from evalkit.stats.length_controlled import LC_FIELDS
 from evalkit.stats.summary import summarize_pairwise
 from evalkit.store import Store
 from evalkit.store import annotations as annotation_store
 from evalkit.store.catalog_reads import model_rows, prompt_set_members, prompt_texts
 
-SNAPSHOT_VERSION = 5  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
+SNAPSHOT_VERSION = 6  # bump when a table's columns change: older saved snapshots are then rebuilt, not misread
+# 6: no judgment rows (pairwise, alpaca, likert); `pairs` counts the rows of each compared pair
 # 5: `pairwise_summary` carries the combined (human + judge) win rate where human labels exist
 # 4: `lc` holds every comparing judge's LC win rate (not only alpaca_eval's) with its standard error and
 #    the reason it is withheld
@@ -42,9 +49,7 @@ TABLES = (
     "prompts",
     "prompt_sets",
     "decodings",
-    "pairwise",
-    "alpaca",
-    "likert",
+    "pairs",
     "pairwise_summary",
     "likert_summary",
     "judge_bias",
@@ -65,24 +70,22 @@ class Snapshot:
     prompts: pd.DataFrame  # hash, instruction, context (JSON of the turns before the question; "" single-turn)
     prompt_sets: pd.DataFrame  # set_name, prompt_hash
     decodings: pd.DataFrame  # decoding (hash), label
-    pairwise: pd.DataFrame  # results.tables Tables.pairwise without `instruction`
-    alpaca: pd.DataFrame  # results.tables Tables.alpaca without `instruction`
-    likert: pd.DataFrame  # results.tables Tables.single without `instruction`
+    pairs: pd.DataFrame  # model_id, baseline_id, n: comparing judges' rows of each (model, baseline), most first
     # results.summary.summarize(...).pairwise per scope, with `scope` (and results.combined's figures)
     pairwise_summary: pd.DataFrame
     likert_summary: pd.DataFrame  # results.summary.summarize(...).single per scope, with `scope`
     judge_bias: pd.DataFrame  # `evalkit agreement`'s per-judge position consistency and length bias
     length_bins: pd.DataFrame  # tables.length_bins: the length-bias plot's points
     lc: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LC_COLUMNS))  # length_control_table
+    source: str = ""  # the store's URL, to read rows from on demand; never saved (it may hold a password)
 
     @property
     def has_lc(self) -> bool:
         return not self.lc.empty
 
     @property
-    def comparisons(self) -> pd.DataFrame:
-        """The rows of every judge that compares with a baseline (verdict and preference judges)."""
-        return _concat([self.pairwise, self.alpaca], PAIRWISE_COLUMNS)
+    def has_comparisons(self) -> bool:
+        return not self.pairs.empty
 
     def scopes(self) -> list[str]:
         return list(
@@ -132,13 +135,24 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
+def _pairs(comparisons: pd.DataFrame) -> pd.DataFrame:
+    counts = comparisons.groupby(["model_id", "baseline_id"]).size().sort_values(ascending=False, kind="stable")
+    return (
+        counts.rename("n").reset_index().astype(np.int64)
+        if len(counts)
+        else pd.DataFrame(columns=["model_id", "baseline_id", "n"])
+    )
+
+
 def build_snapshot(store: Store, token: str) -> Snapshot:
     """Read every judge table and summarise it per scope (all prompts, each prompt set)."""
     started = time.perf_counter()
+    return _built(store, token, judged_tables(store), started)
+
+
+def _built(store: Store, token: str, tables: Tables, started: float) -> Snapshot:
     models = model_rows(store)
     prompt_sets = prompt_set_members(store)
-    read = read_judged(store)
-    tables = tables_of(read, known_outputs(store), instructions=False)
     pairwise, alpaca, likert = tables.pairwise, tables.alpaca, tables.single
     judged = set().union(*(frame["prompt_hash"] for frame in (pairwise, alpaca, likert)))
     prompts = _prompts(store, judged)
@@ -156,13 +170,12 @@ def build_snapshot(store: Store, token: str) -> Snapshot:
         prompts,
         prompt_sets,
         decodings,
-        pairwise,
-        alpaca,
-        likert,
+        _pairs(both),
         pair_summary,
         likert_summary,
         bias,
         length_bins(both),
+        source=store.url,
     )
 
 
@@ -183,13 +196,40 @@ def _prompts(store: Store, judged: set[str]) -> pd.DataFrame:
     )
 
 
+# The judge tables of the last snapshot built in this (worker) process, kept for its length-controlled
+# win rates, the next job (reading 5M rows again would take a minute); dropped once those are in.
+_kept: dict[tuple[str, str], Tables] = {}
+
+
 def build_snapshot_at(url: str, token: str) -> Snapshot:
     """build_snapshot for a store given by URL (what the worker process receives: a Store holds an engine)."""
     store = Store(url, read_only=True)  # a reader: works on read-only media and never upgrades a store
     try:
-        return build_snapshot(store, token)
+        started = time.perf_counter()
+        tables = judged_tables(store)
+        _kept.clear()
+        _kept[(url, token)] = tables
+        return _built(store, token, tables, started)
     finally:
         store.close()
+
+
+def comparisons_at(url: str, token: str = "") -> pd.DataFrame:
+    """The rows of every judge that compares with a baseline: the ones kept by the last build of this
+    token (handed over once, then dropped), else read now."""
+    kept = _kept.pop((url, token), None)
+    if kept is not None:
+        return kept.comparisons
+    store = Store(url, read_only=True)
+    try:
+        return judged_tables(store).comparisons
+    finally:
+        store.close()
+
+
+def length_control_at(url: str, token: str, prompt_sets: pd.DataFrame, judged: set[str]) -> pd.DataFrame:
+    """length_control_table of the store at `url` (the worker's job: the rows stay in its process)."""
+    return length_control_table(comparisons_at(url, token), prompt_sets, judged)
 
 
 def length_control_table(comparisons: pd.DataFrame, prompt_sets: pd.DataFrame, judged: set[str]) -> pd.DataFrame:
@@ -207,11 +247,11 @@ def length_control_table(comparisons: pd.DataFrame, prompt_sets: pd.DataFrame, j
 
 
 def with_length_control(snapshot: Snapshot, lc: pd.DataFrame | None = None) -> Snapshot:
-    """The snapshot plus its length-controlled win rates (computed here unless given)."""
-    if snapshot.pairwise.empty and snapshot.alpaca.empty:
+    """The snapshot plus its length-controlled win rates (computed here, from its store's rows, unless given)."""
+    if not snapshot.has_comparisons:
         return snapshot
     if lc is None:
-        lc = length_control_table(snapshot.comparisons, snapshot.prompt_sets, set(snapshot.prompts["hash"]))
+        lc = length_control_at(snapshot.source, snapshot.token, snapshot.prompt_sets, set(snapshot.prompts["hash"]))
     return replace(snapshot, lc=lc) if not lc.empty else snapshot
 
 

@@ -134,6 +134,20 @@ class Worker:
             self._conn.close()
         self._process, self._conn = None, None
 
+    def release(self) -> None:
+        """End the process between jobs, so the memory its last job used goes back to the system (a
+        snapshot of 5M judgments peaks at ~4.8 GB, and a Python process keeps most of what it once
+        held); the next job starts a fresh one. Closing our end of the pipe ends its loop cleanly."""
+        with self._job_lock:
+            process, conn = self._process, self._conn
+            if process is None or conn is None:
+                return
+            self._forget()
+            process.join(STOP_WAIT_S)
+            if process.is_alive():
+                process.terminate()
+                process.join(STOP_WAIT_S)
+
     def close(self) -> None:
         """Stop the worker for good: a job in progress ends with WorkerStopped, later jobs are refused."""
         self._stopped.set()

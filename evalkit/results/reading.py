@@ -49,9 +49,9 @@ class Judged:
         return [int(code) for code in np.flatnonzero(self.judges["judge_kind"].isin(list(kinds)).to_numpy())]
 
 
-def judge_specs(store: Store, kinds: Sequence[str] | None = None) -> pd.DataFrame:
-    """The distinct judges in the store (read from the ix_judgments_judge index alone)."""
-    return pd.DataFrame(judge_identities(store, kinds), columns=JUDGE_COLUMNS, dtype=object)
+def judge_specs(store: Store, kinds: Sequence[str] | None = None, generation_ids: Sequence[int] | None = None) -> pd.DataFrame:
+    """The distinct judges in the store (read from the ix_judgments_judge index alone), or of these answers."""
+    return pd.DataFrame(judge_identities(store, kinds, generation_ids), columns=JUDGE_COLUMNS, dtype=object)
 
 
 def _as_matrix(rows: list[tuple], width: int) -> np.ndarray:
@@ -113,16 +113,18 @@ def _empty_rows() -> pd.DataFrame:
     return frame.astype({"score": float, "valid": bool})
 
 
-def read_judged(store: Store, kinds: Sequence[str] | None = None) -> Judged:
-    """Every use of a judgment (of these judge kinds; all when None), as codes."""
-    judges = judge_specs(store, kinds)
-    catalog = read_catalog(store)
+def read_judged(store: Store, kinds: Sequence[str] | None = None, generation_ids: Sequence[int] | None = None) -> Judged:
+    """Every use of a judgment (of these judge kinds; all when None), as codes. With
+    `generation_ids`, only the uses between those answers, filtered by the database: the rows a page
+    shows for two models or for the human-labelled items, without reading the store's millions."""
+    judges = judge_specs(store, kinds, generation_ids)
+    catalog = read_catalog(store, generation_ids)
     names = pd.Series(catalog.model_names, dtype=object)
     instructions = pd.Series(catalog.instructions, dtype=object)
     answers = _answers(catalog.generations)
     identities = list(judges[JUDGE_COLUMNS].itertuples(index=False, name=None))
     matrix = (
-        _as_matrix(judgment_use_codes(store, identities, kinds), len(ROW_COLUMNS))
+        _as_matrix(judgment_use_codes(store, identities, kinds, generation_ids), len(ROW_COLUMNS))
         if len(judges)
         else np.empty((0, len(ROW_COLUMNS)))
     )
@@ -157,7 +159,8 @@ def read_judged(store: Store, kinds: Sequence[str] | None = None) -> Judged:
         if len(side_a)
         else _empty_rows()
     )
-    stored_reasons = invalid_reasons(store, kinds) if len(rows) and not rows["valid"].all() else {}
+    invalid = rows.loc[~rows["valid"], "id"].unique().tolist() if generation_ids is not None else None
+    stored_reasons = invalid_reasons(store, kinds, invalid) if len(rows) and not rows["valid"].all() else {}
     reason_codes, reasons = pd.factorize(pd.Series(list(stored_reasons.values()), dtype=object))
     by_id = pd.Series(reason_codes, index=np.fromiter(stored_reasons, dtype=np.int64, count=len(stored_reasons)))
     rows["reason"] = by_id.reindex(rows["id"].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)

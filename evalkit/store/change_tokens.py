@@ -29,7 +29,9 @@ def _id_aggregates(conn: Connection, tables: tuple[Table, ...], count: bool = Tr
 def results_token(store: Store) -> str:
     """Changes when generations, judgments (or their uses), models or prompt sets change. Generations
     and judgments are insert-only, so their max id suffices (an index lookup, where a count scans
-    ~500k rows); uses have no integer id, so they are counted."""
+    ~500k rows). Uses are insert-only too but have no integer id, and a cached judgment gains a use
+    for an answer of any age, so no max() would see it: they are counted. On PostgreSQL that count is
+    an index-only scan of ix_judgment_uses_generation_a (0.11 s at 5M uses, 0.45 s scanning the table)."""
     with store.engine.connect() as conn:
         parts: list[object] = list(_id_aggregates(conn, RESULT_TABLES, count=False))
         parts.append(conn.execute(select(func.count()).select_from(t.judgment_uses)).scalar_one())

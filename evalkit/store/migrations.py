@@ -3,7 +3,8 @@
 Each step takes a store from one schema version to the next and keeps every row's meaning: 1 -> 2
 only adds nullable columns (a NULL says "stored before this column existed"); 2 -> 3 moves absolute
 ratings into the one annotation table family (schema_v2.py says how their ids move); 3 -> 4 adds the
-nullable draw weights of annotation items (NULL: not drawn by an unequal-probability design). The whole
+nullable draw weights of annotation items (NULL: not drawn by an unequal-probability design); 4 -> 5
+indexes judgment uses by answer. The whole
 upgrade is one transaction (SQLite and PostgreSQL both roll DDL back) under a write lock, and the
 version is read again under that lock: two processes opening the same old store at once upgrade it
 once, and a failure leaves it at its old version.
@@ -70,8 +71,21 @@ def _draw_weights(conn: Connection) -> None:
         _add_column(conn, t.annotation_items, column)
 
 
+def _uses_by_answer(conn: Connection) -> None:
+    """4 -> 5: judgment uses indexed by answer (schema.py says why). Only an index: no row changes;
+    `checkfirst`, as a store made empty by this version and marked older (the tests' old stores) has it."""
+    for index in t.judgment_uses.indexes:
+        if index.name == "ix_judgment_uses_generation_a":
+            index.create(conn, checkfirst=True)
+
+
 # version -> the step that upgrades a store of that version to the next one
-STEPS: dict[int, Callable[[Connection], None]] = {1: _label_sources, 2: _one_annotation_family, 3: _draw_weights}
+STEPS: dict[int, Callable[[Connection], None]] = {
+    1: _label_sources,
+    2: _one_annotation_family,
+    3: _draw_weights,
+    4: _uses_by_answer,
+}
 
 
 def upgradable(version: int) -> bool:

@@ -11,7 +11,7 @@ import streamlit as st
 from evalkit.core.records import JUDGE_COLUMNS, JudgeIdentity
 from evalkit.core.vocabulary import VERDICTS
 from evalkit.leaderboard import charts, data, filters, tables
-from evalkit.leaderboard.snapshot import Snapshot
+from evalkit.leaderboard.cache import Served
 from evalkit.leaderboard.store_access import PageTimer
 from evalkit.results.agreement import store_labels
 from evalkit.stats.agreement import agreement_pairs, vs_mode
@@ -21,14 +21,12 @@ timer = PageTimer()
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _rater_labels(
-    token: str, labels_token: str, batch: int, _snapshot: Snapshot, _humans: pd.DataFrame
+    token: str, labels_token: str, batch: int, _served: Served, _humans: pd.DataFrame
 ) -> tuple[pd.DataFrame, list[str]]:
     """Long (item, rater, label) rows of the humans and of every judge on the same items. Only the judge
-    rows of the labelled prompts and model pairs are passed on: the rest could never match an item."""
-    judged = pd.concat([_snapshot.pairwise, _snapshot.alpaca], ignore_index=True)
-    answers = set(_humans["generation_a"]) | set(_humans["generation_b"])
-    judged = judged[judged["generation_a"].isin(answers) & judged["generation_b"].isin(answers)]
-    return store_labels(_humans, judged)
+    rows between the labelled answers are read: the rest could never match an item."""
+    answers = {int(a) for a in _humans["generation_a"]} | {int(b) for b in _humans["generation_b"]}
+    return store_labels(_humans, data.rows_between(_served, tuple(answers)).comparisons)
 
 
 st.title("Agreement")
@@ -52,7 +50,7 @@ else:
     )
     if batch:
         humans = humans[humans["batch_id"] == batch]
-    long, human_names = _rater_labels(snapshot.token, data.labels_token(), int(batch or 0), snapshot, humans)
+    long, human_names = _rater_labels(snapshot.token, data.labels_token(), int(batch or 0), served, humans)
     pairs = pd.DataFrame(agreement_pairs(long))
 
     st.subheader("Agreement between raters")

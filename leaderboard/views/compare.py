@@ -28,8 +28,8 @@ if len(names) < 2:
     st.stop()
 
 # Default pair: the most judged (model, baseline) pair, so the page opens on something to read.
-pairs = pd.concat([snapshot.pairwise[["model_id", "baseline_id"]], snapshot.alpaca[["model_id", "baseline_id"]]])
-top = pairs.value_counts().index[0] if not pairs.empty else tuple(list(names)[:2])
+pairs = snapshot.pairs
+top = (int(pairs["model_id"].iloc[0]), int(pairs["baseline_id"].iloc[0])) if not pairs.empty else tuple(list(names)[:2])
 ids = list(names)
 pick_left, pick_right = st.columns(2)
 left = filters.remembered_select("Left model (L)", ids, "compare_left", names.__getitem__, pick_left, default=int(top[0]))
@@ -45,7 +45,7 @@ present = [d for d in decoding_names if d in set(used.loc[used["model_id"].isin(
 decoding = None
 if len(present) > 1:  # two configurations of one model are never mixed: compare one at a time
     decoding = filters.remembered_select("Decoding", present, "compare_decoding", decoding_names.__getitem__, st)
-rows, judge_columns = compare_rows(snapshot, left, right, data.labels(), labels, decoding)
+rows, judge_columns = compare_rows(snapshot, data.pair_rows(served, (left, right)), left, right, data.labels(), labels, decoding)
 if rows.empty:
     st.info(
         f"No judgments or human labels compare {escape_markdown(names[left])} with {escape_markdown(names[right])}. "

@@ -18,6 +18,7 @@ from evalkit.leaderboard import snapshot as snap
 from evalkit.leaderboard.cache import SnapshotCache
 from evalkit.leaderboard.compare_rows import compare_rows
 from evalkit.leaderboard.export import spec_png, spec_svg
+from evalkit.leaderboard.judged_rows import judged_tables, pair_tables
 from evalkit.leaderboard.store_access import results_token
 from evalkit.leaderboard.worker import Worker
 from evalkit.store import Store, annotations
@@ -111,24 +112,34 @@ def test_compare_rows_flip_with_the_point_of_view(built) -> None:
     model, baseline = store.model_id(data.checkpoints[2]), store.model_id(data.baselines[0])
     humans = annotations.labels(store)
     humans["outcome"] = [MODEL_VIEW.get((o, lab)) for o, lab in zip(humans["order"], humans["label"])]
-    forward, judges = compare_rows(snapshot, model, baseline, humans, {})
-    backward, _ = compare_rows(snapshot, baseline, model, humans, {})
+    judged = pair_tables(store, [model, baseline])
+    everything = judged_tables(store)
+    for name in ("pairwise", "alpaca", "single"):  # the database's filter keeps exactly the two models' rows
+        full: pd.DataFrame = getattr(everything, name)
+        between = full["model_id"].isin([model, baseline])
+        if "baseline_id" in full.columns:
+            between &= full["baseline_id"].isin([model, baseline])
+        assert between.any() and len(full) > between.sum()
+        expected = full[between].reset_index(drop=True)
+        pd.testing.assert_frame_equal(getattr(judged, name).reset_index(drop=True), expected)
+    forward, judges = compare_rows(snapshot, judged, model, baseline, humans, {})
+    backward, _ = compare_rows(snapshot, judged, baseline, model, humans, {})
     assert len(forward) == 15 and judges
     merged = forward.merge(backward, on="prompt_hash", suffixes=("", "_back"))
     flip = {"win": "loss", "loss": "win", "tie": "tie", "invalid": "invalid"}
     for judge in judges:
         assert (merged[judge].map(flip) == merged[f"{judge}_back"]).all()
-    pairwise = snapshot.pairwise[(snapshot.pairwise["model_id"] == model) & (snapshot.pairwise["baseline_id"] == baseline)]
+    pairwise = judged.pairwise[(judged.pairwise["model_id"] == model) & (judged.pairwise["baseline_id"] == baseline)]
     decided = pairwise["verdict_ab"].notna() & pairwise["verdict_ba"].notna()
     assert forward["order_flip"].sum() == int((decided & (pairwise["verdict_ab"] != pairwise["verdict_ba"])).sum())
     labelled = forward.dropna(subset=["humans"])
     assert len(labelled) == 5 and labelled["humans"].str.count(",").eq(2).all()  # three annotators each
     # one decoding at a time: its own answers' labels count, another decoding's do not
     decoding = str(humans["decoding_a"].iloc[0])
-    same, _ = compare_rows(snapshot, model, baseline, humans, {}, decoding)
+    same, _ = compare_rows(snapshot, judged, model, baseline, humans, {}, decoding)
     assert same.dropna(subset=["humans"])["humans"].tolist() == labelled["humans"].tolist()
     elsewhere = humans.assign(decoding_a="another-decoding")
-    other, _ = compare_rows(snapshot, model, baseline, elsewhere, {}, decoding)
+    other, _ = compare_rows(snapshot, judged, model, baseline, elsewhere, {}, decoding)
     assert "humans" not in other.columns or other["humans"].isna().all()
 
 
@@ -162,7 +173,7 @@ def test_length_controlled_columns_are_the_summarys_for_every_comparing_judge(bu
             if not pd.isna(expected["lc_withheld"]):
                 assert row[f"{prefix}_lc_withheld"] == expected["lc_withheld"]
     # answers shorter than the baseline's on every pair: no number, the reason, in the table and its CSV
-    one_sided = snapshot.comparisons.assign(model_len=lambda frame: frame["baseline_len"] - 1)
+    one_sided = judged_tables(store).comparisons.assign(model_len=lambda frame: frame["baseline_len"] - 1)
     lc = snap.length_control_table(one_sided, snapshot.prompt_sets, set(snapshot.prompts["hash"]))
     withheld = tables.leaderboard_rows(replace(snapshot, lc=lc), selection).dropna(subset=["pw_lc_variant"])
     assert withheld["pw_lc"].isna().all() and withheld["pw_lc_se"].isna().all()
@@ -207,7 +218,8 @@ def test_snapshot_roundtrips_through_parquet(built, tmp_path) -> None:
     loaded = snap.load(tmp_path / "snap")
     assert loaded is not None and loaded.token == snapshot.token
     pd.testing.assert_frame_equal(loaded.pairwise_summary, snapshot.pairwise_summary, check_dtype=False)
-    assert len(loaded.pairwise) == len(snapshot.pairwise)
+    pd.testing.assert_frame_equal(loaded.pairs, snapshot.pairs, check_dtype=False)
+    assert loaded.source == "" and not loaded.pairs.empty  # the store's URL is never written to disk
     assert snap.load(tmp_path / "missing") is None
 
 
@@ -233,7 +245,7 @@ def test_cache_serves_stale_then_fresh_and_restarts_from_disk(tmp_path, monkeypa
     monkeypatch.setattr(snap, "build_snapshot", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
     restarted = SnapshotCache(store, tmp_path / "cache").serve(new_token)  # a new server process
     assert restarted.snapshot.token == new_token and not restarted.stale
-    assert "late-judge" in set(restarted.snapshot.likert["judge_model"])
+    assert "late-judge" in set(restarted.snapshot.likert_summary["judge_model"])
 
 
 def test_prepare_builds_before_serving_and_the_worker_process_rebuilds(tmp_path) -> None:
@@ -259,7 +271,7 @@ def test_prepare_builds_before_serving_and_the_worker_process_rebuilds(tmp_path)
         assert cache.serve(results_token(store)).stale
         cache.wait_idle(timeout=180)
         rebuilt = cache.serve(results_token(store)).snapshot
-        assert not cache.serve(results_token(store)).stale and "late-judge" in set(rebuilt.likert["judge_model"])
+        assert not cache.serve(results_token(store)).stale and "late-judge" in set(rebuilt.likert_summary["judge_model"])
         expected = snap.build_snapshot(store, rebuilt.token)
         pd.testing.assert_frame_equal(rebuilt.likert_summary, expected.likert_summary)
         pd.testing.assert_frame_equal(rebuilt.pairwise_summary, expected.pairwise_summary)
@@ -273,7 +285,7 @@ def test_unjudged_prompt_sets_are_not_scopes(tmp_path) -> None:
     store.save_prompt_set(PromptSet("never-judged", (Prompt("x", ({"role": "user", "content": "unjudged?"},)),), "test"))
     snapshot = snap.build_snapshot(store, results_token(store))
     assert snapshot.scopes() == [snap.ALL_PROMPTS] and len(snapshot.prompts) == 6
-    assert set(snapshot.prompts["hash"]) == set(snapshot.pairwise["prompt_hash"])
+    assert set(snapshot.prompts["hash"]) == set(judged_tables(store).pairwise["prompt_hash"])
 
 
 def test_exports_are_real_png_and_svg() -> None:
@@ -286,8 +298,8 @@ def test_exports_are_real_png_and_svg() -> None:
 
 
 def test_length_bins_cover_every_valid_verdict(built) -> None:
-    _, _, snapshot = built
-    both = pd.concat([snapshot.pairwise, snapshot.alpaca], ignore_index=True)
+    store, _, snapshot = built
+    both = judged_tables(store).comparisons
     valid = both.dropna(subset=["preference"]).groupby("judge_kind").size()
     binned = snapshot.length_bins.groupby("judge_kind")["n"].sum()
     assert binned.to_dict() == valid.to_dict()

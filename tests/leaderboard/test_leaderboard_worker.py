@@ -94,3 +94,22 @@ def test_the_worker_never_runs_the_parents_main_script(tmp_path, monkeypatch: py
     finally:
         worker.close()
     assert sys.modules["__main__"] is page
+
+
+def test_a_released_worker_gives_its_process_back_and_the_next_job_starts_a_fresh_one() -> None:
+    """After a snapshot's jobs the cache releases its worker: that process ends (its memory goes back to
+    the system) without a stop, and later jobs still run."""
+    worker = Worker()
+    try:
+        first = worker.run(os.getpid)
+        worker.release()
+        deadline = time.monotonic() + ENDS_WITHIN_S
+        while time.monotonic() < deadline and os.path.exists(f"/proc/{first}"):
+            time.sleep(0.05)
+        assert not os.path.exists(f"/proc/{first}") or open(f"/proc/{first}/stat").read().split()[2] == "Z"
+        second = worker.run(os.getpid)
+        assert second != first
+        worker.release()
+        worker.release()  # nothing running: nothing to do
+    finally:
+        worker.close()
