@@ -195,11 +195,17 @@ def _generate(store: Store, checkpoint: Checkpoint, prompt_set: PromptSet, confi
 
 
 def resolve_baseline(
-    store: Store, spec: str | None, prompt_set: PromptSet, judges: list[Judge], target: str, config: RunConfig
+    store: Store,
+    spec: str | None,
+    prompt_set: PromptSet,
+    judges: list[Judge],
+    target: str,
+    config: RunConfig,
+    base_model: Path | None = None,
 ) -> GenerationSetKey:
     """--baseline FILE or MODEL; else the set's reference answers — except for a judge that scores
     against those references (the reference-overlap judge): it compares with the run's untrained base
-    model, generated under the run's decoding."""
+    model (`base_model`, else the one the run's record names), generated under the run's decoding."""
     from evalkit.store.generation_sets import choose_decoding
 
     if spec is not None:
@@ -215,21 +221,22 @@ def resolve_baseline(
     if not any(judge.reads_references for judge in judges):
         model_id = import_references(store, prompt_set)
         return GenerationSetKey(model_id, choose_decoding(store, model_id, prompt_set.name))
-    base = base_model_of(target)
+    base = base_model or base_model_of(target)
     if base is None:
         raise EvalkitError(REFERENCE_AS_BASELINE)
     checkpoint = Checkpoint(path=base, name=f"{Path(target).resolve().name}/base")
     return _generate(store, checkpoint, prompt_set, config, register_checkpoint(store, checkpoint))
 
 
-def prepare_evaluation(store: Store, target: str, config: RunConfig) -> None:
-    """What every checkpoint of a training run shares, done ahead of the first one (evaluation while
-    training, before epoch 1 lands): the prompt set stored, the judges built (their imports paid), the
-    baseline's answers generated. The runs that follow find all of it stored and start at the checkpoint."""
+def prepare_evaluation(store: Store, target: str, config: RunConfig, base_model: Path) -> None:
+    """What every checkpoint of a training run shares, done before the first one lands (evaluation while
+    training): the prompt set stored, the judges built (their imports paid), the baseline's answers
+    generated (`base_model`: the run's base, which its record names only once training has started).
+    The runs that follow find all of it stored and start at the checkpoint."""
     prompt_set = load_prompt_set(config.prompts)
     judges = build_judges(config)
     store.save_prompt_set(prompt_set)
-    resolve_baseline(store, config.baseline, prompt_set, judges, target, config)
+    resolve_baseline(store, config.baseline, prompt_set, judges, target, config, base_model)
 
 
 def select_checkpoints(target: str, epochs: list[int] | None) -> list[Checkpoint]:

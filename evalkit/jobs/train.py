@@ -16,7 +16,7 @@ from evalkit.core.errors import EvalkitError
 from evalkit.core.settings import db_url as resolve_db_url
 from evalkit.jobs.evaluation import DEFAULT_WINDOW, RunConfig
 from evalkit.jobs.run import check_run_request
-from evalkit.jobs.train_evaluation import CheckpointEvaluator, EpochWatcher, EvaluatedCheckpoint
+from evalkit.jobs.train_evaluation import CheckpointEvaluator, EpochWatcher, EvaluatedCheckpoint, TrainingAhead
 
 if TYPE_CHECKING:
     from evalkit.train.engine import TrainResult
@@ -96,7 +96,7 @@ def train_job(
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Started before this process imports torch and transformers: the evaluator's own imports and shared
     # work (prompts, judges, the baseline's answers) run on the core those imports leave idle.
-    watcher = _start_evaluating(out, config, url, pick=pick, evaluate=evaluate)
+    watcher = _start_evaluating(out, model, config, url, pick=pick, evaluate=evaluate)
     try:
         from transformers.utils import logging as hf_logging
 
@@ -112,6 +112,8 @@ def train_job(
         request = TrainRequest(
             data=data, model=model, out=out, recipe=recipe, overrides=fields, save_epochs=save_epochs, progress=progress
         )
+        if watcher is not None:
+            watcher.training_starts()
         result = run_training(request)
     except BaseException:
         if watcher is not None:
@@ -125,11 +127,14 @@ def train_job(
     return TrainOutcome(result, picker.pick_checkpoint(result.out_dir, db_url=url, config=config), evaluated)
 
 
-def _start_evaluating(out: Path, config: RunConfig, url: str, *, pick: bool, evaluate: bool) -> EpochWatcher | None:
+def _start_evaluating(
+    out: Path, base_model: Path, config: RunConfig, url: str, *, pick: bool, evaluate: bool
+) -> EpochWatcher | None:
     """The evaluator of this run's epochs (--evaluate: every one; --pick: the window's), on rank 0 only
     (train.engine.is_main_process, read here from the environment: that module imports torch)."""
     if not (pick or evaluate) or int(os.environ.get("RANK", "0")) != 0:
         return None
-    watcher = EpochWatcher(out, CheckpointEvaluator(config, url, ahead=out), None if evaluate else set(DEFAULT_WINDOW))
+    ahead = TrainingAhead(str(out.resolve()), str(base_model.resolve()))  # resolved as train/ records them
+    watcher = EpochWatcher(out, CheckpointEvaluator(config, url, ahead=ahead), None if evaluate else set(DEFAULT_WINDOW))
     watcher.start()
     return watcher

@@ -8,6 +8,8 @@ import json
 import os
 import queue
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,11 +22,13 @@ from evalkit.jobs.train_evaluation import (
     CheckpointEvaluator,
     CheckpointJob,
     EvaluatedCheckpoint,
+    TrainingAhead,
     _drain,
     _runs,
     evaluate_together,
     offline_judge_notice,
     prepare_ahead,
+    yield_to_training,
 )
 from evalkit.store import Store
 from evalkit.store.run_states import runs_with_states
@@ -168,18 +172,34 @@ def test_shared_work_is_done_ahead_and_queued_epochs_are_evaluated_in_one_run(tm
     run = tmp_path / "ckpt"
     db = f"sqlite:///{tmp_path / 'a.db'}"
     config = RunConfig(prompts=str(_prompts(tmp_path)), judges=("reference",), decoding=DecodingParams(max_new_tokens=NEW_TOKENS))
-    assert not prepare_ahead(db, str(run), config)  # no training record yet: it names the base model, so wait
+    prepare_ahead(db, TrainingAhead(str(run.resolve()), str(tiny_model_dir.resolve())), config)  # before training
+    assert _answers_per_model(db) == {"ckpt/base": PROMPTS}  # the baseline's answers, before any epoch exists
+    assert runs_with_states(Store(db)).empty  # shared work only: no run record
     data = write_jsonl(tmp_path / "train.jsonl", france_dialogs(8))
     argv = ["train", "--data", str(data), "--model", str(tiny_model_dir), "--out", str(run), "--epochs", "2", "--no-progress"]
     assert main(argv) == 0
-    assert prepare_ahead(db, str(run), config)
-    assert _answers_per_model(db) == {"ckpt/base": PROMPTS}  # the baseline's answers, before any epoch is asked for
-    assert runs_with_states(Store(db)).empty  # shared work only: no run record
 
     jobs = [CheckpointJob(str(run), (1,)), CheckpointJob(str(run), (2,))]
     assert evaluate_together(db, jobs, config) == [EvaluatedCheckpoint("ckpt/epoch-1"), EvaluatedCheckpoint("ckpt/epoch-2")]
     assert len(runs_with_states(Store(db))) == 1  # both epochs in one `evalkit run`
+    # the run found the base model prepared ahead as the one its training record names: no second base
     assert _answers_per_model(db) == {"ckpt/base": PROMPTS, "ckpt/epoch-1": PROMPTS, "ckpt/epoch-2": PROMPTS}
+    assert len(Store(db).models()) == 3
     broken = CheckpointJob(str(tmp_path / "missing"), (1,))
     [outcome] = evaluate_together(db, [broken], config)
     assert outcome.error and "missing" in outcome.error  # reported, not raised: the child goes on
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_evaluator_yields_to_training_only_once_it_trains() -> None:
+    """Started at full priority (its imports and shared work overlap the trainer's imports), switched to
+    SCHED_IDLE when training starts: a nice value alone slowed the tiny training 2.4x."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert os.sched_getscheduler(sleeper.pid) == os.SCHED_OTHER
+        yield_to_training(sleeper.pid, niceness=10)
+        assert os.sched_getscheduler(sleeper.pid) == os.SCHED_IDLE
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    yield_to_training(sleeper.pid, niceness=10)  # the process is gone: nothing to do, nothing raised
