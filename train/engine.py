@@ -121,7 +121,8 @@ def prepare(request: TrainRequest) -> Prepared:
 def run_training(request: TrainRequest, callbacks: list[Any] | None = None, trainer_hook: Any = None) -> TrainResult:
     """Train, writing OUT/epoch-N/ after each epoch; resume from OUT/.resume when a run was interrupted.
 
-    `callbacks` are extra TrainerCallbacks; `trainer_hook(trainer)` runs before training (tests use both).
+    `callbacks` are extra TrainerCallbacks; `trainer_hook(trainer)` runs right before training starts
+    (`train --evaluate` makes its evaluator yield the CPU there; tests use both).
     """
     from evalkit.train.arguments import training_arguments, world_size
     from evalkit.train.collate import make_collator

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalkit.core.errors import EvalkitError
 from evalkit.core.settings import db_url as resolve_db_url
+from evalkit.generate.factory import BackendOptions
 from evalkit.jobs.evaluation import DEFAULT_WINDOW, RunConfig
 from evalkit.jobs.run import check_run_request
 from evalkit.jobs.train_evaluation import CheckpointEvaluator, EpochWatcher, EvaluatedCheckpoint, TrainingAhead
@@ -112,16 +113,16 @@ def train_job(
         request = TrainRequest(
             data=data, model=model, out=out, recipe=recipe, overrides=fields, save_epochs=save_epochs, progress=progress
         )
-        if watcher is not None:
-            watcher.training_starts()
-        result = run_training(request)
+        # The evaluator yields the CPU only once the trainer is built, so loading and tokenizing (one core)
+        # leave the other to its shared work.
+        result = run_training(request, trainer_hook=None if watcher is None else lambda _: watcher.training_starts())
     except BaseException:
         if watcher is not None:
             watcher.stop()
         raise
     if not is_main_process():
         return TrainOutcome(None)
-    evaluated = watcher.finish() if watcher is not None else ()
+    evaluated = watcher.finish(helps=generates_on_cpu(config.backend)) if watcher is not None else ()
     if picker is None:
         return TrainOutcome(result, evaluated=evaluated)
     return TrainOutcome(result, picker.pick_checkpoint(result.out_dir, db_url=url, config=config), evaluated)
@@ -138,3 +139,16 @@ def _start_evaluating(
     watcher = EpochWatcher(out, CheckpointEvaluator(config, url, ahead=ahead), None if evaluate else set(DEFAULT_WINDOW))
     watcher.start()
     return watcher
+
+
+def generates_on_cpu(backend: BackendOptions) -> bool:
+    """Whether checkpoints generate on this machine's CPU (the transformers backend without a GPU): then the
+    trainer's process, idle once training ends, evaluates beside the evaluator. Never with a vLLM engine
+    or a GPU: a second engine or model copy would compete for the device's memory."""
+    if backend.backend != "transformers" or backend.workers is not None:
+        return False
+    if backend.device is not None:
+        return backend.device == "cpu"
+    import torch
+
+    return not torch.cuda.is_available()

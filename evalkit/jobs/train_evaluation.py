@@ -2,8 +2,11 @@
 
 The child runs the same `run_evaluation` as `evalkit run` with the run's `RunConfig`, so a later `pick` (or a
 re-run) finds every answer and judgment stored and repeats nothing. It is a separate process, not a
-thread, so generation never holds the training loop's interpreter; it runs at lower priority with one
-torch thread, so on a shared machine it takes the CPU training leaves idle and training keeps its pace.
+thread, so generation never holds the training loop's interpreter. It starts before the trainer imports
+torch and does the epochs' shared work (the baseline's answers) on the core those imports leave idle;
+once the trainer trains it runs under SCHED_IDLE with one torch thread, so it takes only CPU training
+leaves idle and training keeps its pace. When training ends on a CPU, the trainer's process, idle now,
+evaluates the queued epochs beside it.
 
 Kill safety comes from the store: each stage is keyed by content hashes and written in transactions, so
 a killed child loses at most the work in flight, and a killed parent leaves the child to finish the
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 EVALUATOR_NICENESS = 10
 POLL_SECONDS = 0.5
+HELP_POLL_SECONDS = 0.05  # the queue only empties once the child took the sentinel: no wait for more
 EXIT_GRACE_SECONDS = 10.0
 TEARDOWN_GRACE_SECONDS = 0.2
 
@@ -74,46 +78,21 @@ def offline_judge_notice(config: RunConfig) -> str | None:
 
 
 def evaluate_one(db_url: str, job: CheckpointJob, config: RunConfig) -> EvaluatedCheckpoint:
-    """`evalkit run` on one job, as the child runs it; an error is reported, never raised, so one broken
-    checkpoint does not stop the others."""
-    return evaluate_together(db_url, [job], config)[0]
-
-
-def evaluate_together(db_url: str, jobs: list[CheckpointJob], config: RunConfig) -> list[EvaluatedCheckpoint]:
-    """Every job's outcome, in order. Epochs of one training output queued together are evaluated in one
-    `evalkit run` (one run record, one baseline lookup, the judges built once); an error is reported per
-    job, never raised."""
+    """`evalkit run` on one job, as the child (and the helping parent) runs it; an error is reported, never
+    raised, so one broken checkpoint does not stop the others."""
     from evalkit.judges.job_failures import job_failures
     from evalkit.store import Store
 
-    store = Store(db_url)
-    outcomes: dict[CheckpointJob, EvaluatedCheckpoint] = {}
-    for target, together in _runs(jobs):
-        epochs = sorted({epoch for job in together for epoch in job.epochs or ()}) or None
-        try:
-            report = run_evaluation(store, target, replace(config, epochs=epochs, progress=False))
-        except Exception as exc:  # the child's only report channel is the result queue
-            why = str(exc) if isinstance(exc, EvalkitError) else f"{type(exc).__name__}: {exc}"
-            outcomes.update({job: EvaluatedCheckpoint(job.label, why) for job in together})
-            continue
-        for job in together:
-            mine = [o for o in report.outcomes if job.epochs is None or o.checkpoint.epoch in job.epochs]
-            problems = [f"{o.checkpoint.name}: {o.error}" for o in mine if o.error]
-            problems += [f"{o.checkpoint.name}: {line}" for o in mine for j in o.jobs for line in job_failures(j)]
-            outcomes[job] = EvaluatedCheckpoint(job.label, "; ".join(problems) or None)
-    return [outcomes[job] for job in jobs]
-
-
-def _runs(jobs: list[CheckpointJob]) -> list[tuple[str, list[CheckpointJob]]]:
-    """Jobs grouped into runs: the epochs of one training output together, each model directory alone."""
-    runs: list[tuple[str, list[CheckpointJob]]] = []
-    for job in jobs:
-        same = next((group for target, group in runs if job.epochs and target == job.target and group[0].epochs), None)
-        if same is None:
-            runs.append((job.target, [job]))
-        else:
-            same.append(job)
-    return runs
+    epochs = list(job.epochs) if job.epochs else None
+    try:
+        report = run_evaluation(Store(db_url), job.target, replace(config, epochs=epochs, progress=False))
+    except EvalkitError as exc:
+        return EvaluatedCheckpoint(job.label, str(exc))
+    except Exception as exc:  # the child's only report channel is the result queue
+        return EvaluatedCheckpoint(job.label, f"{type(exc).__name__}: {exc}")
+    problems = [f"{o.checkpoint.name}: {o.error}" for o in report.outcomes if o.error]
+    problems += [f"{o.checkpoint.name}: {line}" for o in report.outcomes for j in o.jobs for line in job_failures(j)]
+    return EvaluatedCheckpoint(job.label, "; ".join(problems) or None)
 
 
 @dataclass(frozen=True)
@@ -141,8 +120,8 @@ def serve(
 ) -> None:
     """The child's loop: evaluate jobs until the sentinel (None), or until the parent is gone and every
     job it handed over is done. `ahead`: the training run, whose shared work (jobs.evaluation.
-    prepare_evaluation) is done first, while the trainer is still starting. Jobs queued meanwhile are
-    evaluated together; once the sentinel is among them training is over, and the child takes every core."""
+    prepare_evaluation) is done first, while the trainer is still importing. One job at a time, so that a
+    parent helping after training (CheckpointEvaluator.finish) shares what is left evenly."""
     _set_torch_threads(1)  # training owns the cores; one thread keeps the evaluator on the spare one
     if ahead is None:
         yield_to_training(os.getpid(), niceness)
@@ -155,30 +134,12 @@ def serve(
             if os.getppid() != parent:
                 return
             continue
-        batch, ended = _drain(jobs, job)
-        if ended:
-            _stop_yielding()
-            _set_torch_threads(os.cpu_count() or 1)
+        if job is None:
+            return
         try:
-            for done in evaluate_together(db_url, batch, config) if batch else []:
-                results.put(done)
+            results.put(evaluate_one(db_url, job, config))
         except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent reports, not this child
             return
-        if ended:
-            return
-
-
-def _drain(jobs: Any, first: CheckpointJob | None) -> tuple[list[CheckpointJob], bool]:
-    """`first` and every job queued behind it, and whether the sentinel (training is over) came among them."""
-    batch: list[CheckpointJob] = []
-    job = first
-    while job is not None:
-        batch.append(job)
-        try:
-            job = jobs.get_nowait()
-        except queue.Empty:
-            return batch, False
-    return batch, True
 
 
 def yield_to_training(pid: int, niceness: int) -> None:
@@ -195,22 +156,15 @@ def yield_to_training(pid: int, niceness: int) -> None:
             pass
 
 
-def _stop_yielding() -> None:
-    """Training is over: back to the normal policy where the system allows it (leaving SCHED_IDLE needs
-    CAP_SYS_NICE or an RLIMIT_NICE above 0; otherwise the evaluator finishes on idle CPU, which is all
-    of it on a machine that only trained)."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    except (AttributeError, OSError):
-        pass
-
-
-def _set_torch_threads(count: int) -> None:
+def _set_torch_threads(count: int) -> int:
+    """Set torch's thread count; returns the previous one (0 without torch: an API-only backend needs none)."""
     try:
         import torch
-    except ImportError:  # an API-only backend needs no torch
-        return
+    except ImportError:
+        return 0
+    previous = torch.get_num_threads()
     torch.set_num_threads(count)
+    return previous
 
 
 class CheckpointEvaluator:
@@ -218,8 +172,14 @@ class CheckpointEvaluator:
     one), `finish` waits for everything handed over, `stop` ends it now (stored work is kept)."""
 
     def __init__(
-        self, config: RunConfig, db_url: str, *, niceness: int = EVALUATOR_NICENESS, ahead: TrainingAhead | None = None
+        self,
+        config: RunConfig,
+        db_url: str,
+        *,
+        niceness: int = EVALUATOR_NICENESS,
+        ahead: TrainingAhead | None = None,
     ) -> None:
+        """`ahead`: the training run whose epochs will come (see serve)."""
         self._config, self._db_url, self._niceness, self._ahead = config, db_url, niceness, ahead
         self._context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
         self._jobs: Any = None
@@ -262,14 +222,18 @@ class CheckpointEvaluator:
         if self._process is not None and self._process.pid is not None:
             yield_to_training(self._process.pid, self._niceness)
 
-    def finish(self, timeout: float | None = None) -> tuple[EvaluatedCheckpoint, ...]:
+    def finish(self, timeout: float | None = None, *, helps: bool = False) -> tuple[EvaluatedCheckpoint, ...]:
         """Every handed-over checkpoint's outcome, in order; past `timeout` seconds the child is stopped and
-        what it had not finished is reported as not evaluated (what it stored is kept)."""
+        what it had not finished is reported as not evaluated (what it stored is kept). `helps`: this
+        process takes queued checkpoints too, one at a time beside the child: training is over, and on a
+        CPU the checkpoints it left queued are then evaluated on two cores instead of one."""
         if self._process is None:
             return ()
         if self._process.is_alive() and not self._stopped:
             self._jobs.put(None)
             self._hurry()
+            if helps:
+                self._help()
         self._collect(timeout)
         # Every outcome in means every write behind it committed: what is left of the child is interpreter
         # teardown (1.2 s with torch loaded), not worth waiting for. Otherwise it has its sentinel: let it
@@ -282,14 +246,39 @@ class CheckpointEvaluator:
         return tuple(reported.get(job.label, EvaluatedCheckpoint(job.label, why)) for job in self._submitted)
 
     def _hurry(self) -> None:
-        """Training is over, so the evaluator stops yielding to it: back to this process's priority, where
-        the system lets a process raise its child's (otherwise it finishes at its lower priority)."""
+        """Training is over, so the evaluator stops yielding to it: back to the normal policy at this
+        process's priority, where the system lets a process raise its child's (leaving SCHED_IDLE or
+        lowering a nice value needs CAP_SYS_NICE; otherwise it finishes on idle CPU, which is all of it on a
+        machine that only trained)."""
         process = self._process
         assert process is not None and process.pid is not None
         try:
+            if hasattr(os, "sched_setscheduler"):
+                os.sched_setscheduler(process.pid, os.SCHED_OTHER, os.sched_param(0))
             os.setpriority(os.PRIO_PROCESS, process.pid, os.getpriority(os.PRIO_PROCESS, 0))
-        except OSError:  # PermissionError without CAP_SYS_NICE; ProcessLookupError if it just ended
+        except OSError:  # PermissionError; ProcessLookupError if it just ended
             pass
+
+    def _help(self) -> None:
+        """Evaluate queued checkpoints here until the sentinel comes up (put back for the child) or the queue
+        is empty; one torch thread, as the child uses, so the two share the cores."""
+        threads = _set_torch_threads(1)
+        try:
+            while True:
+                try:
+                    job = self._jobs.get(timeout=HELP_POLL_SECONDS)
+                except queue.Empty:  # the child took the rest, the sentinel included
+                    return
+                if job is None:
+                    self._jobs.put(None)
+                    return
+                self._done.append(evaluate_one(self._db_url, job, self._config))
+        except BaseException:  # Ctrl-C here: the child must not be left running (the exit would wait on it)
+            self.stop()
+            raise
+        finally:
+            if threads:
+                _set_torch_threads(threads)
 
     def _collect(self, timeout: float | None) -> None:
         # Drained while waiting: a child blocked on a full result pipe would never exit.
@@ -351,12 +340,12 @@ class EpochWatcher:
         """The trainer has its libraries loaded and starts now: the evaluator yields the CPU to it."""
         self._evaluator.yield_to_training()
 
-    def finish(self, timeout: float | None = None) -> tuple[EvaluatedCheckpoint, ...]:
-        """Training ended: hand over what landed last, then wait for the evaluator."""
+    def finish(self, timeout: float | None = None, *, helps: bool = False) -> tuple[EvaluatedCheckpoint, ...]:
+        """Training ended: hand over what landed last, then wait for the evaluator (`helps`: see its finish)."""
         self._stopping.set()
         self._thread.join()
         self.sweep()
-        return self._evaluator.finish(timeout)
+        return self._evaluator.finish(timeout, helps=helps)
 
     def stop(self) -> None:
         """Training failed or was interrupted: end the evaluator now; what it stored is kept."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -21,11 +20,8 @@ from evalkit.jobs.evaluation import RunConfig
 from evalkit.jobs.train_evaluation import (
     CheckpointEvaluator,
     CheckpointJob,
-    EvaluatedCheckpoint,
     TrainingAhead,
-    _drain,
-    _runs,
-    evaluate_together,
+    evaluate_one,
     offline_judge_notice,
     prepare_ahead,
     yield_to_training,
@@ -153,22 +149,10 @@ def test_a_killed_evaluator_loses_nothing_and_the_next_one_resumes(tmp_path: Pat
     assert _answers_per_model(db) == {"ckpt/base": PROMPTS, "ckpt/epoch-1": PROMPTS, "ckpt/epoch-2": PROMPTS}
 
 
-def test_jobs_queued_together_are_drained_with_the_sentinel_and_grouped_into_runs() -> None:
-    queued: queue.Queue[CheckpointJob | None] = queue.Queue()
-    first, second, model_dir = CheckpointJob("/o", (1,)), CheckpointJob("/o", (2,)), CheckpointJob("/o/checkpoint-4")
-    for job in (second, model_dir):
-        queued.put(job)
-    assert _drain(queued, first) == ([first, second, model_dir], False)  # training goes on: nothing says it ended
-    queued.put(second)
-    queued.put(None)
-    assert _drain(queued, first) == ([first, second], True)  # the sentinel came: training is over
-    assert _drain(queued, None) == ([], True)
-    # a training output's epochs share one run; a model directory (a TRL checkpoint) is a run of its own
-    assert _runs([first, model_dir, second]) == [("/o", [first, second]), ("/o/checkpoint-4", [model_dir])]
-
-
 @pytest.mark.slow  # trains two tiny epochs
-def test_shared_work_is_done_ahead_and_queued_epochs_are_evaluated_in_one_run(tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_shared_work_is_done_ahead_and_the_trainer_process_helps_once_training_is_over(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
     run = tmp_path / "ckpt"
     db = f"sqlite:///{tmp_path / 'a.db'}"
     config = RunConfig(prompts=str(_prompts(tmp_path)), judges=("reference",), decoding=DecodingParams(max_new_tokens=NEW_TOKENS))
@@ -179,15 +163,17 @@ def test_shared_work_is_done_ahead_and_queued_epochs_are_evaluated_in_one_run(tm
     argv = ["train", "--data", str(data), "--model", str(tiny_model_dir), "--out", str(run), "--epochs", "2", "--no-progress"]
     assert main(argv) == 0
 
-    jobs = [CheckpointJob(str(run), (1,)), CheckpointJob(str(run), (2,))]
-    assert evaluate_together(db, jobs, config) == [EvaluatedCheckpoint("ckpt/epoch-1"), EvaluatedCheckpoint("ckpt/epoch-2")]
-    assert len(runs_with_states(Store(db))) == 1  # both epochs in one `evalkit run`
-    # the run found the base model prepared ahead as the one its training record names: no second base
+    evaluator = CheckpointEvaluator(config, db)
+    for epoch in (1, 2):
+        evaluator.submit(CheckpointJob(str(run), (epoch,)))
+    assert evaluator.process is not None and evaluator.process.pid is not None
+    os.kill(evaluator.process.pid, signal.SIGKILL)  # still starting, it never reached the queue: this process does it all
+    assert [o.error for o in evaluator.finish(timeout=30, helps=True)] == [None, None]
+    # the runs found the base model prepared ahead as the one the training record names: no second base
     assert _answers_per_model(db) == {"ckpt/base": PROMPTS, "ckpt/epoch-1": PROMPTS, "ckpt/epoch-2": PROMPTS}
     assert len(Store(db).models()) == 3
-    broken = CheckpointJob(str(tmp_path / "missing"), (1,))
-    [outcome] = evaluate_together(db, [broken], config)
-    assert outcome.error and "missing" in outcome.error  # reported, not raised: the child goes on
+    broken = evaluate_one(db, CheckpointJob(str(tmp_path / "missing"), (1,)), config)
+    assert broken.error and "missing" in broken.error  # reported, not raised: the child goes on
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
