@@ -145,8 +145,9 @@ def serve(
 def yield_to_training(pid: int, niceness: int) -> None:
     """Let process `pid` run only on CPU that training leaves idle: SCHED_IDLE where the system has it
     (Linux). A nice value alone still takes time slices from training, and a training step on several
-    threads waits for the one that lost its slice: at nice 10 the tiny 10-epoch training took 31.9 s
-    instead of 13.2 s, under SCHED_IDLE 13.1-14.5 s. Threads the process starts later inherit it."""
+    threads waits for the one that lost its slice: beside an evaluator at nice 10 the tiny 10-epoch
+    training took 19.3 s instead of 11.8 s, beside one under SCHED_IDLE 11.7-13.9 s. Threads the process
+    starts later inherit it."""
     try:
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):  # not Linux

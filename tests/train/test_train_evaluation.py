@@ -179,7 +179,7 @@ def test_shared_work_is_done_ahead_and_the_trainer_process_helps_once_training_i
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
 def test_the_evaluator_yields_to_training_only_once_it_trains() -> None:
     """Started at full priority (its imports and shared work overlap the trainer's imports), switched to
-    SCHED_IDLE when training starts: a nice value alone slowed the tiny training 2.4x."""
+    SCHED_IDLE when training starts: a nice value alone slowed the tiny training 1.6x."""
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         assert os.sched_getscheduler(sleeper.pid) == os.SCHED_OTHER
