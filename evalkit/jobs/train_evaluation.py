@@ -31,9 +31,9 @@ from evalkit.train.checkpoints import complete_epochs
 if TYPE_CHECKING:
     from multiprocessing.context import SpawnProcess
 
-# How far below training the evaluator runs: low enough that the scheduler favours training, not so low
-# (19) that the evaluator starves and everything is left to judge after the last epoch.
 log = logging.getLogger(__name__)
+# Where there is no SCHED_IDLE (not Linux), how far below training the evaluator runs: low enough that the
+# scheduler favours training, not so low (19) that everything is left to judge after the last epoch.
 EVALUATOR_NICENESS = 10
 POLL_SECONDS = 0.5
 HELP_POLL_SECONDS = 0.05  # the queue only empties once the child took the sentinel: no wait for more
