@@ -20,6 +20,12 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a distributed launch (or the only process): the one that writes and reports. Here, not in
+    engine.py, so that a caller can ask before importing torch."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def batch_layout(recipe: Recipe, processes: int) -> tuple[int, int]:
     """(examples per device per pass, passes per optimizer step) so that one step sees exactly `batch_size`.
 

@@ -7,7 +7,6 @@ dropout, and `OUT/epoch-N/` directories that other tools can load without knowin
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
@@ -19,6 +18,7 @@ from transformers import TrainerCallback
 
 from evalkit.core.errors import EvalkitError
 from evalkit.train import checkpoints
+from evalkit.train.arguments import is_main_process
 from evalkit.train.dialogs import data_hash, load_dialogs
 from evalkit.train.eot import align_model, prepare_tokenizer
 from evalkit.train.recipes import LOAD_DTYPES, Recipe, load_recipe_spec, resolve
@@ -48,10 +48,6 @@ class TrainResult:
     skipped: list[Skipped]
     resumed_from_step: int | None
     already_done: bool = False
-
-
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
 
 
 def load_base(model_dir: Path, dtype: str = "float32") -> tuple[Any, Any]:

@@ -18,6 +18,7 @@ from evalkit.generate.factory import BackendOptions
 from evalkit.jobs.evaluation import DEFAULT_WINDOW, RunConfig
 from evalkit.jobs.run import check_run_request
 from evalkit.jobs.train_evaluation import CheckpointEvaluator, EpochWatcher, EvaluatedCheckpoint, TrainingAhead
+from evalkit.train.arguments import is_main_process
 
 if TYPE_CHECKING:
     from evalkit.train.engine import TrainResult
@@ -104,7 +105,7 @@ def train_job(
         if not transformers_logs:
             hf_logging.set_verbosity_error()
             hf_logging.disable_progress_bar()
-        from evalkit.train.engine import TrainRequest, is_main_process, run_training
+        from evalkit.train.engine import TrainRequest, run_training
         from evalkit.train.recipes import parse_overrides
 
         fields = parse_overrides(overrides or [])
@@ -131,9 +132,8 @@ def train_job(
 def _start_evaluating(
     out: Path, base_model: Path, config: RunConfig, url: str, *, pick: bool, evaluate: bool
 ) -> EpochWatcher | None:
-    """The evaluator of this run's epochs (--evaluate: every one; --pick: the window's), on rank 0 only
-    (train.engine.is_main_process, read here from the environment: that module imports torch)."""
-    if not (pick or evaluate) or int(os.environ.get("RANK", "0")) != 0:
+    """The evaluator of this run's epochs (--evaluate: every one; --pick: the window's), on rank 0 only."""
+    if not (pick or evaluate) or not is_main_process():
         return None
     ahead = TrainingAhead(str(out.resolve()), str(base_model.resolve()))  # resolved as train/ records them
     watcher = EpochWatcher(out, CheckpointEvaluator(config, url, ahead=ahead), None if evaluate else set(DEFAULT_WINDOW))
