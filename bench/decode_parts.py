@@ -3,15 +3,19 @@
   shared prefix   prefilling the 50 dev prompts (SmolLM2's chat template gives 47 of them the same
                   24-token system turn; 3 have their own) with the common prefix computed once, against
                   every row computing its whole prompt
+  grouped heads   whole answers (the dev prompts, greedy and sampled) with key/value heads handed to torch's
+                  attention as they are (evalkit_gqa_sdpa), against transformers' "sdpa", which copies
+                  each head per query group on every step of every layer when a batch has a padding mask;
+                  on SmolLM2 (9 query heads over 3) and on the demo's tiny Llama (4 over 2)
   W·hᵀ head       a decoding step's logits for a few dozen rows as lm_head.weight @ hᵀ (what the loop
                   computes for plain heads), against `lm_head(h)` (h @ Wᵀ): the same products, the
                   orientation MKL runs faster at these shapes
 
 The two variants alternate, run after run, in one process (load elsewhere hits both alike); medians.
-Both give the same tokens (checked here: the prefill's first tokens, the head's argmax;
+Both give the same tokens (checked here: the prefill's first tokens, the answers, the head's argmax;
 tests/generate/test_decode_loop.py checks whole answers against `model.generate`).
 
-    .venv/bin/python bench/decode_parts.py [--repeats 6] [--threads 2]
+    .venv/bin/python bench/decode_parts.py [--repeats 6] [--threads 2] [--new-tokens 64]
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -30,8 +37,10 @@ from evalkit.core.records import DecodingParams  # noqa: E402
 from evalkit.data import load_prompt_set  # noqa: E402
 from evalkit.generate import decode_loop  # noqa: E402
 from evalkit.generate.chat import render  # noqa: E402
+from evalkit.generate.gqa_attention import use_gqa_sdpa  # noqa: E402
 from evalkit.generate.transformers_backend import load_model  # noqa: E402
 from evalkit.models.smollm2 import get_smollm2  # noqa: E402
+from evalkit.models.tiny import DEFAULT_CORPUS, build_tiny_model  # noqa: E402
 
 
 def alternate(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -71,6 +80,44 @@ def shared_prefix(model: object, encoded: dict[str, torch.Tensor], stop: int, re
     )
 
 
+def grouped_heads(name: str, model: Any, encoded: dict[str, torch.Tensor], stop: int, new_tokens: int, repeats: int) -> None:
+    """Whole answers, transformers' "sdpa" against evalkit_gqa_sdpa, greedy and sampled (same seed)."""
+    for decoding in (
+        DecodingParams(greedy=True, max_new_tokens=new_tokens, repetition_penalty=1.0),
+        DecodingParams(max_new_tokens=new_tokens),  # the defaults: temperature 0.7, top-p 0.9, penalty 1.2
+    ):
+        answers: dict[str, list[list[int]]] = {}
+
+        def answer(
+            attention: str, decoding: DecodingParams = decoding, answers: dict[str, list[list[int]]] = answers
+        ) -> Callable[[], object]:
+            def run() -> None:
+                if attention == "sdpa":
+                    model.set_attn_implementation("sdpa")
+                else:
+                    use_gqa_sdpa(model)
+                torch.manual_seed(0)
+                decoded = decode_loop.decode(model, encoded["input_ids"], encoded["attention_mask"], decoding, [stop])
+                answers[attention] = [a.tokens for a in decoded]
+
+            return run
+
+        medians = alternate({"sdpa": answer("sdpa"), "grouped": answer("grouped")}, repeats)
+        model.set_attn_implementation("sdpa")
+        tokens = sum(len(a) for a in answers["grouped"])
+        print(
+            f"grouped heads, {name}, {len(answers['sdpa'])} prompts, {'greedy' if decoding.greedy else 'sampled'}, "
+            f"{tokens} tokens: sdpa {medians['sdpa']:.2f} s, grouped {medians['grouped']:.2f} s = "
+            f"{medians['sdpa'] / medians['grouped']:.2f}x; same answers: {answers['sdpa'] == answers['grouped']}"
+        )
+
+
+def encode(tokenizer: Any, texts: list[str]) -> dict[str, torch.Tensor]:
+    """The prompts longest first, left-padded, as the backend batches them."""
+    texts = sorted(texts, key=lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]), reverse=True)
+    return dict(tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False))
+
+
 def head(model: object, rows: int, repeats: int) -> None:
     """One decoding step's head: `rows` hidden states to logits, both orientations."""
     lm_head = model.lm_head  # type: ignore[attr-defined]
@@ -101,17 +148,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--new-tokens", type=int, default=64, help="the grouped-heads part's answer limit")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    prompts = load_prompt_set("dev").prompts
     model, tokenizer, _ = load_model(get_smollm2(), "cpu")
-    texts = [render(tokenizer, p.messages) for p in load_prompt_set("dev").prompts]
-    texts.sort(key=lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]), reverse=True)
-    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    encoded = encode(tokenizer, [render(tokenizer, p.messages) for p in prompts])
     print(f"threads={args.threads} load average={os.getloadavg()[0]:.1f} torch={torch.__version__}")
     with torch.inference_mode():
         shared_prefix(model, encoded, tokenizer.eos_token_id, args.repeats)
+        grouped_heads("SmolLM2", model, encoded, tokenizer.eos_token_id, args.new_tokens, max(1, args.repeats // 3))
         for rows in (50, 15, 1):
             head(model, rows, 5 * args.repeats)
+    with tempfile.TemporaryDirectory() as tmp:  # a tiny Llama of the demo's shape
+        tiny, tiny_tokenizer, _ = load_model(build_tiny_model(Path(tmp) / "tiny", DEFAULT_CORPUS, vocab_size=1024), "cpu")
+        tiny_encoded = encode(tiny_tokenizer, [render(tiny_tokenizer, p.messages) for p in prompts])
+        grouped_heads("tiny Llama", tiny, tiny_encoded, tiny_tokenizer.eos_token_id, 96, args.repeats)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from evalkit.core.errors import EvalkitError
 from evalkit.core.records import DecodingParams, GenerationRequest, GenerationResult
 from evalkit.generate import decode_loop
 from evalkit.generate.chat import render, stop_token_ids
+from evalkit.generate.gqa_attention import use_gqa_sdpa
 from evalkit.generate.progress import StepCallback, step_counter
 
 
@@ -65,6 +66,8 @@ class TransformersGenerator:
         # evalkit's own loop for full-attention models (drops ended rows, writes the cache in place);
         # transformers' generate for the rest. Same forward, same logits processors.
         self.own_loop = decode_loop.supports(self.model)
+        if self.own_loop:  # its padded batches are where transformers' sdpa copies the grouped heads
+            use_gqa_sdpa(self.model)
         self.max_batch_tokens = max_batch_tokens or self._default_batch_tokens()
 
     def _default_batch_tokens(self) -> int:
