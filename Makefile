@@ -52,7 +52,7 @@ test-transformers-low: $(STAMP)
 	test -d $(LOW_DIR) || $(PY) -m pip install --quiet --no-deps --target $(LOW_DIR) \
 	  "transformers==$(TRANSFORMERS_LOW)" "huggingface_hub==1.33.0"   # 5.16.1 refuses huggingface_hub 2
 	PYTHONPATH=$(LOW_DIR) $(PY) -c "import transformers; print('transformers', transformers.__version__)"
-	PYTHONPATH=$(LOW_DIR) $(PY) -m pytest -q -p no:cacheprovider tests/generate/test_decode_loop.py tests/generate/test_generate.py
+	PYTHONPATH=$(LOW_DIR) $(PY) -m pytest -q -p no:cacheprovider tests/generate/test_decode_loop.py tests/generate/test_generate.py tests/generate/test_gqa_attention.py
 
 # The base install in a venv of its own (CI): `pip install evalkit` with no extra brings no engine, and
 # judging, statistics, annotation, reports and picking on stored answers work there.

@@ -5,7 +5,7 @@ Four ways to answer the same prompts, greedy, repetition penalty 1.0, float32, a
   naive          what people write first: apply the chat template, `model.generate` one prompt at a time
   generate_batch transformers' own continuous batching (`model.generate_batch`, paged KV cache)
   evalkit        evalkit's transformers backend (its own loop: length-sorted batches, grouped prefill,
-                 cache written in place, ended rows dropped)
+                 cache written in place, ended rows dropped, grouped heads not copied: gqa_attention.py)
   vllm           vLLM in-process (`vllm.LLM`; its CPU build here: `make vllm`), when installed; its engine
                  start-up is reported apart, a whole untimed pass warms every shape first, and it is
                  timed after the others, with no engine alive while they run (bench/vllm_inprocess.py)
@@ -30,7 +30,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,24 @@ from evalkit.models.tiny import DEFAULT_CORPUS, build_tiny_model  # noqa: E402
 Method = Callable[[TransformersGenerator, list[Prompt], int], int]  # returns the tokens it produced
 
 
+@contextmanager
+def transformers_attention(generator: TransformersGenerator) -> Iterator[None]:
+    """The model on transformers' own "sdpa" attention for the library methods (the backend switches it to
+    evalkit_gqa_sdpa, which continuous batching does not take), then back."""
+    chosen = generator.model.config._attn_implementation
+    generator.model.set_attn_implementation("sdpa")
+    try:
+        yield
+    finally:
+        generator.model.set_attn_implementation(chosen)
+
+
 def naive(generator: TransformersGenerator, prompts: list[Prompt], new_tokens: int) -> int:
     model, tokenizer = generator.model, generator.tokenizer
     produced = 0
     for prompt in prompts:
         encoded = tokenizer(render(tokenizer, prompt.messages), return_tensors="pt", add_special_tokens=False)
-        with torch.inference_mode():
+        with torch.inference_mode(), transformers_attention(generator):
             output = model.generate(
                 **encoded,
                 max_new_tokens=new_tokens,
@@ -81,7 +94,7 @@ def generate_batch(generator: TransformersGenerator, prompts: list[Prompt], new_
     # CPU that is the machine's RAM, and the kernel killed the run. no_grad, not inference_mode: under it the
     # manager writes in place to tensors it made outside it and every request fails (transformers 5.16.1-5.19).
     pages = sum(-(-(len(ids) + new_tokens) // 256) for ids in inputs)
-    with torch.no_grad():
+    with torch.no_grad(), transformers_attention(generator):
         outputs = generator.model.generate_batch(
             inputs=inputs, generation_config=config, continuous_batching_config=ContinuousBatchingConfig(num_blocks=pages + 1)
         )

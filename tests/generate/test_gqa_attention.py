@@ -1,5 +1,6 @@
 """evalkit_gqa_sdpa against transformers' own "sdpa" attention: the same outputs to the bit for grouped
-and plain heads, with a padding mask (decoding) and without one (a causal prefill), and the same answers
+and plain heads, in float32 and bfloat16, with a padding mask (decoding) and without one (a causal
+prefill), and the same answers
 from a real forward, greedy and sampled. Passes on transformers 5.16.1 and 5.19.0 (public
 AttentionInterface, AttentionMaskInterface and set_attn_implementation)."""
 
@@ -21,14 +22,16 @@ torch = pytest.importorskip("torch")
 @pytest.mark.parametrize(("heads", "kv_heads"), [(4, 2), (9, 3), (4, 4)])
 @pytest.mark.parametrize("queries", [1, 7])
 @pytest.mark.parametrize("masked", [True, False])
-def test_equal_to_transformers_sdpa(heads: int, kv_heads: int, queries: int, masked: bool) -> None:
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_equal_to_transformers_sdpa(heads: int, kv_heads: int, queries: int, masked: bool, dtype: str) -> None:
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     generator = torch.Generator().manual_seed(heads * 100 + queries)
     rows, keys, size = 5, 23, 16
-    query = torch.randn(rows, heads, queries, size, generator=generator)
-    key = torch.randn(rows, kv_heads, keys, size, generator=generator)
-    value = torch.randn(rows, kv_heads, keys, size, generator=generator)
+    query, key, value = (
+        torch.randn(rows, count, length, size, generator=generator).to(getattr(torch, dtype))
+        for count, length in ((heads, queries), (kv_heads, keys), (kv_heads, keys))
+    )
     mask = None
     if masked:  # left padding of a different width in each row, causal over the last `queries` positions
         padding = torch.arange(keys)[None, :] >= torch.tensor([0, 3, 6, 9, 12])[:, None]
