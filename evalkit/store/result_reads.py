@@ -9,17 +9,25 @@ cursor: the results layer turns them into arrays.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, false, func, literal, or_, select
 
 from evalkit.core.vocabulary import INVALID_REASON_KEY, ORDERS, VERDICTS
 from evalkit.store import schema as t
 from evalkit.store.store import Store
 
 JudgeIdentityRow = tuple[str, str, str]  # judge_kind, judge_model, judge_spec_hash
+
+
+def among(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column IN (ids)` with the integers written into the statement instead of bound one parameter
+    each: SQLite caps a statement's bound parameters (32,766 in its default build; 250,000 in Debian's),
+    and comparing two large models binds each of their answer ids twice. Integers only, so nothing a
+    user typed is ever written into SQL."""
+    return column.in_(bindparam(None, [int(i) for i in ids], expanding=True, literal_execute=True))
 
 
 def judge_identities(
@@ -34,7 +42,7 @@ def judge_identities(
     if kinds is not None:
         query = query.where(j.c.judge_kind.in_(list(kinds)))
     if generation_ids is not None:
-        query = query.join(u, u.c.cache_key == j.c.cache_key).where(u.c.generation_a.in_(list(generation_ids)))
+        query = query.join(u, u.c.cache_key == j.c.cache_key).where(among(u.c.generation_a, generation_ids))
     with store.engine.connect() as conn:
         return [(row[0], row[1], row[2]) for row in conn.execute(query).fetchall()]
 
@@ -72,8 +80,8 @@ def read_catalog(store: Store, answers: Sequence[int] | None = None) -> Catalog:
     answer_rows = select(g.c.id, g.c.model_id, g.c.prompt_hash, func.length(g.c.text), g.c.decoding_hash).order_by(g.c.id)
     prompts = select(t.prompts.c.hash, t.prompts.c.instruction)
     if answers is not None:
-        answer_rows = answer_rows.where(g.c.id.in_(list(answers)))
-        prompts = prompts.where(t.prompts.c.hash.in_(select(g.c.prompt_hash).where(g.c.id.in_(list(answers)))))
+        answer_rows = answer_rows.where(among(g.c.id, answers))
+        prompts = prompts.where(t.prompts.c.hash.in_(select(g.c.prompt_hash).where(among(g.c.id, answers))))
     with store.engine.connect() as conn:
         names = dict(conn.execute(select(t.models.c.id, t.models.c.name)).fetchall())
         instructions = dict(conn.execute(prompts).fetchall())
@@ -121,8 +129,9 @@ def _uses_query(
     if kinds is not None:
         query = query.where(j.c.judge_kind.in_(list(kinds)))
     if answers is not None:  # uses between these answers only (both sides; a single-answer judgment has no b)
-        ids = list(answers)
-        query = query.where(u.c.generation_a.in_(ids)).where(or_(u.c.generation_b.is_(None), u.c.generation_b.in_(ids)))
+        query = query.where(among(u.c.generation_a, answers)).where(
+            or_(u.c.generation_b.is_(None), among(u.c.generation_b, answers))
+        )
     return query
 
 
@@ -161,6 +170,6 @@ def invalid_reasons(store: Store, kinds: Sequence[str] | None = None, ids: Seque
     if kinds is not None:
         query = query.where(j.c.judge_kind.in_(list(kinds)))
     if ids is not None:
-        query = query.where(j.c.id.in_(list(ids)))
+        query = query.where(among(j.c.id, ids))
     with store.engine.connect() as conn:
         return {int(row[0]): str(row[1]) for row in conn.execute(query).fetchall()}

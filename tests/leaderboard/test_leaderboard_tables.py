@@ -4,9 +4,12 @@ the exported figures are real PNG/SVG files."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy
 from sqlalchemy import select
 
 from bench.leaderboard_data import populate, simulate_annotators
@@ -23,6 +26,7 @@ from evalkit.leaderboard.store_access import results_token
 from evalkit.leaderboard.worker import Worker
 from evalkit.store import Store, annotations
 from evalkit.store import schema as t
+from evalkit.store.result_reads import generation_ids_of
 
 
 @pytest.fixture(scope="module")
@@ -306,3 +310,25 @@ def test_length_bins_cover_every_valid_verdict(built) -> None:
     for _, rows in snapshot.length_bins.groupby("judge_kind"):
         assert rows["length_difference"].is_monotonic_increasing and rows["preference"].between(1, 2).all()
     assert set(snapshot.judge_bias["rater"]) == {"pairwise:gpt-4o-2024-08-06", "alpaca_eval:weighted_alpaca_eval_gpt4_turbo"}
+
+
+def test_rows_on_demand_bind_no_parameter_per_answer(built) -> None:
+    """SQLite builds cap a statement's bound parameters (32,766 by default): the answer ids of a Compare
+    are written into the statement, so two large models' rows read under a cap of 40 here (the judges' codes take the few it binds)."""
+    store, data, _ = built
+    capped = Store(store.url, read_only=True)
+
+    @sqlalchemy.event.listens_for(capped.engine, "connect")
+    def cap(connection: sqlite3.Connection, _record: object) -> None:
+        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 40)
+
+    capped.engine.dispose()  # connections from now on are capped
+    model, baseline = store.model_id(data.checkpoints[2]), store.model_id(data.baselines[0])
+    try:
+        rows = pair_tables(capped, [model, baseline])
+    finally:
+        capped.close()
+    expected = pair_tables(store, [model, baseline])
+    assert 2 * len(generation_ids_of(store, [model, baseline])) > 40 and len(rows.pairwise) > 0  # each id is used twice
+    for name in ("pairwise", "alpaca", "single"):
+        pd.testing.assert_frame_equal(getattr(rows, name), getattr(expected, name))
