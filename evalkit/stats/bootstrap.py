@@ -91,8 +91,11 @@ def cluster_sums(values: np.ndarray, clusters: Sequence[object] | np.ndarray | N
 
 
 def cluster_codes(clusters: Sequence[object] | np.ndarray) -> np.ndarray:
-    """Dense integer codes 0..k-1 for cluster labels, in order of first appearance."""
-    codes, _ = pd.factorize(np.asarray(clusters, dtype=object), sort=False)
+    """Dense integer codes 0..k-1 for cluster labels, in the labels' sorted order. Each resample's counts
+    go to clusters by code, so the numbering decides which prompt draws which count: sorted, an interval
+    depends only on the rows' values, not on their order (in order of first appearance, the same
+    judgments stored in another order, as concurrent requests finish, gave another interval)."""
+    codes, _ = pd.factorize(np.asarray(clusters, dtype=object), sort=True)
     if (codes < 0).any():
         raise ValueError("cluster labels must not be missing")
     return codes.astype(np.int64)

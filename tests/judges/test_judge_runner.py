@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -204,14 +205,17 @@ def test_likert_samples_mean_and_ci(store: Any, server: FakeOpenAIServer) -> Non
     qs = questions(8)
     model = add_model(store, "model", {q: f"answer {i}" for i, q in enumerate(qs)})
     seen: Counter[str] = Counter()
+    counting = threading.Lock()  # the server's handler threads ask concurrently: each sample gets its own count
 
     def grades(body: dict[str, Any]) -> Completion:
         content = last_user_message(body)
         i = int(re.search(r"Question (\d+)\?", content).group(1))
-        seen[content] += 1
+        with counting:
+            seen[content] += 1
+            k = seen[content]
         if i == 7:
             return Completion("no idea")
-        return Completion(f"reasoning\n{1 + (i + seen[content]) % 6}\n{1 + (i + seen[content]) % 6}")
+        return Completion(f"reasoning\n{1 + (i + k) % 6}\n{1 + (i + k) % 6}")
 
     server.responder = grades
     summary = judge_single(
@@ -230,7 +234,9 @@ def test_likert_samples_mean_and_ci(store: Any, server: FakeOpenAIServer) -> Non
     assert summary["mean"] == pytest.approx(per_answer.mean())
     # The interval is evalkit.stats' bootstrap over prompts (checked against scipy in the stats tests);
     # with 7 answers it lands near the Student-t interval.
-    bootstrap = lima_likert_summary(per_answer, clusters=np.arange(7))
+    # Clusters named as the summary names them (prompt hashes), so both number them alike.
+    hash_of = dict(zip(table["instruction"], table["prompt_hash"]))
+    bootstrap = lima_likert_summary(per_answer, clusters=np.array([hash_of[q] for q in qs[:7]], dtype=object))
     assert (summary["ci_low"], summary["ci_high"]) == pytest.approx((bootstrap["ci_low"], bootstrap["ci_high"]))
     assert abs(summary["ci_low"] - (per_answer.mean() - half_width)) < 0.5
     assert abs(summary["ci_high"] - (per_answer.mean() + half_width)) < 0.5

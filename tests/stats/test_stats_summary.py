@@ -211,3 +211,13 @@ def test_rank_models_per_judge() -> None:
     assert gpt["model"].tolist() == ["ckpt/epoch-7", "davinci-003", "ckpt/epoch-5"]
     assert gpt["rank"].tolist() == [1, 2, 3]
     assert not math.isnan(gpt["ci_low"].iloc[0])
+
+
+def test_intervals_do_not_depend_on_the_rows_order() -> None:
+    """The same judgments stored in another order (concurrent requests finish in any order) give the same
+    intervals to the bit: prompts are numbered by hash, not by first appearance."""
+    for table, summarize in ((pairwise_table(), summarize_pairwise), (likert_table(), summarize_likert)):
+        first = summarize(table, n_resamples=2000)
+        for seed in range(3):
+            shuffled = summarize(table.sample(frac=1.0, random_state=seed), n_resamples=2000)
+            pd.testing.assert_frame_equal(shuffled[["ci_low", "ci_high"]], first[["ci_low", "ci_high"]])
