@@ -1,9 +1,8 @@
 """The offline reference judge's ROUGE-1 F1: rouge-score's scorer against evalkit's (rouge-score's own
 tokenizer, unigram counts; judges/reference.py), each in a fresh process, as every judging process pays it.
 
-Each variant imports what it needs and scores every pair of the dev prompts' reference answers (50 x 50,
-2,500 pairs, as a demo evaluation's 10 epochs x 50 answers x 2 sides x a few); the two alternate, run
-after run; medians. The scores are checked equal. rouge-score's scorer module imports all of nltk for a
+Each variant imports what it needs and scores every pair of the dev prompts' reference answers (50 x 50:
+2,500 pairs, about what the demo's evaluation scores); the two alternate, run after run; medians. The scores are checked equal. rouge-score's scorer module imports all of nltk for a
 Porter stemmer the judge does not use; that import is most of its cost.
 
     .venv/bin/python bench/reference_judge.py [--repeats 5]
