@@ -9,7 +9,9 @@ kernel takes the mask and the grouped heads together (torch >= 2.5), with the sa
 (9 query heads over 3 key/value heads) and 1.34-1.58x on the tiny Llama (bench/decode_parts.py).
 
 Registered through transformers' public AttentionInterface under its own name, with the "sdpa" mask
-function, so a model switched to it builds the same boolean masks as with "sdpa".
+function, so a model switched to it builds the same boolean masks as with "sdpa". Which attention a model
+uses is read from `config._attn_implementation` (transformers has no public getter); tested on both ends
+of the declared range, transformers 5.16.1 and 5.19 (`make test-transformers-low`).
 """
 
 from __future__ import annotations
