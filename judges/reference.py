@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from rouge_score.tokenize import tokenize  # rouge-score's tokenizer alone: its scorer module imports all of nltk
+
 from evalkit.core.records import ScorerSpec
 from evalkit.core.vocabulary import ORDERS, shown_label
 from evalkit.judges.aggregation import aggregates
@@ -32,8 +34,6 @@ def rouge1_fmeasure(target: str, prediction: str) -> float:
     tokenizer. Its scorer module imports the whole of nltk for the Porter stemmer this judge does not use:
     0.6 s in every process that judges (the demo, each `run`, the evaluator and the trainer's process in
     `train --evaluate`); the tokenizer module imports none of it (bench/reference_judge.py)."""
-    from rouge_score.tokenize import tokenize
-
     target_counts = Counter(tokenize(target, None))
     prediction_counts = Counter(tokenize(prediction, None))
     common = sum(min(count, prediction_counts[word]) for word, count in target_counts.items())
