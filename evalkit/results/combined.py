@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -184,22 +184,28 @@ def _drawn_batch(labels: pd.DataFrame, designs: Mapping[int, DrawDesign]) -> int
 
 
 def combined_win_rates(
-    comparisons: pd.DataFrame,
+    comparisons: pd.DataFrame | None,
     labels: pd.DataFrame,
     level: float = DEFAULT_LEVEL,
     designs: Mapping[int, DrawDesign] | None = None,
+    *,
+    judged: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per (judge, generation set, baseline generation set) with human labels on at least two
     prompts the judge validly judged: KEYS, COMBINED_COLUMNS and VARIANCE_COLUMNS. `comparisons`: the
     comparing judges' rows of the scope (`Tables.comparisons`); `labels`: `store.annotations.labels`;
-    `designs`: the draw designs of informative batches by batch id (their pairs get the weighted figure)."""
+    `designs`: the draw designs of informative batches by batch id (their pairs get the weighted figure).
+    `judged`: what `judge_preferences(comparisons)` gives, when computed without rows (from the
+    database's per-prompt tallies: evalkit.results.tally_summary.judge_preferences_of); `comparisons`
+    is then not read."""
     columns = [*KEYS, *COMBINED_COLUMNS, *VARIANCE_COLUMNS]
     designs = designs or {}
     drawn_rows, labels = _split_drawn(labels, designs)
     humans = human_preferences(labels)
-    if (humans.empty and not drawn_rows) or comparisons.empty:
+    rows_given = judged if judged is not None else comparisons
+    if (humans.empty and not drawn_rows) or rows_given is None or rows_given.empty:
         return pd.DataFrame(columns=columns)
-    judged = judge_preferences(comparisons)
+    judged = _labelled_pairs(judged if judged is not None else judge_preferences(rows_given), humans, drawn_rows)
     # the label frame's ids may be read as another integer type than the tables'
     judged = judged.astype({"model_id": np.int64, "baseline_id": np.int64})
     with_humans = judged.merge(humans, on=[*GENERATION_SETS, "prompt_hash"], how="left")
@@ -224,6 +230,26 @@ def combined_win_rates(
         )
         rows.append({**dict(zip(KEYS, key)), **figures})
     return pd.DataFrame(rows, columns=columns)
+
+
+def _labelled_pairs(judged: pd.DataFrame, humans: pd.DataFrame, drawn_rows: Mapping[tuple[object, ...], object]) -> pd.DataFrame:
+    """The judge's preferences on generation-set pairs that have human labels (no other pair gets a
+    figure), with plain columns: the judged frame may cover every pair of a large store, with
+    categorical keys."""
+    pairs: set[tuple[Any, ...]] = {tuple(pair) for pair in humans[GENERATION_SETS].itertuples(index=False, name=None)}
+    pairs |= set(drawn_rows)
+    models = {int(pair[0]) for pair in pairs}  # model ids
+    labelled = judged[judged["model_id"].astype(np.int64).isin(models)]
+    plain = pd.DataFrame(
+        {
+            name: labelled[name].astype(labelled[name].cat.categories.dtype)
+            if isinstance(labelled[name].dtype, pd.CategoricalDtype)
+            else labelled[name]
+            for name in labelled.columns
+        }
+    )
+    keys = plain[GENERATION_SETS].astype({"model_id": np.int64, "baseline_id": np.int64}).itertuples(index=False, name=None)
+    return plain[[key in pairs for key in keys]].reset_index(drop=True)
 
 
 def _split_drawn(

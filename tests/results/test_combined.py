@@ -166,7 +166,7 @@ def test_an_informative_batch_gets_the_weighted_estimate_on_its_own_labels(store
 
 def test_the_leaderboard_shows_the_informative_batchs_weighted_figure(store: Store) -> None:
     """The snapshot the leaderboard reads carries the same (weighted) figure as `store_combined`."""
-    from evalkit.leaderboard.snapshot import build_snapshot
+    from evalkit.leaderboard.snapshot_build import build_snapshot
 
     model, baseline, *_ = informative_store(store)
     combined = store_combined(store)

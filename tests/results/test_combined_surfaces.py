@@ -48,7 +48,7 @@ def test_every_surface_shows_the_same_combined_win_rate(
     tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from evalkit.leaderboard import tables
-    from evalkit.leaderboard.snapshot import build_snapshot
+    from evalkit.leaderboard.snapshot_build import build_snapshot
     from evalkit.store import Store, annotations
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-combined")

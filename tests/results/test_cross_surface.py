@@ -119,7 +119,7 @@ def test_every_surface_reads_the_same_numbers(
     tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from evalkit.leaderboard import columns, tables
-    from evalkit.leaderboard.snapshot import build_snapshot, with_length_control
+    from evalkit.leaderboard.snapshot_build import build_snapshot, with_row_figures
     from evalkit.store import Store, annotations
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-cross-surface")
@@ -261,7 +261,7 @@ def test_every_surface_reads_the_same_numbers(
     assert all(_close(versus[field], between[field]) for field in lc_fields) and versus["lc_variant"] == between["lc_variant"]
 
     # The leaderboard: its snapshot's per-judge figures and its CSV download equal the CLI's.
-    snapshot = with_length_control(build_snapshot(store, "token"))
+    snapshot = with_row_figures(build_snapshot(store, "token"))
     judge_bias = {row["rater"]: row for row in agreement["judges"]}
     for row in snapshot.judge_bias.to_dict(orient="records"):
         assert _close(row["prefer_longer"], judge_bias[row["rater"]]["prefer_longer"])

@@ -1,0 +1,54 @@
+"""Per-prompt tallies brought up to date by reading only what changed: the materialised summaries a
+large store's leaderboard refreshes incrementally.
+
+A checkpoint just judged adds ~5k judgments to a store of millions; reading every model's tallies
+again costs a minute at 5M judgments, reading that one model's a few seconds. `refresh_tallies`
+re-reads the models that judgments newer than the previous state are about and keeps every other
+model's rows. It reads everything again when there is no previous state, when judgment uses appeared
+that no new judgment explains (a cached judgment reused for an identical answer) or disappeared (a
+deletion), or when a judge kind changed verdict type. The watermark is read before the tallies, so a
+judgment written meanwhile is read again by the next refresh, never lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from evalkit.results.tally_summary import PromptTallies
+from evalkit.store import aggregates
+from evalkit.store.store import Store
+
+
+@dataclass(frozen=True)
+class WatermarkedTallies:
+    """Tallies and the store state they cover: judgments up to `max_judgment_id`, `n_uses` uses."""
+
+    tallies: PromptTallies
+    max_judgment_id: int
+    n_uses: int
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """The refreshed tallies and how they were obtained: `reread` models read again (None: all)."""
+
+    state: WatermarkedTallies
+    reread: frozenset[int] | None
+
+
+def refresh_tallies(store: Store, previous: WatermarkedTallies | None = None) -> Refreshed:
+    """The store's per-prompt tallies now, reading only the models judged since `previous`."""
+    highest, uses = aggregates.watermark(store)
+    if previous is None:
+        return Refreshed(WatermarkedTallies(PromptTallies.read(store), highest, uses), None)
+    models, new_uses = aggregates.changed_since(store, previous.max_judgment_id)
+    if uses - previous.n_uses != new_uses:
+        return Refreshed(WatermarkedTallies(PromptTallies.read(store), highest, uses), None)
+    if not models:
+        return Refreshed(WatermarkedTallies(previous.tallies, highest, uses), frozenset())
+    changed = sorted(models)
+    try:
+        tallies = previous.tallies.replaced(PromptTallies.read(store, changed), changed)
+    except ValueError:  # a judge kind changed verdict type: its rows of unchanged models moved tables too
+        return Refreshed(WatermarkedTallies(PromptTallies.read(store), highest, uses), None)
+    return Refreshed(WatermarkedTallies(tallies, highest, uses), frozenset(changed))
