@@ -20,7 +20,10 @@ from pathlib import Path
 from evalkit.core.errors import EvalkitError
 from evalkit.core.hashing import sha256_text
 from evalkit.leaderboard import snapshot as snap
+from evalkit.leaderboard import snapshot_build as build
+from evalkit.leaderboard.row_figures import row_figures_at
 from evalkit.leaderboard.store_access import results_token
+from evalkit.leaderboard.tally_files import tallies_directory
 from evalkit.leaderboard.worker import Worker, WorkerStopped
 from evalkit.store import Store
 
@@ -40,13 +43,13 @@ def default_directory(url: str) -> Path | None:
 class Served:
     snapshot: snap.Snapshot
     stale: bool  # the store has changed since; a rebuild is under way
-    lc_pending: bool  # length-controlled win rates are still being computed
+    rows_pending: bool  # the row figures (LC win rates, judge bias, length bins) are still being computed
     error: str | None  # the last rebuild failed (the snapshot shown is older)
 
 
 class SnapshotCache:
-    """The snapshot of one store. Rebuilds and length-controlled win rates run on one background
-    thread; with a `worker`, that thread hands the work to a separate process (worker.py)."""
+    """The snapshot of one store. Rebuilds and row figures run on one background thread; with a
+    `worker`, that thread hands the work to a separate process (worker.py)."""
 
     def __init__(self, store: Store, directory: Path | None, worker: Worker | None = None) -> None:
         self.store = store
@@ -56,9 +59,9 @@ class SnapshotCache:
         self._snapshot: snap.Snapshot | None = None
         self._loaded_from_disk = False
         self._build: Future[None] | None = None
-        self._lc: Future[None] | None = None
+        self._rows: Future[None] | None = None
         self._error: str | None = None
-        self._lc_tried: str | None = None  # token whose LC was attempted: a failure is not retried per rerun
+        self._rows_tried: str | None = None  # token whose row figures were attempted: a failure is not retried per rerun
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evalkit-snapshot")
 
     def serve(self, token: str) -> Served:
@@ -68,20 +71,19 @@ class SnapshotCache:
             fresh = current is not None and current.token == token
             if not self._busy() and not fresh:
                 self._build = self._executor.submit(self._rebuild)
-            elif not self._busy() and self._lc_missing(current) and self._lc_tried != token:
-                self._lc = self._executor.submit(self._add_lc)
+            elif not self._busy() and self._rows_missing(current) and self._rows_tried != token:
+                self._rows = self._executor.submit(self._add_row_figures)
             build, busy = self._build, self._busy()
         if current is None:
             assert build is not None
             self._wait_first(build)
             return self.serve(token)
-        return Served(current, not fresh, busy and self._lc_missing(current), self._error)
+        return Served(current, not fresh, busy and self._rows_missing(current), self._error)
 
     def prepare(self) -> Served:
         """The current snapshot, loaded from disk or built now (this thread waits for it), before
-        anything is served (server.py). With a worker the build runs there, so the judgment rows it
-        reads (GBs at 5M judgments) never enter the server's memory. Length-controlled win rates follow
-        in the background."""
+        anything is served (server.py). With a worker the build runs there, so its tallies (hundreds of
+        MB at 5M judgments) never enter the server's memory. The row figures follow in the background."""
         token = results_token(self.store)
         with self._lock:
             current = self._current()
@@ -105,11 +107,11 @@ class SnapshotCache:
         return self._snapshot
 
     def _busy(self) -> bool:
-        return any(job is not None and not job.done() for job in (self._build, self._lc))
+        return any(job is not None and not job.done() for job in (self._build, self._rows))
 
     @staticmethod
-    def _lc_missing(current: snap.Snapshot | None) -> bool:
-        return current is not None and not current.has_lc and current.has_comparisons
+    def _rows_missing(current: snap.Snapshot | None) -> bool:
+        return current is not None and not current.has_row_figures and current.has_comparisons
 
     def _wait_first(self, build: Future[None]) -> None:
         build.result()
@@ -118,16 +120,17 @@ class SnapshotCache:
                 raise EvalkitError(f"could not read the results store: {self._error}")
 
     def wait_idle(self, timeout: float | None = None) -> None:
-        """Block until no build or LC job is running (tests and the speed benchmark use it)."""
+        """Block until no build or row-figures job is running (tests and the speed benchmark use it)."""
         while self._busy():
-            for job in (self._build, self._lc):
+            for job in (self._build, self._rows):
                 if job is not None:
                     job.result(timeout=timeout)
 
     def _build_now(self, token: str) -> snap.Snapshot:
         if self.worker is None:
-            return snap.build_snapshot(self.store, token)
-        return replace(self.worker.run(snap.build_snapshot_at, self.store.url, token), source=self.store.url)
+            return build.build_snapshot(self.store, token)
+        tallies_at = tallies_directory(self.directory) if self.directory is not None else None
+        return replace(self.worker.run(build.build_snapshot_at, self.store.url, token, tallies_at), source=self.store.url)
 
     def _rebuild(self) -> None:
         try:
@@ -140,37 +143,32 @@ class SnapshotCache:
                 self._error = f"{exc.__class__.__name__}: {exc}"
             return
         self._publish(built)
-        with self._lock:  # queued behind this job: pages get the snapshot now, LC a few seconds later
-            self._lc = self._executor.submit(self._add_lc)
+        with self._lock:  # queued behind this job: pages get the snapshot now, the row figures later
+            self._rows = self._executor.submit(self._add_row_figures)
 
-    def _add_lc(self) -> None:
+    def _add_row_figures(self) -> None:
         try:
-            self._compute_lc()
+            self._compute_row_figures()
         finally:  # the worker's part of this store state is done: give its memory back until the next change
             if self.worker is not None:
                 self.worker.release()
 
-    def _compute_lc(self) -> None:
+    def _compute_row_figures(self) -> None:
         current = self._snapshot
-        if not self._lc_missing(current):
+        if not self._rows_missing(current):
             return
         assert current is not None
-        self._lc_tried = current.token
+        self._rows_tried = current.token
+        scopes = snap.scopes_of(current.prompt_sets, set(current.prompts["hash"]))
         try:
-            lc = (
-                self.worker.run(
-                    snap.length_control_at, self.store.url, current.token, current.prompt_sets, set(current.prompts["hash"])
-                )
-                if self.worker is not None
-                else None
-            )
-            self._publish(snap.with_length_control(current, lc), only_if_token=current.token)
+            figures = self.worker.run(row_figures_at, self.store.url, scopes, current.pairs) if self.worker is not None else None
+            self._publish(build.with_row_figures(current, figures), only_if_token=current.token)
         except WorkerStopped:
             return
         except Exception as exc:
-            log.exception("length-controlled win rates failed")
+            log.exception("the leaderboard's row figures failed")
             with self._lock:
-                self._error = f"length-controlled win rate: {exc.__class__.__name__}: {exc}"
+                self._error = f"length-controlled win rates and judge bias: {exc.__class__.__name__}: {exc}"
 
     def _publish(self, built: snap.Snapshot, only_if_token: str | None = None) -> None:
         with self._lock:

@@ -38,8 +38,11 @@ def freshness_note(served: Served) -> None:
             f"New results are being read in the background; showing results as of {built}. Rerun to update.",
             icon=":material/sync:",
         )
-    if served.lc_pending:
-        st.caption("Length-controlled win rates are being computed in the background; rerun in a few seconds.")
+    if served.rows_pending:
+        st.caption(
+            "Length-controlled win rates and the judges' position and length bias are being computed in the "
+            "background; rerun in a few seconds."
+        )
 
 
 def labels_token() -> str:

@@ -4,16 +4,13 @@ they are tested directly; no statistic is computed here, only selected, joined a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from evalkit.core.ordering import natural_sorted
 from evalkit.core.records import JUDGE_COLUMNS, JudgeIdentity
-
-if TYPE_CHECKING:  # snapshot.py uses length_bins below to build snapshots
-    from evalkit.leaderboard.snapshot import Snapshot
+from evalkit.leaderboard.snapshot import LENGTH_BIN_COLUMNS, Snapshot
 
 JudgeKey = JudgeIdentity  # the pages' name for it
 
@@ -304,7 +301,7 @@ def length_bins(judged: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     data behind the length-bias plot (invalid verdicts left out)."""
     frame = judged.dropna(subset=["preference", "model_len", "baseline_len"])
     if frame.empty:
-        return pd.DataFrame(columns=[*JUDGE_COLUMNS, "length_difference", "preference", "n"])
+        return pd.DataFrame(columns=LENGTH_BIN_COLUMNS)
     frame = frame.assign(difference=frame["model_len"].astype(float) - frame["baseline_len"].astype(float))
     parts = []
     for key, rows in frame.groupby(list(JUDGE_COLUMNS), sort=True):

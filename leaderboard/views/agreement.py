@@ -105,7 +105,7 @@ else:
 st.subheader("Judges: position consistency and length bias")
 biases = snapshot.judge_bias
 if biases.empty:
-    st.caption("No pairwise judgments yet.")
+    st.caption("Being computed in the background." if served.rows_pending else "No pairwise judgments yet.")
 else:
     st.dataframe(
         biases,

@@ -243,10 +243,11 @@ def test_invalid_reasons_are_stored_counted_and_shown(tmp_path: Path, capsys: py
 
     from evalkit.leaderboard import snapshot as snap
     from evalkit.leaderboard import tables
+    from evalkit.leaderboard.snapshot_build import build_snapshot
     from evalkit.leaderboard.store_access import results_token
 
     store = Store(db)
-    built = snap.build_snapshot(store, results_token(store))
+    built = build_snapshot(store, results_token(store))
     snap.save(built, tmp_path / "snapshot")
     loaded = snap.load(tmp_path / "snapshot")
     assert loaded is not None and loaded.pairwise_summary["invalid_reasons"].tolist() == [first["invalid_reasons"]]

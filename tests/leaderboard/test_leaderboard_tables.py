@@ -18,6 +18,7 @@ from evalkit.core.records import Judgment, Prompt, PromptSet
 from evalkit.core.vocabulary import MODEL_VIEW
 from evalkit.leaderboard import charts, tables
 from evalkit.leaderboard import snapshot as snap
+from evalkit.leaderboard import snapshot_build as build
 from evalkit.leaderboard.cache import SnapshotCache
 from evalkit.leaderboard.compare_rows import compare_rows
 from evalkit.leaderboard.export import spec_png, spec_svg
@@ -27,6 +28,7 @@ from evalkit.leaderboard.worker import Worker
 from evalkit.store import Store, annotations
 from evalkit.store import schema as t
 from evalkit.store.result_reads import generation_ids_of
+from tests.leaderboard.row_reference import length_control_table
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def built(tmp_path_factory: pytest.TempPathFactory):
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('tables') / 'store.db'}")
     data = populate(store, runs=1, epochs=6, prompts=15, with_decisions=False)
     simulate_annotators(store, data.checkpoints[2], data.baselines[0], items=5)
-    return store, data, snap.build_snapshot(store, results_token(store))
+    return store, data, build.with_row_figures(build.build_snapshot(store, results_token(store)))
 
 
 def _selection(snapshot: snap.Snapshot, baseline_id: int) -> tables.Selection:
@@ -157,7 +159,7 @@ def test_length_controlled_columns_are_the_summarys_for_every_comparing_judge(bu
 
     store, data, snapshot = built
     selection = _selection(snapshot, store.model_id(data.baselines[0]))
-    rows = tables.leaderboard_rows(snap.with_length_control(snapshot), selection)
+    rows = tables.leaderboard_rows(build.with_row_figures(snapshot), selection)
     summary = summarize_store(store, length_controlled=True).pairwise
     for judge, prefix in ((selection.alpaca_judge, "ae"), (selection.pairwise_judge, "pw")):
         assert judge is not None and selection.baseline is not None
@@ -178,7 +180,7 @@ def test_length_controlled_columns_are_the_summarys_for_every_comparing_judge(bu
                 assert row[f"{prefix}_lc_withheld"] == expected["lc_withheld"]
     # answers shorter than the baseline's on every pair: no number, the reason, in the table and its CSV
     one_sided = judged_tables(store).comparisons.assign(model_len=lambda frame: frame["baseline_len"] - 1)
-    lc = snap.length_control_table(one_sided, snapshot.prompt_sets, set(snapshot.prompts["hash"]))
+    lc = length_control_table(one_sided, snapshot.prompt_sets, set(snapshot.prompts["hash"]))
     withheld = tables.leaderboard_rows(replace(snapshot, lc=lc), selection).dropna(subset=["pw_lc_variant"])
     assert withheld["pw_lc"].isna().all() and withheld["pw_lc_se"].isna().all()
     assert withheld["pw_lc_withheld"].str.contains("shorter than the baseline's on 100% of pairs").all()
@@ -234,7 +236,7 @@ def test_cache_serves_stale_then_fresh_and_restarts_from_disk(tmp_path, monkeypa
     first = cache.serve(results_token(store))
     assert not first.stale and first.snapshot.token == results_token(store)
     cache.wait_idle(timeout=120)
-    assert cache.serve(results_token(store)).snapshot.has_lc  # length control arrives in the background
+    assert cache.serve(results_token(store)).snapshot.has_row_figures  # the row figures arrive in the background
     model = data.generation_ids[data.checkpoints[0]]
     prompt = next(iter(model))
     store.add_judgments_with_uses(
@@ -246,7 +248,7 @@ def test_cache_serves_stale_then_fresh_and_restarts_from_disk(tmp_path, monkeypa
     assert served.stale and served.snapshot.token == first.snapshot.token  # the old numbers, at once
     cache.wait_idle(timeout=120)
     assert cache.serve(new_token).snapshot.token == new_token
-    monkeypatch.setattr(snap, "build_snapshot", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    monkeypatch.setattr(build, "build_snapshot", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
     restarted = SnapshotCache(store, tmp_path / "cache").serve(new_token)  # a new server process
     assert restarted.snapshot.token == new_token and not restarted.stale
     assert "late-judge" in set(restarted.snapshot.likert_summary["judge_model"])
@@ -264,7 +266,7 @@ def test_prepare_builds_before_serving_and_the_worker_process_rebuilds(tmp_path)
         assert not prepared.stale and prepared.snapshot.token == results_token(store)
         cache.wait_idle(timeout=180)
         served = cache.serve(results_token(store)).snapshot
-        in_process = snap.with_length_control(snap.build_snapshot(store, served.token))
+        in_process = build.with_row_figures(build.build_snapshot(store, served.token))
         pd.testing.assert_frame_equal(served.lc, in_process.lc)  # computed by the worker
         model = data.generation_ids[data.checkpoints[0]]
         prompt = next(iter(model))
@@ -276,7 +278,7 @@ def test_prepare_builds_before_serving_and_the_worker_process_rebuilds(tmp_path)
         cache.wait_idle(timeout=180)
         rebuilt = cache.serve(results_token(store)).snapshot
         assert not cache.serve(results_token(store)).stale and "late-judge" in set(rebuilt.likert_summary["judge_model"])
-        expected = snap.build_snapshot(store, rebuilt.token)
+        expected = build.build_snapshot(store, rebuilt.token)
         pd.testing.assert_frame_equal(rebuilt.likert_summary, expected.likert_summary)
         pd.testing.assert_frame_equal(rebuilt.pairwise_summary, expected.pairwise_summary)
     finally:
@@ -287,7 +289,7 @@ def test_unjudged_prompt_sets_are_not_scopes(tmp_path) -> None:
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     populate(store, runs=1, epochs=2, prompts=6, with_decisions=False)
     store.save_prompt_set(PromptSet("never-judged", (Prompt("x", ({"role": "user", "content": "unjudged?"},)),), "test"))
-    snapshot = snap.build_snapshot(store, results_token(store))
+    snapshot = build.build_snapshot(store, results_token(store))
     assert snapshot.scopes() == [snap.ALL_PROMPTS] and len(snapshot.prompts) == 6
     assert set(snapshot.prompts["hash"]) == set(judged_tables(store).pairwise["prompt_hash"])
 

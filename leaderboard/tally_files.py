@@ -1,0 +1,72 @@
+"""The per-prompt tallies of the last snapshot, kept on disk beside it, so the next build after a
+checkpoint is judged reads only that checkpoint's judgments (evalkit.results.tally_refresh).
+
+They live in the worker process only while it builds (the server never holds them), so between builds
+they must be somewhere: a folder of Parquet files next to the snapshot's, in the same cache directory
+(never inside the store: the leaderboard only reads the store). Like the snapshot, it is only a cache:
+a folder that is missing, of another format or unreadable means "read everything again".
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+
+import pandas as pd
+
+from evalkit.results.tally_refresh import WatermarkedTallies
+from evalkit.results.tally_summary import PromptTallies
+
+TALLIES_VERSION = 1  # bump when PromptTallies' frames change: older folders are then read again from the store
+FRAMES = [field.name for field in fields(PromptTallies) if field.name not in ("model_names", "kinds")]
+
+
+def tallies_directory(snapshot_directory: Path) -> Path:
+    """Beside the snapshot's folder: saving a snapshot replaces its folder whole."""
+    return snapshot_directory.with_name(snapshot_directory.name + ".tallies")
+
+
+def save_tallies(state: WatermarkedTallies, directory: Path) -> None:
+    """Write atomically: a crash mid-write leaves the previous tallies in place."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tallies-", dir=directory.parent))
+    try:
+        for name in FRAMES:
+            getattr(state.tallies, name).to_parquet(staging / f"{name}.parquet", index=False)
+        state.tallies.model_names.rename("name").rename_axis("id").reset_index().to_parquet(staging / "model_names.parquet")
+        meta = {
+            "version": TALLIES_VERSION,
+            "max_judgment_id": state.max_judgment_id,
+            "n_uses": state.n_uses,
+            "kinds": {output: list(kinds) for output, kinds in state.tallies.kinds.items()},
+        }
+        (staging / "meta.json").write_text(json.dumps(meta))
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        staging.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_tallies(directory: Path) -> WatermarkedTallies | None:
+    """The saved tallies, or None when there are none or they cannot be read."""
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+        if meta.get("version") != TALLIES_VERSION:
+            return None
+        frames = {name: pd.read_parquet(directory / f"{name}.parquet") for name in FRAMES}
+        names = pd.read_parquet(directory / "model_names.parquet")
+        tallies = PromptTallies(
+            **frames,
+            model_names=names.set_index("id")["name"],
+            kinds={str(output): tuple(kinds) for output, kinds in meta["kinds"].items()},
+        )
+        return WatermarkedTallies(tallies, int(meta["max_judgment_id"]), int(meta["n_uses"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
