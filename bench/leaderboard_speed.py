@@ -5,37 +5,35 @@
 Measures, with `evalkit leaderboard` serving the store on a loopback port:
 - read: the three judge tables read the plain way (one pandas join per judge kind, the obvious
   implementation; tests/results/test_results_reading.py checks both give the same rows) vs evalkit's reader
-  (evalkit/results/reading.py), in this process; then the whole snapshot (read + every summary);
-- start: `evalkit leaderboard` from launch until it answers, on a store it has never seen (it reads
-  the store before serving) and again with the snapshot it saved;
+  (evalkit/results/reading.py), in this process; then the snapshot's summaries (from the database's tallies);
+- start: `evalkit leaderboard` from launch until it answers, on a store it has never seen (it builds
+  the snapshot's summaries before serving) and again with the snapshot it saved;
 - first views: each page in a new browser (no cached JavaScript), right after the first start,
-  while length-controlled win rates are still computed in the background;
+  while the row figures (LC win rates, judge bias) are still computed in the background;
 - warm: each page in a new browser, and in one browser (a user following links), median of 3;
 - memory: resident memory of the server process and of its worker process (which builds the snapshot
-  and computes length-controlled win rates), now and at their peak (VmHWM), after the first views and
-  after the warm views.
+  and computes the row figures), now and at their peak (VmHWM), after the first views and after the
+  warm views, and the worker's peak watched throughout (it exits once its jobs are done).
 Ratios are against the plain read. Needs Debian's chromium + chromedriver and selenium. First views
 should take < 5 s, later views < 2 s, the server < 2 GB (issue 26 at 5M judgments).
 
-    python bench/leaderboard_speed.py --db postgresql+psycopg://... --scale 10x --summaries-only
+    python bench/leaderboard_speed.py --db postgresql+psycopg://... --scale 10x --skip-read
 
 `--scale 10x` builds 1,000 checkpoints x 833 prompts (5.0M judgments; COPY on PostgreSQL) when the
-store is empty. `--summaries-only` skips the browser and compares, each in a fresh process (time and
-peak memory): the whole snapshot (every judgment read into pandas, then summarised) with the
-summaries' point figures computed by the database (evalkit.results.aggregated.point_summary).
+store is empty. What the snapshot's build costs, against reading every judgment into pandas, is
+bench/snapshot_build.py's.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing
 import os
-import resource
 import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,7 +53,7 @@ MEMORY_LIMIT_MIB = 2048
 
 def _read_seconds(url: str) -> tuple[float, float, float]:
     """(plain read, evalkit read, whole snapshot) in seconds."""
-    from evalkit.leaderboard.snapshot import build_snapshot
+    from evalkit.leaderboard.snapshot_build import build_snapshot
     from evalkit.leaderboard.store_access import results_token
     from evalkit.results.tables import read_tables
     from evalkit.store import Store
@@ -71,96 +69,6 @@ def _read_seconds(url: str) -> tuple[float, float, float]:
     start = time.perf_counter()
     build_snapshot(store, results_token(store))
     return plain, fast, time.perf_counter() - start
-
-
-def _timed_snapshot(url: str) -> float:
-    from evalkit.leaderboard.snapshot import build_snapshot
-    from evalkit.leaderboard.store_access import results_token
-    from evalkit.store import Store
-
-    store = Store(url, read_only=True)
-    start = time.perf_counter()
-    build_snapshot(store, results_token(store))
-    return time.perf_counter() - start
-
-
-def _timed_point_summary(url: str) -> float:
-    from evalkit.results.aggregated import point_summary
-    from evalkit.store import Store
-
-    store = Store(url, read_only=True)
-    start = time.perf_counter()
-    point_summary(store)
-    return time.perf_counter() - start
-
-
-def _timed_refresh(url: str, per_checkpoint: int) -> float:
-    """An incremental refresh after one more checkpoint: its `per_checkpoint` judgments (the last ids:
-    leaderboard_data writes a checkpoint's judgments together) taken as new."""
-    import pandas as pd
-
-    from evalkit.results.aggregated import PointTallies, refresh_point_summary
-    from evalkit.results.summary import Summary
-    from evalkit.store import Store, aggregates
-
-    store = Store(url, read_only=True)
-    highest, uses = aggregates.watermark(store)
-    newest = max(aggregates.changed_since(store, highest - 1)[0])  # the model judged last
-    before = PointTallies(Summary(pd.DataFrame(), pd.DataFrame()), highest - per_checkpoint, uses - per_checkpoint)
-    start = time.perf_counter()
-    after = refresh_point_summary(store, before)
-    seconds = time.perf_counter() - start
-    assert set(after.summary.pairwise["model_id"]) == {newest}, "the refresh recomputed more than the new checkpoint"
-    return seconds
-
-
-def _measured(job: str, url: str, per_checkpoint: int, answers: multiprocessing.Queue[tuple[float, float]]) -> None:
-    if job == "refresh":
-        seconds = _timed_refresh(url, per_checkpoint)
-    else:
-        seconds = {"snapshot": _timed_snapshot, "point_summary": _timed_point_summary}[job](url)
-    answers.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
-
-
-def _in_fresh_process(job: str, url: str, per_checkpoint: int = 0) -> tuple[float, float]:
-    """(seconds, peak resident memory in MiB of the whole process) of one job run in a new process."""
-    context = multiprocessing.get_context("spawn")
-    answers = context.Queue()
-    process = context.Process(target=_measured, args=(job, url, per_checkpoint, answers))
-    process.start()
-    seconds, peak = answers.get()
-    process.join()
-    return seconds, peak
-
-
-def _token_seconds(url: str) -> float:
-    """Median seconds of the results token every page rerun computes (it counts judgment uses)."""
-    from evalkit.leaderboard.store_access import results_token
-    from evalkit.store import Store
-
-    store = Store(url, read_only=True)
-    seconds = []
-    for _ in range(3):
-        start = time.perf_counter()
-        results_token(store)
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
-
-
-def _summary_line(url: str, per_checkpoint: int) -> None:
-    print(f"results token (every page rerun): {_token_seconds(url):.2f} s", flush=True)
-    snapshot_s, snapshot_mb = _in_fresh_process("snapshot", url)
-    print(
-        f"whole snapshot (every judgment into pandas + summaries): {snapshot_s:.2f} s, peak RSS {snapshot_mb:.0f} MiB", flush=True
-    )
-    point_s, point_mb = _in_fresh_process("point_summary", url)
-    print(
-        f"summaries' point figures in the database (GROUP BY): {point_s:.2f} s, peak RSS {point_mb:.0f} MiB "
-        f"({snapshot_s / point_s:.1f}x faster, {snapshot_mb / point_mb:.0f}x less memory)",
-        flush=True,
-    )
-    refresh_s, refresh_mb = _in_fresh_process("refresh", url, per_checkpoint)
-    print(f"incremental refresh after one more checkpoint: {refresh_s:.2f} s, peak RSS {refresh_mb:.0f} MiB", flush=True)
 
 
 def _page_times(base: str, fresh_browser: bool, repeats: int = 1) -> dict[str, float]:
@@ -218,17 +126,51 @@ def _rss_mib(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def _memory_line(base: str) -> str:
-    """The server process serving `base` (its port is on its command line) and its worker process."""
+def _server_and_workers(base: str) -> tuple[int | None, list[int]]:
+    """The server process serving `base` (its port is on its command line) and its worker processes."""
     port = base.rsplit(":", 1)[1]
     processes = _processes()
     servers = [pid for pid, (_, command) in processes.items() if "evalkit.leaderboard.server" in command and port in command]
     if not servers:
+        return None, []
+    workers = [pid for pid, (parent, command) in processes.items() if parent == servers[0] and "spawn_main" in command]
+    return servers[0], workers
+
+
+class WorkerPeaks:
+    """The peak resident memory of every worker process the server starts, watched every 0.2 s: a worker
+    exits once its jobs are done, taking its own peak (VmHWM) with it."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.peaks: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            for worker in _server_and_workers(self.base)[1]:
+                with contextlib.suppress(OSError, KeyError):
+                    self.peaks[worker] = max(self.peaks.get(worker, 0.0), _rss_mib(worker)[1])
+
+    def line(self) -> str:
+        return "worker processes' peaks so far: " + (
+            ", ".join(f"{peak:.0f} MiB" for peak in self.peaks.values()) if self.peaks else "none seen"
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _memory_line(base: str) -> str:
+    """Resident memory of the server process serving `base` and of its worker process, now and at peak."""
+    server, workers = _server_and_workers(base)
+    if server is None:
         return "memory: server process not found"
-    server = servers[0]
     now, peak = _rss_mib(server)
     line = f"memory: server {now:.0f} MiB (peak {peak:.0f} MiB) {'OK' if peak < MEMORY_LIMIT_MIB else 'OVER'} (< 2 GiB)"
-    workers = [pid for pid, (parent, command) in processes.items() if parent == server and "spawn_main" in command]
     for worker in workers:
         with contextlib.suppress(OSError, KeyError):
             w_now, w_peak = _rss_mib(worker)
@@ -236,8 +178,8 @@ def _memory_line(base: str) -> str:
     return line
 
 
-def _wait_for_lc(base: str, timeout: float = 900) -> float:
-    """Reload the leaderboard until the background length-controlled win rates are in."""
+def _wait_for_row_figures(base: str, timeout: float = 900) -> float:
+    """Reload the leaderboard until the background row figures (LC win rates, judge bias) are in."""
     from selenium.webdriver.common.by import By
 
     driver = chrome()
@@ -248,7 +190,7 @@ def _wait_for_lc(base: str, timeout: float = 900) -> float:
             if "being computed" not in driver.find_element(By.TAG_NAME, "body").text:
                 return time.perf_counter() - start
             time.sleep(5)
-        raise TimeoutError("length-controlled win rates did not finish")
+        raise TimeoutError("the row figures did not finish")
     finally:
         driver.quit()
 
@@ -258,13 +200,12 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     add_scale_options(parser)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--summaries-only", action="store_true", help="no browser: snapshot vs database summaries")
     parser.add_argument("--skip-read", action="store_true", help="no in-process read of every judgment before the pages")
     args = parser.parse_args()
     runs, epochs, prompts = shape(args)
     # Stopped by a supervisor: unwind, so the server and the browser this run started are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    missing = None if args.summaries_only else browser_missing_reason()
+    missing = browser_missing_reason()
     if missing:
         sys.exit(f"leaderboard_speed: {missing}")
 
@@ -286,28 +227,27 @@ def main() -> None:
             for name, table in (("models", t.models), ("generations", t.generations), ("judgments", t.judgments))
         }
     print(f"store: {counts}", flush=True)
-    if args.summaries_only:
-        _summary_line(args.db, per_checkpoint=6 * prompts)  # 4 pairwise calls, a grade and a preference per prompt
-        return
-
     if not args.skip_read:
         plain, fast, built = _read_seconds(args.db)
         print(
             f"read the judge tables: plain pandas joins {plain:.2f} s, evalkit {fast:.2f} s  ({plain / fast:.1f}x faster); "
-            f"whole snapshot (read + summaries) {built:.2f} s",
+            f"snapshot summaries (database tallies) {built:.2f} s",
             flush=True,
         )
     with tempfile.TemporaryDirectory() as cache:
         os.environ["EVALKIT_CACHE_DIR"] = cache
         with _timed_serve(args.db) as (base, started):
+            peaks = WorkerPeaks(base)  # the worker that built the snapshot computes the row figures next: its VmHWM covers both
             print(f"server start, store never seen (reads it before serving): {started:.2f} s", flush=True)
             print(_line("first views (new browser each)", _page_times(base, True), FIRST_VIEW_LIMIT_S), flush=True)
             print(_memory_line(base), flush=True)
-            lc = _wait_for_lc(base)
-            print(f"length-controlled win rates in after a further {lc:.1f} s (background process)", flush=True)
+            lc = _wait_for_row_figures(base)
+            print(f"row figures (LC, judge bias) in after a further {lc:.1f} s (background process)", flush=True)
+            print(peaks.line(), flush=True)
             print(_line("warm, new browser each (median)", _page_times(base, True, args.repeats)), flush=True)
             print(_line("warm, one browser (median)", _page_times(base, False, args.repeats)), flush=True)
             print(_memory_line(base), flush=True)
+            peaks.stop()
         with _timed_serve(args.db) as (base, started):
             print(f"server restart, snapshot saved: {started:.2f} s", flush=True)
             print(_line("first views after restart", _page_times(base, True), FIRST_VIEW_LIMIT_S), flush=True)
