@@ -93,11 +93,14 @@ def _row_figures(url: str, tallies_at: str) -> None:
 def _refresh(url: str, tallies_at: str, per_checkpoint: int) -> None:
     from evalkit.leaderboard.snapshot_build import build_snapshot_at
     from evalkit.leaderboard.tally_files import load_tallies, save_tallies
-    from evalkit.results.tally_refresh import WatermarkedTallies
+    from evalkit.results.tally_refresh import WatermarkedTallies, anchors_of
+    from evalkit.store import Store
 
     saved = load_tallies(Path(tallies_at))
     assert saved is not None
-    behind = WatermarkedTallies(saved.tallies, saved.max_judgment_id - per_checkpoint, saved.n_uses - per_checkpoint)
+    before = saved.max_judgment_id - per_checkpoint
+    anchors = anchors_of(Store(url, read_only=True), before)
+    behind = WatermarkedTallies(saved.tallies, before, saved.n_uses - per_checkpoint, anchors)
     save_tallies(behind, Path(tallies_at))
     build_snapshot_at(url, "bench", Path(tallies_at))
 

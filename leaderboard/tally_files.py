@@ -41,6 +41,7 @@ def save_tallies(state: WatermarkedTallies, directory: Path) -> None:
             "version": TALLIES_VERSION,
             "max_judgment_id": state.max_judgment_id,
             "n_uses": state.n_uses,
+            "anchors": list(state.anchors),
             "kinds": {output: list(kinds) for output, kinds in state.tallies.kinds.items()},
         }
         (staging / "meta.json").write_text(json.dumps(meta))
@@ -67,6 +68,7 @@ def load_tallies(directory: Path) -> WatermarkedTallies | None:
             model_names=names.set_index("id")["name"],
             kinds={str(output): tuple(kinds) for output, kinds in meta["kinds"].items()},
         )
-        return WatermarkedTallies(tallies, int(meta["max_judgment_id"]), int(meta["n_uses"]))
+        first, last = meta["anchors"]
+        return WatermarkedTallies(tallies, int(meta["max_judgment_id"]), int(meta["n_uses"]), (first, last))
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -193,6 +193,15 @@ def watermark(store: Store) -> tuple[int, int]:
     return int(highest), int(uses)
 
 
+def judgment_keys(store: Store, judgment_ids: Sequence[int]) -> list[str | None]:
+    """The cache key of each of these judgments (None where there is none): what says whether a judgment
+    id still names the judgment a saved state saw (a store deleted and written again reuses its ids)."""
+    j = t.judgments
+    with store.engine.connect() as conn:
+        found = dict(conn.execute(select(j.c.id, j.c.cache_key).where(j.c.id.in_(list(judgment_ids)))).fetchall())
+    return [found.get(judgment_id) for judgment_id in judgment_ids]
+
+
 def changed_since(store: Store, judgment_id: int) -> tuple[set[int], int]:
     """(models whose answers judgments newer than `judgment_id` are about, how many uses those
     judgments have): a range of the primary key and the uses' cache-key index, cheap when few are new."""

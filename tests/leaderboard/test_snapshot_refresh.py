@@ -127,3 +127,20 @@ def test_a_judge_kind_that_changes_verdict_type_makes_it_read_everything(store) 
     refreshed = refresh_tallies(db, state)
     assert refreshed.reread is None and "house" in refreshed.state.tallies.kinds["verdict"]
     _same_summaries(snap_of(db, refreshed.state.tallies), build_snapshot(db, "t"))
+
+
+def test_a_store_written_again_with_the_same_ids_is_read_again(tmp_path: Path) -> None:
+    """A store deleted and written again reuses its judgment ids: the same highest id and number of uses
+    must not pass for "nothing new" when the judgments behind them are others."""
+    path = tmp_path / "again.db"
+    first = Store(f"sqlite:///{path}")
+    populate(first, runs=1, epochs=2, prompts=8, with_decisions=False, seed=0)
+    state = refresh_tallies(first).state
+    first.close()
+    path.unlink()
+    second = Store(f"sqlite:///{path}")
+    populate(second, runs=1, epochs=2, prompts=8, with_decisions=False, seed=1)
+    again = refresh_tallies(second, state)
+    assert (again.state.max_judgment_id, again.state.n_uses) == (state.max_judgment_id, state.n_uses)
+    assert again.reread is None  # everything read again
+    _same_summaries(snap_of(second, again.state.tallies), build_snapshot(second, "t"))
