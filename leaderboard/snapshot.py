@@ -14,14 +14,13 @@ from a pass over the rows a few models at a time. A page that shows rows reads t
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from evalkit.core.records import JUDGE_COLUMNS
+from evalkit.files.atomic_directory import directory_replaced
 from evalkit.results.agreement import BIAS_COLUMNS
 from evalkit.stats.length_controlled import LC_FIELDS
 
@@ -106,9 +105,7 @@ def scopes_of(prompt_sets: pd.DataFrame, judged: set[str]) -> dict[str, frozense
 
 def save(snapshot: Snapshot, directory: Path) -> None:
     """Write atomically: a crash mid-write leaves the previous snapshot in place."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".snapshot-", dir=directory.parent))
-    try:
+    with directory_replaced(directory) as staging:
         for name in TABLES:
             frame = getattr(snapshot, name)
             if REASONS in frame.columns:  # a column of dicts (keys vary by row): Parquet keeps it as JSON text
@@ -121,14 +118,6 @@ def save(snapshot: Snapshot, directory: Path) -> None:
             "build_seconds": snapshot.build_seconds,
         }
         (staging / "meta.json").write_text(json.dumps(meta))
-        old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def load(directory: Path) -> Snapshot | None:

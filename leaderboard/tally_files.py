@@ -10,13 +10,12 @@ a folder that is missing, of another format or unreadable means "read everything
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
 
+from evalkit.files.atomic_directory import directory_replaced
 from evalkit.results.tally_refresh import WatermarkedTallies
 from evalkit.results.tally_summary import PromptTallies
 
@@ -31,9 +30,7 @@ def tallies_directory(snapshot_directory: Path) -> Path:
 
 def save_tallies(state: WatermarkedTallies, directory: Path) -> None:
     """Write atomically: a crash mid-write leaves the previous tallies in place."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tallies-", dir=directory.parent))
-    try:
+    with directory_replaced(directory) as staging:
         for name in FRAMES:
             getattr(state.tallies, name).to_parquet(staging / f"{name}.parquet", index=False)
         state.tallies.model_names.rename("name").rename_axis("id").reset_index().to_parquet(staging / "model_names.parquet")
@@ -45,14 +42,6 @@ def save_tallies(state: WatermarkedTallies, directory: Path) -> None:
             "kinds": {output: list(kinds) for output, kinds in state.tallies.kinds.items()},
         }
         (staging / "meta.json").write_text(json.dumps(meta))
-        old = directory.with_name(directory.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if directory.exists():
-            directory.rename(old)
-        staging.rename(directory)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def load_tallies(directory: Path) -> WatermarkedTallies | None:

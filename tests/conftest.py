@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import postgres
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -81,3 +83,14 @@ def smollm2_dir() -> Path:
         return get_smollm2()
     except EvalkitError as exc:  # the package is missing: `make install` adds it
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server's URL, one per test module (tests/fixtures/postgres.py); the test is
+    skipped, with the reason, where no PostgreSQL binaries are installed."""
+    reason = postgres.available()
+    if reason is not None:
+        pytest.skip(reason)
+    with postgres.postgres_server() as url:
+        yield url

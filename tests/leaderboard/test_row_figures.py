@@ -9,7 +9,6 @@ checkpoint against an earlier one), so a chunk's read holds rows that belong to 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,6 @@ from evalkit.results.agreement import BIAS_COLUMNS, judge_biases
 from evalkit.results.tally_summary import PromptTallies
 from evalkit.store import Store
 from evalkit.store.catalog_reads import prompt_set_members
-from tests.fixtures import postgres
 from tests.leaderboard.row_reference import length_control_table
 from tests.results.corner_cases import add_corner_cases, add_judgments
 
@@ -99,15 +97,6 @@ def _check(store: Store) -> None:
 
 def test_row_figures_equal_the_functions_on_every_row_on_sqlite(tmp_path: Path) -> None:
     _check(_populated(Store(f"sqlite:///{tmp_path / 'store.db'}")))
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    reason = postgres.available()
-    if reason is not None:
-        pytest.skip(reason)
-    with postgres.postgres_server() as url:
-        yield url
 
 
 def test_row_figures_equal_the_functions_on_every_row_on_postgres(pg_url: str) -> None:

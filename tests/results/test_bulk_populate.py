@@ -3,26 +3,14 @@ Store's methods write: the same judgments, read back as the same tables."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from sqlalchemy import create_engine, text
 
 from bench.leaderboard_data import populate
 from evalkit.results.tables import read_tables
 from evalkit.store import Store
-from tests.fixtures import postgres
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    reason = postgres.available()
-    if reason is not None:
-        pytest.skip(reason)
-    with postgres.postgres_server() as url:
-        yield url
 
 
 def test_bulk_populate_writes_what_the_store_methods_write(pg_url: str, tmp_path: Path) -> None:

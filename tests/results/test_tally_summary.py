@@ -9,13 +9,11 @@ read, and the combined win rate from tallies equals the one from rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from bench.leaderboard_data import ALPACA_JUDGE, BASELINES, LIKERT_JUDGE, PAIRWISE_JUDGE, _judgment
 from evalkit.core.records import DecodingParams, GenerationResult, Judgment, PromptSet
@@ -27,7 +25,6 @@ from evalkit.results.tally_summary import PromptTallies, judge_preferences_of, s
 from evalkit.store import Store
 from evalkit.store import annotations as ann
 from evalkit.store.catalog_reads import prompt_set_members
-from tests.fixtures import postgres
 from tests.results.corner_cases import add_corner_cases, add_judgments
 from tests.results.test_combined import informative_store, labelled_store
 
@@ -192,15 +189,6 @@ def _check_store(store: Store) -> None:
 
 def test_tallies_summarize_every_scope_as_the_pandas_summary_on_sqlite(tmp_path: Path) -> None:
     _check_store(Store(f"sqlite:///{tmp_path / 'store.db'}"))
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    reason = postgres.available()
-    if reason is not None:
-        pytest.skip(reason)
-    with postgres.postgres_server() as url:
-        yield url
 
 
 def test_tallies_summarize_every_scope_as_the_pandas_summary_on_postgres(pg_url: str) -> None:
